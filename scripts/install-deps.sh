@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything jitgen needs on a fresh Debian 12 machine. Idempotent.
+#   scripts/install-deps.sh            build + test dependencies (Debian packages)
+#   scripts/install-deps.sh --oracle   also the HF oracle (PyPI: torch CPU, transformers, tokenizers)
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
+  python3 python3-pip
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ "${1:-}" == "--oracle" ]]; then
+  PY=${PYTHON:-python3}
+  $PY -m pip install -q -r "$(dirname "$0")/requirements-oracle.txt"
+fi

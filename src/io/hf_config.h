@@ -1,0 +1,46 @@
+#pragma once
+// Hugging Face config.json (model hyper-parameters) and generation_config.json (generation defaults).
+// Every field is type-checked; errors name the file, the field and what was expected.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace jitgen::io {
+
+// Reads and parses a JSON file; throws kInvalidFile "<path>: ..." when missing or malformed.
+nlohmann::json read_json_file(const std::string& path);
+
+// GPT-2 hyper-parameters as named in HF's GPT2Config (defaults = HF defaults).
+struct Gpt2Config {
+  std::string model_type = "gpt2";
+  int n_layer = 12;
+  int n_head = 12;
+  int n_embd = 768;
+  int n_positions = 1024;
+  int n_inner = 0;  // 0 = 4 * n_embd (HF: null)
+  int vocab_size = 50257;
+  float layer_norm_epsilon = 1e-5f;
+  std::string activation_function = "gelu_new";
+  bool scale_attn_weights = true;
+  bool scale_attn_by_inverse_layer_idx = false;
+  bool tie_word_embeddings = true;
+  int bos_token_id = 50256;
+  int eos_token_id = 50256;
+
+  int head_dim() const { return n_embd / n_head; }
+  int inner_dim() const { return n_inner > 0 ? n_inner : 4 * n_embd; }
+  nlohmann::json to_json() const;  // HF-compatible config.json content
+};
+
+// Parses config.json content; `path` is used in messages. Validates model_type == "gpt2",
+// positive sizes, n_embd % n_head == 0, a supported activation_function.
+Gpt2Config parse_gpt2_config(const nlohmann::json& j, const std::string& path);
+Gpt2Config load_gpt2_config(const std::string& path);
+
+// generation_config.json: kept as the raw JSON object, validated to be an object; the generation layer
+// maps HF option names onto GenerationConfig. Missing file => empty object.
+nlohmann::json load_generation_defaults(const std::string& path);
+
+}  // namespace jitgen::io
