@@ -1,0 +1,60 @@
+#include "test_support.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace jitgen::test {
+
+std::string source_dir() { return JITGEN_SOURCE_DIR; }
+std::string fixture_path(const std::string& name) { return std::string(JITGEN_FIXTURES_DIR) + "/" + name; }
+
+nlohmann::json load_fixture(const std::string& name) {
+  std::ifstream in(fixture_path(name));
+  if (!in) throw std::runtime_error("missing fixture " + fixture_path(name));
+  return nlohmann::json::parse(in);
+}
+
+TempDir::TempDir() {
+  std::string templ = (std::filesystem::temp_directory_path() / "jitgen-test-XXXXXX").string();
+  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CliResult run_cli(const std::string& args, const std::string& stdin_bytes) {
+  TempDir tmp;
+  const std::string in = tmp.file("stdin"), out = tmp.file("stdout"), err = tmp.file("stderr");
+  write_file(in, stdin_bytes);
+  const std::string cmd = std::string("'") + JITGEN_CLI_PATH + "' " + args + " <'" + in + "' >'" + out +
+                          "' 2>'" + err + "'";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+}  // namespace jitgen::test

@@ -1,0 +1,36 @@
+#pragma once
+// Helpers shared by the tests: fixture paths, temporary folders, running the CLI.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace jitgen::test {
+
+std::string source_dir();                        // repository root
+std::string fixture_path(const std::string& name);  // tests/fixtures/<name>
+nlohmann::json load_fixture(const std::string& name);
+
+// A fresh empty directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& bytes);
+std::string read_file(const std::string& path);
+
+struct CliResult {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+// Runs the built `jitgen` CLI with `args` (shell-quoted by the caller) and optional stdin bytes.
+CliResult run_cli(const std::string& args, const std::string& stdin_bytes = "");
+
+}  // namespace jitgen::test
