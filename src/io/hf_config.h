@@ -12,6 +12,9 @@ namespace jitgen::io {
 // Reads and parses a JSON file; throws kInvalidFile "<path>: ..." when missing or malformed.
 nlohmann::json read_json_file(const std::string& path);
 
+// One-line description of a nlohmann::json exception: "line L, column C: <what>" for parse errors.
+std::string describe_json_error(const std::exception& e);
+
 // GPT-2 hyper-parameters as named in HF's GPT2Config (defaults = HF defaults).
 struct Gpt2Config {
   std::string model_type = "gpt2";
@@ -22,12 +25,18 @@ struct Gpt2Config {
   int n_inner = 0;  // 0 = 4 * n_embd (HF: null)
   int vocab_size = 50257;
   float layer_norm_epsilon = 1e-5f;
+  // One of gelu_new, gelu_pytorch_tanh, gelu_fast (tanh approximation), gelu (erf), relu, silu.
+  // HF aliases are normalised on parse: "swish" -> "silu", "gelu_python" -> "gelu".
   std::string activation_function = "gelu_new";
   bool scale_attn_weights = true;
   bool scale_attn_by_inverse_layer_idx = false;
   bool tie_word_embeddings = true;
+  bool reorder_and_upcast_attn = false;  // only changes numerics in half precision (upcast to f32)
+  // -1 when config.json has null. A list (several eos ids) keeps its first element here and all of
+  // them in eos_token_ids.
   int bos_token_id = 50256;
   int eos_token_id = 50256;
+  std::vector<int> eos_token_ids = {50256};
 
   int head_dim() const { return n_embd / n_head; }
   int inner_dim() const { return n_inner > 0 ? n_inner : 4 * n_embd; }

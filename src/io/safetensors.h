@@ -36,8 +36,9 @@ class SafetensorsFile {
  private:
   SafetensorsFile() = default;
   std::string path_;
-  void* map_ = nullptr;
+  void* map_ = nullptr;  // start of the read-only mapping of the whole file
   size_t map_size_ = 0;
+  std::shared_ptr<void> mapping_;  // owns the mapping; every tensor view holds a reference too
   std::vector<TensorEntry> tensors_;
   std::map<std::string, std::string> metadata_;
 };
@@ -48,6 +49,8 @@ class SafetensorsFile {
 class Checkpoint {
  public:
   static Checkpoint open_dir(const std::string& dir);
+  // A checkpoint made of one .safetensors file (open_dir uses it for `model.safetensors`).
+  static Checkpoint open_file(const std::string& path);
   // nullptr when absent.
   const TensorEntry* find(const std::string& name) const;
   std::vector<std::string> names() const;
