@@ -35,11 +35,16 @@ class Tokenizer {
   static Tokenizer from_tokenizer_json(const std::string& path);
   // The vendored GPT-2 tokenizer (sha256-checked at load).
   static Tokenizer builtin_gpt2();
+  // Same checks on a copy of those files in `dir` (both sha256 must match the vendored originals).
+  static Tokenizer builtin_gpt2(const std::string& dir);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
+  // Added/special tokens in the text (e.g. "<|endoftext|>") become their single id, as in HF. Invalid
+  // UTF-8 in `text` is first replaced by U+FFFD per maximal subpart (what HF encodes for
+  // bytes.decode("utf-8", errors="replace")); HF itself only accepts valid strings. Thread-safe.
   std::vector<int32_t> encode(std::string_view text) const;
   // Ids outside the vocabulary throw kInvalidArgument. Invalid UTF-8 byte runs become U+FFFD.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
@@ -52,6 +57,7 @@ class Tokenizer {
   std::string token_bytes(int32_t id) const;
   std::optional<int32_t> eos_token_id() const;  // "<|endoftext|>" when present
   std::optional<int32_t> pad_token_id() const;  // as configured (tokenizer.json / none)
+  bool is_special_token(int32_t id) const;      // what decode(skip_special_tokens=true) drops
 
  private:
   struct Impl;
