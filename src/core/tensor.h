@@ -28,7 +28,7 @@ class Tensor {
   // A view over memory kept alive by `owner` (may be null when the caller guarantees lifetime).
   static Tensor view(void* data, Shape shape, DType dtype, std::shared_ptr<void> owner = nullptr);
 
-  bool defined() const { return data_ != nullptr || numel() == 0 && !shape_.empty(); }
+  bool defined() const { return data_ != nullptr; }
   const Shape& shape() const { return shape_; }
   int64_t dim(int i) const { return shape_[i < 0 ? shape_.size() + i : i]; }
   int rank() const { return static_cast<int>(shape_.size()); }

@@ -1,0 +1,54 @@
+#pragma once
+// The Builder: the one interface every model (and, later, the generation step) is written against.
+// The eager builder (eager_builder.h) executes each call at once on real tensors; the tracing builder
+// (the compiler issue) records the same calls as graph nodes with static shapes. Models never see which.
+//
+// Dimension legend used in shape comments: B = batch rows, T = new tokens this step, S = KV capacity,
+// C = channels (n_embd), H = heads, D = head dim, V = vocab, K/N = matmul in/out features.
+#include <string>
+
+#include "core/tensor.h"
+
+namespace jitgen {
+
+// A handle to a value produced or bound inside one Builder. Only meaningful for that builder.
+struct Value {
+  int id = -1;
+  bool valid() const { return id >= 0; }
+};
+
+enum class Activation { kGeluTanh, kGeluErf, kRelu, kSilu };
+
+class Builder {
+ public:
+  virtual ~Builder() = default;
+
+  // Step inputs and persistent state, bound by name by whoever runs the step (see StepBindings).
+  virtual Value input(const std::string& name) = 0;
+  // A weight: lives as long as the model; never copied.
+  virtual Value weight(const Tensor& t, const std::string& name) = 0;
+
+  virtual Shape shape(Value v) const = 0;
+
+  // [V, C] table, [B, T] i32 ids -> [B, T, C]
+  virtual Value embedding(Value table, Value ids) = 0;
+  // Elementwise, same shapes.
+  virtual Value add(Value a, Value b) = 0;
+  // Over the last dim: (x - mean) / sqrt(var + eps) * gamma + beta (biased variance, as torch).
+  virtual Value layer_norm(Value x, Value gamma, Value beta, float eps) = 0;
+  // x [..., K] @ w [K, N] (+ bias [N]) -> [..., N]. HF Conv1D layout.
+  virtual Value linear(Value x, Value w, Value bias) = 0;
+  // x [..., C] @ w[N, C]^T -> [..., N]. The tied lm_head against wte.
+  virtual Value linear_transposed(Value x, Value w) = 0;
+  virtual Value activation(Value x, Activation kind) = 0;
+  // Causal self-attention over a KV cache. qkv [B, T, 3C] packed as HF c_attn (q | k | v).
+  // Writes k, v of the T new tokens into k_cache/v_cache [B, H, S, D] at slots
+  // [cache_pos, cache_pos + T), then each new token at slot s attends to slots [0, s] whose
+  // key_mask [B, S] entry is 1. cache_pos is an i32 [1] input. Returns [B, T, C].
+  virtual Value attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask,
+                          int n_head, float scale) = 0;
+  // [B, T, C] -> [B, 1, C]: the last position of each row (prefill only needs its logits).
+  virtual Value last_position(Value x) = 0;
+};
+
+}  // namespace jitgen

@@ -1,0 +1,113 @@
+#include "graph/eager_builder.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "ops/cpu_kernels.h"
+
+namespace jitgen {
+
+namespace {
+Shape with_last(Shape s, int64_t last) {
+  s.back() = last;
+  return s;
+}
+int64_t rows_of(const Shape& s) { return shape_numel(s) / s.back(); }
+}  // namespace
+
+const Tensor& EagerBuilder::tensor(Value v) const {
+  JITGEN_CHECK(v.id >= 0 && v.id < static_cast<int>(values_.size()));
+  return values_[v.id];
+}
+
+Value EagerBuilder::push(Tensor t) {
+  values_.push_back(std::move(t));
+  return Value{static_cast<int>(values_.size()) - 1};
+}
+
+Value EagerBuilder::input(const std::string& name) {
+  auto it = bindings_.find(name);
+  if (it == bindings_.end()) throw Error(ErrorCode::kInternal, fmt::format("step input \"{}\" is not bound", name));
+  return push(it->second);
+}
+
+Value EagerBuilder::weight(const Tensor& t, const std::string&) { return push(t); }
+
+Value EagerBuilder::embedding(Value table, Value ids) {
+  const Tensor& tab = tensor(table);
+  const Tensor& id = tensor(ids);
+  Shape out_shape = id.shape();
+  out_shape.push_back(tab.dim(1));
+  Tensor out = Tensor::zeros(out_shape);
+  cpu::embedding(tab.f32(), tab.dim(0), tab.dim(1), id.i32(), id.numel(), out.f32());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::add(Value a, Value b) {
+  const Tensor& x = tensor(a);
+  const Tensor& y = tensor(b);
+  JITGEN_CHECK(x.shape() == y.shape());
+  Tensor out = Tensor::zeros(x.shape());
+  cpu::add(x.f32(), y.f32(), out.f32(), x.numel());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::layer_norm(Value x, Value gamma, Value beta, float eps) {
+  const Tensor& in = tensor(x);
+  Tensor out = Tensor::zeros(in.shape());
+  cpu::layer_norm(in.f32(), tensor(gamma).f32(), tensor(beta).f32(), eps, rows_of(in.shape()), in.dim(-1),
+                  out.f32());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::linear(Value x, Value w, Value bias) {
+  const Tensor& in = tensor(x);
+  const Tensor& wt = tensor(w);
+  JITGEN_CHECK(in.dim(-1) == wt.dim(0));
+  Tensor out = Tensor::zeros(with_last(in.shape(), wt.dim(1)));
+  cpu::linear(in.f32(), wt.f32(), bias.valid() ? tensor(bias).f32() : nullptr, rows_of(in.shape()), wt.dim(0),
+              wt.dim(1), out.f32());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::linear_transposed(Value x, Value w) {
+  const Tensor& in = tensor(x);
+  const Tensor& wt = tensor(w);
+  JITGEN_CHECK(in.dim(-1) == wt.dim(1));
+  Tensor out = Tensor::zeros(with_last(in.shape(), wt.dim(0)));
+  cpu::linear_transposed(in.f32(), wt.f32(), rows_of(in.shape()), wt.dim(1), wt.dim(0), out.f32());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::activation(Value x, Activation kind) {
+  const Tensor& in = tensor(x);
+  Tensor out = Tensor::zeros(in.shape());
+  cpu::activation(in.f32(), out.f32(), in.numel(), kind);
+  return push(std::move(out));
+}
+
+Value EagerBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask,
+                              int n_head, float scale) {
+  const Tensor& x = tensor(qkv);  // [B, T, 3C]
+  Tensor kc = tensor(k_cache);    // [B, H, S, D] (shared storage: written in place)
+  Tensor vc = tensor(v_cache);
+  const Tensor& mask = tensor(key_mask);  // [B, S]
+  cpu::AttentionShape s{x.dim(0), x.dim(1), kc.dim(2), n_head, kc.dim(3)};
+  JITGEN_CHECK(kc.dim(0) == s.B && kc.dim(1) == s.H && x.dim(2) == 3 * s.H * s.D);
+  JITGEN_CHECK(mask.dim(0) == s.B && mask.dim(1) == s.S);
+  Tensor out = Tensor::zeros({s.B, s.T, s.H * s.D});
+  cpu::attention(x.f32(), kc.f32(), vc.f32(), tensor(cache_pos).i32()[0], mask.i32(), s, scale, out.f32());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::last_position(Value x) {
+  const Tensor& in = tensor(x);  // [B, T, C]
+  const int64_t B = in.dim(0), T = in.dim(1), C = in.dim(2);
+  Tensor out = Tensor::zeros({B, 1, C});
+  for (int64_t b = 0; b < B; ++b)
+    std::copy_n(in.f32() + (b * T + T - 1) * C, C, out.f32() + b * C);
+  return push(std::move(out));
+}
+
+}  // namespace jitgen
