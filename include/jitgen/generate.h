@@ -7,6 +7,7 @@
 
 #include "jitgen/generation_config.h"
 #include "jitgen/model.h"
+#include "jitgen/runtime.h"
 
 namespace jitgen {
 
@@ -31,6 +32,6 @@ using StepCallback = std::function<void(int step, const std::vector<int32_t>& to
 
 // `config` is used as given (see resolve_generation_config for HF defaults + overrides).
 GenerateOutput generate(const Model& model, const GenerateInput& input, const GenerationConfig& config,
-                        const StepCallback& on_step = nullptr);
+                        const StepCallback& on_step = nullptr, ExecutionMode mode = ExecutionMode::kEager);
 
 }  // namespace jitgen

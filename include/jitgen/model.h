@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "jitgen/runtime.h"
+
 namespace jitgen {
 
 struct ModelInfo {
@@ -27,7 +29,8 @@ class Model {
   // Logits for every position of a batch: [B][T * V] row-major (pads included; their values are
   // unspecified). attention_mask empty = all ones. The oracle tests compare these with HF.
   std::vector<std::vector<float>> forward_logits(const std::vector<std::vector<int32_t>>& input_ids,
-                                                 const std::vector<std::vector<int32_t>>& attention_mask = {}) const;
+                                                 const std::vector<std::vector<int32_t>>& attention_mask = {},
+                                                 ExecutionMode mode = ExecutionMode::kEager) const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }

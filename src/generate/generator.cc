@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "jitgen/generate.h"
-#include "models/kv_session.h"
+#include "models/step_runner.h"
 #include "models/model_impl.h"
 
 namespace jitgen {
@@ -51,7 +51,7 @@ int argmax(const float* x, int n) {
 }  // namespace
 
 GenerateOutput generate(const Model& model, const GenerateInput& input, const GenerationConfig& cfg,
-                        const StepCallback& on_step) {
+                        const StepCallback& on_step, ExecutionMode mode) {
   const ModelInfo& info = model.info();
   check_input(input, info);
   const int B = static_cast<int>(input.input_ids.size());
@@ -86,8 +86,8 @@ GenerateOutput generate(const Model& model, const GenerateInput& input, const Ge
   }
 
   auto t0 = std::chrono::steady_clock::now();
-  KvSession session(model, B, T0 + max_new);
-  Tensor logits = session.step(input.input_ids, pos, mask, true);  // [B, 1, V]
+  std::unique_ptr<StepRunner> runner = make_step_runner(model, B, T0 + max_new, mode);
+  Tensor logits = runner->step(input.input_ids, pos, mask, true);  // [B, 1, V]
   out.prefill_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
 
@@ -115,7 +115,7 @@ GenerateOutput generate(const Model& model, const GenerateInput& input, const Ge
       ids[b][0] = tokens[b];
       p[b][0] = next_pos[b]++;
     }
-    logits = session.step(ids, p, m, true);
+    logits = runner->step(ids, p, m, true);
   }
   out.decode_ms = ms_since(t0);
   return out;

@@ -1,4 +1,4 @@
-#include "models/kv_session.h"
+#include "models/eager_step_runner.h"
 
 #include <cstring>
 
@@ -9,7 +9,7 @@
 
 namespace jitgen {
 
-KvSession::KvSession(const Model& model, int rows, int capacity)
+EagerStepRunner::EagerStepRunner(const Model& model, int rows, int capacity)
     : model_(model), rows_(rows), capacity_(capacity) {
   const io::Gpt2Config& c = model.impl().config;
   if (rows < 1) throw_invalid_argument("the batch is empty");
@@ -23,7 +23,7 @@ KvSession::KvSession(const Model& model, int rows, int capacity)
   key_mask_ = Tensor::zeros({rows, capacity}, DType::kI32);
 }
 
-Tensor KvSession::step(const std::vector<std::vector<int32_t>>& ids,
+Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
                        const std::vector<std::vector<int32_t>>& positions,
                        const std::vector<std::vector<int32_t>>& mask_new, bool last_only) {
   const io::Gpt2Config& c = model_.impl().config;
@@ -64,7 +64,7 @@ Tensor KvSession::step(const std::vector<std::vector<int32_t>>& ids,
   return b.tensor(logits);
 }
 
-void KvSession::reorder(const std::vector<int>& src) {
+void EagerStepRunner::reorder(const std::vector<int>& src) {
   JITGEN_CHECK(static_cast<int>(src.size()) == rows_);
   auto permute_rows = [&](Tensor& t) {
     const size_t row_bytes = t.nbytes() / rows_;

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "graph/eager_builder.h"
-#include "models/kv_session.h"
+#include "models/step_runner.h"
 #include "models/model_impl.h"
 #include "models/random_gpt2.h"
 
@@ -46,7 +46,8 @@ const ModelInfo& Model::info() const { return impl_->info; }
 const std::string& Model::source() const { return impl_->source; }
 
 std::vector<std::vector<float>> Model::forward_logits(const std::vector<std::vector<int32_t>>& input_ids,
-                                                      const std::vector<std::vector<int32_t>>& attention_mask) const {
+                                                      const std::vector<std::vector<int32_t>>& attention_mask,
+                                                      ExecutionMode mode) const {
   const int B = static_cast<int>(input_ids.size());
   if (B == 0) return {};
   const int T = static_cast<int>(input_ids[0].size());
@@ -61,8 +62,7 @@ std::vector<std::vector<float>> Model::forward_logits(const std::vector<std::vec
       pos[b][t] = mask[b][t] ? run - 1 : 1;
     }
   }
-  KvSession session(*this, B, T);
-  const Tensor logits = session.step(input_ids, pos, mask, false);  // [B, T, V]
+  const Tensor logits = make_step_runner(*this, B, T, mode)->step(input_ids, pos, mask, false);  // [B, T, V]
   const int64_t row = static_cast<int64_t>(T) * info().vocab_size;
   std::vector<std::vector<float>> out(B);
   for (int b = 0; b < B; ++b) out[b].assign(logits.f32() + b * row, logits.f32() + (b + 1) * row);

@@ -1,0 +1,11 @@
+#pragma once
+// Runtime settings: how a model is executed. Kept apart from model hyper-parameters (config.json) and
+// from GenerationConfig (HF option names).
+namespace jitgen {
+
+enum class ExecutionMode {
+  kEager,     // op by op: the reference
+  kCompiled,  // traced once per shape bucket into a fused, memory-planned, cached executable
+};
+
+}  // namespace jitgen

@@ -1,0 +1,35 @@
+#pragma once
+// StepRunner: what the generation loop drives, one model step at a time, over a preallocated KV cache.
+// Two implementations from the one model definition: eager (EagerStepRunner, op by op) and compiled (a cached
+// executable per shape bucket). The loop never knows which.
+//
+// Slot s of the cache holds the token fed at step s of every row (left pads included, masked out), so
+// all rows share one write position — the layout HF uses for left-padded batches.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+#include "jitgen/model.h"
+#include "jitgen/runtime.h"
+
+namespace jitgen {
+
+class StepRunner {
+ public:
+  virtual ~StepRunner() = default;
+  // Feeds T new tokens per row. ids/positions/mask_new are [B][T] (mask 1 = real token; appended to the
+  // key mask). Returns logits [B, T, V], or [B, 1, V] with last_only.
+  virtual Tensor step(const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
+                      const std::vector<std::vector<int32_t>>& mask_new, bool last_only) = 0;
+  // Beam search: row r of the cache (and key mask) becomes old row src[r].
+  virtual void reorder(const std::vector<int>& src) = 0;
+  virtual int rows() const = 0;
+  virtual int capacity() const = 0;
+  virtual int length() const = 0;
+};
+
+// rows = B, capacity = S (prompt + new tokens). Throws kLimit when S exceeds n_positions.
+std::unique_ptr<StepRunner> make_step_runner(const Model& model, int rows, int capacity, ExecutionMode mode);
+
+}  // namespace jitgen
