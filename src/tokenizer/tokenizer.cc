@@ -62,7 +62,14 @@ std::string sha256_hex(const std::string& bytes) {
   return out;
 }
 
-std::string squote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string squote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('\'');
+  out.append(s);
+  out.push_back('\'');
+  return out;
+}
 
 // Everything a loader collects before the Impl is built.
 struct Spec {
