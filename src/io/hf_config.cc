@@ -73,7 +73,6 @@ class Reader {
   [[noreturn]] void fail(const char* name, const char* expected, const json& got) const {
     throw_invalid_file(fmt::format("{}: field \"{}\" must be {}, got {}", path_, name, expected, brief(got)));
   }
-  bool is_int(const json& v) const { return v.is_number_integer(); }
 
   void positive_int(int& out, const char* name, const char* alias = nullptr) const {
     const json* v = find(name, alias);
