@@ -12,7 +12,7 @@
 #include "jitgen/error.h"
 #include "test_support.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 using nlohmann::json;
@@ -106,4 +106,4 @@ TEST(BeamSearchRules, RejectsMoreReturnSequencesThanBeams) {
 }
 
 }  // namespace
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

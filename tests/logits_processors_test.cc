@@ -10,7 +10,7 @@
 
 #include "test_support.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 using nlohmann::json;
@@ -159,4 +159,4 @@ TEST(LogitsProcessorsSoftmax, LogSoftmaxNormalises) {
 }
 
 }  // namespace
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 // Known-answer vectors from Random123's kat_vectors (philox4x32 with 10 rounds).
@@ -86,4 +86,4 @@ TEST(SamplingWithoutReplacement, DrawsDistinctAndSkipsZeroProbabilityFirst) {
 }
 
 }  // namespace
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -7,7 +7,7 @@
 
 #include "jitgen/error.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 // A toy vocabulary; the positive / negative cases are the examples in HF's StopStringCriteria docstring.
@@ -86,4 +86,4 @@ TEST(StoppingCriteria, MaxTimeExpires) {
 }
 
 }  // namespace
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

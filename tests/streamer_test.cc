@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 // Python: b"...".decode("utf-8", errors="replace") gives the expected strings below (maximal-subpart rule).
@@ -52,4 +52,4 @@ TEST(StreamerBatch, CallbackPerRowAndSkipIds) {
 }
 
 }  // namespace
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -6,7 +6,7 @@
 #include "generate/sampling.h"
 #include "jitgen/error.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 constexpr float kBig = -1.0e9f;  // HF's "very large negative value"
@@ -202,4 +202,4 @@ BeamSearchResult BeamSearch::finalize() const {
   return out;
 }
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

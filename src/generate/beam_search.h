@@ -31,7 +31,7 @@
 
 #include "jitgen/generation_config.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 
 struct BeamSearchOptions {
   int batch_size = 1;
@@ -103,4 +103,4 @@ class BeamSearch {
   std::vector<double> weights_;
 };
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -1,18 +1,38 @@
-// The generation loop (eager mode): prefill, then one step per new token. HF's order per step:
-// logits of the last position -> logits processors -> token choice -> pad finished rows -> append ->
-// stopping criteria.
+// The generation loop: validation, then prefill and one model step per new token, with HF's order per step
+// (transformers 5.24 GenerationMixin._sample): logits of the last position -> logits processors (and warpers when
+// sampling) -> token choice -> pad for finished rows -> append -> stopping criteria. Beam search: beam_loop.cc.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include <fmt/format.h>
 
+#include "generate/logits_processors.h"
+#include "generate/loop.h"
+#include "generate/sampling.h"
 #include "jitgen/generate.h"
+#include "jitgen/tokenizer.h"
 #include "models/step_runner.h"
-#include "models/model_impl.h"
 
 namespace jitgen {
 
+namespace decoding {
+
+int prompt_positions(const std::vector<int32_t>& mask, std::vector<int32_t>& positions) {
+  positions.resize(mask.size());
+  int run = 0;
+  for (size_t t = 0; t < mask.size(); ++t) {
+    run += mask[t];
+    positions[t] = mask[t] ? run - 1 : 1;
+  }
+  return run;
+}
+
+}  // namespace decoding
+
 namespace {
+
+using namespace decoding;
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -39,86 +59,134 @@ void check_input(const GenerateInput& in, const ModelInfo& info) {
         throw_invalid_argument(fmt::format("attention_mask: row {} length differs from input_ids", b));
       for (int32_t m : in.attention_mask[b])
         if (m != 0 && m != 1) throw_invalid_argument("attention_mask: values must be 0 or 1");
+      if (std::find(in.attention_mask[b].begin(), in.attention_mask[b].end(), 1) == in.attention_mask[b].end())
+        throw_invalid_argument(fmt::format("attention_mask: row {} has no real token", b));
     }
   }
 }
 
-int argmax(const float* x, int n) {
-  // torch.argmax: the first index of the maximum.
-  return static_cast<int>(std::max_element(x, x + n) - x);
+void check_config_ids(const GenerationConfig& cfg, int V) {
+  auto in_vocab = [V](int32_t id) { return id >= 0 && id < V; };
+  for (int32_t e : cfg.eos_token_id)
+    if (!in_vocab(e)) throw_invalid_argument(fmt::format("eos_token_id {} is outside the vocabulary [0, {})", e, V));
+  if (cfg.pad_token_id && !in_vocab(*cfg.pad_token_id))
+    throw_invalid_argument(fmt::format("pad_token_id {} is outside the vocabulary [0, {})", *cfg.pad_token_id, V));
+  for (const auto& seq : cfg.bad_words_ids)
+    for (int32_t id : seq)
+      if (!in_vocab(id)) throw_invalid_argument(fmt::format("bad_words_ids: id {} is outside the vocabulary [0, {})", id, V));
+}
+
+Request prepare(const Model& model, const GenerateInput& input, const GenerationConfig& cfg,
+                const GenerateOptions& options) {
+  const ModelInfo& info = model.info();
+  check_input(input, info);
+  Request req;
+  req.B = static_cast<int>(input.input_ids.size());
+  req.T = static_cast<int>(input.input_ids[0].size());
+  req.V = info.vocab_size;
+  validate(cfg, info.n_positions, req.T);
+  check_config_ids(cfg, req.V);
+  req.max_length = effective_max_length(cfg, req.T, info.n_positions);
+  req.ids = input.input_ids;
+  req.mask = input.attention_mask;
+  if (req.mask.empty()) req.mask.assign(req.B, std::vector<int32_t>(req.T, 1));
+  for (const auto& m : req.mask)
+    req.leading_pads.push_back(static_cast<int>(std::find(m.begin(), m.end(), 1) - m.begin()));
+  req.pad = resolved_pad_token_id(cfg);
+  if (!cfg.stop_strings.empty()) {
+    if (!options.tokenizer) throw_invalid_argument("stop_strings need a tokenizer (GenerateOptions::tokenizer)");
+    req.stop = StopStringMatcher::from_tokenizer(*options.tokenizer, cfg.stop_strings);
+  }
+  return req;
+}
+
+// Greedy and multinomial sampling, num_return_sequences rows per prompt (HF _expand_inputs_for_generation).
+GenerateOutput sample_loop(const Model& model, const Request& req, const GenerationConfig& cfg,
+                           const GenerateOptions& options) {
+  const int nrs = cfg.num_return_sequences, R = req.B * nrs, V = req.V, L = req.max_length;
+  const bool sample = decoding_mode(cfg) == DecodingMode::kSample;
+  const bool fill_pad = !cfg.eos_token_id.empty();  // HF has_eos_stopping_criteria
+  StoppingCriteria stopping(L, cfg.eos_token_id, cfg.max_time, req.stop);
+  LogitsProcessorChain chain(cfg, req.T);
+
+  GenerateOutput out;
+  out.prompt_length = req.T;
+  std::vector<std::vector<int32_t>> ids(R), mask(R), pos(R);  // [R][T]
+  std::vector<int32_t> next_pos(R), lead(R);
+  for (int r = 0; r < R; ++r) {
+    const int b = r / nrs;
+    ids[r] = req.ids[b];
+    mask[r] = req.mask[b];
+    next_pos[r] = prompt_positions(mask[r], pos[r]);
+    lead[r] = req.leading_pads[b];
+    out.prompt_index.push_back(b);
+  }
+  out.sequences = ids;
+  for (auto& s : out.sequences) s.reserve(L);
+  if (cfg.output_scores) out.token_scores.assign(R, {});
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<StepRunner> runner = make_step_runner(model, R, L, options.mode);
+  Tensor logits = runner->step(ids, pos, mask, true);  // [R, 1, V]
+  out.prefill_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+
+  std::vector<uint8_t> unfinished(R, 1);
+  std::vector<float> row(V);
+  std::vector<int32_t> tokens(R);
+  std::vector<std::vector<int32_t>> one_id(R, std::vector<int32_t>(1)), one_pos = one_id,
+      one_mask(R, std::vector<int32_t>(1, 1));
+  for (int step = 0;; ++step) {
+    if (cfg.output_scores) out.scores.emplace_back(R);
+    for (int r = 0; r < R; ++r) {
+      auto& seq = out.sequences[r];
+      const float* src = logits.f32() + static_cast<int64_t>(r) * V;
+      std::copy(src, src + V, row.begin());
+      chain.apply(row.data(), V, seq.data(), static_cast<int>(seq.size()), lead[r]);
+      int32_t tok = sample ? sample_row(row.data(), V, philox_uniform(cfg.seed, step, r)) : argmax_row(row.data(), V);
+      if (fill_pad && !unfinished[r]) tok = *req.pad;
+      tokens[r] = tok;
+      if (cfg.output_scores) {
+        out.scores.back()[r] = row;
+        out.token_scores[r].push_back(row[tok]);
+      }
+    }
+    bool any = false;
+    for (int r = 0; r < R; ++r) {
+      auto& seq = out.sequences[r];
+      seq.push_back(tokens[r]);
+      if (unfinished[r] && stopping.row_done(seq.data(), static_cast<int>(seq.size()))) unfinished[r] = 0;
+      any = any || unfinished[r];
+    }
+    ++out.new_tokens;
+    if (options.on_step) options.on_step(step, tokens);
+    if (!any || req.T + out.new_tokens >= L) break;
+    for (int r = 0; r < R; ++r) {
+      one_id[r][0] = tokens[r];
+      one_pos[r][0] = next_pos[r]++;
+    }
+    logits = runner->step(one_id, one_pos, one_mask, true);
+  }
+  out.decode_ms = ms_since(t0);
+  return out;
 }
 
 }  // namespace
 
 GenerateOutput generate(const Model& model, const GenerateInput& input, const GenerationConfig& cfg,
+                        const GenerateOptions& options) {
+  const Request req = prepare(model, input, cfg, options);
+  const DecodingMode m = decoding_mode(cfg);
+  if (m == DecodingMode::kBeam || m == DecodingMode::kBeamSample) return beam_loop(model, req, cfg, options);
+  return sample_loop(model, req, cfg, options);
+}
+
+GenerateOutput generate(const Model& model, const GenerateInput& input, const GenerationConfig& cfg,
                         const StepCallback& on_step, ExecutionMode mode) {
-  const ModelInfo& info = model.info();
-  check_input(input, info);
-  const int B = static_cast<int>(input.input_ids.size());
-  const int T0 = static_cast<int>(input.input_ids[0].size());
-  const int V = info.vocab_size;
-  std::vector<std::vector<int32_t>> mask = input.attention_mask;
-  if (mask.empty()) mask.assign(B, std::vector<int32_t>(T0, 1));
-
-  const int max_new = cfg.max_new_tokens ? *cfg.max_new_tokens : std::max(0, cfg.max_length - T0);
-  if (max_new < 0) throw_invalid_argument("max_new_tokens must be >= 0");
-  if (T0 + max_new > info.n_positions)
-    throw_limit(fmt::format("prompt length {} + max_new_tokens {} exceeds the model's n_positions {}", T0, max_new,
-                            info.n_positions));
-  // HF: no pad_token_id but an eos => pad with the first eos.
-  const int32_t pad = cfg.pad_token_id ? *cfg.pad_token_id : (cfg.eos_token_id.empty() ? 0 : cfg.eos_token_id[0]);
-
-  GenerateOutput out;
-  out.prompt_length = T0;
-  out.sequences = input.input_ids;
-  if (max_new == 0) return out;
-
-  // Position ids: cumsum(mask) - 1, pads at 1 (HF prepare_inputs_for_generation).
-  std::vector<int32_t> next_pos(B, 0);
-  std::vector<std::vector<int32_t>> pos(B, std::vector<int32_t>(T0));
-  for (int b = 0; b < B; ++b) {
-    int run = 0;
-    for (int t = 0; t < T0; ++t) {
-      run += mask[b][t];
-      pos[b][t] = mask[b][t] ? run - 1 : 1;
-    }
-    next_pos[b] = run;
-  }
-
-  auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<StepRunner> runner = make_step_runner(model, B, T0 + max_new, mode);
-  Tensor logits = runner->step(input.input_ids, pos, mask, true);  // [B, 1, V]
-  out.prefill_ms = ms_since(t0);
-  t0 = std::chrono::steady_clock::now();
-
-  std::vector<bool> unfinished(B, true);
-  std::vector<std::vector<int32_t>> ids(B, std::vector<int32_t>(1)), p(B, std::vector<int32_t>(1)),
-      m(B, std::vector<int32_t>(1, 1));
-  std::vector<int32_t> tokens(B);
-  for (int step = 0; step < max_new; ++step) {
-    for (int b = 0; b < B; ++b) {
-      const float* row = logits.f32() + static_cast<int64_t>(b) * V;
-      tokens[b] = unfinished[b] ? argmax(row, V) : pad;
-      out.sequences[b].push_back(tokens[b]);
-    }
-    ++out.new_tokens;
-    if (on_step) on_step(step, tokens);
-    bool any = false;
-    for (int b = 0; b < B; ++b) {
-      if (unfinished[b] && std::find(cfg.eos_token_id.begin(), cfg.eos_token_id.end(), tokens[b]) !=
-                               cfg.eos_token_id.end())
-        unfinished[b] = false;
-      any = any || unfinished[b];
-    }
-    if (!any || step + 1 == max_new) break;
-    for (int b = 0; b < B; ++b) {
-      ids[b][0] = tokens[b];
-      p[b][0] = next_pos[b]++;
-    }
-    logits = runner->step(ids, p, m, true);
-  }
-  out.decode_ms = ms_since(t0);
-  return out;
+  GenerateOptions o;
+  o.on_step = on_step;
+  o.mode = mode;
+  return generate(model, input, cfg, o);
 }
 
 }  // namespace jitgen

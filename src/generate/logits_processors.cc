@@ -7,7 +7,7 @@
 
 #include "jitgen/error.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -274,4 +274,4 @@ void LogitsProcessorChain::apply(float* scores, int V, const int32_t* ids, int l
   if (p.typical_p < 1.0) typical_p(scores, V, p.typical_p, p.min_tokens_to_keep, scratch_);
 }
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

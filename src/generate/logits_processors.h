@@ -29,7 +29,7 @@
 
 #include "jitgen/generation_config.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 
 // Reusable scratch for the processors that sort or mark the vocabulary; sized on first use, no allocation after.
 struct ProcessorScratch {
@@ -118,4 +118,4 @@ class LogitsProcessorChain {
   ProcessorScratch scratch_;
 };
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

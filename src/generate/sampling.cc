@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 
 std::array<uint32_t, 4> philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
   constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;  // multipliers
@@ -92,4 +92,4 @@ void sample_without_replacement(const float* scores, int n, int k, const uint32_
   }
 }
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

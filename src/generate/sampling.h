@@ -19,7 +19,7 @@
 #include <array>
 #include <cstdint>
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 
 using PhiloxCounter = std::array<uint32_t, 4>;
 using PhiloxKey = std::array<uint32_t, 2>;
@@ -44,4 +44,4 @@ int32_t sample_row(const float* logits, int V, float u);
 void sample_without_replacement(const float* scores, int n, int k, const uint32_t seed[2], uint32_t step,
                                 uint32_t row, double* weights, int32_t* out);
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -6,7 +6,7 @@
 #include "jitgen/error.h"
 #include "jitgen/tokenizer.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 
 bool is_eos(int32_t token, const std::vector<int32_t>& eos) {
   return std::find(eos.begin(), eos.end(), token) != eos.end();
@@ -83,4 +83,4 @@ bool StoppingCriteria::row_done(const int32_t* ids, int len) const {
   return time_exceeded();
 }
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -20,7 +20,7 @@ namespace jitgen {
 class Tokenizer;
 }
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 
 bool is_eos(int32_t token, const std::vector<int32_t>& eos);
 
@@ -60,4 +60,4 @@ class StoppingCriteria {
   std::chrono::steady_clock::time_point start_;
 };
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -4,7 +4,7 @@
 
 #include "jitgen/tokenizer.h"
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 namespace {
 
 constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
@@ -68,7 +68,8 @@ TextStreamer TextStreamer::from_tokenizer(const Tokenizer& tokenizer, bool skip_
   for (int i = 0; i < tokenizer.vocab_size(); ++i) table[i] = tokenizer.token_bytes(i);
   std::vector<int32_t> skip;
   if (skip_special_tokens)
-    if (auto eos = tokenizer.eos_token_id()) skip.push_back(*eos);
+    for (int i = 0; i < tokenizer.vocab_size(); ++i)
+      if (tokenizer.is_special_token(i)) skip.push_back(i);
   return TextStreamer(std::move(table), std::move(skip));
 }
 
@@ -106,5 +107,5 @@ void BatchStreamer::finish_all() {
   for (int r = 0; r < static_cast<int>(rows_.size()); ++r) finish(r);
 }
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding
 

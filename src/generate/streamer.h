@@ -14,7 +14,7 @@ namespace jitgen {
 class Tokenizer;
 }
 
-namespace jitgen::generate {
+namespace jitgen::decoding {
 
 // Incremental UTF-8 sanitizer: bytes in, valid UTF-8 out.
 class Utf8Accumulator {
@@ -59,4 +59,4 @@ class BatchStreamer {
   Callback on_text_;
 };
 
-}  // namespace jitgen::generate
+}  // namespace jitgen::decoding

@@ -1,0 +1,30 @@
+#pragma once
+// Internal to generate(): the request after validation, shared by the greedy/sampling loop (generator.cc) and the
+// beam loop (beam_loop.cc). Dimension legend: B = prompts, R = rows run by the model, T = padded prompt length,
+// V = vocabulary size, L = max_length (prompt + new tokens).
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "generate/stopping.h"
+#include "jitgen/generate.h"
+
+namespace jitgen::decoding {
+
+struct Request {
+  int B = 0, T = 0, V = 0;
+  int max_length = 0;                          // L
+  std::vector<std::vector<int32_t>> ids;       // [B][T]
+  std::vector<std::vector<int32_t>> mask;      // [B][T]
+  std::vector<int> leading_pads;               // [B] leading zeros of each prompt mask
+  std::optional<int32_t> pad;                  // HF: pad_token_id, else eos[0]
+  std::optional<StopStringMatcher> stop;       // stop_strings, when any
+};
+
+// HF prepare_inputs_for_generation: position = cumsum(mask) - 1, pads at 1. Returns the next position.
+int prompt_positions(const std::vector<int32_t>& mask, std::vector<int32_t>& positions);
+
+GenerateOutput beam_loop(const Model& model, const Request& req, const GenerationConfig& cfg,
+                         const GenerateOptions& options);
+
+}  // namespace jitgen::decoding
