@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
+
+#include <fmt/format.h>
 
 #include "io/hf_config.h"
 #include "jitgen/generate.h"
@@ -24,11 +27,13 @@ std::string make_model_dir(const test::TempDir& tmp, const json& c) {
   return tmp.path();
 }
 
-class ModelGolden : public ::testing::TestWithParam<int> {
+// (golden case index, execution mode): eager and compiled must both match HF.
+class ModelGolden : public ::testing::TestWithParam<std::tuple<int, ExecutionMode>> {
  protected:
   static void SetUpTestSuite() { goldens_ = new json(test::load_fixture("model_goldens.json")); }
   static void TearDownTestSuite() { delete goldens_; }
-  const json& golden_case() const { return (*goldens_)["cases"][GetParam()]; }
+  const json& golden_case() const { return (*goldens_)["cases"][std::get<0>(GetParam())]; }
+  ExecutionMode mode() const { return std::get<1>(GetParam()); }
   static json* goldens_;
 };
 json* ModelGolden::goldens_ = nullptr;
@@ -41,7 +46,7 @@ TEST_P(ModelGolden, LogitsMatchHfAtEveryPosition) {
   ASSERT_EQ(model.info().vocab_size, V);
   for (const auto& g : c["logits"]) {
     const auto ids = g["input_ids"].get<std::vector<int32_t>>();
-    const auto logits = model.forward_logits({ids})[0];  // [T * V]
+    const auto logits = model.forward_logits({ids}, {}, mode())[0];  // [T * V]
     const auto& expected = g["logits"];
     ASSERT_EQ(expected.size(), ids.size());
     double worst = 0;
@@ -60,7 +65,7 @@ TEST_P(ModelGolden, LeftPaddedBatchLogitsMatchHf) {
   const auto& g = c["padded_logits"];
   const auto ids = g["input_ids"].get<std::vector<std::vector<int32_t>>>();
   const auto mask = g["attention_mask"].get<std::vector<std::vector<int32_t>>>();
-  const auto logits = model.forward_logits(ids, mask);
+  const auto logits = model.forward_logits(ids, mask, mode());
   const size_t T = ids[0].size();
   for (size_t b = 0; b < ids.size(); ++b) {
     double worst = 0;
@@ -81,7 +86,7 @@ TEST_P(ModelGolden, GreedyTokensMatchHf) {
   int checked = 0;
   for (const auto& g : c["greedy"]) {
     const auto ids = g["input_ids"].get<std::vector<int32_t>>();
-    const GenerateOutput out = generate(model, GenerateInput{{ids}, {}}, cfg);
+    const GenerateOutput out = generate(model, GenerateInput{{ids}, {}}, cfg, nullptr, mode());
     EXPECT_EQ(out.sequences[0], g["sequence"].get<std::vector<int32_t>>()) << c["name"] << " prompt " << checked;
     ++checked;
   }
@@ -101,11 +106,17 @@ TEST_P(ModelGolden, GreedyLeftPaddedBatchMatchesHf) {
       generate(model,
                GenerateInput{g["input_ids"].get<std::vector<std::vector<int32_t>>>(),
                              g["attention_mask"].get<std::vector<std::vector<int32_t>>>()},
-               cfg);
+               cfg, nullptr, mode());
   EXPECT_EQ(out.sequences, g["sequences"].get<std::vector<std::vector<int32_t>>>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, ModelGolden, ::testing::Range(0, 3));
+INSTANTIATE_TEST_SUITE_P(Cases, ModelGolden,
+                         ::testing::Combine(::testing::Range(0, 3),
+                                            ::testing::Values(ExecutionMode::kEager, ExecutionMode::kCompiled)),
+                         [](const auto& info) {
+                           return fmt::format("{}_{}", std::get<0>(info.param),
+                                              std::get<1>(info.param) == ExecutionMode::kEager ? "eager" : "compiled");
+                         });
 
 TEST(ModelRandom, MakerIsDeterministicAndSeedSensitive) {
   const io::Gpt2Config c = gpt2_preset("tiny");

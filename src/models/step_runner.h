@@ -15,6 +15,12 @@
 
 namespace jitgen {
 
+// Compile-cache activity and time spent, accumulated over a runner's steps.
+struct RunnerStats {
+  int cache_hits = 0, cache_misses = 0;
+  double compile_ms = 0, run_ms = 0;
+};
+
 class StepRunner {
  public:
   virtual ~StepRunner() = default;
@@ -27,9 +33,12 @@ class StepRunner {
   virtual int rows() const = 0;
   virtual int capacity() const = 0;
   virtual int length() const = 0;
+  virtual RunnerStats stats() const { return {}; }
 };
 
 // rows = B, capacity = S (prompt + new tokens). Throws kLimit when S exceeds n_positions.
-std::unique_ptr<StepRunner> make_step_runner(const Model& model, int rows, int capacity, ExecutionMode mode);
+// prompt_bucket: compiled prefill lengths are rounded up to a multiple of it (HF's pad_to_multiple_of).
+std::unique_ptr<StepRunner> make_step_runner(const Model& model, int rows, int capacity, ExecutionMode mode,
+                                             int prompt_bucket = 8);
 
 }  // namespace jitgen

@@ -17,6 +17,17 @@ void embedding(const float* table, int64_t vocab, int64_t C, const int32_t* ids,
   }
 }
 
+void embedding_sum(const float* table_a, int64_t rows_a, const int32_t* ids_a, const float* table_b, int64_t rows_b,
+                   const int32_t* ids_b, int64_t C, int64_t R, float* out) {
+  for (int64_t r = 0; r < R; ++r) {
+    JITGEN_CHECK(ids_a[r] >= 0 && ids_a[r] < rows_a && ids_b[r] >= 0 && ids_b[r] < rows_b);
+    const float* a = table_a + static_cast<int64_t>(ids_a[r]) * C;
+    const float* b = table_b + static_cast<int64_t>(ids_b[r]) * C;
+    float* o = out + r * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = a[c] + b[c];
+  }
+}
+
 void add(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }

@@ -9,6 +9,9 @@ namespace jitgen::cpu {
 
 // out[r, :] = table[ids[r], :]; ids checked against rows by the caller. [R] ids, [V, C] -> [R, C]
 void embedding(const float* table, int64_t vocab, int64_t C, const int32_t* ids, int64_t R, float* out);
+// out[r, :] = table_a[ids_a[r], :] + table_b[ids_b[r], :] (token + position embeddings in one pass)
+void embedding_sum(const float* table_a, int64_t rows_a, const int32_t* ids_a, const float* table_b, int64_t rows_b,
+                   const int32_t* ids_b, int64_t C, int64_t R, float* out);
 void add(const float* a, const float* b, float* out, int64_t n);
 // x [R, C] -> out [R, C]
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C,

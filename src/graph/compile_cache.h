@@ -1,0 +1,55 @@
+#pragma once
+// CompileCache: compiled executables keyed by everything that changes the graph (DESIGN.md §3): device,
+// dtype, batch rows, tokens per step (the prompt-length bucket), KV capacity bucket, which logits are
+// produced. Values that are runtime inputs (token ids, positions, masks, generation parameters) are not
+// in the key and never recompile. Thread-safe: two threads asking for the same key compile it once.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "graph/executable.h"
+
+namespace jitgen {
+
+struct CompileKey {
+  std::string device = "cpu";
+  std::string dtype = "f32";
+  int rows = 0;        // B
+  int step_tokens = 0; // T: the prompt-length bucket for prefill, 1 for decode
+  int capacity = 0;    // S: the KV capacity bucket
+  bool last_only = true;
+
+  std::string str() const;  // "cpu/f32/B=2/T=8/S=64/last"
+  auto tie() const { return std::tie(device, dtype, rows, step_tokens, capacity, last_only); }
+  bool operator<(const CompileKey& o) const { return tie() < o.tie(); }
+};
+
+struct CacheLookup {
+  std::shared_ptr<const Executable> exe;
+  bool hit = false;
+  double compile_ms = 0;  // trace + passes + plan + bind; 0 on a hit
+};
+
+struct CacheStats {
+  int64_t hits = 0, misses = 0;
+  double compile_ms = 0;
+};
+
+class CompileCache {
+ public:
+  CacheLookup get_or_compile(const CompileKey& key, const std::function<Graph()>& trace);
+  CacheStats stats() const;
+  // Snapshot of the cached keys and executables (for --dump-graph and reports).
+  std::vector<std::pair<CompileKey, std::shared_ptr<const Executable>>> entries() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<CompileKey, std::shared_ptr<const Executable>> entries_;
+  CacheStats stats_;
+};
+
+}  // namespace jitgen

@@ -1,0 +1,164 @@
+#include "graph/executable.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ops/cpu_kernels.h"
+
+namespace jitgen {
+
+namespace {
+
+// Where a node's data lives at run time: fixed (a weight), the arena, or a bound input.
+struct Ref {
+  enum Kind { kFixed, kArena, kInput } kind = kFixed;
+  size_t offset = 0;
+  int slot = -1;
+  void* fixed = nullptr;
+
+  void* get(const RunContext& ctx) const {
+    switch (kind) {
+      case kArena: return ctx.arena + offset;
+      case kInput: return ctx.inputs[slot];
+      case kFixed: break;
+    }
+    return fixed;
+  }
+  float* f(const RunContext& ctx) const { return static_cast<float*>(get(ctx)); }
+  int32_t* i(const RunContext& ctx) const { return static_cast<int32_t*>(get(ctx)); }
+};
+
+int64_t rows_of(const Shape& s) { return shape_numel(s) / s.back(); }
+
+}  // namespace
+
+int Executable::input_slot(const std::string& name) const {
+  auto it = std::find(input_names_.begin(), input_names_.end(), name);
+  return it == input_names_.end() ? -1 : static_cast<int>(it - input_names_.begin());
+}
+
+const float* Executable::output(const RunContext& ctx) const {
+  return reinterpret_cast<const float*>(ctx.arena + plan_.offset[graph_.output]);
+}
+
+void Executable::run(const RunContext& ctx) const {
+  JITGEN_CHECK(ctx.inputs.size() == input_names_.size());
+  for (const auto& k : kernels_) k(ctx);
+}
+
+std::shared_ptr<const Executable> Executable::compile(Graph graph) {
+  auto exe = std::shared_ptr<Executable>(new Executable());
+  run_default_passes(graph, exe->stats_);
+  exe->plan_ = plan_memory(graph);
+  exe->graph_ = std::move(graph);
+  const Graph& g = exe->graph_;
+  JITGEN_CHECK(g.output >= 0 && exe->plan_.offset[g.output] != MemoryPlan::kNone);
+
+  std::vector<Ref> refs(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.dead) continue;
+    if (n.op == OpKind::kWeight) {
+      refs[i] = Ref{Ref::kFixed, 0, -1, const_cast<void*>(n.weight.data())};
+    } else if (n.op == OpKind::kInput) {
+      refs[i] = Ref{Ref::kInput, 0, static_cast<int>(exe->input_names_.size()), nullptr};
+      exe->input_names_.push_back(n.name);
+    } else {
+      refs[i] = Ref{Ref::kArena, exe->plan_.offset[i], -1, nullptr};
+    }
+  }
+
+  auto& kernels = exe->kernels_;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.dead || n.op == OpKind::kWeight || n.op == OpKind::kInput) continue;
+    const Ref out = refs[i];
+    auto in = [&](int k) { return refs[n.inputs[k]]; };
+    auto shape_of = [&](int k) -> const Shape& { return g.nodes[n.inputs[k]].shape; };
+    switch (n.op) {
+      case OpKind::kEmbedding: {
+        const Ref table = in(0), ids = in(1);
+        const int64_t V = shape_of(0)[0], C = shape_of(0)[1], R = shape_numel(shape_of(1));
+        kernels.push_back([=](const RunContext& c) { cpu::embedding(table.f(c), V, C, ids.i(c), R, out.f(c)); });
+        break;
+      }
+      case OpKind::kEmbeddingSum: {
+        const Ref ta = in(0), ia = in(1), tb = in(2), ib = in(3);
+        const int64_t Va = shape_of(0)[0], Vb = shape_of(2)[0], C = shape_of(0)[1], R = shape_numel(shape_of(1));
+        kernels.push_back([=](const RunContext& c) {
+          cpu::embedding_sum(ta.f(c), Va, ia.i(c), tb.f(c), Vb, ib.i(c), C, R, out.f(c));
+        });
+        break;
+      }
+      case OpKind::kAdd: {
+        const Ref a = in(0), b = in(1);
+        const int64_t N = shape_numel(n.shape);
+        kernels.push_back([=](const RunContext& c) { cpu::add(a.f(c), b.f(c), out.f(c), N); });
+        break;
+      }
+      case OpKind::kLayerNorm: {
+        const Ref x = in(0), gamma = in(1), beta = in(2);
+        const int64_t R = rows_of(n.shape), C = n.shape.back();
+        const float eps = n.eps;
+        kernels.push_back(
+            [=](const RunContext& c) { cpu::layer_norm(x.f(c), gamma.f(c), beta.f(c), eps, R, C, out.f(c)); });
+        break;
+      }
+      case OpKind::kLinear: {
+        const Ref x = in(0), w = in(1);
+        const Ref bias = n.inputs.size() > 2 ? in(2) : Ref{};
+        const bool has_bias = n.inputs.size() > 2, has_act = n.has_act;
+        const Ref res = n.residual >= 0 ? refs[n.residual] : Ref{};
+        const bool has_res = n.residual >= 0;
+        const Activation act = n.act;
+        const int64_t M = rows_of(n.shape), K = shape_of(1)[0], N = shape_of(1)[1];
+        kernels.push_back([=](const RunContext& c) {
+          float* y = out.f(c);
+          cpu::linear(x.f(c), w.f(c), has_bias ? bias.f(c) : nullptr, M, K, N, y);
+          if (has_act) cpu::activation(y, y, M * N, act);
+          if (has_res) cpu::add(res.f(c), y, y, M * N);
+        });
+        break;
+      }
+      case OpKind::kLinearTransposed: {
+        const Ref x = in(0), w = in(1);
+        const int64_t M = rows_of(n.shape), N = shape_of(1)[0], K = shape_of(1)[1];
+        kernels.push_back([=](const RunContext& c) { cpu::linear_transposed(x.f(c), w.f(c), M, K, N, out.f(c)); });
+        break;
+      }
+      case OpKind::kActivation: {
+        const Ref x = in(0);
+        const int64_t N = shape_numel(n.shape);
+        const Activation act = n.act;
+        kernels.push_back([=](const RunContext& c) { cpu::activation(x.f(c), out.f(c), N, act); });
+        break;
+      }
+      case OpKind::kAttention: {
+        const Ref qkv = in(0), kc = in(1), vc = in(2), pos = in(3), mask = in(4);
+        const Shape& cache = shape_of(1);  // [B, H, S, D]
+        const cpu::AttentionShape s{n.shape[0], n.shape[1], cache[2], cache[1], cache[3]};
+        const float scale = n.scale;
+        kernels.push_back([=](const RunContext& c) {
+          cpu::attention(qkv.f(c), kc.f(c), vc.f(c), pos.i(c)[0], mask.i(c), s, scale, out.f(c));
+        });
+        break;
+      }
+      case OpKind::kLastPosition: {
+        const Ref x = in(0);
+        const Shape& xs = shape_of(0);
+        const int64_t B = xs[0], T = xs[1], C = xs[2];
+        kernels.push_back([=](const RunContext& c) {
+          for (int64_t b = 0; b < B; ++b)
+            std::memcpy(out.f(c) + b * C, x.f(c) + (b * T + T - 1) * C, C * sizeof(float));
+        });
+        break;
+      }
+      case OpKind::kInput:
+      case OpKind::kWeight:
+        break;
+    }
+  }
+  return exe;
+}
+
+}  // namespace jitgen

@@ -1,0 +1,53 @@
+#pragma once
+// Graph IR: what the tracing builder records. Static shapes and dtypes, one output per node, nodes in
+// topological (recording) order. Passes rewrite it; the planner and the executable consume it.
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "graph/builder.h"
+
+namespace jitgen {
+
+enum class OpKind {
+  kInput,             // a step input or a state, bound by name at run time
+  kWeight,            // a model weight, bound by pointer at compile time
+  kEmbedding,         // table[ids]
+  kEmbeddingSum,      // fused: table_a[ids_a] + table_b[ids_b] (token + position embeddings)
+  kAdd,
+  kLayerNorm,
+  kLinear,            // x @ w (+ bias) (+ activation) (+ residual): epilogues folded in by fusion
+  kLinearTransposed,
+  kActivation,
+  kAttention,         // writes the KV cache (a side effect: never removed)
+  kLastPosition,
+};
+
+const char* op_name(OpKind op);
+
+struct Node {
+  OpKind op;
+  std::vector<int> inputs;  // node ids
+  Shape shape;
+  DType dtype = DType::kF32;
+  std::string name;  // inputs: the binding name; weights: the HF tensor name; others: a label
+  // Attributes (meaning depends on op)
+  float eps = 0, scale = 0;
+  int n_head = 0;
+  Activation act = Activation::kGeluTanh;
+  bool has_act = false;       // kLinear epilogue
+  int residual = -1;          // kLinear epilogue: node id added to the result
+  Tensor weight;              // kWeight
+  bool dead = false;          // removed by a pass
+};
+
+struct Graph {
+  std::vector<Node> nodes;
+  int output = -1;
+
+  int live_count() const;
+  // One line per live node: "%12 = linear(%10, %3, %4) act=gelu_tanh residual=%8 : [2, 8, 768] f32".
+  std::string dump() const;
+};
+
+}  // namespace jitgen

@@ -1,0 +1,116 @@
+#include "graph/tracing_builder.h"
+
+#include <fmt/format.h>
+
+namespace jitgen {
+
+namespace {
+Shape with_last(Shape s, int64_t last) {
+  s.back() = last;
+  return s;
+}
+}  // namespace
+
+Value TracingBuilder::record(Node n) {
+  graph_.nodes.push_back(std::move(n));
+  return Value{static_cast<int>(graph_.nodes.size()) - 1};
+}
+
+const Node& TracingBuilder::node(Value v) const {
+  JITGEN_CHECK(v.id >= 0 && v.id < static_cast<int>(graph_.nodes.size()));
+  return graph_.nodes[v.id];
+}
+
+Shape TracingBuilder::shape(Value v) const { return node(v).shape; }
+
+Graph TracingBuilder::finish(Value output) {
+  graph_.output = output.id;
+  return std::move(graph_);
+}
+
+Value TracingBuilder::input(const std::string& name) {
+  if (auto it = inputs_.find(name); it != inputs_.end()) return Value{it->second};
+  auto it = declared_.find(name);
+  if (it == declared_.end()) throw Error(ErrorCode::kInternal, fmt::format("step input \"{}\" is not declared", name));
+  Node n{OpKind::kInput};
+  n.shape = it->second.first;
+  n.dtype = it->second.second;
+  n.name = name;
+  const Value v = record(std::move(n));
+  inputs_[name] = v.id;
+  return v;
+}
+
+Value TracingBuilder::weight(const Tensor& t, const std::string& name) {
+  Node n{OpKind::kWeight};
+  n.shape = t.shape();
+  n.dtype = t.dtype();
+  n.name = name;
+  n.weight = t;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::embedding(Value table, Value ids) {
+  Node n{OpKind::kEmbedding, {table.id, ids.id}};
+  n.shape = node(ids).shape;
+  n.shape.push_back(node(table).shape[1]);
+  return record(std::move(n));
+}
+
+Value TracingBuilder::add(Value a, Value b) {
+  JITGEN_CHECK(node(a).shape == node(b).shape);
+  Node n{OpKind::kAdd, {a.id, b.id}};
+  n.shape = node(a).shape;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::layer_norm(Value x, Value gamma, Value beta, float eps) {
+  Node n{OpKind::kLayerNorm, {x.id, gamma.id, beta.id}};
+  n.shape = node(x).shape;
+  n.eps = eps;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::linear(Value x, Value w, Value bias) {
+  JITGEN_CHECK(node(x).shape.back() == node(w).shape[0]);
+  Node n{OpKind::kLinear, {x.id, w.id}};
+  if (bias.valid()) n.inputs.push_back(bias.id);
+  n.shape = with_last(node(x).shape, node(w).shape[1]);
+  n.name = node(w).name;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::linear_transposed(Value x, Value w) {
+  JITGEN_CHECK(node(x).shape.back() == node(w).shape[1]);
+  Node n{OpKind::kLinearTransposed, {x.id, w.id}};
+  n.shape = with_last(node(x).shape, node(w).shape[0]);
+  n.name = node(w).name;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::activation(Value x, Activation kind) {
+  Node n{OpKind::kActivation, {x.id}};
+  n.shape = node(x).shape;
+  n.act = kind;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask, int n_head,
+                                float scale) {
+  const Shape& q = node(qkv).shape;  // [B, T, 3C]
+  Node n{OpKind::kAttention, {qkv.id, k_cache.id, v_cache.id, cache_pos.id, key_mask.id}};
+  n.shape = {q[0], q[1], q[2] / 3};
+  n.n_head = n_head;
+  n.scale = scale;
+  n.name = node(k_cache).name;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::last_position(Value x) {
+  Node n{OpKind::kLastPosition, {x.id}};
+  n.shape = node(x).shape;
+  n.shape[1] = 1;
+  return record(std::move(n));
+}
+
+}  // namespace jitgen

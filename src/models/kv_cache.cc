@@ -1,0 +1,64 @@
+#include "models/kv_cache.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace jitgen {
+
+KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : rows(rows_), capacity(capacity_) {
+  if (rows < 1) throw_invalid_argument("the batch is empty");
+  if (capacity > c.n_positions)
+    throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
+                            capacity, c.n_positions));
+  for (int l = 0; l < c.n_layer; ++l) {
+    k.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));
+    v.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));
+  }
+  key_mask = Tensor::zeros({rows, capacity}, DType::kI32);
+}
+
+void KvCache::reorder(const std::vector<int>& src) {
+  JITGEN_CHECK(static_cast<int>(src.size()) == rows);
+  for (int s : src) JITGEN_CHECK(s >= 0 && s < rows);
+  auto permute_rows = [&](Tensor& t) {
+    const size_t row_bytes = t.nbytes() / rows;
+    Tensor copy = Tensor::zeros(t.shape(), t.dtype());
+    auto* from = static_cast<const char*>(t.data());
+    auto* to = static_cast<char*>(copy.data());
+    for (int r = 0; r < rows; ++r) std::memcpy(to + r * row_bytes, from + src[r] * row_bytes, row_bytes);
+    std::memcpy(t.data(), copy.data(), t.nbytes());
+  };
+  for (auto& t : k) permute_rows(t);
+  for (auto& t : v) permute_rows(t);
+  permute_rows(key_mask);
+}
+
+PackedStep pack_step(const io::Gpt2Config& c, KvCache& cache, int length,
+                     const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
+                     const std::vector<std::vector<int32_t>>& mask_new) {
+  const int B = cache.rows;
+  JITGEN_CHECK(static_cast<int>(ids.size()) == B && static_cast<int>(positions.size()) == B &&
+               static_cast<int>(mask_new.size()) == B);
+  const int T = static_cast<int>(ids[0].size());
+  if (length + T > cache.capacity)
+    throw_limit(fmt::format("KV cache full: {} + {} tokens exceed its capacity {}", length, T, cache.capacity));
+  PackedStep p{Tensor::zeros({B, T}, DType::kI32), Tensor::zeros({B, T}, DType::kI32)};
+  for (int b = 0; b < B; ++b) {
+    JITGEN_CHECK(static_cast<int>(ids[b].size()) == T && static_cast<int>(positions[b].size()) == T &&
+                 static_cast<int>(mask_new[b].size()) == T);
+    for (int t = 0; t < T; ++t) {
+      const int32_t id = ids[b][t], pos = positions[b][t];
+      if (id < 0 || id >= c.vocab_size)
+        throw_invalid_argument(fmt::format("token id {} is outside the vocabulary [0, {})", id, c.vocab_size));
+      if (pos < 0 || pos >= c.n_positions)
+        throw_limit(fmt::format("position {} is outside the position table (n_positions = {})", pos, c.n_positions));
+      p.ids.i32()[b * T + t] = id;
+      p.positions.i32()[b * T + t] = pos;
+      cache.key_mask.i32()[b * cache.capacity + length + t] = mask_new[b][t] ? 1 : 0;
+    }
+  }
+  return p;
+}
+
+}  // namespace jitgen

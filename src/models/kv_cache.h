@@ -1,0 +1,31 @@
+#pragma once
+// The preallocated KV cache of one generation: per layer K and V [B, H, S, D], plus the key mask
+// [B, S] (1 = a real token in that slot). Both step runners use it.
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/hf_config.h"
+
+namespace jitgen {
+
+struct KvCache {
+  KvCache(const io::Gpt2Config& c, int rows, int capacity);
+  // Beam search: row r becomes old row src[r] (K, V and key mask).
+  void reorder(const std::vector<int>& src);
+
+  int rows, capacity;
+  std::vector<Tensor> k, v;  // per layer [B, H, S, D]
+  Tensor key_mask;           // [B, S] i32
+};
+
+// Checks one step's inputs against the model and the cache, then packs them: ids and positions into
+// [B, T] i32 tensors, the new tokens' mask into key_mask slots [length, length + T).
+struct PackedStep {
+  Tensor ids, positions;  // [B, T] i32
+};
+PackedStep pack_step(const io::Gpt2Config& c, KvCache& cache, int length,
+                     const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
+                     const std::vector<std::vector<int32_t>>& mask_new);
+
+}  // namespace jitgen
