@@ -1,0 +1,363 @@
+// jitgen generate: one or more prompts (a left-padded batch) with every HF generation option. Each generation
+// flag is declared once in kGenFlags, which drives parsing, --help and the HF field it sets; values are checked
+// by the same validate() the library runs, and errors name the flag.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "generate/streamer.h"
+#include "jitgen/error.h"
+#include "jitgen/generate.h"
+#include "models/model_impl.h"
+
+namespace jitgen::cli {
+namespace {
+
+using nlohmann::json;
+
+enum class Kind { kInt, kNum, kSwitch, kEarlyStopping, kIdList, kIdLists, kSeed, kStrings, kTextList };
+
+// One generation flag: --flag sets HF GenerationConfig field `field`.
+struct GenFlag {
+  const char* flag;
+  const char* field;
+  Kind kind;
+  const char* help;
+};
+
+constexpr GenFlag kGenFlags[] = {
+    {"--max-new-tokens", "max_new_tokens", Kind::kInt, "New tokens to generate (HF default: 20)"},
+    {"--max-length", "max_length", Kind::kInt, "Total length cap, prompt included (max_new_tokens wins)"},
+    {"--min-new-tokens", "min_new_tokens", Kind::kInt, "EOS is banned until this many new tokens"},
+    {"--min-length", "min_length", Kind::kInt, "EOS is banned until the row (prompt included) is this long"},
+    {"--max-time", "max_time", Kind::kNum, "Stop after this many seconds"},
+    {"--do-sample", "do_sample", Kind::kSwitch, "Multinomial sampling (default: greedy / beam search)"},
+    {"--num-beams", "num_beams", Kind::kInt, "Beam search with this many beams (1 = off)"},
+    {"--num-return-sequences", "num_return_sequences", Kind::kInt, "Sequences returned per prompt"},
+    {"--length-penalty", "length_penalty", Kind::kNum, "Beam score = sum log p / generated_length ** this"},
+    {"--early-stopping", "early_stopping", Kind::kEarlyStopping, "Beam search stop rule: true, false or never"},
+    {"--temperature", "temperature", Kind::kNum, "Sampling temperature (0 = greedy)"},
+    {"--top-k", "top_k", Kind::kInt, "Keep the k most likely tokens (0 = off; HF default 50)"},
+    {"--top-p", "top_p", Kind::kNum, "Nucleus sampling mass in (0, 1]"},
+    {"--min-p", "min_p", Kind::kNum, "Drop tokens below min_p * max probability, in [0, 1]"},
+    {"--typical-p", "typical_p", Kind::kNum, "Locally typical sampling mass in (0, 1]"},
+    {"--repetition-penalty", "repetition_penalty", Kind::kNum, "Penalty > 0 for tokens already present (1 = off)"},
+    {"--no-repeat-ngram-size", "no_repeat_ngram_size", Kind::kInt, "Ban repeating any n-gram of this size"},
+    {"--bad-words", "bad_words_ids", Kind::kTextList, "Word never generated (repeatable; encoded as \" WORD\")"},
+    {"--bad-words-ids", "bad_words_ids", Kind::kIdLists, "Banned id sequences: \"1 2;3\" or [[1,2],[3]]"},
+    {"--eos-token-id", "eos_token_id", Kind::kIdList, "End-of-sequence ids, comma separated"},
+    {"--pad-token-id", "pad_token_id", Kind::kInt, "Fill for finished rows and prompt padding"},
+    {"--seed", "seed", Kind::kSeed, "Sampling seed: A,B (two 32-bit words) or one integer"},
+    {"--stop", "stop_strings", Kind::kStrings, "Stop when the text ends with STR (repeatable)"},
+    {"--output-scores", "output_scores", Kind::kSwitch, "With --json: per-step processed score of each chosen token"},
+};
+
+struct GenerateFlags {
+  ModelFlag model;
+  std::vector<std::string> prompts;
+  std::string prompts_file;
+  std::string mode = "eager";
+  int pad_to_multiple_of = 0;
+  bool stream = false, json = false;
+  // The raw values of the generation flags, by index into kGenFlags.
+  std::vector<std::vector<std::string>> values = std::vector<std::vector<std::string>>(std::size(kGenFlags));
+  std::vector<bool> switches = std::vector<bool>(std::size(kGenFlags), false);
+};
+
+[[noreturn]] void bad_value(const GenFlag& f, const std::string& v, const std::string& expected) {
+  throw_invalid_argument(fmt::format("{}: \"{}\" is not {}", f.flag, v, expected));
+}
+
+int64_t parse_int(const GenFlag& f, const std::string& v) {
+  size_t used = 0;
+  long long x = 0;
+  try {
+    x = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (v.empty() || used != v.size() || x < INT32_MIN || x > INT32_MAX) bad_value(f, v, "an integer");
+  return x;
+}
+
+double parse_num(const GenFlag& f, const std::string& v) {
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (v.empty() || used != v.size() || !std::isfinite(x)) bad_value(f, v, "a finite number");
+  return x;
+}
+
+std::vector<int32_t> parse_id_list(const GenFlag& f, std::string v) {
+  for (char& c : v)
+    if (c == ',' || c == '[' || c == ']') c = ' ';
+  std::istringstream in(v);
+  std::vector<int32_t> out;
+  std::string tok;
+  while (in >> tok) {
+    const int64_t x = parse_int(f, tok);
+    if (x < 0) bad_value(f, tok, "a token id (>= 0)");
+    out.push_back(static_cast<int32_t>(x));
+  }
+  if (out.empty()) bad_value(f, v, "a list of token ids");
+  return out;
+}
+
+// "1 2;3" or a JSON list of lists.
+json parse_id_lists(const GenFlag& f, const std::string& v) {
+  json lists = json::array();
+  std::string s = v;
+  if (!s.empty() && s.front() == '[') {
+    json j = json::parse(s, nullptr, false);
+    if (j.is_discarded() || !j.is_array()) bad_value(f, v, "a JSON list of lists of token ids");
+    for (const auto& seq : j) lists.push_back(parse_id_list(f, seq.dump()));
+    return lists;
+  }
+  std::istringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ';')) lists.push_back(parse_id_list(f, part));
+  return lists;
+}
+
+// Builds the HF overrides object from the flags that were given (absent flags keep the model's defaults).
+json overrides_from_flags(const GenerateFlags& g, const Tokenizer& tok) {
+  json o = json::object();
+  for (size_t i = 0; i < std::size(kGenFlags); ++i) {
+    const GenFlag& f = kGenFlags[i];
+    if (f.kind == Kind::kSwitch) {
+      if (g.switches[i]) o[f.field] = true;
+      continue;
+    }
+    const auto& vals = g.values[i];
+    if (vals.empty()) continue;
+    const std::string& v = vals.back();
+    switch (f.kind) {
+      case Kind::kInt: o[f.field] = parse_int(f, v); break;
+      case Kind::kNum: o[f.field] = parse_num(f, v); break;
+      case Kind::kEarlyStopping:
+        if (v == "true" || v == "True") o[f.field] = true;
+        else if (v == "false" || v == "False") o[f.field] = false;
+        else if (v == "never") o[f.field] = "never";
+        else bad_value(f, v, "one of true, false, never");
+        break;
+      case Kind::kIdList: o[f.field] = parse_id_list(f, v); break;
+      case Kind::kIdLists:
+        for (const auto& x : vals)
+          for (auto& seq : parse_id_lists(f, x)) o[f.field].push_back(seq);
+        break;
+      case Kind::kTextList:
+        for (const auto& x : vals) {
+          if (x.empty()) bad_value(f, x, "a non-empty word");
+          o[f.field].push_back(tok.encode(" " + x));  // HF docs: tokenizer(word, add_prefix_space=True)
+        }
+        break;
+      case Kind::kSeed: {
+        std::vector<int64_t> w;
+        std::string s = v;
+        std::replace(s.begin(), s.end(), ',', ' ');
+        std::istringstream in(s);
+        std::string t;
+        while (in >> t) {
+          size_t used = 0;
+          unsigned long long x = 0;
+          try {
+            x = std::stoull(t, &used);
+          } catch (const std::exception&) {
+            used = 0;
+          }
+          if (used != t.size() || t[0] == '-' || x > UINT32_MAX) bad_value(f, v, "A,B with two 32-bit unsigned words");
+          w.push_back(static_cast<int64_t>(x));
+        }
+        if (w.size() == 1) o[f.field] = json::array({w[0], 0});
+        else if (w.size() == 2) o[f.field] = w;
+        else bad_value(f, v, "A,B with two 32-bit unsigned words");
+        break;
+      }
+      case Kind::kStrings:
+        for (const auto& x : vals) {
+          if (x.empty()) bad_value(f, x, "a non-empty string");
+          o[f.field].push_back(x);
+        }
+        break;
+      case Kind::kSwitch: break;
+    }
+  }
+  return o;
+}
+
+// validate() names HF fields (top_p must be ...); on the CLI the message also names the flag.
+[[noreturn]] void rethrow_with_flag(const Error& e) {
+  const std::string msg = e.what();
+  size_t n = 0;
+  while (n < msg.size() && (std::islower(static_cast<unsigned char>(msg[n])) || msg[n] == '_')) ++n;
+  const std::string field = msg.substr(0, n);
+  if (e.code() == ErrorCode::kLimit) throw Error(e.code(), "--max-new-tokens / --max-length: " + msg);
+  for (const GenFlag& f : kGenFlags)
+    if (field == f.field) throw Error(e.code(), fmt::format("{}: {}", f.flag, msg));
+  throw e;
+}
+
+// One prompt per line. Escapes: \n newline, \t tab, \r carriage return, \\ backslash; a trailing CR (CRLF files)
+// is dropped; an empty line is an error (HF needs at least one token).
+std::vector<std::string> read_prompts_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_invalid_file(fmt::format("--prompts-file: cannot open {}", path));
+  std::vector<std::string> prompts;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::string p;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] != '\\' || i + 1 == line.size()) {
+        p += line[i];
+        continue;
+      }
+      const char c = line[++i];
+      if (c == 'n') p += '\n';
+      else if (c == 't') p += '\t';
+      else if (c == 'r') p += '\r';
+      else if (c == '\\') p += '\\';
+      else throw_invalid_argument(fmt::format("--prompts-file: {} line {}: unknown escape \\{}", path, n, c));
+    }
+    if (p.empty()) throw_invalid_argument(fmt::format("--prompts-file: {} line {} is empty", path, n));
+    prompts.push_back(std::move(p));
+  }
+  return prompts;
+}
+
+int run_generate(const GenerateFlags& g) {
+  ExecutionMode mode;
+  if (g.mode == "eager") mode = ExecutionMode::kEager;
+  else if (g.mode == "compiled") mode = ExecutionMode::kCompiled;
+  else throw_invalid_argument(fmt::format("--mode: \"{}\" is not one of eager, compiled", g.mode));
+  if (g.pad_to_multiple_of < 0)
+    throw_invalid_argument(fmt::format("--pad-to-multiple-of: must be >= 0, got {}", g.pad_to_multiple_of));
+  std::vector<std::string> prompts = g.prompts;
+  if (!g.prompts_file.empty()) {
+    auto more = read_prompts_file(g.prompts_file);
+    prompts.insert(prompts.end(), more.begin(), more.end());
+  }
+  if (prompts.empty()) throw_invalid_argument("prompts: give at least one prompt (or --prompts-file FILE)");
+  for (size_t i = 0; i < prompts.size(); ++i)
+    if (prompts[i].empty()) throw_invalid_argument(fmt::format("prompts: prompt {} is empty", i));
+
+  Model model = g.model.load_model();
+  Tokenizer tokenizer = g.model.load_tokenizer();
+  if (tokenizer.vocab_size() > model.info().vocab_size)
+    throw_invalid_argument(fmt::format("--model: the tokenizer has {} tokens but the model only {}",
+                                       tokenizer.vocab_size(), model.info().vocab_size));
+  const json overrides = overrides_from_flags(g, tokenizer);
+  GenerationConfig cfg;
+  try {
+    cfg = resolve_generation_config(model.impl().generation_defaults, overrides);
+  } catch (const Error& e) {
+    rethrow_with_flag(e);
+  }
+  // HF generate(): pad_token_id defaults to eos (with a warning); the prompt padding uses the same id.
+  BatchEncodeOptions enc;
+  enc.padding_side = PaddingSide::kLeft;
+  enc.pad_to_multiple_of = g.pad_to_multiple_of;
+  if (auto pad = resolved_pad_token_id(cfg)) enc.pad_token_id = *pad;
+  else enc.pad_token_id = 0;
+  BatchEncoding batch = tokenizer.encode_batch(prompts, enc);
+  for (size_t i = 0; i < prompts.size(); ++i)
+    if (std::find(batch.attention_mask[i].begin(), batch.attention_mask[i].end(), 1) == batch.attention_mask[i].end())
+      throw_invalid_argument(fmt::format("prompts: prompt {} encodes to no tokens", i));
+  try {
+    validate(cfg, model.info().n_positions, static_cast<int>(batch.input_ids[0].size()));
+  } catch (const Error& e) {
+    rethrow_with_flag(e);
+  }
+
+  const bool beam = cfg.num_beams > 1;
+  GenerateOptions opt;
+  opt.mode = mode;
+  opt.tokenizer = &tokenizer;
+  std::unique_ptr<decoding::TextStreamer> streamer;
+  if (g.stream) {
+    if (g.json) throw_invalid_argument("--stream: cannot be combined with --json");
+    if (beam) throw_invalid_argument("--stream: not available with --num-beams > 1 (HF rejects streamers with beams)");
+    if (prompts.size() * cfg.num_return_sequences != 1)
+      throw_invalid_argument("--stream: streams one sequence only (one prompt, --num-return-sequences 1)");
+    streamer = std::make_unique<decoding::TextStreamer>(decoding::TextStreamer::from_tokenizer(tokenizer, true));
+    std::cout << prompts[0] << std::flush;
+    auto done = std::make_shared<bool>(false);
+    opt.on_step = [&streamer, done, &cfg](int, const std::vector<int32_t>& tokens) {
+      if (*done) return;  // HF streamers see the pad fill too; skip_special_tokens drops it, so stop at EOS
+      std::cout << streamer->put(tokens[0]) << std::flush;
+      if (std::find(cfg.eos_token_id.begin(), cfg.eos_token_id.end(), tokens[0]) != cfg.eos_token_id.end())
+        *done = true;
+    };
+  }
+  GenerateOutput out = generate(model, GenerateInput{batch.input_ids, batch.attention_mask}, cfg, opt);
+
+  if (streamer) {
+    std::cout << streamer->finish() << "\n";
+    return 0;
+  }
+  json results = json::array();
+  for (size_t r = 0; r < out.sequences.size(); ++r) {
+    const int p = out.prompt_index[r];
+    std::vector<int32_t> fresh(out.sequences[r].begin() + out.prompt_length, out.sequences[r].end());
+    const std::string text = tokenizer.decode(fresh, true);  // HF batch_decode(skip_special_tokens=True)
+    if (!g.json) {
+      std::cout << prompts[p] << text << "\n";
+      continue;
+    }
+    json row = {{"prompt_index", p}, {"prompt", prompts[p]}, {"ids", fresh}, {"text", text}};
+    row["sequence_score"] = beam ? json(out.sequences_scores[r]) : json(nullptr);
+    if (cfg.output_scores) row["scores"] = out.token_scores[r];  // -inf becomes null
+    results.push_back(std::move(row));
+  }
+  if (g.json) {
+    json doc = {{"model", model.source()}, {"prompt_length", out.prompt_length}, {"new_tokens", out.new_tokens},
+                {"sequences", results}};
+    std::cout << doc.dump() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Subcommand register_generate(CLI::App& parent) {
+  auto g = std::make_shared<GenerateFlags>();
+  CLI::App* cmd = parent.add_subcommand("generate", "Generate text from one or more prompts (a left-padded batch)");
+  g->model.add_to(cmd);
+  cmd->add_option("prompts", g->prompts, "Prompt texts (each one row of the batch)");
+  cmd->add_option("--prompts-file", g->prompts_file, "File with one prompt per line (escapes: \\n \\t \\r \\\\)");
+  cmd->add_option("--mode", g->mode, "Execution: eager or compiled");
+  cmd->add_option("--pad-to-multiple-of", g->pad_to_multiple_of, "Pad the batch length to a multiple of N");
+  cmd->add_flag("--stream", g->stream, "Print text as it is generated (one sequence only)");
+  cmd->add_flag("--json", g->json, "Print JSON: per sequence prompt_index, ids, text, sequence_score[, scores]");
+  for (size_t i = 0; i < std::size(kGenFlags); ++i) {
+    const GenFlag& f = kGenFlags[i];
+    const std::string help = fmt::format("{} (HF {})", f.help, f.field);
+    if (f.kind == Kind::kSwitch) {
+      cmd->add_flag_callback(f.flag, [g, i] { g->switches[i] = true; }, help);
+    } else {
+      CLI::Option* o = cmd->add_option(f.flag, g->values[i], help);
+      const bool repeatable = f.kind == Kind::kStrings || f.kind == Kind::kTextList || f.kind == Kind::kIdLists;
+      o->type_size(1)->expected(1);
+      if (repeatable) o->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      else o->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+      o->allow_extra_args(false);
+    }
+  }
+  return {cmd, [g] { return run_generate(*g); }};
+}
+
+}  // namespace jitgen::cli

@@ -1,0 +1,34 @@
+#pragma once
+// The jitgen CLI's subcommands. Each lives in its own cmd_<name>.cc and registers itself on the parent app;
+// main.cc lists the registration functions (adding a subcommand = one declaration here + one line in main.cc).
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "jitgen/model.h"
+#include "jitgen/tokenizer.h"
+
+namespace jitgen::cli {
+
+// What a subcommand leaves with main(): its CLI11 app (to know whether it was chosen) and the action, which
+// returns the exit code and throws jitgen::Error for user errors (main prints one line, exits with its code).
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+using RegisterFn = Subcommand (*)(CLI::App& parent);
+
+Subcommand register_generate(CLI::App& parent);
+Subcommand register_tokenize(CLI::App& parent);
+Subcommand register_make_model(CLI::App& parent);
+
+// --model, shared by the subcommands that load one.
+struct ModelFlag {
+  std::string dir;  // empty = the built-in default
+  void add_to(CLI::App* cmd);
+  Model load_model() const;          // notes the built-in random model on stderr
+  Tokenizer load_tokenizer() const;  // the folder's tokenizer, or the vendored GPT-2 one
+};
+
+}  // namespace jitgen::cli
