@@ -1,7 +1,9 @@
 // GenerationConfig: HF generation_config.json parsing, precedence, effective lengths and validation
 // (transformers 5.24.0: GenerationConfig.validate, GenerationMixin._prepare_generated_length /
 // _validate_generated_length).
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include <fmt/format.h>
@@ -166,9 +168,11 @@ GenerationConfig resolve_generation_config(const json& model_generation_config, 
 }
 
 int effective_max_length(const GenerationConfig& cfg, int prompt_len, int n_positions) {
-  if (cfg.max_new_tokens) return prompt_len + *cfg.max_new_tokens;
+  // In 64 bits, saturated at INT32_MAX: max_new_tokens = 2^31 - 1 must give the kLimit error, not overflow.
+  auto sum = [](int64_t a, int64_t b) { return static_cast<int>(std::min<int64_t>(a + b, INT32_MAX)); };
+  if (cfg.max_new_tokens) return sum(prompt_len, *cfg.max_new_tokens);
   if (cfg.max_length_set) return cfg.max_length;
-  return std::min(cfg.max_length + prompt_len, n_positions);  // HF: "by default generate 20 new tokens"
+  return std::min(sum(cfg.max_length, prompt_len), n_positions);  // HF: "by default generate 20 new tokens"
 }
 
 int effective_max_new_tokens(const GenerationConfig& cfg, int prompt_len, int n_positions) {

@@ -43,7 +43,7 @@ std::string read_whole_file(const std::string& path, const char* what) {
 json parse_json(const std::string& path, const std::string& bytes) {
   try {
     return json::parse(bytes);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e999
     std::string msg = e.what();
     std::replace(msg.begin(), msg.end(), '\n', ' ');
     throw_invalid_file(path + ": malformed JSON (" + msg + ")");
@@ -155,7 +155,9 @@ std::unique_ptr<Tokenizer::Impl> Tokenizer::Impl::build(Spec&& s) {
   std::vector<std::array<int32_t, 3>> merges;
   merges.reserve(s.merges.size());
   for (size_t r = 0; r < s.merges.size(); ++r) {
-    const auto& [a, b] = s.merges[r];
+    // Named references, not a structured binding: clang < 16 cannot capture bindings in the lambda below.
+    const std::string& a = s.merges[r].first;
+    const std::string& b = s.merges[r].second;
     auto where = [&] { return s.merges_source + ": merge " + std::to_string(s.merge_lines[r]) + " " + squote(a + " " + b); };
     auto ia = s.vocab.find(a), ib = s.vocab.find(b), iab = s.vocab.find(a + b);
     for (auto [it, name] : {std::pair{ia, &a}, std::pair{ib, &b}, std::pair{iab, static_cast<const std::string*>(nullptr)}}) {

@@ -1,0 +1,50 @@
+// tokenizer.json and vocab.json + merges.txt loading. Input: first byte even -> the rest is tokenizer.json;
+// odd -> the rest is "vocab.json bytes \0 merges.txt bytes". A tokenizer that loads must then encode and
+// decode without trouble.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "fuzz_util.h"
+#include "jitgen/tokenizer.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  static const std::string tok_path = jitgen::fuzz::shm_path("tokenizer.json");
+  static const std::string vocab_path = jitgen::fuzz::shm_path("vocab.json");
+  static const std::string merges_path = jitgen::fuzz::shm_path("merges.txt");
+  const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  const bool tokenizer_json = (data[0] & 1) == 0;
+  if (tokenizer_json) {
+    jitgen::fuzz::write_file(tok_path, rest);
+  } else {
+    const size_t nul = rest.find('\0');
+    jitgen::fuzz::write_file(vocab_path, rest.substr(0, nul));
+    jitgen::fuzz::write_file(merges_path, nul == std::string_view::npos ? std::string_view() : rest.substr(nul + 1));
+  }
+  jitgen::fuzz::expect_clean([&] {
+    const jitgen::Tokenizer t = tokenizer_json ? jitgen::Tokenizer::from_tokenizer_json(tok_path)
+                                               : jitgen::Tokenizer::from_vocab_merges(vocab_path, merges_path);
+    for (std::string_view text : {"Hello, world! <|endoftext|> 123  \xe2\x82\xac\n", "a", " aa bb", "\xff\xfe"}) {
+      const std::vector<int32_t> ids = t.encode(text);
+      for (int32_t id : ids)
+        if (id < 0 || id >= t.vocab_size()) __builtin_trap();
+      (void)t.decode(ids);
+      (void)t.decode(ids, /*skip_special_tokens=*/true);
+    }
+    const int n = t.vocab_size();
+    for (int32_t id : {0, n / 2, n - 1}) {
+      jitgen::fuzz::expect_clean([&] {
+        (void)t.id_to_token(id);
+        (void)t.token_bytes(id);
+        (void)t.is_special_token(id);
+        (void)t.decode({id});
+      });
+    }
+    jitgen::fuzz::expect_clean([&] { (void)t.decode({n}); });
+    jitgen::fuzz::expect_clean([&] { (void)t.decode({-1}); });
+    (void)t.encode_batch({"x", "y z <|endoftext|>"});
+  });
+  return 0;
+}

@@ -1,0 +1,124 @@
+// Replays every input under tests/fixtures/fuzz_regressions/<harness>/ through the entry point its fuzz harness
+// (fuzz/fuzz_<harness>.cc) drives. Each one once crashed, overflowed or leaked a foreign exception; now each must
+// end in a jitgen::Error with a user-facing code (or succeed), which the ASan/UBSan pass (scripts/sanitize.sh)
+// also checks for UB.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+#include "jitgen/error.h"
+#include "jitgen/generation_config.h"
+#include "jitgen/tokenizer.h"
+#include "test_support.h"
+
+namespace jitgen {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Runs `fn`: success or a jitgen::Error with a user code pass; kInternal or a foreign exception fails.
+void expect_clean(const std::string& what, const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    EXPECT_NE(e.code(), ErrorCode::kInternal) << what << ": " << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << what << ": message must be one line";
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << what << ": foreign exception escaped: " << e.what();
+  }
+}
+
+std::vector<std::string> inputs(const std::string& harness) {
+  std::vector<std::string> out;
+  const fs::path dir = fs::path(test::fixture_path("fuzz_regressions")) / harness;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(FuzzRegressions, GenerationOptions) {
+  const auto files = inputs("generation_options");
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    const nlohmann::json overrides = io::read_json_file(f);
+    for (int prompt_len : {1, 5, 1023, 1024}) {
+      expect_clean(f, [&] {
+        const GenerationConfig g = resolve_generation_config({{"eos_token_id", 50256}}, overrides);
+        validate(g, 1024, prompt_len);
+        const int n = effective_max_new_tokens(g, prompt_len, 1024);
+        EXPECT_GE(n, 1);
+        EXPECT_LE(prompt_len + n, 1024);
+      });
+    }
+  }
+}
+
+TEST(FuzzRegressions, MaxNewTokensIntMaxIsALimitError) {
+  GenerationConfig g;
+  g.max_new_tokens = INT32_MAX;
+  EXPECT_EQ(effective_max_length(g, 5, 1024), INT32_MAX);  // saturated, not wrapped
+  try {
+    validate(g, 1024, 5);
+    ADD_FAILURE() << "expected kLimit";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kLimit) << e.what();
+  }
+}
+
+TEST(FuzzRegressions, TokenizerLoad) {
+  const auto files = inputs("tokenizer_load");
+  ASSERT_FALSE(files.empty());
+  test::TempDir tmp;
+  test::write_file(tmp.file("merges.txt"), "#version: 0.2\n");
+  for (const auto& f : files) {
+    expect_clean(f, [&] {
+      if (ends_with(f, ".tokenizer.json")) {
+        (void)Tokenizer::from_tokenizer_json(f);
+      } else {
+        (void)Tokenizer::from_vocab_merges(f, tmp.file("merges.txt"));
+      }
+    });
+  }
+}
+
+TEST(FuzzRegressions, TokenizerJsonNumberOverflowIsAnInvalidFileError) {
+  const std::string f = test::fixture_path("fuzz_regressions/tokenizer_load/number_overflow.tokenizer.json");
+  try {
+    (void)Tokenizer::from_tokenizer_json(f);
+    ADD_FAILURE() << "expected kInvalidFile";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidFile) << e.what();
+    EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+  }
+}
+
+TEST(FuzzRegressions, HfConfig) {
+  const auto files = inputs("hf_config");
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    expect_clean(f, [&] { (void)io::load_gpt2_config(f); });
+    expect_clean(f, [&] {
+      const GenerationConfig g = merge_generation_config(io::load_generation_defaults(f));
+      validate(g, 1024, 1);
+    });
+  }
+}
+
+TEST(FuzzRegressions, Safetensors) {
+  const auto files = inputs("safetensors");
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) expect_clean(f, [&] { (void)io::SafetensorsFile::open(f); });
+}
+
+}  // namespace
+}  // namespace jitgen
