@@ -164,7 +164,7 @@ json overrides_from_flags(const GenerateFlags& g, const Tokenizer& tok) {
         }
         break;
       case Kind::kSeed: {
-        std::vector<int64_t> w;
+        std::vector<uint64_t> w;  // unsigned: merge_generation_config reads seed words as unsigned
         std::string s = v;
         std::replace(s.begin(), s.end(), ',', ' ');
         std::istringstream in(s);
@@ -178,9 +178,9 @@ json overrides_from_flags(const GenerateFlags& g, const Tokenizer& tok) {
             used = 0;
           }
           if (used != t.size() || t[0] == '-' || x > UINT32_MAX) bad_value(f, v, "A,B with two 32-bit unsigned words");
-          w.push_back(static_cast<int64_t>(x));
+          w.push_back(x);
         }
-        if (w.size() == 1) o[f.field] = json::array({w[0], 0});
+        if (w.size() == 1) o[f.field] = json::array({w[0], uint64_t{0}});
         else if (w.size() == 2) o[f.field] = w;
         else bad_value(f, v, "A,B with two 32-bit unsigned words");
         break;

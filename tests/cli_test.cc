@@ -1,0 +1,154 @@
+// The jitgen CLI end to end: generate on the built-in default model (batches, --json, --stream, --prompts-file,
+// --pad-to-multiple-of), one-line errors with exit code 2 for every bad flag value, tokenize byte for byte.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace jitgen {
+namespace {
+
+using nlohmann::json;
+
+// stderr lines that are errors (the built-in model note is informational).
+std::vector<std::string> error_lines(const std::string& err) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < err.size()) {
+    size_t end = err.find('\n', start);
+    if (end == std::string::npos) end = err.size();
+    const std::string line = err.substr(start, end - start);
+    if (line.rfind("jitgen: no --model", 0) != 0 && !line.empty()) out.push_back(line);
+    start = end + 1;
+  }
+  return out;
+}
+
+TEST(CliGenerate, DefaultModelGeneratesFromAPrompt) {
+  const auto r = test::run_cli("generate --max-new-tokens 5 'Hello, my name is'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Hello, my name is", 0), 0u) << r.out;
+  EXPECT_NE(r.err.find("RANDOM weights"), std::string::npos);
+}
+
+TEST(CliGenerate, JsonBatchShapeAndEachPromptAlone) {
+  const auto batch = test::run_cli("generate --json --max-new-tokens 6 'Hello there' 'A much longer prompt than that one'");
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  const json b = json::parse(batch.out);
+  ASSERT_EQ(b["sequences"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const json& s = b["sequences"][i];
+    EXPECT_EQ(s["prompt_index"], i);
+    EXPECT_EQ(s["ids"].size(), 6u);
+    EXPECT_TRUE(s["text"].is_string());
+    EXPECT_TRUE(s["sequence_score"].is_null());
+  }
+  const auto alone = test::run_cli("generate --json --max-new-tokens 6 'Hello there'");
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_EQ(json::parse(alone.out)["sequences"][0]["ids"], b["sequences"][0]["ids"]);
+  // pad_to_multiple_of changes the padded length, not the tokens.
+  const auto padded = test::run_cli("generate --json --pad-to-multiple-of 8 --max-new-tokens 6 'Hello there' "
+                                    "'A much longer prompt than that one'");
+  ASSERT_EQ(padded.exit_code, 0) << padded.err;
+  const json p = json::parse(padded.out);
+  EXPECT_EQ(p["prompt_length"].get<int>() % 8, 0);
+  EXPECT_EQ(p["sequences"][0]["ids"], b["sequences"][0]["ids"]);
+  EXPECT_EQ(p["sequences"][1]["ids"], b["sequences"][1]["ids"]);
+}
+
+TEST(CliGenerate, BeamJsonHasSortedScoresAndTokenScores) {
+  const auto r = test::run_cli(
+      "generate --json --output-scores --num-beams 3 --num-return-sequences 2 --max-new-tokens 4 'Hello'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["sequences"].size(), 2u);
+  EXPECT_GE(j["sequences"][0]["sequence_score"].get<double>(), j["sequences"][1]["sequence_score"].get<double>());
+  EXPECT_EQ(j["sequences"][0]["scores"].size(), j["sequences"][0]["ids"].size());
+}
+
+TEST(CliGenerate, StreamPrintsTheSameTextAsPlainOutput) {
+  const std::string args = " --max-new-tokens 12 --do-sample --seed 5,6 'Once upon a time'";
+  const auto plain = test::run_cli("generate" + args);
+  const auto stream = test::run_cli("generate --stream" + args);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(stream.exit_code, 0) << stream.err;
+  EXPECT_EQ(stream.out, plain.out);
+}
+
+TEST(CliGenerate, PromptsFileWithEscapes) {
+  test::TempDir tmp;
+  test::write_file(tmp.file("p.txt"), "first\\nline two\r\nback\\\\slash\n");
+  const auto r = test::run_cli("generate --json --max-new-tokens 2 --prompts-file '" + tmp.file("p.txt") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["sequences"].size(), 2u);
+  EXPECT_EQ(j["sequences"][0]["prompt"], "first\nline two");
+  EXPECT_EQ(j["sequences"][1]["prompt"], "back\\slash");
+}
+
+TEST(CliGenerate, EveryBadFlagValueIsAOneLineErrorNamingTheOption) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--max-new-tokens x", "--max-new-tokens"},
+      {"--max-new-tokens 0", "--max-new-tokens"},
+      {"--temperature -1", "--temperature"},
+      {"--temperature abc", "--temperature"},
+      {"--top-k -3", "--top-k"},
+      {"--top-p 0", "--top-p"},
+      {"--top-p 1.5", "--top-p"},
+      {"--min-p 2", "--min-p"},
+      {"--typical-p 0", "--typical-p"},
+      {"--repetition-penalty 0", "--repetition-penalty"},
+      {"--no-repeat-ngram-size -1", "--no-repeat-ngram-size"},
+      {"--num-beams 0", "--num-beams"},
+      {"--num-beams 2 --num-return-sequences 3", "--num-return-sequences"},
+      {"--num-return-sequences 2", "--num-return-sequences"},
+      {"--length-penalty nan", "--length-penalty"},
+      {"--early-stopping maybe", "--early-stopping"},
+      {"--min-new-tokens -2", "--min-new-tokens"},
+      {"--eos-token-id x", "--eos-token-id"},
+      {"--pad-token-id -4", "--pad-token-id"},
+      {"--seed 1,2,3", "--seed"},
+      {"--seed -1", "--seed"},
+      {"--stop ''", "--stop"},
+      {"--bad-words-ids 'a b'", "--bad-words-ids"},
+      {"--max-time 0", "--max-time"},
+      {"--mode fast", "--mode"},
+      {"--pad-to-multiple-of -1", "--pad-to-multiple-of"},
+      {"--stream --num-beams 2", "--stream"},
+      {"--top-k 1 --top-k 2", "--top-k"},
+      {"--no-such-flag", "--no-such-flag"},
+  };
+  for (const auto& [args, option] : cases) {
+    const auto r = test::run_cli("generate " + args + " 'Hello'");
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    const auto lines = error_lines(r.err);
+    ASSERT_EQ(lines.size(), 1u) << args << ": " << r.err;
+    EXPECT_NE(lines[0].find(option), std::string::npos) << args << ": " << lines[0];
+  }
+}
+
+TEST(CliTokenize, EncodeDecodeJsonAndStdinByteForByte) {
+  const auto enc = test::run_cli("tokenize 'Hello world'");
+  ASSERT_EQ(enc.exit_code, 0) << enc.err;
+  EXPECT_EQ(enc.out, "15496 995\n");
+  const auto js = test::run_cli("tokenize --json 'Hello world'");
+  EXPECT_EQ(js.out, "[15496,995]\n");
+  const auto dec = test::run_cli("tokenize --decode '15496 995'");
+  EXPECT_EQ(dec.out, "Hello world");
+  const auto decj = test::run_cli("tokenize --decode --json '[15496, 995]'");
+  EXPECT_EQ(decj.out, "\"Hello world\"\n");
+  // stdin, byte for byte: trailing newlines, CR, tabs and multi-byte UTF-8 survive the round trip.
+  const std::string text = "line one\r\n\ttab caf\xc3\xa9 \xe2\x82\xac\n\n";
+  const auto ids = test::run_cli("tokenize", text);
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  const auto back = test::run_cli("tokenize --decode", ids.out);
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(back.out, text);
+  const auto bad = test::run_cli("tokenize --decode '1 x'");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--decode"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jitgen
