@@ -167,6 +167,8 @@ def tiny_cases(model, tok):
     cases.append(make_case(model, "stop_strings_batch", "tiny", ps, kw, tok))
     kw = dict(base, max_new_tokens=8, num_beams=3, num_return_sequences=2, early_stopping=True)
     cases.append(make_case(model, "beam_tiny", "tiny", ps[:2], kw))
+    kw = dict(base, max_new_tokens=10, num_beams=3, num_return_sequences=2, stop_strings=[" the", ",", "."])
+    cases.append(make_case(model, "beam_stop_strings_tiny", "tiny", ps, kw, tok))
     return cases
 
 
@@ -199,10 +201,39 @@ def sampling_cases(model, prompts):
     return out
 
 
+def live_check(jitgen, d, tok, cases):
+    """Runs `jitgen generate --json` on every tiny-model case and compares its ids with HF's."""
+    flags = {"max_new_tokens": "--max-new-tokens", "num_beams": "--num-beams", "early_stopping": "--early-stopping",
+             "num_return_sequences": "--num-return-sequences", "pad_token_id": "--pad-token-id",
+             "eos_token_id": "--eos-token-id", "length_penalty": "--length-penalty"}
+    equal = 0
+    for c in cases:
+        if c["model"] != "tiny":
+            continue
+        cmd = [jitgen, "generate", "--model", d, "--json"]
+        for k, v in c["config"].items():
+            if k == "stop_strings":
+                for x in v:
+                    cmd += ["--stop", x]
+            elif k in flags:
+                v = ",".join(map(str, v)) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else str(v)
+                cmd += [flags[k], v]
+        prompts = [tok.decode([t for t, m in zip(ids, mask) if m]) for ids, mask in zip(c["input_ids"], c["attention_mask"])]
+        out = json.loads(subprocess.run(cmd + prompts, check=True, capture_output=True, text=True).stdout)
+        T = len(c["input_ids"][0])
+        want = [row[T:] for row in c["sequences"]]
+        got = [s["ids"] for s in out["sequences"]]
+        ok = got == want
+        equal += ok
+        print(f"live {c['name']}: {'equal' if ok else 'DIFFERENT'}", file=sys.stderr)
+    return equal
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jitgen", default="build/jitgen")
     ap.add_argument("--out", default="tests/fixtures/generation_goldens.json")
+    ap.add_argument("--live", action="store_true", help="also compare build/jitgen generate --json with HF")
     a = ap.parse_args()
     torch.set_num_threads(2)
     rng = random.Random(4242)
@@ -213,6 +244,8 @@ def main():
         sampling = sampling_cases(small, prompts)
         tiny, tok = load(a.jitgen, "tiny", d2)
         cases += tiny_cases(tiny, tok)
+        if a.live:
+            live_check(a.jitgen, d2, tok, cases)
     doc = {"generator": "scripts/goldens_generation.py", "transformers": transformers.__version__,
            "torch": torch.__version__, "models": MODELS, "cases": cases, "sampling": sampling}
     tmp = a.out + ".tmp"

@@ -54,13 +54,15 @@ class GenerateGolden : public ::testing::Test {
     delete doc_;
   }
 
-  static GenerateOutput run(const json& c, GenerationConfig* cfg_out = nullptr, bool scores = false) {
+  static GenerateOutput run(const json& c, GenerationConfig* cfg_out = nullptr, bool scores = false,
+                            ExecutionMode mode = ExecutionMode::kEager) {
     const LoadedModel& m = models_->at(c["model"].get<std::string>());
     GenerationConfig cfg = resolve_generation_config(m.model->impl().generation_defaults, c["config"]);
     cfg.output_scores = scores;
     if (cfg_out) *cfg_out = cfg;
     GenerateOptions opt;
     opt.tokenizer = m.tokenizer.get();
+    opt.mode = mode;
     return generate(*m.model, GenerateInput{c["input_ids"].get<Rows>(), c["attention_mask"].get<Rows>()}, cfg, opt);
   }
   static const json& find(const std::string& name) {
@@ -75,13 +77,16 @@ class GenerateGolden : public ::testing::Test {
 json* GenerateGolden::doc_ = nullptr;
 std::map<std::string, LoadedModel>* GenerateGolden::models_ = nullptr;
 
+// Both execution modes run the same loop; each must match HF.
 TEST_F(GenerateGolden, EveryCaseIsTokenExact) {
   int equal = 0, total = 0;
+  for (ExecutionMode mode : {ExecutionMode::kEager, ExecutionMode::kCompiled})
   for (const auto& c : (*doc_)["cases"]) {
     ++total;
     const bool transition = c.contains("transition_scores");
-    const GenerateOutput out = run(c, nullptr, transition);
-    const std::string what = c["name"].get<std::string>() + " " + c["config"].dump();
+    const GenerateOutput out = run(c, nullptr, transition, mode);
+    const std::string what = std::string(mode == ExecutionMode::kEager ? "eager " : "compiled ") +
+                             c["name"].get<std::string>() + " " + c["config"].dump();
     const Rows want = c["sequences"].get<Rows>();
     EXPECT_EQ(out.sequences, want) << what;
     if (out.sequences == want) ++equal;
@@ -107,8 +112,8 @@ TEST_F(GenerateGolden, EveryCaseIsTokenExact) {
       }
     }
   }
-  std::cout << "[ generation goldens ] " << equal << " of " << total << " HF cases token-exact\n";
-  EXPECT_GE(total, 40);
+  std::cout << "[ generation goldens ] " << equal << " of " << total << " HF cases token-exact (eager + compiled)\n";
+  EXPECT_GE(total, 80);
 }
 
 // Each prompt of a left-padded batch gives the tokens it gives alone (then pad fill while other rows run).
@@ -218,6 +223,7 @@ TEST_F(GenerateGolden, SameSeedSameTokensOtherSeedOtherTokens) {
   const GenerateInput in{{{5, 17, 300}, {0, 9, 42}}, {{1, 1, 1}, {0, 1, 1}}};
   const auto a = generate(*m.model, in, cfg), b = generate(*m.model, in, cfg);
   EXPECT_EQ(a.sequences, b.sequences);
+  EXPECT_EQ(generate(*m.model, in, cfg, nullptr, ExecutionMode::kCompiled).sequences, a.sequences);  // DESIGN §4
   cfg.seed[0] = 3;
   const auto c = generate(*m.model, in, cfg);
   EXPECT_NE(a.sequences, c.sequences);
