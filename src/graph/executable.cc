@@ -1,6 +1,7 @@
 #include "graph/executable.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "ops/cpu_kernels.h"
@@ -46,6 +47,26 @@ void Executable::run(const RunContext& ctx) const {
   for (const auto& k : kernels_) k(ctx);
 }
 
+void Executable::run_profiled(const RunContext& ctx, std::vector<double>& ms) const {
+  JITGEN_CHECK(ctx.inputs.size() == input_names_.size() && ms.size() == kernels_.size());
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    kernels_[i](ctx);
+    ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+}
+
+namespace {
+std::string kernel_label_of(const Node& n) {
+  std::string label = op_name(n.op);
+  if (n.op == OpKind::kLinear) {
+    if (n.has_act) label += "+act";
+    if (n.residual >= 0) label += "+residual";
+  }
+  return label;
+}
+}  // namespace
+
 std::shared_ptr<const Executable> Executable::compile(Graph graph) {
   auto exe = std::shared_ptr<Executable>(new Executable());
   run_default_passes(graph, exe->stats_);
@@ -73,6 +94,7 @@ std::shared_ptr<const Executable> Executable::compile(Graph graph) {
     const Node& n = g.nodes[i];
     if (n.dead || n.op == OpKind::kWeight || n.op == OpKind::kInput) continue;
     const Ref out = refs[i];
+    exe->labels_.push_back(kernel_label_of(n));
     auto in = [&](int k) { return refs[n.inputs[k]]; };
     auto shape_of = [&](int k) -> const Shape& { return g.nodes[n.inputs[k]].shape; };
     switch (n.op) {
@@ -113,10 +135,9 @@ std::shared_ptr<const Executable> Executable::compile(Graph graph) {
         const Activation act = n.act;
         const int64_t M = rows_of(n.shape), K = shape_of(1)[0], N = shape_of(1)[1];
         kernels.push_back([=](const RunContext& c) {
-          float* y = out.f(c);
-          cpu::linear(x.f(c), w.f(c), has_bias ? bias.f(c) : nullptr, M, K, N, y);
-          if (has_act) cpu::activation(y, y, M * N, act);
-          if (has_res) cpu::add(res.f(c), y, y, M * N);
+          // Bias, activation and residual are applied to each output tile while it is in registers.
+          const cpu::LinearEpilogue epi{has_act, act, has_res ? res.f(c) : nullptr};
+          cpu::linear(x.f(c), w.f(c), has_bias ? bias.f(c) : nullptr, M, K, N, out.f(c), epi);
         });
         break;
       }

@@ -24,6 +24,10 @@ class Executable {
   static std::shared_ptr<const Executable> compile(Graph graph);
 
   void run(const RunContext& ctx) const;
+  // Same, timing every kernel: adds kernel i's milliseconds to ms[i] (ms has kernel_count() entries).
+  void run_profiled(const RunContext& ctx, std::vector<double>& ms) const;
+  // "linear+gelu_tanh+residual", "attention", ...: what kernel i is, for profiles.
+  const std::string& kernel_label(int i) const { return labels_[i]; }
 
   const std::vector<std::string>& input_names() const { return input_names_; }
   int input_slot(const std::string& name) const;  // -1 when the graph does not read it
@@ -42,6 +46,7 @@ class Executable {
   MemoryPlan plan_;
   std::vector<std::string> input_names_;
   std::vector<std::function<void(const RunContext&)>> kernels_;
+  std::vector<std::string> labels_;
 };
 
 }  // namespace jitgen

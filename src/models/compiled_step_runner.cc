@@ -1,7 +1,9 @@
 #include "models/compiled_step_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -12,6 +14,9 @@ namespace jitgen {
 
 namespace {
 int round_up(int n, int m) { return m <= 1 ? n : (n + m - 1) / m * m; }
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
 }  // namespace
 
 int CompiledStepRunner::capacity_bucket(int needed, int n_positions) {
@@ -27,11 +32,77 @@ CompiledStepRunner::CompiledStepRunner(const Model& model, int rows, int capacit
   if (capacity > c.n_positions)
     throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
                             capacity, c.n_positions));
+  cache_pos_ = Tensor::zeros({1}, DType::kI32);
+}
+
+void CompiledStepRunner::ensure_cache(int pad) {
+  if (cache_) return;
+  const io::Gpt2Config& c = model_.impl().config;
+  cache_ = std::make_unique<KvCache>(c, rows_, capacity_bucket(requested_capacity_ + pad, c.n_positions));
+}
+
+CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_only) {
+  for (auto& b : bound_)
+    if (b->step_tokens == step_tokens && b->last_only == last_only) return *b;
+  const io::Gpt2Config& c = model_.impl().config;
+  const CompileKey key{"cpu", "f32", rows_, step_tokens, cache_->capacity, last_only};
+  const CacheLookup lookup = model_.impl().compile_cache->get_or_compile(key, [&] {
+    TracingBuilder tb;
+    tb.declare("input_ids", {rows_, step_tokens}, DType::kI32);
+    tb.declare("position_ids", {rows_, step_tokens}, DType::kI32);
+    tb.declare("cache_pos", {1}, DType::kI32);
+    tb.declare("key_mask", {rows_, cache_->capacity}, DType::kI32);
+    for (int l = 0; l < c.n_layer; ++l) {
+      tb.declare(fmt::format("k_cache.{}", l), cache_->k[l].shape(), DType::kF32);
+      tb.declare(fmt::format("v_cache.{}", l), cache_->v[l].shape(), DType::kF32);
+    }
+    return tb.finish(build_gpt2(tb, c, model_.impl().weights, last_only));
+  });
+  lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
+  stats_.compile_ms += lookup.compile_ms;
+
+  auto b = std::make_unique<Bound>();
+  b->step_tokens = step_tokens;
+  b->last_only = last_only;
+  b->exe = lookup.exe;
+  b->ids = Tensor::zeros({rows_, step_tokens}, DType::kI32);
+  b->positions = Tensor::zeros({rows_, step_tokens}, DType::kI32);
+  b->kernel_ms.assign(b->exe->kernel_count(), 0.0);
+  if (b->exe->arena_bytes() > arena_bytes_) {
+    // Plans bound earlier keep pointing into the old arena: rebind them below.
+    arena_storage_ = Tensor::zeros({static_cast<int64_t>(b->exe->arena_bytes())}, DType::kI32);  // 4x bytes
+    arena_bytes_ = b->exe->arena_bytes();
+    for (auto& other : bound_) other->ctx.arena = static_cast<char*>(arena_storage_.data());
+  }
+  b->ctx.arena = static_cast<char*>(arena_storage_.data());
+  for (const std::string& name : b->exe->input_names()) {
+    void* p = nullptr;
+    if (name == "input_ids") p = b->ids.data();
+    else if (name == "position_ids") p = b->positions.data();
+    else if (name == "cache_pos") p = cache_pos_.data();
+    else if (name == "key_mask") p = cache_->key_mask.data();
+    else if (name.rfind("k_cache.", 0) == 0) p = cache_->k.at(std::stoi(name.substr(8))).data();
+    else if (name.rfind("v_cache.", 0) == 0) p = cache_->v.at(std::stoi(name.substr(8))).data();
+    JITGEN_CHECK(p != nullptr);
+    b->ctx.inputs.push_back(p);
+  }
+  bound_.push_back(std::move(b));
+  return *bound_.back();
+}
+
+const float* CompiledStepRunner::run(Bound& b) {
+  cache_pos_.i32()[0] = slots_;
+  if (profiling_)
+    b.exe->run_profiled(b.ctx, b.kernel_ms);
+  else
+    b.exe->run(b.ctx);
+  return b.exe->output(b.ctx);
 }
 
 Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
                                 const std::vector<std::vector<int32_t>>& positions,
                                 const std::vector<std::vector<int32_t>>& mask_new, bool last_only) {
+  const auto t0 = std::chrono::steady_clock::now();
   const io::Gpt2Config& c = model_.impl().config;
   JITGEN_CHECK(static_cast<int>(ids.size()) == rows_);
   const int T = static_cast<int>(ids[0].size());
@@ -43,7 +114,7 @@ Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
   if (!cache_) {
     pad = round_up(T, prompt_bucket_) - T;
     if (requested_capacity_ + pad > c.n_positions) pad = 0;  // no room in the position table: exact shape
-    cache_ = std::make_unique<KvCache>(c, rows_, capacity_bucket(requested_capacity_ + pad, c.n_positions));
+    ensure_cache(pad);
   }
   const int Tp = T + pad;
   std::vector<std::vector<int32_t>> pids = ids, ppos = positions, pmask = mask_new;
@@ -55,58 +126,72 @@ Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
       pmask[b].insert(pmask[b].begin(), pad, 0);
     }
   }
-  PackedStep packed = pack_step(c, *cache_, slots_, pids, ppos, pmask);
-  Tensor cache_pos = Tensor::zeros({1}, DType::kI32);
-  cache_pos.i32()[0] = slots_;
-
-  const CompileKey key{"cpu", "f32", rows_, Tp, cache_->capacity, last_only};
-  const CacheLookup lookup = model_.impl().compile_cache->get_or_compile(key, [&] {
-    TracingBuilder tb;
-    tb.declare("input_ids", {rows_, Tp}, DType::kI32);
-    tb.declare("position_ids", {rows_, Tp}, DType::kI32);
-    tb.declare("cache_pos", {1}, DType::kI32);
-    tb.declare("key_mask", {rows_, cache_->capacity}, DType::kI32);
-    for (int l = 0; l < c.n_layer; ++l) {
-      tb.declare(fmt::format("k_cache.{}", l), cache_->k[l].shape(), DType::kF32);
-      tb.declare(fmt::format("v_cache.{}", l), cache_->v[l].shape(), DType::kF32);
-    }
-    return tb.finish(build_gpt2(tb, c, model_.impl().weights, last_only));
-  });
-  const Executable& exe = *lookup.exe;
-  lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
-  stats_.compile_ms += lookup.compile_ms;
-
-  if (exe.arena_bytes() > arena_bytes_) {
-    arena_storage_ = Tensor::zeros({static_cast<int64_t>(exe.arena_bytes())}, DType::kF32);  // 4x: never short
-    arena_bytes_ = exe.arena_bytes();
-  }
-  RunContext ctx;
-  ctx.arena = static_cast<char*>(arena_storage_.data());
-  for (const std::string& name : exe.input_names()) {
-    void* p = nullptr;
-    if (name == "input_ids") p = packed.ids.data();
-    else if (name == "position_ids") p = packed.positions.data();
-    else if (name == "cache_pos") p = cache_pos.data();
-    else if (name == "key_mask") p = cache_->key_mask.data();
-    else if (name.rfind("k_cache.", 0) == 0) p = cache_->k.at(std::stoi(name.substr(8))).data();
-    else if (name.rfind("v_cache.", 0) == 0) p = cache_->v.at(std::stoi(name.substr(8))).data();
-    JITGEN_CHECK(p != nullptr);
-    ctx.inputs.push_back(p);
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  exe.run(ctx);
-  stats_.run_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  Bound& bound = bind(Tp, last_only);
+  const PackedStep packed = pack_step(c, *cache_, slots_, pids, ppos, pmask);
+  std::memcpy(bound.ids.data(), packed.ids.data(), packed.ids.nbytes());
+  std::memcpy(bound.positions.data(), packed.positions.data(), packed.positions.nbytes());
+  const float* out = run(bound);
   length_ += T;
   slots_ += Tp;
 
   const int64_t V = c.vocab_size;
-  float* out = const_cast<float*>(exe.output(ctx));
-  if (last_only) return Tensor::view(out, {rows_, 1, V}, DType::kF32);
-  // All positions: drop the bucket's padding rows.
-  Tensor logits = Tensor::zeros({rows_, T, V});
-  for (int b = 0; b < rows_; ++b)
-    std::memcpy(logits.f32() + b * T * V, out + (static_cast<int64_t>(b) * Tp + pad) * V, T * V * sizeof(float));
+  Tensor logits;
+  if (last_only) {
+    logits = Tensor::view(const_cast<float*>(out), {rows_, 1, V}, DType::kF32);
+  } else {  // all positions: drop the bucket's padding rows
+    logits = Tensor::zeros({rows_, T, V});
+    for (int b = 0; b < rows_; ++b)
+      std::memcpy(logits.f32() + b * T * V, out + (static_cast<int64_t>(b) * Tp + pad) * V, T * V * sizeof(float));
+  }
+  stats_.run_ms += ms_since(t0);
+  ++stats_.steps;
   return logits;
+}
+
+Tensor CompiledStepRunner::decode(const int32_t* tokens, const int32_t* positions) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const io::Gpt2Config& c = model_.impl().config;
+  if (length_ + 1 > requested_capacity_)
+    throw_limit(fmt::format("KV cache full: {} + 1 tokens exceed its capacity {}", length_, requested_capacity_));
+  ensure_cache(0);
+  if (!decode_) decode_ = &bind(1, true);
+  int32_t* ids = decode_->ids.i32();
+  int32_t* pos = decode_->positions.i32();
+  int32_t* mask = cache_->key_mask.i32();
+  for (int b = 0; b < rows_; ++b) {
+    if (tokens[b] < 0 || tokens[b] >= c.vocab_size)
+      throw_invalid_argument(fmt::format("token id {} is outside the vocabulary [0, {})", tokens[b], c.vocab_size));
+    if (positions[b] < 0 || positions[b] >= c.n_positions)
+      throw_limit(
+          fmt::format("position {} is outside the position table (n_positions = {})", positions[b], c.n_positions));
+    ids[b] = tokens[b];
+    pos[b] = positions[b];
+    mask[static_cast<int64_t>(b) * cache_->capacity + slots_] = 1;
+  }
+  const float* out = run(*decode_);
+  ++length_;
+  ++slots_;
+  stats_.run_ms += ms_since(t0);
+  ++stats_.steps;
+  return Tensor::view(const_cast<float*>(out), {rows_, 1, c.vocab_size}, DType::kF32);
+}
+
+OpProfile CompiledStepRunner::profile() const {
+  OpProfile p;
+  std::map<std::string, OpProfile::Row> by_label;
+  for (const auto& b : bound_) {
+    for (int i = 0; i < b->exe->kernel_count(); ++i) {
+      OpProfile::Row& r = by_label[b->exe->kernel_label(i)];
+      r.label = b->exe->kernel_label(i);
+      r.ms += b->kernel_ms[i];
+      p.kernel_ms += b->kernel_ms[i];
+    }
+  }
+  for (auto& [label, row] : by_label) p.rows.push_back(row);
+  std::sort(p.rows.begin(), p.rows.end(), [](const auto& a, const auto& b) { return a.ms > b.ms; });
+  p.step_ms = stats_.run_ms;
+  p.steps = stats_.steps;
+  return p;
 }
 
 }  // namespace jitgen

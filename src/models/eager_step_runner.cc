@@ -8,12 +8,21 @@
 namespace jitgen {
 
 EagerStepRunner::EagerStepRunner(const Model& model, int rows, int capacity)
-    : model_(model), cache_(model.impl().config, rows, capacity) {}
+    : model_(model), cache_(model.impl().config, rows, 0), max_capacity_(capacity) {
+  const io::Gpt2Config& c = model.impl().config;
+  if (capacity > c.n_positions)
+    throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
+                            capacity, c.n_positions));
+}
 
 Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
                              const std::vector<std::vector<int32_t>>& positions,
                              const std::vector<std::vector<int32_t>>& mask_new, bool last_only) {
   const io::Gpt2Config& c = model_.impl().config;
+  const int T = static_cast<int>(ids.at(0).size());
+  if (length_ + T > max_capacity_)
+    throw_limit(fmt::format("KV cache full: {} + {} tokens exceed its capacity {}", length_, T, max_capacity_));
+  cache_.grow_to(length_ + T);
   PackedStep packed = pack_step(c, cache_, length_, ids, positions, mask_new);
   Tensor cache_pos = Tensor::zeros({1}, DType::kI32);
   cache_pos.i32()[0] = length_;
@@ -28,7 +37,7 @@ Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
     b.bind(fmt::format("v_cache.{}", l), cache_.v[l]);
   }
   const Value logits = build_gpt2(b, c, model_.impl().weights, last_only);
-  length_ += static_cast<int>(ids[0].size());
+  length_ += T;
   return b.tensor(logits);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// EagerStepRunner: runs the one GPT-2 definition op by op (EagerBuilder) over a preallocated KV cache.
-// The reference execution mode.
+// EagerStepRunner: runs the one GPT-2 definition op by op (EagerBuilder): every op allocates its
+// output, no fusion, and the KV cache grows by the step's tokens each step (HF DynamicCache). The
+// reference execution mode — an honest eager engine, not slowed on purpose.
 #include <cstdint>
 #include <vector>
 
@@ -17,12 +18,13 @@ class EagerStepRunner final : public StepRunner {
               const std::vector<std::vector<int32_t>>& mask_new, bool last_only) override;
   void reorder(const std::vector<int>& src) override { cache_.reorder(src); }
   int rows() const override { return cache_.rows; }
-  int capacity() const override { return cache_.capacity; }
+  int capacity() const override { return max_capacity_; }
   int length() const override { return length_; }
 
  private:
   Model model_;  // shares the immutable weights
   KvCache cache_;
+  int max_capacity_;
   int length_ = 0;
 };
 

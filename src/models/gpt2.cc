@@ -49,7 +49,20 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
   } else {
     w.lm_head = w.wte;  // tied, as HF does; a stored lm_head.weight is ignored like HF's tie_weights()
   }
+  prepare_gpt2_weights(w, cpu::weight_storage_from_env());
   return w;
+}
+
+void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage) {
+  auto p = std::make_shared<cpu::PreparedWeights>(storage);
+  for (const Gpt2Layer& l : w.h) {
+    p->add(l.c_attn_weight, false);
+    p->add(l.attn_c_proj_weight, false);
+    p->add(l.c_fc_weight, false);
+    p->add(l.mlp_c_proj_weight, false);
+  }
+  p->add(w.lm_head, true);
+  w.prepared = std::move(p);
 }
 
 Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool last_position_only) {

@@ -7,6 +7,7 @@
 #include "core/tensor.h"
 #include "graph/builder.h"
 #include "io/hf_config.h"
+#include "ops/prepared_weights.h"
 
 namespace jitgen {
 
@@ -25,7 +26,13 @@ struct Gpt2Weights {
   std::vector<Gpt2Layer> h;
   Tensor ln_f_weight, ln_f_bias;  // [C]
   Tensor lm_head;  // [V, C]; the same storage as wte when tied
+  // Every linear weight and the lm_head re-laid as panels for the decode kernels (ops/prepared_weights.h);
+  // shared by copies. Null until prepare_gpt2_weights: kernels then use the tensors above as they are.
+  std::shared_ptr<const cpu::PreparedWeights> prepared;
 };
+
+// Packs the weights once for the CPU kernels (fp32 panels, or bf16 with WeightStorage::kBF16).
+void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage);
 
 // Visits every weight with its HF name (without the "transformer." prefix) and expected shape: one
 // list serves loading, saving, random init and checks.

@@ -6,7 +6,7 @@
 
 namespace jitgen {
 
-KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : rows(rows_), capacity(capacity_) {
+KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c), rows(rows_), capacity(capacity_) {
   if (rows < 1) throw_invalid_argument("the batch is empty");
   if (capacity > c.n_positions)
     throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
@@ -32,6 +32,29 @@ void KvCache::reorder(const std::vector<int>& src) {
   for (auto& t : k) permute_rows(t);
   for (auto& t : v) permute_rows(t);
   permute_rows(key_mask);
+}
+
+void KvCache::grow_to(int new_capacity) {
+  JITGEN_CHECK(new_capacity >= capacity);
+  if (new_capacity > config.n_positions)
+    throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
+                            new_capacity, config.n_positions));
+  // Copies rows of `old_slots` elements into rows of `new_slots` elements (the slot axis is innermost-but-one).
+  auto regrow = [&](Tensor& t, int64_t outer, int64_t inner) {
+    Shape shape = t.shape();
+    shape[shape.size() == 4 ? 2 : 1] = new_capacity;
+    Tensor bigger = Tensor::zeros(shape, t.dtype());
+    const size_t old_row = static_cast<size_t>(capacity) * inner * dtype_size(t.dtype());
+    const size_t new_row = static_cast<size_t>(new_capacity) * inner * dtype_size(t.dtype());
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(static_cast<char*>(bigger.data()) + o * new_row, static_cast<const char*>(t.data()) + o * old_row,
+                  old_row);
+    t = std::move(bigger);
+  };
+  for (auto& t : k) regrow(t, static_cast<int64_t>(rows) * config.n_head, config.head_dim());
+  for (auto& t : v) regrow(t, static_cast<int64_t>(rows) * config.n_head, config.head_dim());
+  regrow(key_mask, rows, 1);
+  capacity = new_capacity;
 }
 
 PackedStep pack_step(const io::Gpt2Config& c, KvCache& cache, int length,

@@ -1,6 +1,7 @@
 #pragma once
-// The preallocated KV cache of one generation: per layer K and V [B, H, S, D], plus the key mask
-// [B, S] (1 = a real token in that slot). Both step runners use it.
+// The KV cache of one generation: per layer K and V [B, H, S, D], plus the key mask [B, S] (1 = a real
+// token in that slot). The compiled runner preallocates it for its capacity bucket; the eager runner
+// grows it step by step (grow_to), like HF's DynamicCache concatenating each step's keys.
 #include <cstdint>
 #include <vector>
 
@@ -13,7 +14,10 @@ struct KvCache {
   KvCache(const io::Gpt2Config& c, int rows, int capacity);
   // Beam search: row r becomes old row src[r] (K, V and key mask).
   void reorder(const std::vector<int>& src);
+  // Reallocates every buffer with `new_capacity` slots, keeping the filled ones.
+  void grow_to(int new_capacity);
 
+  const io::Gpt2Config& config;
   int rows, capacity;
   std::vector<Tensor> k, v;  // per layer [B, H, S, D]
   Tensor key_mask;           // [B, S] i32

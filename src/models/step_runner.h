@@ -7,6 +7,7 @@
 // all rows share one write position — the layout HF uses for left-padded batches.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -18,7 +19,22 @@ namespace jitgen {
 // Compile-cache activity and time spent, accumulated over a runner's steps.
 struct RunnerStats {
   int cache_hits = 0, cache_misses = 0;
-  double compile_ms = 0, run_ms = 0;
+  double compile_ms = 0;
+  double run_ms = 0;  // wall time inside step()/decode(), compile excluded only when it was a hit
+  int64_t steps = 0;
+};
+
+// Where a compiled step's time goes, per kernel kind (the executor's own profile).
+struct OpProfile {
+  struct Row {
+    std::string label;  // e.g. "linear+act", "attention"
+    int64_t calls = 0;
+    double ms = 0;
+  };
+  std::vector<Row> rows;  // sorted by time, largest first
+  double kernel_ms = 0;   // sum over kernels
+  double step_ms = 0;     // wall time of the runner's steps: kernels + dispatch + bookkeeping
+  int64_t steps = 0;
 };
 
 class StepRunner {
@@ -28,12 +44,17 @@ class StepRunner {
   // key mask). Returns logits [B, T, V], or [B, 1, V] with last_only.
   virtual Tensor step(const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
                       const std::vector<std::vector<int32_t>>& mask_new, bool last_only) = 0;
+  // One decode step (T = 1, every row's token real): tokens and positions are [B].
+  virtual Tensor decode(const int32_t* tokens, const int32_t* positions);
   // Beam search: row r of the cache (and key mask) becomes old row src[r].
   virtual void reorder(const std::vector<int>& src) = 0;
   virtual int rows() const = 0;
   virtual int capacity() const = 0;
   virtual int length() const = 0;
   virtual RunnerStats stats() const { return {}; }
+  // Per-kernel timing of compiled steps (eager runners have no kernels to report).
+  virtual void set_profiling(bool) {}
+  virtual OpProfile profile() const { return {}; }
 };
 
 // rows = B, capacity = S (prompt + new tokens). Throws kLimit when S exceeds n_positions.
