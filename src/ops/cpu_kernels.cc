@@ -3,142 +3,185 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cmath>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
-#include <limits>
-#include <vector>
+#include <string>
+
+#include "ops/cpu/avx512.h"
+#include "ops/prepared_weights.h"
+#include "ops/reference.h"
+#include "runtime/thread_pool.h"
 
 namespace jitgen::cpu {
 
-void embedding(const float* table, int64_t vocab, int64_t C, const int32_t* ids, int64_t R, float* out) {
-  for (int64_t r = 0; r < R; ++r) {
-    JITGEN_CHECK(ids[r] >= 0 && ids[r] < vocab);
-    std::memcpy(out + r * C, table + static_cast<int64_t>(ids[r]) * C, C * sizeof(float));
+namespace {
+
+bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
+bool initial_simd() {
+  const char* e = std::getenv("JITGEN_SIMD");
+  if (e && std::string(e) == "portable") return false;
+  return cpu_has_avx512();
+}
+
+int64_t initial_panel_max_m() {
+  const char* e = std::getenv("JITGEN_PANEL_MAX_M");
+  return e ? std::max<int64_t>(0, std::atoll(e)) : 64;
+}
+
+std::atomic<bool> g_avx512{initial_simd()};
+std::atomic<int64_t> g_panel_max_m{initial_panel_max_m()};
+
+bool use_avx512() { return g_avx512.load(std::memory_order_relaxed); }
+
+// Rows of x processed per pass over the panels when M is large: keeps the x block in L2 next to a panel.
+constexpr int64_t kRowBlock = 96;
+
+// Portable panel GEMM (no SIMD intrinsics): the fallback for CPUs without AVX-512.
+void portable_panels(const float* x, int64_t M, const PackedLinear& w, const avx512::Epilogue& e, float* y,
+                     int64_t p0, int64_t p1) {
+  const int64_t K = w.K, N = w.N;
+  float acc[kPanel];
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t n0 = p * kPanel, nc = std::min<int64_t>(kPanel, N - n0);
+    for (int64_t m = 0; m < M; ++m) {
+      std::fill(acc, acc + kPanel, 0.0f);
+      for (int64_t k = 0; k < K; ++k) {
+        const float xv = x[m * K + k];
+        const int64_t row = (p * K + k) * kPanel;
+        if (w.storage == WeightStorage::kF32) {
+          const float* wr = w.f32() + row;
+          for (int64_t j = 0; j < kPanel; ++j) acc[j] += xv * wr[j];
+        } else {
+          const uint16_t* wr = w.bf16() + row;
+          for (int64_t j = 0; j < kPanel; ++j) acc[j] += xv * bf16_to_f32(wr[2 * (j % 16) + j / 16]);
+        }
+      }
+      for (int64_t j = 0; j < nc; ++j) {
+        float v = acc[j] + (e.bias ? e.bias[n0 + j] : 0.0f);
+        if (e.has_act) ref::activation(&v, &v, 1, e.act);
+        if (e.residual) v += e.residual[m * N + n0 + j];
+        y[m * N + n0 + j] = v;
+      }
+    }
   }
+}
+
+void run_panels(const float* x, int64_t M, const PackedLinear& w, const avx512::Epilogue& e, float* y) {
+  for (int64_t m0 = 0; m0 < M; m0 += kRowBlock) {
+    const int64_t mb = std::min(kRowBlock, M - m0);
+    avx512::Epilogue em = e;
+    if (em.residual) em.residual += m0 * w.N;
+    runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
+      if (use_avx512())
+        avx512::gemm_panels(x + m0 * w.K, mb, w, em, y + m0 * w.N, p0, p1);
+      else
+        portable_panels(x + m0 * w.K, mb, w, em, y + m0 * w.N, p0, p1);
+    });
+  }
+}
+
+// Columns [n0, n1) of out [M, N]: activation, then residual.
+void epilogue_columns(float* out, int64_t M, int64_t N, int64_t n0, int64_t n1, const LinearEpilogue& e) {
+  for (int64_t m = 0; m < M; ++m) {
+    float* row = out + m * N;
+    if (e.has_act) {
+      if (use_avx512())
+        avx512::activation(row + n0, row + n0, n1 - n0, e.act);
+      else
+        ref::activation(row + n0, row + n0, n1 - n0, e.act);
+    }
+    if (e.residual)
+      for (int64_t n = n0; n < n1; ++n) row[n] += e.residual[m * N + n];
+  }
+}
+
+// BLAS (single-threaded OpenBLAS) on column slices of the output, one slice per pool thread.
+void blas_columns(const float* x, const float* w, bool transposed, const float* bias, int64_t M, int64_t K, int64_t N,
+                  float* out, const LinearEpilogue& e) {
+  runtime::parallel_for(N, 64, [&](int64_t n0, int64_t n1) {
+    const int nb = static_cast<int>(n1 - n0);
+    if (bias)
+      for (int64_t m = 0; m < M; ++m) std::memcpy(out + m * N + n0, bias + n0, nb * sizeof(float));
+    if (transposed)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), nb, static_cast<int>(K), 1.0f, x,
+                  static_cast<int>(K), w + n0 * K, static_cast<int>(K), 0.0f, out + n0, static_cast<int>(N));
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), nb, static_cast<int>(K), 1.0f, x,
+                  static_cast<int>(K), w + n0, static_cast<int>(N), bias ? 1.0f : 0.0f, out + n0,
+                  static_cast<int>(N));
+    if (e.has_act || e.residual) epilogue_columns(out, M, N, n0, n1, e);
+  });
+}
+
+void linear_any(const float* x, const float* w, bool transposed, const float* bias, int64_t M, int64_t K, int64_t N,
+                float* out, const LinearEpilogue& e) {
+  const PackedLinear* pw = find_packed(w, K, N);
+  // bf16 storage always takes the panels, so prefill and decode see the same weights.
+  if (pw && (M <= panel_max_m() || pw->storage == WeightStorage::kBF16)) {
+    avx512::Epilogue pe{bias, e.has_act, e.act, e.residual};
+    run_panels(x, M, *pw, pe, out);
+    return;
+  }
+  blas_columns(x, w, transposed, bias, M, K, N, out, e);
+}
+
+}  // namespace
+
+const char* simd_name() { return use_avx512() ? "avx512" : "portable"; }
+void set_simd(bool allow_avx512) { g_avx512.store(allow_avx512 && cpu_has_avx512()); }
+int64_t panel_max_m() { return g_panel_max_m.load(std::memory_order_relaxed); }
+void set_panel_max_m(int64_t m) { g_panel_max_m.store(m); }
+
+void embedding(const float* table, int64_t vocab, int64_t C, const int32_t* ids, int64_t R, float* out) {
+  ref::embedding(table, vocab, C, ids, R, out);
 }
 
 void embedding_sum(const float* table_a, int64_t rows_a, const int32_t* ids_a, const float* table_b, int64_t rows_b,
                    const int32_t* ids_b, int64_t C, int64_t R, float* out) {
-  for (int64_t r = 0; r < R; ++r) {
-    JITGEN_CHECK(ids_a[r] >= 0 && ids_a[r] < rows_a && ids_b[r] >= 0 && ids_b[r] < rows_b);
-    const float* a = table_a + static_cast<int64_t>(ids_a[r]) * C;
-    const float* b = table_b + static_cast<int64_t>(ids_b[r]) * C;
-    float* o = out + r * C;
-    for (int64_t c = 0; c < C; ++c) o[c] = a[c] + b[c];
-  }
+  ref::embedding_sum(table_a, rows_a, ids_a, table_b, rows_b, ids_b, C, R, out);
 }
 
 void add(const float* a, const float* b, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+  runtime::parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = a[i] + b[i];
+  });
 }
 
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C,
                 float* out) {
-  for (int64_t r = 0; r < R; ++r) {
-    const float* xr = x + r * C;
-    float* yr = out + r * C;
-    // Two passes in double keep the statistics exact enough to match torch to ~1e-6.
-    double mean = 0;
-    for (int64_t c = 0; c < C; ++c) mean += xr[c];
-    mean /= static_cast<double>(C);
-    double var = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      const double d = xr[c] - mean;
-      var += d * d;
-    }
-    var /= static_cast<double>(C);
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const float m = static_cast<float>(mean);
-    for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * inv * gamma[c] + beta[c];
-  }
+  if (!use_avx512()) return ref::layer_norm(x, gamma, beta, eps, R, C, out);
+  runtime::parallel_for(R, 16, [&](int64_t r0, int64_t r1) {
+    avx512::layer_norm_rows(x, gamma, beta, eps, r0, r1, C, out);
+  });
 }
 
-void linear(const float* x, const float* w, const float* bias, int64_t M, int64_t K, int64_t N, float* out) {
-  if (bias) {
-    for (int64_t m = 0; m < M; ++m) std::memcpy(out + m * N, bias, N * sizeof(float));
-  }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-              static_cast<int>(K), 1.0f, x, static_cast<int>(K), w, static_cast<int>(N), bias ? 1.0f : 0.0f, out,
-              static_cast<int>(N));
+void linear(const float* x, const float* w, const float* bias, int64_t M, int64_t K, int64_t N, float* out,
+            const LinearEpilogue& epilogue) {
+  linear_any(x, w, false, bias, M, K, N, out, epilogue);
 }
 
 void linear_transposed(const float* x, const float* w, int64_t M, int64_t K, int64_t N, float* out) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N),
-              static_cast<int>(K), 1.0f, x, static_cast<int>(K), w, static_cast<int>(K), 0.0f, out,
-              static_cast<int>(N));
+  linear_any(x, w, true, nullptr, M, K, N, out, {});
 }
 
 void activation(const float* x, float* out, int64_t n, Activation kind) {
-  switch (kind) {
-    case Activation::kGeluTanh: {
-      // HF gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      const float k = 0.7978845608028654f;
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        out[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
-      }
-      break;
-    }
-    case Activation::kGeluErf:
-      for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
-      break;
-    case Activation::kRelu:
-      for (int64_t i = 0; i < n; ++i) out[i] = std::max(x[i], 0.0f);
-      break;
-    case Activation::kSilu:
-      for (int64_t i = 0; i < n; ++i) out[i] = x[i] / (1.0f + std::exp(-x[i]));
-      break;
-  }
+  if (!use_avx512()) return ref::activation(x, out, n, kind);
+  runtime::parallel_for(n, 1 << 14, [&](int64_t lo, int64_t hi) { avx512::activation(x + lo, out + lo, hi - lo, kind); });
 }
 
 void attention(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out) {
-  const int64_t C = s.H * s.D;
   JITGEN_CHECK(cache_pos >= 0 && cache_pos + s.T <= s.S);
-  // Write the new keys and values into their cache slots.
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t t = 0; t < s.T; ++t) {
-      const float* row = qkv + (b * s.T + t) * 3 * C;
-      for (int64_t h = 0; h < s.H; ++h) {
-        const int64_t slot = ((b * s.H + h) * s.S + cache_pos + t) * s.D;
-        std::memcpy(k_cache + slot, row + C + h * s.D, s.D * sizeof(float));
-        std::memcpy(v_cache + slot, row + 2 * C + h * s.D, s.D * sizeof(float));
-      }
-    }
-  std::vector<float> p(s.S);
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t t = 0; t < s.T; ++t) {
-      const float* q_row = qkv + (b * s.T + t) * 3 * C;
-      const int64_t last = cache_pos + t;  // causal: slots [0, last]
-      for (int64_t h = 0; h < s.H; ++h) {
-        const float* q = q_row + h * s.D;
-        const float* kh = k_cache + (b * s.H + h) * s.S * s.D;
-        const float* vh = v_cache + (b * s.H + h) * s.S * s.D;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j <= last; ++j) {
-          if (!key_mask[b * s.S + j]) continue;
-          float dot = 0;
-          for (int64_t d = 0; d < s.D; ++d) dot += q[d] * kh[j * s.D + d];
-          p[j] = dot * scale;
-          mx = std::max(mx, p[j]);
-        }
-        float* o = out + (b * s.T + t) * C + h * s.D;
-        std::fill(o, o + s.D, 0.0f);
-        if (mx == -std::numeric_limits<float>::infinity()) continue;  // a pad query: nothing to attend
-        float sum = 0;
-        for (int64_t j = 0; j <= last; ++j) {
-          if (!key_mask[b * s.S + j]) continue;
-          p[j] = std::exp(p[j] - mx);
-          sum += p[j];
-        }
-        const float inv = 1.0f / sum;
-        for (int64_t j = 0; j <= last; ++j) {
-          if (!key_mask[b * s.S + j]) continue;
-          const float w = p[j] * inv;
-          for (int64_t d = 0; d < s.D; ++d) o[d] += w * vh[j * s.D + d];
-        }
-      }
-    }
+  if (!use_avx512()) return ref::attention(qkv, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
+  runtime::parallel_for(s.B * s.H, 1, [&](int64_t bh0, int64_t bh1) {
+    avx512::attention_heads(qkv, k_cache, v_cache, cache_pos, key_mask, s.B, s.T, s.S, s.H, s.D, scale, out, bh0,
+                            bh1);
+  });
 }
 
 }  // namespace jitgen::cpu

@@ -1,6 +1,9 @@
 #pragma once
-// CPU fp32 kernels behind the eager builder (and, later, bound by compiled executables). Plain,
-// row-major, no allocation; GEMMs go to BLAS. Shapes in comments use the legend of graph/builder.h.
+// CPU fp32 kernels behind the eager builder and bound by compiled executables. Row-major, no
+// allocation on the hot path, threaded on the one runtime pool. Each dispatches once per call: AVX-512
+// kernels where the CPU has them (cpuid), else portable code; ops/reference.h holds the scalar oracle.
+// Linear layers use the panels prepared at load (ops/prepared_weights.h) for small M (decode) and
+// BLAS, split by columns over the pool, for large M (prefill). Shapes follow graph/builder.h.
 #include <cstdint>
 
 #include "graph/builder.h"
@@ -16,8 +19,16 @@ void add(const float* a, const float* b, float* out, int64_t n);
 // x [R, C] -> out [R, C]
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C,
                 float* out);
+
+// What a linear layer applies to its output tile while it is still in registers.
+struct LinearEpilogue {
+  bool has_act = false;
+  Activation act = Activation::kGeluTanh;
+  const float* residual = nullptr;  // [M, N] added after the activation; may alias out
+};
 // x [M, K] @ w [K, N] + bias [N] -> out [M, N]; bias may be null.
-void linear(const float* x, const float* w, const float* bias, int64_t M, int64_t K, int64_t N, float* out);
+void linear(const float* x, const float* w, const float* bias, int64_t M, int64_t K, int64_t N, float* out,
+            const LinearEpilogue& epilogue = {});
 // x [M, K] @ w [N, K]^T -> out [M, N]
 void linear_transposed(const float* x, const float* w, int64_t M, int64_t K, int64_t N, float* out);
 void activation(const float* x, float* out, int64_t n, Activation kind);
@@ -28,5 +39,13 @@ struct AttentionShape {
 // qkv [B, T, 3*H*D]; k_cache, v_cache [B, H, S, D]; key_mask [B, S] (i32 1/0); out [B, T, H*D].
 void attention(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out);
+
+// Which kernels run: "avx512" or "portable". JITGEN_SIMD=portable forces the portable ones (tests use
+// set_simd to run both).
+const char* simd_name();
+void set_simd(bool allow_avx512);
+// Rows up to which linear layers use the prepared panels instead of BLAS (default 64; JITGEN_PANEL_MAX_M).
+int64_t panel_max_m();
+void set_panel_max_m(int64_t m);
 
 }  // namespace jitgen::cpu

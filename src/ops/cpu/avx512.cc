@@ -1,0 +1,289 @@
+#include "ops/cpu/avx512.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace jitgen::cpu::avx512 {
+
+namespace {
+
+// exp(x) in fp32, Cephes polynomial (max rel. error ~2 ulp); 0 below -87.3 (where expf underflows to
+// denormals), so masked scores become exact zeros.
+inline __m512 exp_ps(__m512 x) {
+  const __m512 hi = _mm512_set1_ps(88.3762626647949f);
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ);
+  x = _mm512_min_ps(x, hi);
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507E-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073E-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894E-2f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459E-1f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201E-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(y, fx));
+}
+
+// tanh(u) = 1 - 2 / (exp(2u) + 1): saturates to +-1 correctly; absolute error ~1e-7.
+inline __m512 tanh_ps(__m512 u) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 e = exp_ps(_mm512_add_ps(u, u));
+  return _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+}
+
+inline __m512 act_ps(__m512 v, Activation kind) {
+  switch (kind) {
+    case Activation::kGeluTanh: {  // HF gelu_new
+      const __m512 inner = _mm512_mul_ps(
+          _mm512_set1_ps(0.7978845608028654f),
+          _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(v, v), v), _mm512_set1_ps(0.044715f), v));
+      return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(_mm512_set1_ps(1.0f), tanh_ps(inner)));
+    }
+    case Activation::kRelu:
+      return _mm512_max_ps(v, _mm512_setzero_ps());
+    case Activation::kSilu:
+      return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    case Activation::kGeluErf:
+      break;  // scalar erf, handled by the caller
+  }
+  return v;
+}
+
+inline __mmask16 tail_mask(int64_t n) {
+  return n >= 16 ? 0xFFFF : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
+}
+
+inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+template <bool kBf16>
+inline void load_w(const void* base, int64_t k, __m512& w0, __m512& w1) {
+  if constexpr (kBf16) {
+    const __m512i v = _mm512_load_si512(static_cast<const uint16_t*>(base) + k * kPanel);
+    w0 = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+    w1 = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  } else {
+    const float* p = static_cast<const float*>(base) + k * kPanel;
+    w0 = _mm512_load_ps(p);
+    w1 = _mm512_load_ps(p + 16);
+  }
+}
+
+// One MR x 32 output tile over the whole K. For small MR two accumulator sets (even/odd k) hide the
+// FMA latency; from MR = 4 on the rows themselves give enough independent chains.
+template <int MR, bool kBf16>
+void tile(const float* x, int64_t K, const void* panel, const Epilogue& e, float* y, int64_t N, int64_t n0,
+          int64_t ncols) {
+  constexpr int kSets = MR < 4 ? 2 : 1;
+  __m512 acc[kSets][MR][2];
+#pragma GCC unroll 16
+  for (int s = 0; s < kSets; ++s)
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm512_setzero_ps();
+  int64_t k = 0;
+  if constexpr (kSets == 2) {
+    for (; k + 1 < K; k += 2) {
+      __m512 a0, a1, b0, b1;
+      load_w<kBf16>(panel, k, a0, a1);
+      load_w<kBf16>(panel, k + 1, b0, b1);
+#pragma GCC unroll 16
+      for (int m = 0; m < MR; ++m) {
+        const __m512 xa = _mm512_set1_ps(x[m * K + k]);
+        const __m512 xb = _mm512_set1_ps(x[m * K + k + 1]);
+        acc[0][m][0] = _mm512_fmadd_ps(xa, a0, acc[0][m][0]);
+        acc[0][m][1] = _mm512_fmadd_ps(xa, a1, acc[0][m][1]);
+        acc[1][m][0] = _mm512_fmadd_ps(xb, b0, acc[1][m][0]);
+        acc[1][m][1] = _mm512_fmadd_ps(xb, b1, acc[1][m][1]);
+      }
+    }
+  }
+  for (; k < K; ++k) {
+    __m512 w0, w1;
+    load_w<kBf16>(panel, k, w0, w1);
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) {
+      const __m512 xv = _mm512_set1_ps(x[m * K + k]);
+      acc[0][m][0] = _mm512_fmadd_ps(xv, w0, acc[0][m][0]);
+      acc[0][m][1] = _mm512_fmadd_ps(xv, w1, acc[0][m][1]);
+    }
+  }
+  const __mmask16 mk0 = tail_mask(ncols), mk1 = tail_mask(ncols - 16);
+  const bool post_act = e.has_act && e.act == Activation::kGeluErf;  // scalar erf after the tiles
+  const bool vec_act = e.has_act && !post_act;
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m) {
+    __m512 v[2] = {acc[0][m][0], acc[0][m][1]};
+    if constexpr (kSets == 2) {
+      v[0] = _mm512_add_ps(v[0], acc[1][m][0]);
+      v[1] = _mm512_add_ps(v[1], acc[1][m][1]);
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __mmask16 mk = h ? mk1 : mk0;
+      if (!mk) continue;
+      const int64_t col = n0 + 16 * h;
+      if (e.bias) v[h] = _mm512_add_ps(v[h], _mm512_maskz_loadu_ps(mk, e.bias + col));
+      if (vec_act) v[h] = act_ps(v[h], e.act);
+      if (e.residual && !post_act) v[h] = _mm512_add_ps(v[h], _mm512_maskz_loadu_ps(mk, e.residual + m * N + col));
+      _mm512_mask_storeu_ps(y + m * N + col, mk, v[h]);
+    }
+  }
+}
+
+template <bool kBf16>
+void gemm_panels_t(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
+                   int64_t p1) {
+  const int64_t K = w.K, N = w.N;
+  constexpr int kMR = 12;
+  const size_t elem = kBf16 ? 2 : 4;
+  const char* base = static_cast<const char*>(w.data.get());
+  for (int64_t p = p0; p < p1; ++p) {
+    const void* panel = base + static_cast<size_t>(p * K * kPanel) * elem;
+    const int64_t n0 = p * kPanel, ncols = std::min<int64_t>(kPanel, N - n0);
+    for (int64_t m0 = 0; m0 < M; m0 += kMR) {
+      const int mr = static_cast<int>(std::min<int64_t>(kMR, M - m0));
+      const float* xm = x + m0 * K;
+      float* ym = y + m0 * N;
+      Epilogue em = e;
+      if (em.residual) em.residual += m0 * N;
+      switch (mr) {
+#define JITGEN_TILE(R) \
+  case R: tile<R, kBf16>(xm, K, panel, em, ym, N, n0, ncols); break;
+        JITGEN_TILE(1) JITGEN_TILE(2) JITGEN_TILE(3) JITGEN_TILE(4) JITGEN_TILE(5) JITGEN_TILE(6)
+        JITGEN_TILE(7) JITGEN_TILE(8) JITGEN_TILE(9) JITGEN_TILE(10) JITGEN_TILE(11) JITGEN_TILE(12)
+#undef JITGEN_TILE
+      }
+    }
+  }
+  if (e.has_act && e.act == Activation::kGeluErf) {  // rare for GPT-2: erf GELU, then the residual
+    const int64_t c0 = p0 * kPanel, c1 = std::min(N, p1 * kPanel);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t c = c0; c < c1; ++c) {
+        const float a = y[m * N + c];
+        y[m * N + c] = 0.5f * a * (1.0f + std::erf(a * 0.7071067811865476f)) + (e.residual ? e.residual[m * N + c] : 0.0f);
+      }
+  }
+}
+
+}  // namespace
+
+void gemm_panels(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
+                 int64_t p1) {
+  if (w.storage == WeightStorage::kBF16)
+    gemm_panels_t<true>(x, M, w, e, y, p0, p1);
+  else
+    gemm_panels_t<false>(x, M, w, e, y, p0, p1);
+}
+
+void activation(const float* x, float* y, int64_t n, Activation kind) {
+  if (kind == Activation::kGeluErf) {
+    for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+    return;
+  }
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 mk = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, mk, act_ps(_mm512_maskz_loadu_ps(mk, x + i), kind));
+  }
+}
+
+void layer_norm_rows(const float* x, const float* gamma, const float* beta, float eps, int64_t r0, int64_t r1,
+                     int64_t C, float* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * C;
+    float* yr = out + r * C;
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t c = 0; c < C; c += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c));
+    const float mean = hsum(s) / static_cast<float>(C);
+    const __m512 mv = _mm512_set1_ps(mean);
+    __m512 q = _mm512_setzero_ps();
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 mk = tail_mask(C - c);
+      const __m512 d = _mm512_maskz_sub_ps(mk, _mm512_maskz_loadu_ps(mk, xr + c), mv);
+      q = _mm512_fmadd_ps(d, d, q);
+    }
+    const float inv = 1.0f / std::sqrt(hsum(q) / static_cast<float>(C) + eps);
+    const __m512 iv = _mm512_set1_ps(inv);
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 mk = tail_mask(C - c);
+      const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + c), mv), iv);
+      _mm512_mask_storeu_ps(yr + c, mk,
+                            _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(mk, gamma + c), _mm512_maskz_loadu_ps(mk, beta + c)));
+    }
+  }
+}
+
+void attention_heads(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+                     int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, float scale, float* out, int64_t bh0,
+                     int64_t bh1) {
+  const int64_t C = H * D;
+  const int64_t nd = (D + 15) / 16;
+  thread_local std::vector<float> p;
+  thread_local std::vector<__m512> o;
+  if (static_cast<int64_t>(p.size()) < S + 16) p.resize(S + 16);
+  if (static_cast<int64_t>(o.size()) < nd) o.resize(nd);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t bh = bh0; bh < bh1; ++bh) {
+    const int64_t b = bh / H, h = bh % H;
+    float* kh = k_cache + bh * S * D;
+    float* vh = v_cache + bh * S * D;
+    for (int64_t t = 0; t < T; ++t) {  // the new keys and values into their cache slots
+      const float* row = qkv + (b * T + t) * 3 * C;
+      std::memcpy(kh + (cache_pos + t) * D, row + C + h * D, D * sizeof(float));
+      std::memcpy(vh + (cache_pos + t) * D, row + 2 * C + h * D, D * sizeof(float));
+    }
+    const int32_t* mask = key_mask + b * S;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* q = qkv + (b * T + t) * 3 * C + h * D;
+      const int64_t n = cache_pos + t + 1;  // causal: slots [0, n)
+      float mx = neg_inf;
+      for (int64_t j = 0; j < n; ++j) {
+        if (!mask[j]) {
+          p[j] = neg_inf;
+          continue;
+        }
+        const float* kj = kh + j * D;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t d = 0; d < D; d += 16) {
+          const __mmask16 mk = tail_mask(D - d);
+          acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + d), _mm512_maskz_loadu_ps(mk, kj + d), acc);
+        }
+        p[j] = hsum(acc) * scale;
+        mx = std::max(mx, p[j]);
+      }
+      float* od = out + (b * T + t) * C + h * D;
+      if (mx == neg_inf) {  // a pad query: nothing to attend
+        std::fill(od, od + D, 0.0f);
+        continue;
+      }
+      const __m512 mxv = _mm512_set1_ps(mx);
+      __m512 sv = _mm512_setzero_ps();
+      for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 mk = tail_mask(n - j);
+        const __m512 e = _mm512_maskz_mov_ps(mk, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, p.data() + j), mxv)));
+        _mm512_mask_storeu_ps(p.data() + j, mk, e);
+        sv = _mm512_add_ps(sv, e);
+      }
+      const float inv = 1.0f / hsum(sv);
+      for (int64_t i = 0; i < nd; ++i) o[i] = _mm512_setzero_ps();
+      for (int64_t j = 0; j < n; ++j) {
+        if (p[j] == 0.0f) continue;  // masked (or underflowed) keys add nothing
+        const __m512 w = _mm512_set1_ps(p[j]);
+        const float* vj = vh + j * D;
+        for (int64_t i = 0; i < nd; ++i)
+          o[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(tail_mask(D - 16 * i), vj + 16 * i), o[i]);
+      }
+      const __m512 iv = _mm512_set1_ps(inv);
+      for (int64_t i = 0; i < nd; ++i)
+        _mm512_mask_storeu_ps(od + 16 * i, tail_mask(D - 16 * i), _mm512_mul_ps(o[i], iv));
+    }
+  }
+}
+
+}  // namespace jitgen::cpu::avx512

@@ -1,0 +1,30 @@
+#pragma once
+// AVX-512 (F, BW, DQ, VL) kernels. Compiled with those flags in their own file; callers dispatch here
+// only after cpu/dispatch says the CPU has them. Shapes use the legend of graph/builder.h.
+#include <cstdint>
+
+#include "graph/builder.h"
+#include "ops/prepared_weights.h"
+
+namespace jitgen::cpu::avx512 {
+
+struct Epilogue {
+  const float* bias = nullptr;      // [N]
+  bool has_act = false;
+  Activation act = Activation::kGeluTanh;
+  const float* residual = nullptr;  // [M, N], added last (may alias y)
+};
+
+// y[M, N] = epilogue(x[M, K] @ W) for the panels [p0, p1) of `w` (all M rows).
+void gemm_panels(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
+                 int64_t p1);
+// In place y = act(y) on n elements.
+void activation(const float* x, float* y, int64_t n, Activation kind);
+void layer_norm_rows(const float* x, const float* gamma, const float* beta, float eps, int64_t r0, int64_t r1,
+                     int64_t C, float* out);
+// Attention for the (b, h) pairs [bh0, bh1): writes their new K/V rows, then attends. See cpu::attention.
+void attention_heads(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+                     int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, float scale, float* out, int64_t bh0,
+                     int64_t bh1);
+
+}  // namespace jitgen::cpu::avx512

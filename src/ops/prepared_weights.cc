@@ -1,0 +1,104 @@
+#include "ops/prepared_weights.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "runtime/thread_pool.h"
+
+namespace jitgen::cpu {
+
+namespace {
+
+std::shared_mutex g_mu;
+std::unordered_map<const float*, const PackedLinear*>& registry() {
+  static auto* r = new std::unordered_map<const float*, const PackedLinear*>();
+  return *r;
+}
+
+std::shared_ptr<void> aligned_buffer(size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  JITGEN_CHECK(p != nullptr);
+  std::memset(p, 0, bytes);
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+}  // namespace
+
+WeightStorage weight_storage_from_env() {
+  const char* e = std::getenv("JITGEN_WEIGHTS");
+  if (e && (std::string(e) == "bf16" || std::string(e) == "BF16")) return WeightStorage::kBF16;
+  return WeightStorage::kF32;
+}
+
+const char* weight_storage_name(WeightStorage s) { return s == WeightStorage::kBF16 ? "bf16" : "f32"; }
+
+PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage) {
+  JITGEN_CHECK(w.dtype() == DType::kF32 && w.rank() == 2);
+  PackedLinear p;
+  p.K = transposed ? w.dim(1) : w.dim(0);
+  p.N = transposed ? w.dim(0) : w.dim(1);
+  p.panels = (p.N + kPanel - 1) / kPanel;
+  p.storage = storage;
+  p.source = w;
+  const int64_t K = p.K, N = p.N;
+  const float* src = w.f32();
+  auto at = [&](int64_t k, int64_t n) { return transposed ? src[n * K + k] : src[k * N + n]; };
+  if (storage == WeightStorage::kF32) {
+    p.data = aligned_buffer(static_cast<size_t>(p.panels * K * kPanel) * sizeof(float));
+    float* dst = static_cast<float*>(p.data.get());
+    runtime::parallel_for(p.panels, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t pi = p0; pi < p1; ++pi)
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t j = 0; j < kPanel && pi * kPanel + j < N; ++j)
+            dst[(pi * K + k) * kPanel + j] = at(k, pi * kPanel + j);
+    });
+  } else {
+    p.data = aligned_buffer(static_cast<size_t>(p.panels * K * kPanel) * sizeof(uint16_t));
+    uint16_t* dst = static_cast<uint16_t*>(p.data.get());
+    runtime::parallel_for(p.panels, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t pi = p0; pi < p1; ++pi)
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t j = 0; j < kPanel && pi * kPanel + j < N; ++j) {
+            const int64_t lane = j % 16, half = j / 16;  // column j -> lane j%16, low half for j < 16
+            dst[(pi * K + k) * kPanel + 2 * lane + half] = f32_to_bf16(at(k, pi * kPanel + j));
+          }
+    });
+  }
+  return p;
+}
+
+void PreparedWeights::add(const Tensor& w, bool transposed) {
+  auto p = std::make_unique<PackedLinear>(pack_linear(w, transposed, storage_));
+  {
+    std::unique_lock lock(g_mu);
+    registry()[w.f32()] = p.get();
+  }
+  packed_.push_back(std::move(p));
+}
+
+size_t PreparedWeights::nbytes() const {
+  size_t n = 0;
+  for (const auto& p : packed_) n += p->nbytes();
+  return n;
+}
+
+PreparedWeights::~PreparedWeights() {
+  std::unique_lock lock(g_mu);
+  for (const auto& p : packed_) {
+    auto it = registry().find(p->source.f32());
+    if (it != registry().end() && it->second == p.get()) registry().erase(it);
+  }
+}
+
+const PackedLinear* find_packed(const float* w, int64_t K, int64_t N) {
+  std::shared_lock lock(g_mu);
+  auto it = registry().find(w);
+  if (it == registry().end() || it->second->K != K || it->second->N != N) return nullptr;
+  return it->second;
+}
+
+}  // namespace jitgen::cpu

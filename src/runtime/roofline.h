@@ -1,0 +1,29 @@
+#pragma once
+// The memory-bandwidth roofline of decode: what this machine can stream, and what one decode step
+// must stream. tokens/s at the limit = bandwidth / bytes per token.
+#include <cstdint>
+
+namespace jitgen::runtime {
+
+struct Bandwidth {
+  double triad_gbps = 0;  // STREAM triad a = b + s*c, counted as 3 x 4 bytes per element (STREAM's rule)
+  double read_gbps = 0;   // a pure read (sum) of one large array: what GEMV over the weights does
+};
+
+// Runs both probes on the thread pool (all its threads) over arrays far larger than the LLC; best of
+// `repeats`. About 0.5 s. The machine's bandwidth drifts: measure next to the runs you compare.
+Bandwidth measure_bandwidth(int repeats = 5);
+// The triad figure alone (what `jitgen bench --roofline` prints as "bandwidth").
+double measure_bandwidth_gbps();
+
+// Bytes one decode step reads for a GPT-2-shaped model: every linear weight once (+ biases), the
+// lm_head [V, C] once, and the K and V cache of every row up to `context` positions. Activations are
+// cache resident and not counted. weight_bytes = 4 for fp32 storage, 2 for bf16.
+struct DecodeShape {
+  int64_t n_layer, n_embd, inner, vocab;
+};
+double bytes_per_decode_step(const DecodeShape& s, int weight_bytes, int64_t batch, int64_t context);
+// bytes_per_decode_step / batch: the bytes each generated token costs.
+double bytes_per_token(const DecodeShape& s, int weight_bytes, int64_t batch, int64_t context);
+
+}  // namespace jitgen::runtime

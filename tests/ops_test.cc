@@ -1,0 +1,184 @@
+// Every CPU kernel against the scalar reference (ops/reference.h), on odd shapes, on both SIMD paths
+// (AVX-512 where the CPU has it, and the portable code), through both linear paths (prepared panels in
+// fp32 and bf16, and BLAS), with a tolerance each.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "ops/cpu_kernels.h"
+#include "ops/prepared_weights.h"
+#include "ops/reference.h"
+#include "runtime/roofline.h"
+#include "runtime/thread_pool.h"
+
+namespace jitgen {
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+Tensor to_tensor(const std::vector<float>& v, Shape s) {
+  Tensor t = Tensor::zeros(std::move(s));
+  std::copy(v.begin(), v.end(), t.f32());
+  return t;
+}
+
+// Largest |a - b| relative to max(1, |b|).
+float max_rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float e = 0;
+  for (size_t i = 0; i < a.size(); ++i) e = std::max(e, std::abs(a[i] - b[i]) / std::max(1.0f, std::abs(b[i])));
+  return e;
+}
+
+// Restores the global kernel settings a test changes.
+struct SimdScope {
+  explicit SimdScope(bool avx512) { cpu::set_simd(avx512); }
+  ~SimdScope() {
+    cpu::set_simd(true);
+    cpu::set_panel_max_m(64);
+  }
+};
+
+class OpsTest : public ::testing::TestWithParam<bool> {};  // param: allow AVX-512
+
+TEST_P(OpsTest, LayerNormMatchesReference) {
+  SimdScope scope(GetParam());
+  for (auto [R, C] : {std::pair<int64_t, int64_t>{1, 768}, {7, 33}, {40, 5}, {3, 1}}) {
+    const auto x = randn(R * C, 1, 3.0f), g = randn(C, 2), b = randn(C, 3);
+    std::vector<float> got(R * C), want(R * C);
+    cpu::layer_norm(x.data(), g.data(), b.data(), 1e-5f, R, C, got.data());
+    ref::layer_norm(x.data(), g.data(), b.data(), 1e-5f, R, C, want.data());
+    EXPECT_LT(max_rel_err(got, want), 2e-5f) << R << "x" << C;
+  }
+}
+
+TEST_P(OpsTest, ActivationsMatchReference) {
+  SimdScope scope(GetParam());
+  for (Activation a : {Activation::kGeluTanh, Activation::kGeluErf, Activation::kRelu, Activation::kSilu})
+    for (int64_t n : {1, 15, 17, 100003}) {
+      auto x = randn(n, 4, 4.0f);
+      if (n > 4) x[0] = 40.0f, x[1] = -40.0f, x[2] = 0.0f, x[3] = 1e-6f;  // saturation and tiny inputs
+      std::vector<float> got(n), want(n);
+      cpu::activation(x.data(), got.data(), n, a);
+      ref::activation(x.data(), want.data(), n, a);
+      EXPECT_LT(max_rel_err(got, want), 1e-6f) << static_cast<int>(a) << " n=" << n;
+    }
+}
+
+TEST_P(OpsTest, AddMatchesReference) {
+  SimdScope scope(GetParam());
+  const int64_t n = 200001;
+  const auto a = randn(n, 5), b = randn(n, 6);
+  std::vector<float> got(n), want(n);
+  cpu::add(a.data(), b.data(), got.data(), n);
+  ref::add(a.data(), b.data(), want.data(), n);
+  EXPECT_EQ(got, want);
+}
+
+// (M, K, N): decode rows, odd sizes, a tail panel, and M past the panel limit (BLAS).
+const std::vector<std::tuple<int64_t, int64_t, int64_t>> kLinearShapes = {
+    {1, 768, 2304}, {1, 7, 5}, {3, 33, 65}, {8, 64, 96}, {13, 31, 47}, {32, 100, 70}, {70, 40, 33}, {200, 65, 130}};
+
+TEST_P(OpsTest, LinearUnpreparedMatchesReference) {
+  SimdScope scope(GetParam());
+  for (auto [M, K, N] : kLinearShapes) {
+    const auto x = randn(M * K, 7), w = randn(K * N, 8, 0.1f), bias = randn(N, 9), res = randn(M * N, 10);
+    std::vector<float> got(M * N), want(M * N);
+    cpu::linear(x.data(), w.data(), bias.data(), M, K, N, got.data());
+    ref::linear(x.data(), w.data(), bias.data(), M, K, N, want.data());
+    EXPECT_LT(max_rel_err(got, want), 1e-5f) << M << "x" << K << "x" << N;
+  }
+}
+
+// The prepared panels, fp32 and bf16, with every epilogue (bias, GELU, residual) against the reference
+// (for bf16: the reference on the bf16-rounded weights, so only the summation order differs).
+TEST_P(OpsTest, LinearPreparedMatchesReference) {
+  SimdScope scope(GetParam());
+  for (auto storage : {cpu::WeightStorage::kF32, cpu::WeightStorage::kBF16})
+    for (bool transposed : {false, true})
+      for (auto [M, K, N] : kLinearShapes) {
+        const auto x = randn(M * K, 11), bias = randn(N, 13), res = randn(M * N, 14);
+        auto w = randn(K * N, 12, 0.1f);  // [K, N], or [N, K] when transposed
+        const Tensor wt = to_tensor(w, transposed ? Shape{N, K} : Shape{K, N});
+        cpu::PreparedWeights prepared(storage);
+        prepared.add(wt, transposed);
+        ASSERT_NE(cpu::find_packed(wt.f32(), K, N), nullptr);
+        std::vector<float> wr = w;
+        if (storage == cpu::WeightStorage::kBF16)
+          for (auto& v : wr) v = bf16_to_f32(f32_to_bf16(v));
+        std::vector<float> got(M * N), want(M * N);
+        if (transposed) {
+          cpu::linear_transposed(x.data(), wt.f32(), M, K, N, got.data());
+          ref::linear_transposed(x.data(), wr.data(), M, K, N, want.data());
+        } else {
+          cpu::linear(x.data(), wt.f32(), bias.data(), M, K, N, got.data(),
+                      {true, Activation::kGeluTanh, res.data()});
+          ref::linear(x.data(), wr.data(), bias.data(), M, K, N, want.data());
+          ref::activation(want.data(), want.data(), M * N, Activation::kGeluTanh);
+          for (int64_t i = 0; i < M * N; ++i) want[i] += res[i];
+        }
+        EXPECT_LT(max_rel_err(got, want), 2e-5f)
+            << cpu::weight_storage_name(storage) << (transposed ? " T " : " ") << M << "x" << K << "x" << N;
+      }
+  EXPECT_EQ(cpu::find_packed(nullptr, 1, 1), nullptr);
+}
+
+TEST_P(OpsTest, AttentionMatchesReference) {
+  SimdScope scope(GetParam());
+  struct Case {
+    int64_t B, T, S, H, D;
+    int32_t pos;
+  };
+  for (const Case& c : {Case{1, 1, 64, 12, 64, 17}, Case{2, 5, 16, 3, 8, 0}, Case{3, 4, 20, 2, 24, 9},
+                        Case{2, 1, 300, 1, 17, 250}, Case{1, 7, 7, 4, 64, 0}}) {
+    const cpu::AttentionShape s{c.B, c.T, c.S, c.H, c.D};
+    const int64_t C = c.H * c.D, cache = c.B * c.H * c.S * c.D;
+    const auto qkv = randn(c.B * c.T * 3 * C, 20);
+    const auto k0 = randn(cache, 21), v0 = randn(cache, 22);
+    std::vector<int32_t> mask(c.B * c.S, 1);
+    for (int64_t b = 0; b < c.B; ++b)
+      for (int64_t j = 0; j < std::min<int64_t>(b, c.S); ++j) mask[b * c.S + j] = 0;  // left pads per row
+    if (c.B > 1 && c.pos == 0) mask[1 * c.S + 0] = mask[1 * c.S + 1] = 0;
+    std::vector<float> kg = k0, vg = v0, kw = k0, vw = v0, got(c.B * c.T * C), want(c.B * c.T * C);
+    cpu::attention(qkv.data(), kg.data(), vg.data(), c.pos, mask.data(), s, 0.125f, got.data());
+    ref::attention(qkv.data(), kw.data(), vw.data(), c.pos, mask.data(), s, 0.125f, want.data());
+    EXPECT_LT(max_rel_err(got, want), 2e-5f) << c.B << " " << c.T << " " << c.S << " " << c.H << " " << c.D;
+    EXPECT_EQ(kg, kw);
+    EXPECT_EQ(vg, vw);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Simd, OpsTest, ::testing::Values(true, false),
+                         [](const auto& info) { return std::string(info.param ? "avx512" : "portable"); });
+
+TEST(ThreadPool, CoversTheRangeOnceAndNests) {
+  std::vector<int> hits(1001, 0);
+  runtime::parallel_for(1001, 7, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) ++hits[i];
+    runtime::parallel_for(3, 1, [](int64_t, int64_t) {});  // nested: runs inline
+  });
+  for (int h : hits) EXPECT_EQ(h, 1);
+  runtime::parallel_for(0, 1, [](int64_t, int64_t) { FAIL(); });
+}
+
+TEST(Roofline, BytesPerTokenCountsWeightsAndCache) {
+  const runtime::DecodeShape gpt2{12, 768, 3072, 50257};
+  const double f32 = runtime::bytes_per_decode_step(gpt2, 4, 1, 0);
+  EXPECT_NEAR(f32 / 1e6, (85.0e6 * 4 + 50257.0 * 768 * 4) / 1e6, 2.0);  // 85M linear params + lm_head
+  EXPECT_LT(runtime::bytes_per_decode_step(gpt2, 2, 1, 0), 0.51 * f32);
+  EXPECT_NEAR(runtime::bytes_per_decode_step(gpt2, 4, 8, 100) - f32, 2.0 * 12 * 8 * 100 * 768 * 4, 1.0);
+  EXPECT_NEAR(runtime::bytes_per_token(gpt2, 4, 8, 0), f32 / 8, 1.0);
+}
+
+}  // namespace
+}  // namespace jitgen
