@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "jitgen/generation_config.h"
@@ -35,6 +36,12 @@ struct GenerateOutput {
   std::vector<std::vector<float>> token_scores;
   std::vector<std::vector<int32_t>> beam_indices;  // beam search: [rows][new_tokens], -1 past the end
   double prefill_ms = 0, decode_ms = 0;
+  // Compile-cache report of this call (compiled mode): plans found / compiled, and compile time.
+  int cache_hits = 0, cache_misses = 0;
+  double compile_ms = 0;
+  // Per-kernel profile of the compiled steps (GenerateOptions::profile).
+  std::vector<std::pair<std::string, double>> kernel_ms;  // (kernel kind, total ms), largest first
+  double kernel_total_ms = 0, step_total_ms = 0;
 };
 
 // Called after every step with the token chosen for each row (pad for finished rows). Greedy and sampling only
@@ -44,6 +51,10 @@ using StepCallback = std::function<void(int step, const std::vector<int32_t>& to
 struct GenerateOptions {
   StepCallback on_step;
   ExecutionMode mode = ExecutionMode::kEager;
+  // Compiled mode: prefill lengths round up to a multiple of this (HF pad_to_multiple_of), so nearby
+  // prompt lengths share one plan. 1 = one plan per exact length.
+  int prompt_bucket = 8;
+  bool profile = false;  // time every compiled kernel (GenerateOutput::kernel_ms)
   // Needed only for stop_strings (their bytes are matched against the tokens' bytes).
   const Tokenizer* tokenizer = nullptr;
 };

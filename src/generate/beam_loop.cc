@@ -7,6 +7,7 @@
 #include "generate/beam_search.h"
 #include "generate/logits_processors.h"
 #include "generate/loop.h"
+#include "generate/run_report.h"
 #include "models/step_runner.h"
 
 namespace jitgen::decoding {
@@ -51,14 +52,13 @@ GenerateOutput beam_loop(const Model& model, const Request& req, const Generatio
   }
 
   auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<StepRunner> runner = make_step_runner(model, R, L, options.mode);
+  std::unique_ptr<StepRunner> runner = make_runner_for(model, R, L, options);
   Tensor logits = runner->step(ids, pos, mask, true);  // [R, 1, V]
   out.prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   t0 = std::chrono::steady_clock::now();
 
   std::vector<float> lp(static_cast<size_t>(R) * V);  // [R, V] processed log-probs
-  std::vector<std::vector<int32_t>> one_id(R, std::vector<int32_t>(1)), one_pos = one_id,
-      one_mask(R, std::vector<int32_t>(1, 1));
+  std::vector<int32_t> step_pos(R);
   std::vector<int> src(R);
   while (!bs.done()) {
     for (int r = 0; r < R; ++r) {
@@ -76,13 +76,11 @@ GenerateOutput beam_loop(const Model& model, const Request& req, const Generatio
     // The new row r continues old row source_rows()[r] (same prompt, so same positions).
     for (int r = 0; r < R; ++r) src[r] = bs.source_rows()[r];
     runner->reorder(src);
-    for (int r = 0; r < R; ++r) {
-      one_id[r][0] = bs.next_tokens()[r];
-      one_pos[r][0] = next_pos[r]++;
-    }
-    logits = runner->step(one_id, one_pos, one_mask, true);
+    for (int r = 0; r < R; ++r) step_pos[r] = next_pos[r]++;
+    logits = runner->decode(bs.next_tokens().data(), step_pos.data());
   }
   out.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  fill_run_report(*runner, out);
 
   BeamSearchResult res = bs.finalize();
   out.sequences = std::move(res.sequences);

@@ -12,6 +12,7 @@
 #include "generate/sampling.h"
 #include "jitgen/generate.h"
 #include "jitgen/tokenizer.h"
+#include "generate/run_report.h"
 #include "models/step_runner.h"
 
 namespace jitgen {
@@ -126,7 +127,7 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
   if (cfg.output_scores) out.token_scores.assign(R, {});
 
   auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<StepRunner> runner = make_step_runner(model, R, L, options.mode);
+  std::unique_ptr<StepRunner> runner = make_runner_for(model, R, L, options);
   Tensor logits = runner->step(ids, pos, mask, true);  // [R, 1, V]
   out.prefill_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
@@ -134,8 +135,7 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
   std::vector<uint8_t> unfinished(R, 1);
   std::vector<float> row(V);
   std::vector<int32_t> tokens(R);
-  std::vector<std::vector<int32_t>> one_id(R, std::vector<int32_t>(1)), one_pos = one_id,
-      one_mask(R, std::vector<int32_t>(1, 1));
+  std::vector<int32_t> step_pos(R);  // positions of the tokens fed at the next step
   for (int step = 0;; ++step) {
     if (cfg.output_scores) out.scores.emplace_back(R);
     for (int r = 0; r < R; ++r) {
@@ -161,13 +161,11 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
     ++out.new_tokens;
     if (options.on_step) options.on_step(step, tokens);
     if (!any || req.T + out.new_tokens >= L) break;
-    for (int r = 0; r < R; ++r) {
-      one_id[r][0] = tokens[r];
-      one_pos[r][0] = next_pos[r]++;
-    }
-    logits = runner->step(one_id, one_pos, one_mask, true);
+    for (int r = 0; r < R; ++r) step_pos[r] = next_pos[r]++;
+    logits = runner->decode(tokens.data(), step_pos.data());
   }
   out.decode_ms = ms_since(t0);
+  fill_run_report(*runner, out);
   return out;
 }
 

@@ -1,0 +1,23 @@
+#include "generate/run_report.h"
+
+namespace jitgen {
+
+std::unique_ptr<StepRunner> make_runner_for(const Model& model, int rows, int capacity, const GenerateOptions& o) {
+  auto runner = make_step_runner(model, rows, capacity, o.mode, o.prompt_bucket);
+  runner->set_profiling(o.profile);
+  return runner;
+}
+
+void fill_run_report(const StepRunner& runner, GenerateOutput& out) {
+  const RunnerStats s = runner.stats();
+  out.cache_hits = s.cache_hits;
+  out.cache_misses = s.cache_misses;
+  out.compile_ms = s.compile_ms;
+  const OpProfile p = runner.profile();
+  out.kernel_ms.clear();
+  for (const auto& row : p.rows) out.kernel_ms.emplace_back(row.label, row.ms);
+  out.kernel_total_ms = p.kernel_ms;
+  out.step_total_ms = p.step_ms;
+}
+
+}  // namespace jitgen
