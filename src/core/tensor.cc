@@ -1,5 +1,8 @@
 #include "core/tensor.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -39,6 +42,15 @@ Tensor Tensor::zeros(Shape shape, DType dtype) {
   Tensor t;
   t.shape_ = std::move(shape);
   t.dtype_ = dtype;
+  // Refuse what cannot fit in RAM before asking for it (the size in floating point, so an absurd shape cannot
+  // overflow int64 first): with overcommit a huge aligned_alloc succeeds and the memset below would get the process
+  // OOM-killed instead of giving a clear kLimit error (e.g. an absurd batch size).
+  static const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  double want = static_cast<double>(dtype_size(dtype));
+  for (int64_t d : t.shape_) want *= static_cast<double>(d);
+  if (!(want >= 0) || (ram > 0 && want > ram))
+    throw_limit(fmt::format("out of memory: a tensor of shape {} needs {:.1f} GiB, more than this machine's {:.1f} GiB",
+                            shape_str(t.shape_), want / (1 << 30), ram / (1 << 30)));
   // 64-byte alignment keeps SIMD loads aligned and rows cache-line aligned.
   size_t bytes = (std::max<size_t>(t.nbytes(), 1) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, bytes);
