@@ -76,6 +76,20 @@ TEST(CliGenerate, StreamPrintsTheSameTextAsPlainOutput) {
   EXPECT_EQ(stream.out, plain.out);
 }
 
+TEST(CliGenerate, BadWordsBanTheirTokens) {
+  const auto first = test::run_cli("generate --json --max-new-tokens 6 'Hello'");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const int banned = json::parse(first.out)["sequences"][0]["ids"][0];
+  const auto word = test::run_cli("tokenize --decode " + std::to_string(banned));
+  ASSERT_EQ(word.out.rfind(" ", 0), 0u) << "expected a word token with a leading space: " << word.out;
+  const auto r = test::run_cli("generate --json --max-new-tokens 6 --bad-words '" + word.out.substr(1) + "' 'Hello'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& id : json::parse(r.out)["sequences"][0]["ids"]) EXPECT_NE(id.get<int>(), banned);
+  const auto ids = test::run_cli("generate --json --max-new-tokens 6 --bad-words-ids '" + std::to_string(banned) +
+                                 "' 'Hello'");
+  EXPECT_EQ(json::parse(ids.out)["sequences"][0]["ids"], json::parse(r.out)["sequences"][0]["ids"]);
+}
+
 TEST(CliGenerate, PromptsFileWithEscapes) {
   test::TempDir tmp;
   test::write_file(tmp.file("p.txt"), "first\\nline two\r\nback\\\\slash\n");
