@@ -18,83 +18,96 @@ namespace {
 
 thread_local bool t_inside_pool = false;
 
-// Workers spin for a short while after each job (decode issues ~100 parallel_for calls per token, a few
-// microseconds apart), then sleep on an atomic wait so an idle process costs nothing.
+// A job is split into up to 4 parts per thread; every thread, the caller included, claims parts with a
+// CAS on `state_` (job generation << 32 | next part) until none are left. A worker that the OS has not
+// scheduled yet simply claims nothing, so a busy machine degrades to fewer threads instead of making
+// the caller wait for a sleeping worker. Workers spin ~50 us between jobs (decode issues ~100 jobs per
+// token, microseconds apart), then sleep on an atomic wait.
 class Pool {
  public:
   explicit Pool(int n) : n_(std::max(1, n)) {
-    for (int i = 1; i < n_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    for (int i = 1; i < n_; ++i) workers_.emplace_back([this] { loop(); });
   }
   ~Pool() {
     stop_.store(true);
-    generation_.fetch_add(1);
-    generation_.notify_all();
+    state_.fetch_add(uint64_t{1} << 32);
+    state_.notify_all();
     for (auto& t : workers_) t.join();
   }
   int size() const { return n_; }
 
   void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
     const int64_t units = (n + grain - 1) / grain;
-    const int parts = static_cast<int>(std::min<int64_t>(units, n_));
-    if (parts <= 1 || t_inside_pool) {
+    const int parts = static_cast<int>(std::min<int64_t>(units, static_cast<int64_t>(n_) * 4));
+    if (parts <= 1 || n_ == 1 || t_inside_pool) {
       if (n > 0) fn(0, n);
       return;
     }
     std::lock_guard<std::mutex> lock(run_mu_);  // one job at a time (callers from several threads queue)
-    fn_ = &fn;
-    n_total_ = n;
-    grain_ = grain;
-    units_ = units;
-    parts_ = parts;
-    pending_.store(parts - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
+    fn_.store(&fn, std::memory_order_relaxed);
+    n_total_.store(n, std::memory_order_relaxed);
+    grain_.store(grain, std::memory_order_relaxed);
+    units_.store(units, std::memory_order_relaxed);
+    parts_.store(parts, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = (state_.load(std::memory_order_relaxed) >> 32) + 1;
+    state_.store(gen << 32);  // seq_cst: pairs with the sleepers_ check in loop()
+    if (sleepers_.load() > 0) state_.notify_all();
     t_inside_pool = true;
-    do_part(0);
+    work(gen);
     t_inside_pool = false;
-    while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+    for (int spins = 0; done_.load(std::memory_order_acquire) < parts; ++spins) {
+      if (spins < 4000) _mm_pause();
+      else std::this_thread::yield();  // a claimed part runs on a preempted worker: let it finish
+    }
   }
 
  private:
-  void do_part(int p) {
-    if (p >= parts_) return;
-    const int64_t u0 = units_ * p / parts_, u1 = units_ * (p + 1) / parts_;
-    const int64_t b = u0 * grain_, e = std::min(n_total_, u1 * grain_);
-    if (b < e) (*fn_)(b, e);
+  void work(uint64_t gen) {
+    for (;;) {
+      uint64_t s = state_.load(std::memory_order_acquire);
+      if ((s >> 32) != gen) return;
+      const int idx = static_cast<int>(s & 0xFFFFFFFFu);
+      if (idx >= parts_.load(std::memory_order_relaxed)) return;
+      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+      const int parts = parts_.load(std::memory_order_relaxed);
+      const int64_t units = units_.load(std::memory_order_relaxed), grain = grain_.load(std::memory_order_relaxed);
+      const int64_t u0 = units * idx / parts, u1 = units * (idx + 1) / parts;
+      const int64_t b = u0 * grain, e = std::min(n_total_.load(std::memory_order_relaxed), u1 * grain);
+      if (b < e) (*fn_.load(std::memory_order_relaxed))(b, e);
+      done_.fetch_add(1, std::memory_order_release);
+    }
   }
-  void loop(int id) {
+  void loop() {
     t_inside_pool = true;
-    // Generation 0 is the one the pool was built at: loading it here instead would lose a job that
-    // run() published before this thread first got scheduled (a startup deadlock).
     uint64_t seen = 0;
     for (;;) {
-      uint64_t g;
-      int spins = 0;
-      while ((g = generation_.load(std::memory_order_acquire)) == seen) {
-        if (++spins < 200000) {
+      uint64_t s;
+      for (int spins = 0; ((s = state_.load(std::memory_order_acquire)) >> 32) == seen; ++spins) {
+        if (stop_.load(std::memory_order_relaxed)) return;
+        if (spins < 2000) {
           _mm_pause();
-        } else {
-          generation_.wait(seen);
+          continue;
         }
+        sleepers_.fetch_add(1);
+        if ((state_.load() >> 32) == seen) state_.wait(s);
+        sleepers_.fetch_sub(1);
+        spins = 0;
       }
-      seen = g;
       if (stop_.load()) return;
-      if (id < parts_) {
-        do_part(id);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      seen = s >> 32;
+      work(seen);
     }
   }
 
   const int n_;
   std::vector<std::thread> workers_;
   std::mutex run_mu_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> done_{0}, parts_{0}, sleepers_{0};
   std::atomic<bool> stop_{false};
-  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-  int64_t n_total_ = 0, grain_ = 1, units_ = 0;
-  int parts_ = 0;
+  std::atomic<const std::function<void(int64_t, int64_t)>*> fn_{nullptr};
+  std::atomic<int64_t> n_total_{0}, grain_{1}, units_{0};
 };
 
 int default_threads() {

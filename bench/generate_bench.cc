@@ -1,0 +1,108 @@
+// jitgen side of the peer comparison (bench/run_peers.py): greedy generate() with a forced number of new
+// tokens on the prompts in a file, first call (includes compile) and steady state, as one JSON line.
+//   generate_bench --model DIR --prompts FILE --new N [--mode compiled|eager] [--repeats R] [--roofline]
+// FILE: one prompt per line, token ids separated by spaces (all rows the same length).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jitgen/generate.h"
+#include "jitgen/model.h"
+#include "ops/cpu_kernels.h"
+#include "ops/prepared_weights.h"
+#include "runtime/roofline.h"
+#include "runtime/thread_pool.h"
+
+using Clock = std::chrono::steady_clock;
+
+int main(int argc, char** argv) {
+  std::string model_dir, prompts_file, mode = "compiled";
+  int new_tokens = 32, repeats = 3;
+  bool roofline = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
+    if (a == "--model") model_dir = next();
+    else if (a == "--prompts") prompts_file = next();
+    else if (a == "--new") new_tokens = std::stoi(next());
+    else if (a == "--mode") mode = next();
+    else if (a == "--repeats") repeats = std::stoi(next());
+    else if (a == "--roofline") roofline = true;
+    else {
+      std::fprintf(stderr, "generate_bench: unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  nlohmann::json out;
+  out["system"] = std::string("jitgen-") + mode + "-" + jitgen::cpu::weight_storage_name(jitgen::cpu::weight_storage_from_env());
+  out["threads"] = jitgen::runtime::num_threads();
+  out["simd"] = jitgen::cpu::simd_name();
+  if (roofline) {
+    const auto bw = jitgen::runtime::measure_bandwidth();
+    out["triad_gbps"] = bw.triad_gbps;
+    out["read_gbps"] = bw.read_gbps;
+  }
+  if (model_dir.empty() || prompts_file.empty()) {
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  jitgen::GenerateInput input;
+  std::ifstream f(prompts_file);
+  for (std::string line; std::getline(f, line);) {
+    std::istringstream ss(line);
+    std::vector<int32_t> row;
+    for (int32_t id; ss >> id;) row.push_back(id);
+    if (!row.empty()) input.input_ids.push_back(row);
+  }
+  const auto t_load = Clock::now();
+  const jitgen::Model model = jitgen::Model::from_dir(model_dir);
+  out["load_s"] = std::chrono::duration<double>(Clock::now() - t_load).count();
+  jitgen::GenerationConfig cfg;
+  cfg.max_new_tokens = new_tokens;
+  cfg.min_new_tokens = new_tokens;
+  cfg.do_sample = false;
+  jitgen::GenerateOptions opt;
+  opt.mode = mode == "eager" ? jitgen::ExecutionMode::kEager : jitgen::ExecutionMode::kCompiled;
+  const int B = static_cast<int>(input.input_ids.size()), T = static_cast<int>(input.input_ids[0].size());
+  std::vector<double> calls, prefill, decode;
+  jitgen::GenerateOutput r;
+  for (int i = 0; i <= repeats; ++i) {
+    const auto t0 = Clock::now();
+    r = jitgen::generate(model, input, cfg, opt);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (i == 0) {
+      out["first_call_s"] = s;
+      out["compile_s"] = r.compile_ms / 1e3;
+      continue;
+    }
+    calls.push_back(s);
+    prefill.push_back(r.prefill_ms / 1e3);
+    decode.push_back(r.decode_ms / 1e3);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  out["batch"] = B;
+  out["prompt_len"] = T;
+  out["new_tokens"] = new_tokens;
+  out["steady_call_s"] = median(calls);
+  out["prefill_s"] = median(prefill);
+  out["decode_s"] = median(decode);
+  out["calls_s"] = calls;
+  std::vector<std::vector<int32_t>> gen;
+  for (const auto& row : r.sequences) gen.emplace_back(row.begin() + T, row.end());
+  out["tokens"] = gen;
+  const auto& info = model.info();
+  const jitgen::runtime::DecodeShape shape{info.n_layer, info.n_embd, 4 * info.n_embd, info.vocab_size};
+  const int wb = jitgen::cpu::weight_storage_from_env() == jitgen::cpu::WeightStorage::kBF16 ? 2 : 4;
+  out["bytes_per_step_mid"] = jitgen::runtime::bytes_per_decode_step(shape, wb, B, T + new_tokens / 2);
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
