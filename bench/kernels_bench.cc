@@ -1,0 +1,59 @@
+// Decode kernels against the bandwidth they stream at, interleaved in one run:
+//   kernels_bench [threads]
+// prints GB/s of the pure read probe, and of the M = 1 GEMV over an lm_head-sized [50257, 768] weight
+// (fp32 and bf16 panels), and of one GPT-2 c_fc [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too).
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "core/tensor.h"
+#include "ops/cpu_kernels.h"
+#include "ops/prepared_weights.h"
+#include "runtime/roofline.h"
+#include "runtime/thread_pool.h"
+
+using Clock = std::chrono::steady_clock;
+
+int main(int argc, char** argv) {
+  if (argc > 1) jitgen::runtime::set_num_threads(std::atoi(argv[1]));
+  const int64_t V = 50257, C = 768, I = 3072;
+  jitgen::Tensor head = jitgen::Tensor::zeros({V, C}), fc = jitgen::Tensor::zeros({C, I});
+  for (int64_t i = 0; i < head.numel(); ++i) head.f32()[i] = static_cast<float>(i % 97) * 1e-3f;
+  for (int64_t i = 0; i < fc.numel(); ++i) fc.f32()[i] = static_cast<float>(i % 89) * 1e-3f;
+  jitgen::cpu::PreparedWeights pf(jitgen::cpu::WeightStorage::kF32);
+  pf.add(head, true);
+  std::vector<float> x(32 * I, 0.01f), y(32 * V);
+  auto time_it = [](auto&& fn, int reps) {
+    fn();
+    const auto t0 = Clock::now();
+    for (int r = 0; r < reps; ++r) fn();
+    return std::chrono::duration<double>(Clock::now() - t0).count() / reps;
+  };
+  std::printf("threads %d\n", jitgen::runtime::num_threads());
+  for (int round = 0; round < 3; ++round) {
+    const auto bw = jitgen::runtime::measure_bandwidth(2);
+    const double t32 = time_it([&] { jitgen::cpu::linear_transposed(x.data(), head.f32(), 1, C, V, y.data()); }, 10);
+    std::printf("read %.1f GB/s | lm_head M=1 f32 panels %.1f GB/s (%.0f%% of read)\n", bw.read_gbps,
+                V * C * 4 / t32 / 1e9, 100 * V * C * 4 / t32 / 1e9 / bw.read_gbps);
+    {
+      jitgen::cpu::PreparedWeights pb(jitgen::cpu::WeightStorage::kBF16);
+      jitgen::Tensor head2 = jitgen::Tensor::zeros({V, C});
+      pb.add(head2, true);
+      const double tb = time_it([&] { jitgen::cpu::linear_transposed(x.data(), head2.f32(), 1, C, V, y.data()); }, 10);
+      std::printf("   lm_head M=1 bf16 panels %.1f GB/s of bf16 (%.2fx the f32 time)\n", V * C * 2 / tb / 1e9, t32 / tb);
+    }
+    jitgen::cpu::PreparedWeights pc(jitgen::cpu::WeightStorage::kF32);
+    pc.add(fc, false);
+    for (int M : {1, 8, 32}) {
+      const double t = time_it([&] { jitgen::cpu::linear(x.data(), fc.f32(), nullptr, M, C, I, y.data()); }, 50);
+      std::printf("   c_fc M=%d panels %.2f ms, %.1f GFLOP/s\n", M, t * 1e3, 2.0 * M * C * I / t / 1e9);
+    }
+    jitgen::cpu::set_panel_max_m(0);
+    for (int M : {8, 32}) {
+      const double t = time_it([&] { jitgen::cpu::linear(x.data(), fc.f32(), nullptr, M, C, I, y.data()); }, 50);
+      std::printf("   c_fc M=%d BLAS   %.2f ms, %.1f GFLOP/s\n", M, t * 1e3, 2.0 * M * C * I / t / 1e9);
+    }
+    jitgen::cpu::set_panel_max_m(64);
+  }
+}
