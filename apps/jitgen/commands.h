@@ -22,6 +22,7 @@ using RegisterFn = Subcommand (*)(CLI::App& parent);
 Subcommand register_generate(CLI::App& parent);
 Subcommand register_tokenize(CLI::App& parent);
 Subcommand register_make_model(CLI::App& parent);
+Subcommand register_bench(CLI::App& parent);
 
 // --model, shared by the subcommands that load one.
 struct ModelFlag {

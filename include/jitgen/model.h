@@ -22,6 +22,9 @@ class Model {
   static Model from_dir(const std::string& dir);
   // The built-in default: a small random GPT-2 (seed 0) with the real GPT-2 vocabulary, built in memory.
   static Model builtin_default();
+  // Random weights (deterministic in seed) at a named shape: tiny, gpt2, gpt2-medium, gpt2-large, gpt2-xl.
+  // Benchmarks use it: speed does not depend on the values.
+  static Model random_preset(const std::string& preset, uint64_t seed = 0);
 
   const ModelInfo& info() const;
   const std::string& source() const;  // the folder, or "<built-in random gpt2>"

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "graph/plan_store.h"
+
 namespace jitgen {
 
 std::string CompileKey::str() const {
@@ -11,20 +13,37 @@ std::string CompileKey::str() const {
                      last_only ? "last" : "all");
 }
 
-CacheLookup CompileCache::get_or_compile(const CompileKey& key, const std::function<Graph()>& trace) {
+CacheLookup CompileCache::get_or_compile(const CompileKey& key, const InputDecls& inputs,
+                                         const std::function<Graph()>& trace) {
   // Compiling under the lock keeps "compile once per key" simple; compiles are milliseconds.
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = entries_.find(key); it != entries_.end()) {
     ++stats_.hits;
-    return {it->second, true, 0};
+    return {it->second, true, false, 0};
   }
   const auto t0 = std::chrono::steady_clock::now();
-  auto exe = Executable::compile(trace());
+  std::shared_ptr<const Executable> exe = store_ ? store_->load(key, inputs) : nullptr;
+  const bool from_disk = exe != nullptr;
+  if (!exe) {
+    exe = Executable::compile(trace());
+    if (store_) store_->save(key, *exe);
+  }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   entries_.emplace(key, exe);
   ++stats_.misses;
+  stats_.loaded_from_disk += from_disk ? 1 : 0;
   stats_.compile_ms += ms;
-  return {exe, false, ms};
+  return {exe, false, from_disk, ms};
+}
+
+void CompileCache::set_store(std::shared_ptr<const PlanStore> store) {
+  std::lock_guard<std::mutex> lock(mu_);
+  store_ = std::move(store);
+}
+
+void CompileCache::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.clear();
 }
 
 CacheStats CompileCache::stats() const {

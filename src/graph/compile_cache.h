@@ -31,24 +31,35 @@ struct CompileKey {
 struct CacheLookup {
   std::shared_ptr<const Executable> exe;
   bool hit = false;
-  double compile_ms = 0;  // trace + passes + plan + bind; 0 on a hit
+  bool from_disk = false;  // a miss served by the plan store
+  double compile_ms = 0;   // trace + passes + plan + bind (or load + check + bind); 0 on a hit
 };
 
 struct CacheStats {
-  int64_t hits = 0, misses = 0;
+  int64_t hits = 0, misses = 0, loaded_from_disk = 0;
   double compile_ms = 0;
 };
 
+// The step inputs a plan reads: name -> (shape, dtype).
+using InputDecls = std::map<std::string, std::pair<Shape, DType>>;
+class PlanStore;
+
 class CompileCache {
  public:
-  CacheLookup get_or_compile(const CompileKey& key, const std::function<Graph()>& trace);
+  // `trace` records the graph for `key`, reading exactly `inputs`.
+  CacheLookup get_or_compile(const CompileKey& key, const InputDecls& inputs, const std::function<Graph()>& trace);
+  // Plans missing in memory are looked up in (and saved to) this store; null = memory only.
+  void set_store(std::shared_ptr<const PlanStore> store);
   CacheStats stats() const;
+  // Drops every plan held in memory (benchmarks use it to start cold; the plan store is kept).
+  void clear();
   // Snapshot of the cached keys and executables (for --dump-graph and reports).
   std::vector<std::pair<CompileKey, std::shared_ptr<const Executable>>> entries() const;
 
  private:
   mutable std::mutex mu_;
   std::map<CompileKey, std::shared_ptr<const Executable>> entries_;
+  std::shared_ptr<const PlanStore> store_;
   CacheStats stats_;
 };
 

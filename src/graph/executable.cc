@@ -72,6 +72,22 @@ std::shared_ptr<const Executable> Executable::compile(Graph graph) {
   run_default_passes(graph, exe->stats_);
   exe->plan_ = plan_memory(graph);
   exe->graph_ = std::move(graph);
+  exe->bind_kernels();
+  return exe;
+}
+
+std::shared_ptr<const Executable> Executable::from_plan(Graph graph, MemoryPlan plan, PassStats stats) {
+  JITGEN_CHECK(plan.offset.size() == graph.nodes.size());
+  auto exe = std::shared_ptr<Executable>(new Executable());
+  exe->graph_ = std::move(graph);
+  exe->plan_ = std::move(plan);
+  exe->stats_ = stats;
+  exe->bind_kernels();
+  return exe;
+}
+
+void Executable::bind_kernels() {
+  Executable* exe = this;
   const Graph& g = exe->graph_;
   JITGEN_CHECK(g.output >= 0 && exe->plan_.offset[g.output] != MemoryPlan::kNone);
 
@@ -179,7 +195,6 @@ std::shared_ptr<const Executable> Executable::compile(Graph graph) {
         break;
     }
   }
-  return exe;
 }
 
 }  // namespace jitgen

@@ -22,6 +22,9 @@ class Executable {
  public:
   // Runs passes, plans memory and binds kernels. Throws kInternal on a malformed graph.
   static std::shared_ptr<const Executable> compile(Graph graph);
+  // Binds kernels to a graph that already went through the passes and has its memory plan (a plan
+  // loaded from disk): no passes, no planning.
+  static std::shared_ptr<const Executable> from_plan(Graph graph, MemoryPlan plan, PassStats stats);
 
   void run(const RunContext& ctx) const;
   // Same, timing every kernel: adds kernel i's milliseconds to ms[i] (ms has kernel_count() entries).
@@ -41,6 +44,8 @@ class Executable {
   const Graph& graph() const { return graph_; }
 
  private:
+  void bind_kernels();
+
   Graph graph_;
   PassStats stats_;
   MemoryPlan plan_;

@@ -46,16 +46,18 @@ CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_o
     if (b->step_tokens == step_tokens && b->last_only == last_only) return *b;
   const io::Gpt2Config& c = model_.impl().config;
   const CompileKey key{"cpu", "f32", rows_, step_tokens, cache_->capacity, last_only};
-  const CacheLookup lookup = model_.impl().compile_cache->get_or_compile(key, [&] {
+  InputDecls inputs;
+  inputs["input_ids"] = {{rows_, step_tokens}, DType::kI32};
+  inputs["position_ids"] = {{rows_, step_tokens}, DType::kI32};
+  inputs["cache_pos"] = {{1}, DType::kI32};
+  inputs["key_mask"] = {{rows_, cache_->capacity}, DType::kI32};
+  for (int l = 0; l < c.n_layer; ++l) {
+    inputs[fmt::format("k_cache.{}", l)] = {cache_->k[l].shape(), DType::kF32};
+    inputs[fmt::format("v_cache.{}", l)] = {cache_->v[l].shape(), DType::kF32};
+  }
+  const CacheLookup lookup = model_.impl().compile_cache->get_or_compile(key, inputs, [&] {
     TracingBuilder tb;
-    tb.declare("input_ids", {rows_, step_tokens}, DType::kI32);
-    tb.declare("position_ids", {rows_, step_tokens}, DType::kI32);
-    tb.declare("cache_pos", {1}, DType::kI32);
-    tb.declare("key_mask", {rows_, cache_->capacity}, DType::kI32);
-    for (int l = 0; l < c.n_layer; ++l) {
-      tb.declare(fmt::format("k_cache.{}", l), cache_->k[l].shape(), DType::kF32);
-      tb.declare(fmt::format("v_cache.{}", l), cache_->v[l].shape(), DType::kF32);
-    }
+    for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
     return tb.finish(build_gpt2(tb, c, model_.impl().weights, last_only));
   });
   lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;

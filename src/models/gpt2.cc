@@ -74,8 +74,8 @@ Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool
   const Value cache_pos = b.input("cache_pos");  // [1]
   const Value key_mask = b.input("key_mask");    // [B, S]
 
-  Value x = b.add(b.embedding(b.weight(w.wte, "wte"), ids),  // [B, T, C]
-                  b.embedding(b.weight(w.wpe, "wpe"), positions));
+  Value x = b.add(b.embedding(b.weight(w.wte, "wte.weight"), ids),  // [B, T, C]
+                  b.embedding(b.weight(w.wpe, "wpe.weight"), positions));
   for (int i = 0; i < c.n_layer; ++i) {
     const Gpt2Layer& l = w.h[i];
     const std::string p = fmt::format("h.{}.", i);

@@ -32,14 +32,47 @@ Model Model::from_dir(const std::string& dir) {
 }
 
 Model Model::builtin_default() {
+  Model m = random_preset("tiny", 0);
+  std::const_pointer_cast<Impl>(m.impl_)->source = "<built-in random gpt2>";
+  return m;
+}
+
+Model Model::random_preset(const std::string& preset, uint64_t seed) {
   auto impl = std::make_shared<Impl>();
-  impl->config = gpt2_preset("tiny");
-  impl->weights = random_gpt2_weights(impl->config, 0);
+  impl->config = gpt2_preset(preset);
+  impl->weights = random_gpt2_weights(impl->config, seed);
+  prepare_gpt2_weights(impl->weights, cpu::weight_storage_from_env());
   impl->generation_defaults = {{"bos_token_id", impl->config.bos_token_id},
                                {"eos_token_id", impl->config.eos_token_id}};
   impl->info = make_info(impl->config);
-  impl->source = "<built-in random gpt2>";
+  impl->source = fmt::format("<random {} seed {}>", preset, seed);
   return Model(std::move(impl));
+}
+
+std::map<std::string, Tensor> gpt2_weights_by_name(const Model::Impl& m) {
+  std::map<std::string, Tensor> out;
+  Gpt2Weights& w = const_cast<Gpt2Weights&>(m.weights);  // the visitor takes non-const; nothing is written
+  for_each_gpt2_tensor(m.config, w, [&](const std::string& name, Tensor& t, const Shape&) { out[name] = t; });
+  out["lm_head.weight"] = m.weights.lm_head;
+  return out;
+}
+
+std::string model_fingerprint(const Model::Impl& m) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  };
+  const std::string config = m.config.to_json().dump();
+  mix(config.data(), config.size());
+  for (const auto& [name, t] : gpt2_weights_by_name(m)) {
+    mix(name.data(), name.size());
+    mix(t.shape().data(), t.shape().size() * sizeof(int64_t));
+    const size_t n = t.nbytes(), sample = std::min<size_t>(n, 256);
+    mix(t.data(), sample);                                              // first values
+    mix(static_cast<const char*>(t.data()) + n - sample, sample);       // last values
+  }
+  return fmt::format("{:016x}", h);
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }

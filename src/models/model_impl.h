@@ -1,5 +1,6 @@
 #pragma once
 // What a jitgen::Model holds. Internal: the generation layer and the runners read it.
+#include <map>
 #include <memory>
 #include <string>
 
@@ -21,5 +22,10 @@ struct Model::Impl {
   // Compiled plans of this model, shared by every generation on it (the pointee is thread-safe).
   std::shared_ptr<CompileCache> compile_cache = std::make_shared<CompileCache>();
 };
+
+// Identifies a model for on-disk plans: config, weight names, shapes and a sample of every weight's values.
+std::string model_fingerprint(const Model::Impl& m);
+// Every weight under the name build_gpt2 gives it (HF names without the "transformer." prefix).
+std::map<std::string, Tensor> gpt2_weights_by_name(const Model::Impl& m);
 
 }  // namespace jitgen

@@ -1,0 +1,242 @@
+#include "graph/plan_store.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace jitgen {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr OpKind kAllOps[] = {OpKind::kInput,  OpKind::kWeight,           OpKind::kEmbedding, OpKind::kEmbeddingSum,
+                              OpKind::kAdd,    OpKind::kLayerNorm,        OpKind::kLinear,    OpKind::kLinearTransposed,
+                              OpKind::kActivation, OpKind::kAttention,    OpKind::kLastPosition};
+
+OpKind op_from_name(const std::string& name) {
+  for (OpKind op : kAllOps)
+    if (name == op_name(op)) return op;
+  throw std::runtime_error("unknown op \"" + name + "\"");
+}
+
+DType dtype_from_name(const std::string& name) {
+  for (DType d : {DType::kF32, DType::kF16, DType::kBF16, DType::kI32})
+    if (name == dtype_name(d)) return d;
+  throw std::runtime_error("unknown dtype \"" + name + "\"");
+}
+
+// The output shape a node must have given its inputs: the same rules the tracing builder applies.
+// Throws on anything inconsistent, so a bound kernel never reads or writes outside its buffers.
+Shape expected_shape(const Graph& g, const Node& n) {
+  auto in = [&](size_t k) -> const Node& {
+    if (k >= n.inputs.size()) throw std::runtime_error(fmt::format("{} has too few inputs", op_name(n.op)));
+    return g.nodes[n.inputs[k]];
+  };
+  auto need = [](bool ok, const char* what) {
+    if (!ok) throw std::runtime_error(what);
+  };
+  auto is_f32 = [](const Node& x) { return x.dtype == DType::kF32; };
+  switch (n.op) {
+    case OpKind::kInput:
+    case OpKind::kWeight:
+      return n.shape;
+    case OpKind::kEmbedding: {
+      need(in(0).shape.size() == 2 && in(1).dtype == DType::kI32 && is_f32(in(0)), "bad embedding");
+      Shape s = in(1).shape;
+      s.push_back(in(0).shape[1]);
+      return s;
+    }
+    case OpKind::kEmbeddingSum: {
+      need(in(0).shape.size() == 2 && in(2).shape.size() == 2 && in(0).shape[1] == in(2).shape[1], "bad embedding_sum");
+      need(in(1).shape == in(3).shape && in(1).dtype == DType::kI32 && in(3).dtype == DType::kI32, "bad embedding_sum ids");
+      Shape s = in(1).shape;
+      s.push_back(in(0).shape[1]);
+      return s;
+    }
+    case OpKind::kAdd:
+      need(in(0).shape == in(1).shape && is_f32(in(0)) && is_f32(in(1)), "bad add");
+      return in(0).shape;
+    case OpKind::kLayerNorm:
+      need(!in(0).shape.empty() && in(1).shape == Shape{in(0).shape.back()} && in(2).shape == in(1).shape,
+           "bad layer_norm");
+      return in(0).shape;
+    case OpKind::kLinear: {
+      const Node& x = in(0);
+      const Node& w = in(1);
+      need(!x.shape.empty() && w.shape.size() == 2 && x.shape.back() == w.shape[0], "bad linear");
+      if (n.inputs.size() > 2) need(in(2).shape == Shape{w.shape[1]}, "bad linear bias");
+      Shape s = x.shape;
+      s.back() = w.shape[1];
+      if (n.residual >= 0) need(g.nodes[n.residual].shape == s, "bad linear residual");
+      return s;
+    }
+    case OpKind::kLinearTransposed: {
+      need(!in(0).shape.empty() && in(1).shape.size() == 2 && in(0).shape.back() == in(1).shape[1], "bad linear_t");
+      Shape s = in(0).shape;
+      s.back() = in(1).shape[0];
+      return s;
+    }
+    case OpKind::kActivation:
+      return in(0).shape;
+    case OpKind::kAttention: {
+      const Shape& q = in(0).shape;
+      const Shape& k = in(1).shape;
+      need(q.size() == 3 && k.size() == 4 && in(2).shape == k && k[0] == q[0] && n.n_head == k[1] && n.n_head > 0,
+           "bad attention");
+      need(q[2] == 3 * k[1] * k[3] && in(3).shape == Shape{1} && in(4).shape == Shape{k[0], k[2]}, "bad attention");
+      need(in(3).dtype == DType::kI32 && in(4).dtype == DType::kI32, "bad attention inputs");
+      return {q[0], q[1], q[2] / 3};
+    }
+    case OpKind::kLastPosition: {
+      need(in(0).shape.size() == 3, "bad last_position");
+      Shape s = in(0).shape;
+      s[1] = 1;
+      return s;
+    }
+  }
+  throw std::runtime_error("bad op");
+}
+
+json node_to_json(const Node& n) {
+  return {{"op", op_name(n.op)}, {"in", n.inputs},  {"shape", n.shape},   {"dtype", dtype_name(n.dtype)},
+          {"name", n.name},      {"eps", n.eps},    {"scale", n.scale},   {"heads", n.n_head},
+          {"act", static_cast<int>(n.act)},         {"has_act", n.has_act}, {"residual", n.residual}, {"dead", n.dead}};
+}
+
+}  // namespace
+
+PlanStore::PlanStore(std::string dir, std::string model_fingerprint, std::map<std::string, Tensor> weights)
+    : dir_(std::move(dir)), fingerprint_(std::move(model_fingerprint)), weights_(std::move(weights)) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw_invalid_argument(fmt::format("--plan-cache {}: cannot create the folder: {}", dir_, ec.message()));
+}
+
+std::string PlanStore::path_for(const CompileKey& key) const {
+  std::string k = key.str();
+  for (char& c : k)
+    if (c == '/' || c == '=') c = '_';
+  return fmt::format("{}/{}-{}.plan.json", dir_, fingerprint_, k);
+}
+
+void PlanStore::save(const CompileKey& key, const Executable& exe) const {
+  const Graph& g = exe.graph();
+  json nodes = json::array();
+  for (const Node& n : g.nodes) nodes.push_back(node_to_json(n));
+  const MemoryPlan& p = exe.memory_plan();
+  std::vector<int64_t> offsets;
+  for (size_t o : p.offset) offsets.push_back(o == MemoryPlan::kNone ? -1 : static_cast<int64_t>(o));
+  const PassStats& s = exe.pass_stats();
+  const json doc = {{"format", "jitgen-plan"},
+                    {"version", kVersion},
+                    {"model", fingerprint_},
+                    {"key", key.str()},
+                    {"output", g.output},
+                    {"nodes", nodes},
+                    {"offsets", offsets},
+                    {"arena_bytes", p.arena_bytes},
+                    {"naive_bytes", p.naive_bytes},
+                    {"passes", {s.fused_embeddings, s.fused_activations, s.fused_residuals, s.removed_dead}}};
+  const std::string path = path_for(key);
+  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << doc.dump();
+    if (!out) {
+      std::remove(tmp.c_str());
+      std::cerr << fmt::format("jitgen: warning: cannot write plan cache file {}\n", path);
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::remove(tmp.c_str());
+}
+
+std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
+                                                  const std::map<std::string, std::pair<Shape, DType>>& inputs) const {
+  const std::string path = path_for(key);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return nullptr;  // not cached yet: no warning
+  try {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const json doc = json::parse(ss.str());
+    if (doc.value("format", "") != "jitgen-plan") throw std::runtime_error("not a jitgen plan");
+    if (doc.value("version", 0) != kVersion)
+      throw std::runtime_error(fmt::format("format version {} (expected {})", doc.value("version", 0), kVersion));
+    if (doc.at("model").get<std::string>() != fingerprint_) throw std::runtime_error("made for another model");
+    if (doc.at("key").get<std::string>() != key.str()) throw std::runtime_error("made for another shape bucket");
+
+    Graph g;
+    const json& nodes = doc.at("nodes");
+    const auto offsets = doc.at("offsets").get<std::vector<int64_t>>();
+    if (offsets.size() != nodes.size()) throw std::runtime_error("offsets and nodes differ in count");
+    MemoryPlan plan;
+    plan.arena_bytes = doc.at("arena_bytes").get<size_t>();
+    plan.naive_bytes = doc.at("naive_bytes").get<size_t>();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const json& j = nodes[i];
+      Node n{op_from_name(j.at("op").get<std::string>())};
+      n.inputs = j.at("in").get<std::vector<int>>();
+      n.shape = j.at("shape").get<Shape>();
+      n.dtype = dtype_from_name(j.at("dtype").get<std::string>());
+      n.name = j.at("name").get<std::string>();
+      n.eps = j.at("eps").get<float>();
+      n.scale = j.at("scale").get<float>();
+      n.n_head = j.at("heads").get<int>();
+      const int act = j.at("act").get<int>();
+      if (act < 0 || act > static_cast<int>(Activation::kSilu)) throw std::runtime_error("bad activation");
+      n.act = static_cast<Activation>(act);
+      n.has_act = j.at("has_act").get<bool>();
+      n.residual = j.at("residual").get<int>();
+      n.dead = j.at("dead").get<bool>();
+      for (int x : n.inputs)
+        if (x < 0 || x >= static_cast<int>(i) || g.nodes[x].dead) throw std::runtime_error("bad node input");
+      if (n.residual >= static_cast<int>(i) || n.residual < -1 || (n.residual >= 0 && g.nodes[n.residual].dead))
+        throw std::runtime_error("bad residual");
+      for (int64_t d : n.shape)
+        if (d < 0 || d > (int64_t{1} << 31)) throw std::runtime_error("bad shape");
+      if (n.op == OpKind::kWeight && !n.dead) {
+        auto w = weights_.find(n.name);
+        if (w == weights_.end() || w->second.shape() != n.shape || w->second.dtype() != n.dtype)
+          throw std::runtime_error(fmt::format("weight \"{}\" does not match the model", n.name));
+        n.weight = w->second;
+      }
+      if (n.op == OpKind::kInput && !n.dead) {
+        auto d = inputs.find(n.name);
+        if (d == inputs.end() || d->second.first != n.shape || d->second.second != n.dtype)
+          throw std::runtime_error(fmt::format("input \"{}\" does not match the step", n.name));
+      }
+      if (!n.dead && expected_shape(g, n) != n.shape) throw std::runtime_error("inconsistent shapes");
+      const int64_t off = offsets[i];
+      const bool arena_node = !n.dead && n.op != OpKind::kInput && n.op != OpKind::kWeight;
+      if (arena_node != (off >= 0)) throw std::runtime_error("memory plan does not match the nodes");
+      if (arena_node) {
+        const size_t bytes = static_cast<size_t>(shape_numel(n.shape)) * dtype_size(n.dtype);
+        if (static_cast<size_t>(off) + bytes > plan.arena_bytes) throw std::runtime_error("buffer outside the arena");
+      }
+      plan.offset.push_back(off < 0 ? MemoryPlan::kNone : static_cast<size_t>(off));
+      g.nodes.push_back(std::move(n));
+    }
+    g.output = doc.at("output").get<int>();
+    if (g.output < 0 || g.output >= static_cast<int>(g.nodes.size()) || plan.offset[g.output] == MemoryPlan::kNone)
+      throw std::runtime_error("bad output");
+    const auto p = doc.at("passes").get<std::vector<int>>();
+    if (p.size() != 4) throw std::runtime_error("bad pass stats");
+    return Executable::from_plan(std::move(g), std::move(plan), PassStats{p[0], p[1], p[2], p[3]});
+  } catch (const std::exception& e) {
+    std::cerr << fmt::format("jitgen: warning: ignoring plan cache file {}: {}; rebuilding it\n", path, e.what());
+    return nullptr;
+  }
+}
+
+}  // namespace jitgen
