@@ -75,6 +75,17 @@ TEST(FuzzRegressions, MaxNewTokensIntMaxIsALimitError) {
   }
 }
 
+TEST(FuzzRegressions, Uint64AboveInt64MaxIsNotReadAsNegative) {
+  // 2^64-1 used to be read as -1 (then rejected with a misleading "got -1", or accepted where -1 is valid).
+  try {
+    (void)merge_generation_config(nlohmann::json::parse(R"({"top_k": 18446744073709551615})"), {}, "request");
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("must be a 32-bit integer"), std::string::npos) << e.what();
+  }
+}
+
 TEST(FuzzRegressions, TokenizerLoad) {
   const auto files = inputs("tokenizer_load");
   ASSERT_FALSE(files.empty());

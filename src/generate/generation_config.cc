@@ -29,6 +29,8 @@ struct Ctx {
 
 int get_int(const Ctx& c, const std::string& k, const json& v) {
   if (!v.is_number_integer()) c.fail(k, "an integer", v);
+  // Unsigned JSON numbers above INT64_MAX would wrap to negative in get<int64_t>() (2^64-1 read as -1).
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT32_MAX)) c.fail(k, "a 32-bit integer", v);
   const auto x = v.get<int64_t>();
   if (x < INT32_MIN || x > INT32_MAX) c.fail(k, "a 32-bit integer", v);
   return static_cast<int>(x);
