@@ -3,13 +3,16 @@
 // ThreadSanitizer by scripts/tsan.sh; in the normal build it still checks bit-identical results under contention.
 // Kept small (tiny built-in model, a few tokens): under TSan every step is ~10x slower.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "jitgen/engine.h"
 #include "jitgen/generate.h"
 #include "jitgen/model.h"
 #include "jitgen/tokenizer.h"
@@ -99,6 +102,55 @@ TEST(Concurrency, GenerateFromManyThreadsMatchesSequential) {
           << "thread " << t << " case " << cs[j / 2].name << (j % 2 ? " compiled" : " eager");
     }
   }
+}
+
+// The wording: one Engine called from several threads at once. The compiled engine also writes its plan
+// cache folder from those threads (several may compile the same bucket at once: the files must stay whole).
+TEST(Concurrency, EngineFromManyThreadsMatchesSequential) {
+  const std::vector<Case> cs = cases();
+  const std::string plan_dir =
+      (std::filesystem::temp_directory_path() / ("jitgen-conc-plans-" + std::to_string(::getpid()))).string();
+  for (ExecutionMode mode : kModes) {
+    EngineOptions opt;
+    opt.mode = mode;
+    if (mode == ExecutionMode::kCompiled) opt.plan_cache_dir = plan_dir;
+    std::vector<Result> expected;
+    {
+      const Engine reference(Model::builtin_default(), EngineOptions{mode});
+      for (const Case& c : cs) {
+        const GenerateOutput o = reference.generate(c.input, c.config);
+        expected.push_back({o.sequences, o.sequences_scores});
+      }
+    }
+    for (int round = 0; round < 2; ++round) {  // round 1 of the compiled engine reads the plans round 0 wrote
+      const Engine engine(Model::builtin_default(), opt);
+      std::vector<std::vector<Result>> got(kThreads, std::vector<Result>(cs.size()));
+      std::vector<std::string> errors(kThreads);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+          try {
+            for (size_t k = 0; k < cs.size(); ++k) {
+              const size_t j = (k + t) % cs.size();
+              const GenerateOutput o = engine.generate(cs[j].input, cs[j].config);
+              got[t][j] = {o.sequences, o.sequences_scores};
+            }
+          } catch (const std::exception& e) {
+            errors[t] = e.what();
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      for (int t = 0; t < kThreads; ++t) {
+        ASSERT_EQ(errors[t], "") << "thread " << t;
+        for (size_t j = 0; j < cs.size(); ++j)
+          EXPECT_TRUE(got[t][j] == expected[j]) << "round " << round << " thread " << t << " case " << cs[j].name
+                                                << (mode == ExecutionMode::kCompiled ? " compiled" : " eager");
+      }
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(plan_dir, ec);
 }
 
 TEST(Concurrency, ForwardLogitsFromManyThreadsMatchesSequential) {
