@@ -74,7 +74,10 @@ CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_o
     // Plans bound earlier keep pointing into the old arena: rebind them below.
     arena_storage_ = Tensor::zeros({static_cast<int64_t>(b->exe->arena_bytes())}, DType::kI32);  // 4x bytes
     arena_bytes_ = b->exe->arena_bytes();
-    for (auto& other : bound_) other->ctx.arena = static_cast<char*>(arena_storage_.data());
+    for (auto& other : bound_) {
+      other->ctx.arena = static_cast<char*>(arena_storage_.data());
+      if (other->last_only) other->logits = output_view(*other);
+    }
   }
   b->ctx.arena = static_cast<char*>(arena_storage_.data());
   for (const std::string& name : b->exe->input_names()) {
@@ -88,8 +91,13 @@ CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_o
     JITGEN_CHECK(p != nullptr);
     b->ctx.inputs.push_back(p);
   }
+  if (last_only) b->logits = output_view(*b);
   bound_.push_back(std::move(b));
   return *bound_.back();
+}
+
+Tensor CompiledStepRunner::output_view(const Bound& b) const {
+  return Tensor::view(const_cast<float*>(b.exe->output(b.ctx)), {rows_, 1, model_.info().vocab_size}, DType::kF32);
 }
 
 const float* CompiledStepRunner::run(Bound& b) {
@@ -150,7 +158,7 @@ Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
   return logits;
 }
 
-Tensor CompiledStepRunner::decode(const int32_t* tokens, const int32_t* positions) {
+const Tensor& CompiledStepRunner::decode(const int32_t* tokens, const int32_t* positions) {
   const auto t0 = std::chrono::steady_clock::now();
   const io::Gpt2Config& c = model_.impl().config;
   if (length_ + 1 > requested_capacity_)
@@ -175,7 +183,8 @@ Tensor CompiledStepRunner::decode(const int32_t* tokens, const int32_t* position
   ++slots_;
   stats_.run_ms += ms_since(t0);
   ++stats_.steps;
-  return Tensor::view(const_cast<float*>(out), {rows_, 1, c.vocab_size}, DType::kF32);
+  JITGEN_CHECK(out == decode_->logits.data());
+  return decode_->logits;
 }
 
 OpProfile CompiledStepRunner::profile() const {

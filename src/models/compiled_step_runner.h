@@ -24,7 +24,7 @@ class CompiledStepRunner final : public StepRunner {
   // Logits of last_only steps are a view into this runner's arena: valid until the next step.
   Tensor step(const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
               const std::vector<std::vector<int32_t>>& mask_new, bool last_only) override;
-  Tensor decode(const int32_t* tokens, const int32_t* positions) override;
+  const Tensor& decode(const int32_t* tokens, const int32_t* positions) override;
   void reorder(const std::vector<int>& src) override { cache_->reorder(src); }
   int rows() const override { return rows_; }
   int capacity() const override { return requested_capacity_; }
@@ -44,11 +44,13 @@ class CompiledStepRunner final : public StepRunner {
     std::shared_ptr<const Executable> exe;
     Tensor ids, positions;  // [B, step_tokens] i32
     RunContext ctx;
+    Tensor logits;  // last_only plans: a view of the output in the arena, [B, 1, V]
     std::vector<double> kernel_ms;  // profiling
   };
   Bound& bind(int step_tokens, bool last_only);
   void ensure_cache(int pad);
   const float* run(Bound& b);
+  Tensor output_view(const Bound& b) const;
 
   Model model_;
   int rows_, requested_capacity_, prompt_bucket_;

@@ -5,7 +5,7 @@
 
 namespace jitgen {
 
-Tensor StepRunner::decode(const int32_t* tokens, const int32_t* positions) {
+const Tensor& StepRunner::decode(const int32_t* tokens, const int32_t* positions) {
   const int B = rows();
   std::vector<std::vector<int32_t>> ids(B, std::vector<int32_t>(1)), pos(B, std::vector<int32_t>(1)),
       mask(B, std::vector<int32_t>(1, 1));
@@ -13,7 +13,8 @@ Tensor StepRunner::decode(const int32_t* tokens, const int32_t* positions) {
     ids[b][0] = tokens[b];
     pos[b][0] = positions[b];
   }
-  return step(ids, pos, mask, true);
+  decoded_ = step(ids, pos, mask, true);
+  return decoded_;
 }
 
 std::unique_ptr<StepRunner> make_step_runner(const Model& model, int rows, int capacity, ExecutionMode mode,

@@ -44,8 +44,9 @@ class StepRunner {
   // key mask). Returns logits [B, T, V], or [B, 1, V] with last_only.
   virtual Tensor step(const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
                       const std::vector<std::vector<int32_t>>& mask_new, bool last_only) = 0;
-  // One decode step (T = 1, every row's token real): tokens and positions are [B].
-  virtual Tensor decode(const int32_t* tokens, const int32_t* positions);
+  // One decode step (T = 1, every row's token real): tokens and positions are [B]. Returns logits
+  // [B, 1, V], valid until the next step (a reference, so that the compiled step allocates nothing).
+  virtual const Tensor& decode(const int32_t* tokens, const int32_t* positions);
   // Beam search: row r of the cache (and key mask) becomes old row src[r].
   virtual void reorder(const std::vector<int>& src) = 0;
   virtual int rows() const = 0;
@@ -55,6 +56,9 @@ class StepRunner {
   // Per-kernel timing of compiled steps (eager runners have no kernels to report).
   virtual void set_profiling(bool) {}
   virtual OpProfile profile() const { return {}; }
+
+ private:
+  Tensor decoded_;  // the default decode()'s result
 };
 
 // rows = B, capacity = S (prompt + new tokens). Throws kLimit when S exceeds n_positions.

@@ -36,7 +36,7 @@ class Pool {
   }
   int size() const { return n_; }
 
-  void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  void run(int64_t n, int64_t grain, const RangeFn& fn) {
     const int64_t units = (n + grain - 1) / grain;
     const int parts = static_cast<int>(std::min<int64_t>(units, static_cast<int64_t>(n_) * 4));
     if (parts <= 1 || n_ == 1 || t_inside_pool) {
@@ -106,7 +106,7 @@ class Pool {
   std::atomic<uint64_t> state_{0};
   std::atomic<int> done_{0}, parts_{0}, sleepers_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<const std::function<void(int64_t, int64_t)>*> fn_{nullptr};
+  std::atomic<const RangeFn*> fn_{nullptr};
   std::atomic<int64_t> n_total_{0}, grain_{1}, units_{0};
 };
 
@@ -140,7 +140,7 @@ void set_num_threads(int n) {
   g_pool = std::make_unique<Pool>(n);
 }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+void parallel_for(int64_t n, int64_t grain, RangeFn fn) {
   pool().run(n, std::max<int64_t>(1, grain), fn);
 }
 
