@@ -12,6 +12,8 @@ if [[ ! -x "$here/.venv/bin/python" ]]; then "$py" -m venv --system-site-package
 CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2} \
   "$here/.venv/bin/pip" install -q --no-binary llama-cpp-python llama-cpp-python
 if [[ "${WITH_TF:-1}" == 1 ]]; then
+  # No torch here: torch and TF in one process clash (LLVM options registered twice); hf_tf.py maps the
+  # safetensors into the TF model itself.
   if [[ ! -x "$here/.venv-tf/bin/python" ]]; then "$py" -m venv "$here/.venv-tf"; fi
   "$here/.venv-tf/bin/pip" install -q "tensorflow-cpu" "tf-keras" "transformers>=4.44,<4.58" safetensors numpy
 fi

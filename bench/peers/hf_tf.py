@@ -5,7 +5,9 @@ import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import tensorflow as tf
-from transformers import TFGPT2LMHeadModel
+from safetensors.numpy import load_file
+from transformers import GPT2Config, TFGPT2LMHeadModel
+from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
 
 from common import emit, parse_args, read_prompts, run_grid_point
 
@@ -14,7 +16,11 @@ tf.config.threading.set_intra_op_parallelism_threads(args.threads)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 prompts = read_prompts(args.prompts)
 t0 = time.perf_counter()
-model = TFGPT2LMHeadModel.from_pretrained(args.model, from_pt=True)
+# from_pt=True would import torch, and torch + TF in one process abort (LLVM options registered twice):
+# map the safetensors (numpy) into the TF model with transformers' own PT->TF name mapping instead.
+model = TFGPT2LMHeadModel(GPT2Config.from_pretrained(args.model))
+state = load_file(os.path.join(args.model, "model.safetensors"))
+load_pytorch_state_dict_in_tf2_model(model, state)
 load_s = time.perf_counter() - t0
 ids = tf.constant(prompts, dtype=tf.int32)
 mask = tf.ones_like(ids)
