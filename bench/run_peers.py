@@ -90,6 +90,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--prompt-lens", default="16,128")
+    ap.add_argument("--points", default="", help="explicit grid points BxT,... (overrides batches x prompt-lens)")
     ap.add_argument("--new", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--systems", default="", help="comma list (default: all installed)")
@@ -108,8 +109,11 @@ def main():
     print("roofline", result["roofline"][-1], file=sys.stderr)
     names = list(sysmap)
     k = 0
-    for T in map(int, args.prompt_lens.split(",")):
-        for B in map(int, args.batches.split(",")):
+    points = ([tuple(map(int, p.split("x"))) for p in args.points.split(",")] if args.points else
+              [(B, T) for T in map(int, args.prompt_lens.split(",")) for B in map(int, args.batches.split(","))])
+    result["points"] = points
+    for B, T in points:
+        if True:
             pf = prompts_file(B, T)
             order = names[k % len(names):] + names[:k % len(names)]  # rotate: nobody always runs first
             k += 1
