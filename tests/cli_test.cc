@@ -2,6 +2,8 @@
 // --pad-to-multiple-of), one-line errors with exit code 2 for every bad flag value, tokenize byte for byte.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -162,6 +164,45 @@ TEST(CliTokenize, EncodeDecodeJsonAndStdinByteForByte) {
   const auto bad = test::run_cli("tokenize --decode '1 x'");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--decode"), std::string::npos);
+}
+
+TEST(CliGenerate, CompiledIsTheDefaultAndMatchesEager) {
+  const auto compiled = test::run_cli("generate --json --max-new-tokens 8 'Hello there' 'Another prompt'");
+  const auto eager = test::run_cli("generate --json --mode eager --max-new-tokens 8 'Hello there' 'Another prompt'");
+  ASSERT_EQ(compiled.exit_code, 0) << compiled.err;
+  ASSERT_EQ(eager.exit_code, 0) << eager.err;
+  EXPECT_EQ(compiled.out, eager.out);
+}
+
+TEST(CliGenerate, PlanCacheVerboseProfileAndDumpGraph) {
+  test::TempDir dir;
+  const std::string args = "generate --verbose --max-new-tokens 4 --plan-cache '" + dir.path() + "' 'Hello'";
+  const auto first = test::run_cli(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.err.find("plans: 0 hit, 2 miss (0 from --plan-cache)"), std::string::npos) << first.err;
+  const auto second = test::run_cli(args);
+  EXPECT_NE(second.err.find("(2 from --plan-cache)"), std::string::npos) << second.err;
+  EXPECT_EQ(first.out, second.out);
+
+  const auto prof = test::run_cli("generate --profile --dump-graph --max-new-tokens 4 'Hello'");
+  ASSERT_EQ(prof.exit_code, 0) << prof.err;
+  EXPECT_NE(prof.err.find("outside kernels"), std::string::npos) << prof.err;
+  EXPECT_NE(prof.err.find("attention"), std::string::npos);
+  EXPECT_NE(prof.err.find("== plan cpu/f32/B=1/T=8/S=64/last"), std::string::npos) << prof.err;
+  EXPECT_EQ(prof.out.find("== plan"), std::string::npos) << "reports stay off stdout";
+}
+
+TEST(CliBench, ReproducesThePostsExperimentsAndWritesJson) {
+  test::TempDir dir;
+  const auto r = test::run_cli("bench --no-grid --reps 0 --json '" + dir.file("bench.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(test::read_file(dir.file("bench.json")));
+  std::map<std::string, std::string> cache;
+  for (const auto& row : doc["results"]) cache[row["experiment"].get<std::string>() + "/" + row["mode"].get<std::string>()] = row["cache"];
+  EXPECT_EQ(cache["2 greedy len 5 (exact lengths)/compiled"], "miss(1)");   // one plan per exact length
+  EXPECT_EQ(cache["2 greedy len 5 (pad_to_multiple_of=8)/compiled"], "hit");  // the bucket is shared
+  EXPECT_EQ(cache["3 num_beams=2 (new plan)/compiled"].substr(0, 4), "miss");
+  EXPECT_EQ(cache["4 sample t=1.3 p=0.5 seed 2/compiled"], "hit");            // numeric options: no recompile
 }
 
 }  // namespace

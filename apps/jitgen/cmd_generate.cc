@@ -16,6 +16,7 @@
 #include "generate/streamer.h"
 #include "jitgen/error.h"
 #include "jitgen/generate.h"
+#include "jitgen/engine.h"
 #include "models/model_impl.h"
 
 namespace jitgen::cli {
@@ -64,9 +65,10 @@ struct GenerateFlags {
   ModelFlag model;
   std::vector<std::string> prompts;
   std::string prompts_file;
-  std::string mode = "eager";
+  std::string mode = "compiled";
+  std::string plan_cache;
   int pad_to_multiple_of = 0;
-  bool stream = false, json = false;
+  bool stream = false, json = false, verbose = false, dump_graph = false, profile = false;
   // The raw values of the generation flags, by index into kGenFlags.
   std::vector<std::vector<std::string>> values = std::vector<std::vector<std::string>>(std::size(kGenFlags));
   std::vector<bool> switches = std::vector<bool>(std::size(kGenFlags), false);
@@ -239,6 +241,30 @@ std::vector<std::string> read_prompts_file(const std::string& path) {
   return prompts;
 }
 
+// --verbose / --profile / --dump-graph go to stderr, so stdout stays the generated text (or JSON).
+void report_run(const GenerateFlags& g, const Engine& engine, const GenerateOutput& out) {
+  const double tokens = static_cast<double>(out.sequences.size()) * out.new_tokens;
+  if (g.verbose) {
+    const EngineCacheStats cs = engine.cache_stats();
+    std::cerr << fmt::format(
+        "jitgen: mode {}; plans: {} hit, {} miss ({} from --plan-cache); compile {:.2f} ms; prefill {:.2f} ms; "
+        "decode {:.2f} ms for {} steps ({:.1f} tokens/s)\n",
+        g.mode, out.cache_hits, out.cache_misses, cs.loaded_from_disk, out.compile_ms, out.prefill_ms, out.decode_ms,
+        out.new_tokens, out.decode_ms > 0 ? tokens * 1000.0 / (out.decode_ms + out.prefill_ms) : 0.0);
+  }
+  if (g.profile) {
+    std::cerr << fmt::format("jitgen: profile of the compiled steps ({:.2f} ms in steps, {:.2f} ms in kernels, "
+                             "{:.2f}% outside kernels)\n",
+                             out.step_total_ms, out.kernel_total_ms,
+                             out.step_total_ms > 0 ? 100.0 * (out.step_total_ms - out.kernel_total_ms) / out.step_total_ms
+                                                   : 0.0);
+    for (const auto& [label, ms] : out.kernel_ms)
+      std::cerr << fmt::format("  {:<28} {:>10.3f} ms {:>6.1f}%\n", label, ms,
+                               out.kernel_total_ms > 0 ? 100.0 * ms / out.kernel_total_ms : 0.0);
+  }
+  if (g.dump_graph) std::cerr << engine.dump_graphs();
+}
+
 int run_generate(const GenerateFlags& g) {
   ExecutionMode mode;
   if (g.mode == "eager") mode = ExecutionMode::kEager;
@@ -303,7 +329,15 @@ int run_generate(const GenerateFlags& g) {
         *done = true;
     };
   }
-  GenerateOutput out = generate(model, GenerateInput{batch.input_ids, batch.attention_mask}, cfg, opt);
+  EngineOptions eo;
+  eo.mode = mode;
+  eo.prompt_bucket = g.pad_to_multiple_of > 0 ? g.pad_to_multiple_of : EngineOptions{}.prompt_bucket;
+  eo.plan_cache_dir = g.plan_cache;
+  eo.profile = g.profile;
+  const Engine engine(model, eo);
+  GenerateOutput out =
+      engine.generate(GenerateInput{batch.input_ids, batch.attention_mask}, cfg, opt.on_step, &tokenizer);
+  report_run(g, engine, out);
 
   if (streamer) {
     std::cout << streamer->finish() << "\n";
@@ -339,7 +373,11 @@ Subcommand register_generate(CLI::App& parent) {
   g->model.add_to(cmd);
   cmd->add_option("prompts", g->prompts, "Prompt texts (each one row of the batch)");
   cmd->add_option("--prompts-file", g->prompts_file, "File with one prompt per line (escapes: \\n \\t \\r \\\\)");
-  cmd->add_option("--mode", g->mode, "Execution: eager or compiled");
+  cmd->add_option("--mode", g->mode, "Execution: compiled (default) or eager");
+  cmd->add_option("--plan-cache", g->plan_cache, "Folder of compiled plans reused across runs (created if missing)");
+  cmd->add_flag("--verbose", g->verbose, "Report plan cache hits/misses, compile and run times on stderr");
+  cmd->add_flag("--profile", g->profile, "Time every compiled kernel; print the per-op profile on stderr");
+  cmd->add_flag("--dump-graph", g->dump_graph, "Print every compiled plan (graph after the passes) on stderr");
   cmd->add_option("--pad-to-multiple-of", g->pad_to_multiple_of, "Pad the batch length to a multiple of N");
   cmd->add_flag("--stream", g->stream, "Print text as it is generated (one sequence only)");
   cmd->add_flag("--json", g->json, "Print JSON: per sequence prompt_index, ids, text, sequence_score[, scores]");
