@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -21,6 +22,7 @@
 #include "jitgen/generation_config.h"
 #include "jitgen/model.h"
 #include "jitgen/tokenizer.h"
+#include "models/kv_cache.h"
 #include "models/random_gpt2.h"
 #include "test_support.h"
 
@@ -110,6 +112,23 @@ void gen(const GenerateInput& in, GenerationConfig cfg = {}, ExecutionMode mode 
 }
 GenerateInput ids(std::vector<std::vector<int32_t>> rows, std::vector<std::vector<int32_t>> mask = {}) {
   return {std::move(rows), std::move(mask)};
+}
+
+// A tiny model folder whose c_fc weight of layer 0 holds a NaN (a broken checkpoint).
+std::string nan_model() {
+  static const std::string dir = [] {
+    const std::string d = scratch().file("nan-model");
+    std::filesystem::create_directories(d);
+    write_random_gpt2(gpt2_preset("tiny"), {}, d);
+    const io::Gpt2Config c = gpt2_preset("tiny");
+    Gpt2Weights w = random_gpt2_weights(c, 0);
+    w.h[0].c_fc_weight.f32()[5] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for_each_gpt2_tensor(c, w, [&](const std::string& name, Tensor& t, const Shape&) { tensors.emplace_back(name, t); });
+    io::write_safetensors(d + "/model.safetensors", tensors);
+    return d;
+  }();
+  return dir;
 }
 
 // A random tiny model folder (the make-model layout), made once; cases copy and break pieces of it.
@@ -258,6 +277,8 @@ const std::vector<LibCase>& lib_cases() {
        [] { (void)Tensor::zeros({int64_t{1} << 40, 1024}); }},
       {"LIM-PROMPT-TOO-LONG", ErrorCode::kLimit, "exceeds the model's n_positions",
        [] { gen(ids({std::vector<int32_t>(2000, 464)})); }},
+      {"LIM-KV-MEMORY", ErrorCode::kLimit, "out of memory: the KV cache for",
+       [] { KvCache cache(gpt2_preset("tiny"), 1 << 22, 256); }},
       // generate() inputs
       {"IN-EMPTY-BATCH", ErrorCode::kInvalidArgument, "input_ids: the batch is empty", [] { gen(ids({})); }},
       {"IN-EMPTY-PROMPT", ErrorCode::kInvalidArgument, "input_ids: the prompt is empty", [] { gen(ids({{}})); }},
@@ -388,6 +409,10 @@ const std::vector<LibCase>& lib_cases() {
          });
          (void)Model::from_dir(d);
        }},
+      {"MODEL-NONFINITE-WEIGHT", ErrorCode::kInvalidFile, "contains NaN or Inf values (--check-weights)",
+       [] { (void)Model::from_dir(nan_model(), /*check_weights=*/true); }},
+      {"GEN-NONFINITE-LOGITS", ErrorCode::kInvalidFile, "the model produced a non-finite logit",
+       [] { (void)generate(Model::from_dir(nan_model()), ids({{1, 2, 3}}), GenerationConfig{}, nullptr); }},
       {"MODEL-TENSOR-SHAPE", ErrorCode::kInvalidFile, "expected", [] {
          const std::string d = broken_model("shape", [](const std::string& d) {
            json c = io::read_json_file(d + "/config.json");

@@ -27,6 +27,7 @@ Subcommand register_bench(CLI::App& parent);
 // --model, shared by the subcommands that load one.
 struct ModelFlag {
   std::string dir;  // empty = the built-in default
+  bool check_weights = false;
   void add_to(CLI::App* cmd);
   Model load_model() const;          // notes the built-in random model on stderr
   Tokenizer load_tokenizer() const;  // the folder's tokenizer, or the vendored GPT-2 one

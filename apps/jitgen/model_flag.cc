@@ -7,6 +7,7 @@ namespace jitgen::cli {
 
 void ModelFlag::add_to(CLI::App* cmd) {
   cmd->add_option("--model", dir, "Hugging Face model folder (default: built-in small random GPT-2)");
+  cmd->add_flag("--check-weights", check_weights, "Scan every weight for NaN/Inf at load");
 }
 
 Model ModelFlag::load_model() const {
@@ -15,7 +16,7 @@ Model ModelFlag::load_model() const {
                  "meaningless)\n";
     return Model::builtin_default();
   }
-  return Model::from_dir(dir);
+  return Model::from_dir(dir, check_weights);
 }
 
 Tokenizer ModelFlag::load_tokenizer() const {

@@ -19,7 +19,8 @@ struct ModelInfo {
 class Model {
  public:
   // An HF folder: config.json, model.safetensors (or sharded), optional generation_config.json.
-  static Model from_dir(const std::string& dir);
+  // check_weights: scan every weight for NaN/Inf at load (a one-line error names the tensor).
+  static Model from_dir(const std::string& dir, bool check_weights = false);
   // The built-in default: a small random GPT-2 (seed 0) with the real GPT-2 vocabulary, built in memory.
   static Model builtin_default();
   // Random weights (deterministic in seed) at a named shape: tiny, gpt2, gpt2-medium, gpt2-large, gpt2-xl.

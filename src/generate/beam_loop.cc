@@ -63,6 +63,7 @@ GenerateOutput beam_loop(const Model& model, const Request& req, const Generatio
   while (!bs.done()) {
     for (int r = 0; r < R; ++r) {
       float* row = &lp[static_cast<size_t>(r) * V];
+      check_finite_logits(logits.f32() + static_cast<int64_t>(r) * V, V, bs.cur_len(), r);
       log_softmax_row(logits.f32() + static_cast<int64_t>(r) * V, row, V);
       chain.apply(row, V, bs.running_sequence(r), bs.cur_len(), lead[r]);
     }

@@ -141,6 +141,7 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
     for (int r = 0; r < R; ++r) {
       auto& seq = out.sequences[r];
       const float* src = logits.f32() + static_cast<int64_t>(r) * V;
+      check_finite_logits(src, V, step, r);
       std::copy(src, src + V, row.begin());
       chain.apply(row.data(), V, seq.data(), static_cast<int>(seq.size()), lead[r]);
       int32_t tok = sample ? sample_row(row.data(), V, philox_uniform(cfg.seed, step, r)) : argmax_row(row.data(), V);

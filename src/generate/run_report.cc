@@ -1,6 +1,18 @@
 #include "generate/run_report.h"
 
+#include <cmath>
+
+#include <fmt/format.h>
+
 namespace jitgen {
+
+void check_finite_logits(const float* row, int V, int step, int r) {
+  for (int v = 0; v < V; ++v)
+    if (!std::isfinite(row[v]))
+      throw_invalid_file(fmt::format("the model produced a non-finite logit ({}) for token {} at step {} in row {}: "
+                                     "its weights likely hold NaN/Inf (load with --check-weights to find the tensor)",
+                                     row[v], v, step, r));
+}
 
 std::unique_ptr<StepRunner> make_runner_for(const Model& model, int rows, int capacity, const GenerateOptions& o) {
   auto runner = make_step_runner(model, rows, capacity, o.mode, o.prompt_bucket);

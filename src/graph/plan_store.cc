@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -146,11 +147,14 @@ void PlanStore::save(const CompileKey& key, const Executable& exe) const {
                     {"naive_bytes", p.naive_bytes},
                     {"passes", {s.fused_embeddings, s.fused_activations, s.fused_residuals, s.removed_dead}}};
   const std::string path = path_for(key);
-  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
+  // Unique per process and thread: two engines saving the same key never share a temp file.
+  const std::string tmp = fmt::format("{}.tmp.{}.{}", path, static_cast<long>(::getpid()),
+                                      std::hash<std::thread::id>{}(std::this_thread::get_id()));
   {
     std::ofstream out(tmp, std::ios::binary);
     out << doc.dump();
-    if (!out) {
+    out.close();  // flushes: a short write must be seen before the rename makes it visible
+    if (out.fail()) {
       std::remove(tmp.c_str());
       std::cerr << fmt::format("jitgen: warning: cannot write plan cache file {}\n", path);
       return;

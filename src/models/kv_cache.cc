@@ -1,5 +1,7 @@
 #include "models/kv_cache.h"
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -11,6 +13,13 @@ KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c),
   if (capacity > c.n_positions)
     throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
                             capacity, c.n_positions));
+  // The whole cache at once, before any allocation: each layer's tensors may fit while all of them do not.
+  static const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  const double bytes = 2.0 * c.n_layer * rows * static_cast<double>(capacity) * c.n_embd * sizeof(float);
+  if (ram > 0 && bytes > 0.8 * ram)
+    throw_limit(fmt::format("out of memory: the KV cache for {} rows x {} positions needs {:.1f} GiB, more than 80% "
+                            "of this machine's {:.1f} GiB; use a smaller batch or fewer new tokens",
+                            rows, capacity, bytes / (1 << 30), ram / (1 << 30)));
   for (int l = 0; l < c.n_layer; ++l) {
     k.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));
     v.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/finite.h"
 #include "graph/eager_builder.h"
 #include "models/step_runner.h"
 #include "models/model_impl.h"
@@ -16,7 +17,7 @@ ModelInfo make_info(const io::Gpt2Config& c) {
 }
 }  // namespace
 
-Model Model::from_dir(const std::string& dir) {
+Model Model::from_dir(const std::string& dir, bool check_weights) {
   if (!std::filesystem::is_directory(dir))
     throw_invalid_file(fmt::format("{}: model folder not found (expected a Hugging Face folder with config.json "
                                    "and model.safetensors)",
@@ -25,6 +26,10 @@ Model Model::from_dir(const std::string& dir) {
   impl->config = io::load_gpt2_config(dir + "/config.json");
   parse_activation(impl->config.activation_function);  // fail at load, not at the first step
   impl->weights = load_gpt2_weights(dir, impl->config);
+  if (check_weights)
+    for (const auto& [name, t] : gpt2_weights_by_name(*impl))
+      if (!all_finite(t))
+        throw_invalid_file(fmt::format("{}: tensor \"{}\" contains NaN or Inf values (--check-weights)", dir, name));
   impl->generation_defaults = io::load_generation_defaults(dir + "/generation_config.json");
   impl->info = make_info(impl->config);
   impl->source = dir;

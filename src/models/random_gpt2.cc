@@ -1,6 +1,9 @@
 #include "models/random_gpt2.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -55,13 +58,22 @@ Tensor convert(const Tensor& t, DType dtype) {
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
   {
     std::ofstream out(tmp);
     out << j.dump(2) << "\n";
-    if (!out) throw_invalid_file(fmt::format("{}: cannot write", path));
+    out.close();
+    if (out.fail()) {
+      std::remove(tmp.c_str());
+      throw_invalid_file(fmt::format("{}: cannot write", path));
+    }
   }
-  std::filesystem::rename(tmp, path);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw_invalid_file(fmt::format("{}: cannot write: {}", path, ec.message()));
+  }
 }
 
 }  // namespace
@@ -100,7 +112,9 @@ void write_random_gpt2(const io::Gpt2Config& config, const RandomModelOptions& o
     throw_invalid_argument("random model dtype must be F32, F16 or BF16");
   if (opt.shards < 1 || opt.shards > config.n_layer + 2)
     throw_invalid_argument(fmt::format("--shards must be in [1, {}], got {}", config.n_layer + 2, opt.shards));
-  std::filesystem::create_directories(dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw_invalid_file(fmt::format("{}: cannot create the folder: {}", dir, ec.message()));
   Gpt2Weights w = random_gpt2_weights(config, opt.seed);
 
   std::vector<std::vector<std::pair<std::string, Tensor>>> shards(opt.shards);
@@ -136,9 +150,10 @@ void write_random_gpt2(const io::Gpt2Config& config, const RandomModelOptions& o
   if (!opt.tokenizer_dir.empty()) {
     for (const char* f : {"vocab.json", "merges.txt", "LICENSE"}) {
       const auto src = std::filesystem::path(opt.tokenizer_dir) / f;
-      if (std::filesystem::exists(src))
-        std::filesystem::copy_file(src, std::filesystem::path(dir) / f,
-                                   std::filesystem::copy_options::overwrite_existing);
+      if (std::filesystem::exists(src) &&
+          !std::filesystem::copy_file(src, std::filesystem::path(dir) / f,
+                                      std::filesystem::copy_options::overwrite_existing, ec))
+        throw_invalid_file(fmt::format("{}: cannot copy {}: {}", dir, f, ec.message()));
     }
   }
 }
