@@ -18,10 +18,19 @@ if not os.path.exists(path):
     convert(args.model, path, args.ftype)
 per_seq = (T + N + 255) // 256 * 256
 t0 = time.perf_counter()
-llm = Llama(model_path=path, n_ctx=per_seq * B, n_batch=max(512, B * T), n_ubatch=512, n_threads=args.threads,
-            n_threads_batch=args.threads, n_seq_max=B, flash_attn=args.flash_attn, verbose=False)
+llm = Llama(model_path=path, n_ctx=64, n_threads=args.threads, verbose=False)  # loads the weights
+# Llama() only sets n_seq_max for embeddings: make the batched-decode context ourselves.
+params = llama_cpp.llama_context_default_params()
+params.n_ctx = per_seq * B
+params.n_batch = max(512, B * T)
+params.n_ubatch = 512
+params.n_seq_max = B
+params.n_threads = args.threads
+params.n_threads_batch = args.threads
+if hasattr(params, "flash_attn_type"):  # -1 auto (llama.cpp's default), 0 off, 1 on
+    params.flash_attn_type = 1 if args.flash_attn else -1
+ctx = llama_cpp.llama_init_from_model(llm._model.model, params)
 load_s = time.perf_counter() - t0
-ctx = llm._ctx.ctx
 n_vocab = llm.n_vocab()
 batch = llama_cpp.llama_batch_init(max(B * T, B), 0, B)
 
