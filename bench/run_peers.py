@@ -32,6 +32,10 @@ def systems(args):
         "ctranslate2-float32": ([VENV, f"{peers}/ctranslate2_peer.py"], {}),
         "llama.cpp-f32": ([VENV, f"{peers}/llama_cpp_peer.py", "--ftype", "f32"], {}),
         "llama.cpp-f16": ([VENV, f"{peers}/llama_cpp_peer.py", "--ftype", "f16"], {}),
+        # llama.cpp's OpenMP barriers collapse when another process holds a core: also run it on one thread.
+        "llama.cpp-f32-t1": ([VENV, f"{peers}/llama_cpp_peer.py", "--ftype", "f32", "--threads", "1"], {}),
+        "llama.cpp-f16-t1": ([VENV, f"{peers}/llama_cpp_peer.py", "--ftype", "f16", "--threads", "1"], {}),
+        "jitgen-compiled-f32-t1": ([BENCH, "--mode", "compiled"], {"JITGEN_WEIGHTS": "f32", "JITGEN_NUM_THREADS": "1"}),
     }
     if os.path.exists(VENV_TF):
         s["hf-tf-eager"] = ([VENV_TF, f"{peers}/hf_tf.py"], {})
