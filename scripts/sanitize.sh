@@ -11,9 +11,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJITGEN_SAN
   >/dev/null
 nice cmake --build build-asan
 t1=$(date +%s)
-# alloc_dealloc_mismatch=0: GCC 12's libstdc++ std::stable_sort temporary buffer (stl_tempbuf.h) is reported as
-# "operator new vs free" (seen in plan_memory's stable_sort) -- a libstdc++/ASan interaction, not jitgen code.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:alloc_dealloc_mismatch=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 ctest --test-dir build-asan --output-on-failure -j2 "$@" || status=$?

@@ -86,7 +86,8 @@ TEST(CliGenerate, BadWordsBanTheirTokens) {
   ASSERT_EQ(word.out.rfind(" ", 0), 0u) << "expected a word token with a leading space: " << word.out;
   const auto r = test::run_cli("generate --json --max-new-tokens 6 --bad-words '" + word.out.substr(1) + "' 'Hello'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& id : json::parse(r.out)["sequences"][0]["ids"]) EXPECT_NE(id.get<int>(), banned);
+  const json out = json::parse(r.out);  // named: a range-for over a temporary's member would dangle
+  for (const auto& id : out["sequences"][0]["ids"]) EXPECT_NE(id.get<int>(), banned);
   const auto ids = test::run_cli("generate --json --max-new-tokens 6 --bad-words-ids '" + std::to_string(banned) +
                                  "' 'Hello'");
   EXPECT_EQ(json::parse(ids.out)["sequences"][0]["ids"], json::parse(r.out)["sequences"][0]["ids"]);
