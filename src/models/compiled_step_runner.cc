@@ -27,11 +27,7 @@ int CompiledStepRunner::capacity_bucket(int needed, int n_positions) {
 
 CompiledStepRunner::CompiledStepRunner(const Model& model, int rows, int capacity, int prompt_bucket)
     : model_(model), rows_(rows), requested_capacity_(capacity), prompt_bucket_(std::max(1, prompt_bucket)) {
-  const io::Gpt2Config& c = model.impl().config;
-  if (rows < 1) throw_invalid_argument("the batch is empty");
-  if (capacity > c.n_positions)
-    throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
-                            capacity, c.n_positions));
+  check_request(model.impl().config, rows, capacity);  // the cache is allocated at the first step
   cache_pos_ = Tensor::zeros({1}, DType::kI32);
 }
 

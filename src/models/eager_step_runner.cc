@@ -9,10 +9,7 @@ namespace jitgen {
 
 EagerStepRunner::EagerStepRunner(const Model& model, int rows, int capacity)
     : model_(model), cache_(model.impl().config, rows, 0), max_capacity_(capacity) {
-  const io::Gpt2Config& c = model.impl().config;
-  if (capacity > c.n_positions)
-    throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
-                            capacity, c.n_positions));
+  check_request(model.impl().config, rows, capacity);  // the cache grows later: check its final size now
 }
 
 Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,

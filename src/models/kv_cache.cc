@@ -8,7 +8,7 @@
 
 namespace jitgen {
 
-KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c), rows(rows_), capacity(capacity_) {
+void check_request(const io::Gpt2Config& c, int rows, int capacity) {
   if (rows < 1) throw_invalid_argument("the batch is empty");
   if (capacity > c.n_positions)
     throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
@@ -20,6 +20,10 @@ KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c),
     throw_limit(fmt::format("out of memory: the KV cache for {} rows x {} positions needs {:.1f} GiB, more than 80% "
                             "of this machine's {:.1f} GiB; use a smaller batch or fewer new tokens",
                             rows, capacity, bytes / (1 << 30), ram / (1 << 30)));
+}
+
+KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c), rows(rows_), capacity(capacity_) {
+  check_request(c, rows, capacity);
   for (int l = 0; l < c.n_layer; ++l) {
     k.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));
     v.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));
@@ -45,9 +49,7 @@ void KvCache::reorder(const std::vector<int>& src) {
 
 void KvCache::grow_to(int new_capacity) {
   JITGEN_CHECK(new_capacity >= capacity);
-  if (new_capacity > config.n_positions)
-    throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
-                            new_capacity, config.n_positions));
+  check_request(config, rows, new_capacity);
   // Copies rows of `old_slots` elements into rows of `new_slots` elements (the slot axis is innermost-but-one).
   auto regrow = [&](Tensor& t, int64_t outer, int64_t inner) {
     Shape shape = t.shape();

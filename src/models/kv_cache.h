@@ -10,6 +10,10 @@
 
 namespace jitgen {
 
+// Checks a request before anything is allocated: rows >= 1, capacity within the position table, and the
+// whole KV cache within memory. Throws kInvalidArgument / kLimit.
+void check_request(const io::Gpt2Config& c, int rows, int capacity);
+
 struct KvCache {
   KvCache(const io::Gpt2Config& c, int rows, int capacity);
   // Beam search: row r becomes old row src[r] (K, V and key mask).
