@@ -224,10 +224,24 @@ void attention_heads(const float* qkv, float* k_cache, float* v_cache, int32_t c
                      int64_t bh1) {
   const int64_t C = H * D;
   const int64_t nd = (D + 15) / 16;
-  thread_local std::vector<float> p;
-  thread_local std::vector<__m512> o;
-  if (static_cast<int64_t>(p.size()) < S + 16) p.resize(S + 16);
-  if (static_cast<int64_t>(o.size()) < nd) o.resize(nd);
+  // Scores and the output accumulator live on the stack for caches up to 4096 slots (GPT-2: 1024), so a
+  // decode step allocates nothing even on a pool thread's first attention; longer caches use a
+  // per-thread buffer.
+  constexpr int64_t kStackSlots = 4096, kStackChunks = 32;
+  alignas(64) float p_stack[kStackSlots + 16];
+  __m512 o_stack[kStackChunks];
+  thread_local std::vector<float> p_heap;
+  thread_local std::vector<__m512> o_heap;
+  float* p = p_stack;
+  __m512* o = o_stack;
+  if (S > kStackSlots) {
+    if (static_cast<int64_t>(p_heap.size()) < S + 16) p_heap.resize(S + 16);
+    p = p_heap.data();
+  }
+  if (nd > kStackChunks) {
+    if (static_cast<int64_t>(o_heap.size()) < nd) o_heap.resize(nd);
+    o = o_heap.data();
+  }
   const float neg_inf = -std::numeric_limits<float>::infinity();
   for (int64_t bh = bh0; bh < bh1; ++bh) {
     const int64_t b = bh / H, h = bh % H;
@@ -266,8 +280,8 @@ void attention_heads(const float* qkv, float* k_cache, float* v_cache, int32_t c
       __m512 sv = _mm512_setzero_ps();
       for (int64_t j = 0; j < n; j += 16) {
         const __mmask16 mk = tail_mask(n - j);
-        const __m512 e = _mm512_maskz_mov_ps(mk, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, p.data() + j), mxv)));
-        _mm512_mask_storeu_ps(p.data() + j, mk, e);
+        const __m512 e = _mm512_maskz_mov_ps(mk, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, p + j), mxv)));
+        _mm512_mask_storeu_ps(p + j, mk, e);
         sv = _mm512_add_ps(sv, e);
       }
       const float inv = 1.0f / hsum(sv);
