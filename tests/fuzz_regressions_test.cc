@@ -113,6 +113,30 @@ TEST(FuzzRegressions, TokenizerJsonNumberOverflowIsAnInvalidFileError) {
   }
 }
 
+TEST(FuzzRegressions, HugeTokenIdIsRejectedBeforeAllocating) {
+  test::TempDir tmp;
+  test::write_file(tmp.file("merges.txt"), "#version: 0.2\n");
+  const std::string f = test::fixture_path("fuzz_regressions/tokenizer_load/huge_token_id.vocab.json");
+  try {
+    (void)Tokenizer::from_vocab_merges(f, tmp.file("merges.txt"));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidFile);
+    EXPECT_NE(std::string(e.what()).find("is far beyond the 3 tokens defined"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FuzzRegressions, ConfigSizesThatWouldOverflowAreRejected) {
+  const std::string f = test::fixture_path("fuzz_regressions/hf_config/n_embd_times_4_overflow.json");
+  try {
+    (void)io::load_gpt2_config(f);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("field \"n_embd\" is 888888888, expected at most"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(FuzzRegressions, HfConfig) {
   const auto files = inputs("hf_config");
   ASSERT_FALSE(files.empty());

@@ -170,6 +170,11 @@ Gpt2Config parse_gpt2_config(const json& j, const std::string& path) {
   r.positive_int(c.n_positions, "n_positions", "max_position_embeddings");
   r.positive_int(c.vocab_size, "vocab_size");
   if (const json* v = r.find("n_inner"); v && !v->is_null()) r.positive_int(c.n_inner, "n_inner");
+  // Sizes multiply (4 * n_embd, V * C, ...): bound each so no product overflows (found by fuzzing).
+  for (auto [value, name] : {std::pair{c.n_layer, "n_layer"}, {c.n_head, "n_head"}, {c.n_embd, "n_embd"},
+                             {c.n_positions, "n_positions"}, {c.vocab_size, "vocab_size"}, {c.n_inner, "n_inner"}})
+    if (value > (1 << 24))
+      throw_invalid_file(fmt::format("{}: field \"{}\" is {}, expected at most {}", path, name, value, 1 << 24));
 
   if (const json* v = r.find("layer_norm_epsilon")) {
     if (!v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() <= 0 || v->get<double>() > 1)

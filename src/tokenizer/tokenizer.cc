@@ -127,6 +127,12 @@ std::unique_ptr<Tokenizer::Impl> Tokenizer::Impl::build(Spec&& s) {
   int64_t max_id = -1;
   for (const auto& [tok, id] : s.vocab) max_id = std::max<int64_t>(max_id, id);
   for (const AddedToken& a : s.added) max_id = std::max<int64_t>(max_id, a.id);
+  // Ids index dense tables: a huge id in a small file would otherwise allocate gigabytes (found by fuzzing).
+  constexpr int64_t kMaxTokens = int64_t{1} << 24;
+  const int64_t entries = static_cast<int64_t>(s.vocab.size() + s.added.size());
+  if (max_id >= kMaxTokens || max_id >= 16 * entries + 1024)
+    throw_invalid_file(s.source + ": token id " + std::to_string(max_id) + " is far beyond the " +
+                       std::to_string(entries) + " tokens defined (expected ids numbered 0..N-1)");
   const size_t n = static_cast<size_t>(max_id + 1);
   impl->id_to_token.resize(n);
   impl->has_id.assign(n, 0);
