@@ -42,7 +42,7 @@ Graph trace_tiny(const Model& m, int rows, int tokens, int capacity, bool last_o
   TracingBuilder tb;
   tb.declare("input_ids", {rows, tokens}, DType::kI32);
   tb.declare("position_ids", {rows, tokens}, DType::kI32);
-  tb.declare("cache_pos", {1}, DType::kI32);
+  tb.declare("cache_pos", {rows}, DType::kI32);
   tb.declare("key_mask", {rows, capacity}, DType::kI32);
   for (int l = 0; l < c.n_layer; ++l) {
     tb.declare("k_cache." + std::to_string(l), {rows, c.n_head, capacity, c.head_dim()}, DType::kF32);

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
+#include "graph/plan_store.h"
 #include "jitgen/engine.h"
 #include "jitgen/error.h"
 #include "test_support.h"
@@ -82,9 +85,10 @@ TEST(EnginePlanCache, CorruptOrStaleEntriesAreIgnoredAndRebuilt) {
   std::string text = test::read_file(paths[0]);
   test::write_file(paths[0], text.substr(0, text.size() / 2));  // truncated JSON
   std::string other = test::read_file(paths[1]);
-  const auto at = other.find("\"version\":1");
+  const std::string current = fmt::format("\"version\":{}", PlanStore::kVersion);
+  const auto at = other.find(current);
   ASSERT_NE(at, std::string::npos);
-  other.replace(at, 11, "\"version\":9");  // a plan from another jitgen
+  other.replace(at, current.size(), "\"version\":9");  // a plan from another jitgen
   test::write_file(paths[1], other);
 
   testing::internal::CaptureStderr();

@@ -149,12 +149,41 @@ TEST_P(OpsTest, AttentionMatchesReference) {
     for (int64_t b = 0; b < c.B; ++b)
       for (int64_t j = 0; j < std::min<int64_t>(b, c.S); ++j) mask[b * c.S + j] = 0;  // left pads per row
     if (c.B > 1 && c.pos == 0) mask[1 * c.S + 0] = mask[1 * c.S + 1] = 0;
+    // Rows at different lengths (a continuous batch): odd rows write a few slots earlier.
+    std::vector<int32_t> pos(c.B);
+    for (int64_t b = 0; b < c.B; ++b) pos[b] = c.pos - static_cast<int32_t>(b % 2) * std::min<int32_t>(c.pos, 3);
     std::vector<float> kg = k0, vg = v0, kw = k0, vw = v0, got(c.B * c.T * C), want(c.B * c.T * C);
-    cpu::attention(qkv.data(), kg.data(), vg.data(), c.pos, mask.data(), s, 0.125f, got.data());
-    ref::attention(qkv.data(), kw.data(), vw.data(), c.pos, mask.data(), s, 0.125f, want.data());
+    cpu::attention(qkv.data(), kg.data(), vg.data(), pos.data(), mask.data(), s, 0.125f, got.data());
+    ref::attention(qkv.data(), kw.data(), vw.data(), pos.data(), mask.data(), s, 0.125f, want.data());
     EXPECT_LT(max_rel_err(got, want), 2e-5f) << c.B << " " << c.T << " " << c.S << " " << c.H << " " << c.D;
     EXPECT_EQ(kg, kw);
     EXPECT_EQ(vg, vw);
+  }
+}
+
+// Row b of a batch with its own write slot computes exactly what that row computes alone: the property
+// continuous batching relies on (requests at different lengths share one decode step).
+TEST_P(OpsTest, AttentionRowsAreIndependentOfTheirNeighbours) {
+  SimdScope scope(GetParam());
+  const int64_t B = 3, T = 1, S = 40, H = 2, D = 16, C = H * D, per_row = H * S * D;
+  const std::vector<int32_t> pos = {5, 31, 0};
+  const cpu::AttentionShape s{B, T, S, H, D};
+  const auto qkv = randn(B * T * 3 * C, 30);
+  auto k = randn(B * per_row, 31), v = randn(B * per_row, 32);
+  std::vector<int32_t> mask(B * S, 0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 1; j <= pos[b]; ++j) mask[b * S + j] = 1;  // slot 0 masked, then the row's tokens
+  for (int64_t b = 0; b < B; ++b) mask[b * S + pos[b]] = 1;
+  std::vector<float> kb = k, vb = v, got(B * T * C);
+  cpu::attention(qkv.data(), kb.data(), vb.data(), pos.data(), mask.data(), s, 0.25f, got.data());
+  for (int64_t b = 0; b < B; ++b) {
+    const cpu::AttentionShape one{1, T, S, H, D};
+    std::vector<float> k1(k.begin() + b * per_row, k.begin() + (b + 1) * per_row);
+    std::vector<float> v1(v.begin() + b * per_row, v.begin() + (b + 1) * per_row), out1(T * C);
+    std::vector<float> q1(qkv.begin() + b * T * 3 * C, qkv.begin() + (b + 1) * T * 3 * C);
+    cpu::attention(q1.data(), k1.data(), v1.data(), &pos[b], mask.data() + b * S, one, 0.25f, out1.data());
+    for (int64_t i = 0; i < T * C; ++i) EXPECT_EQ(out1[i], got[b * T * C + i]) << "row " << b;
+    for (int64_t i = 0; i < per_row; ++i) ASSERT_EQ(k1[i], kb[b * per_row + i]) << "row " << b;
   }
 }
 

@@ -42,9 +42,10 @@ class Builder {
   virtual Value linear_transposed(Value x, Value w) = 0;
   virtual Value activation(Value x, Activation kind) = 0;
   // Causal self-attention over a KV cache. qkv [B, T, 3C] packed as HF c_attn (q | k | v).
-  // Writes k, v of the T new tokens into k_cache/v_cache [B, H, S, D] at slots
-  // [cache_pos, cache_pos + T), then each new token at slot s attends to slots [0, s] whose
-  // key_mask [B, S] entry is 1. cache_pos is an i32 [1] input. Returns [B, T, C].
+  // Writes k, v of row b's T new tokens into k_cache/v_cache [B, H, S, D] at slots
+  // [cache_pos[b], cache_pos[b] + T), then each new token at slot s attends to slots [0, s] whose
+  // key_mask [B, S] entry is 1. cache_pos is an i32 [B] input: one write slot per row, so rows of a
+  // continuous batch can be at different lengths. Returns [B, T, C].
   virtual Value attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask,
                           int n_head, float scale) = 0;
   // [B, T, C] -> [B, 1, C]: the last position of each row (prefill only needs its logits).

@@ -97,7 +97,7 @@ Value EagerBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value cac
   JITGEN_CHECK(kc.dim(0) == s.B && kc.dim(1) == s.H && x.dim(2) == 3 * s.H * s.D);
   JITGEN_CHECK(mask.dim(0) == s.B && mask.dim(1) == s.S);
   Tensor out = Tensor::zeros({s.B, s.T, s.H * s.D});
-  cpu::attention(x.f32(), kc.f32(), vc.f32(), tensor(cache_pos).i32()[0], mask.i32(), s, scale, out.f32());
+  cpu::attention(x.f32(), kc.f32(), vc.f32(), tensor(cache_pos).i32(), mask.i32(), s, scale, out.f32());
   return push(std::move(out));
 }
 

@@ -176,7 +176,7 @@ void Executable::bind_kernels() {
         const cpu::AttentionShape s{n.shape[0], n.shape[1], cache[2], cache[1], cache[3]};
         const float scale = n.scale;
         kernels.push_back([=](const RunContext& c) {
-          cpu::attention(qkv.f(c), kc.f(c), vc.f(c), pos.i(c)[0], mask.i(c), s, scale, out.f(c));
+          cpu::attention(qkv.f(c), kc.f(c), vc.f(c), pos.i(c), mask.i(c), s, scale, out.f(c));
         });
         break;
       }

@@ -92,7 +92,7 @@ Shape expected_shape(const Graph& g, const Node& n) {
       const Shape& k = in(1).shape;
       need(q.size() == 3 && k.size() == 4 && in(2).shape == k && k[0] == q[0] && n.n_head == k[1] && n.n_head > 0,
            "bad attention");
-      need(q[2] == 3 * k[1] * k[3] && in(3).shape == Shape{1} && in(4).shape == Shape{k[0], k[2]}, "bad attention");
+      need(q[2] == 3 * k[1] * k[3] && in(3).shape == Shape{k[0]} && in(4).shape == Shape{k[0], k[2]}, "bad attention");
       need(in(3).dtype == DType::kI32 && in(4).dtype == DType::kI32, "bad attention inputs");
       return {q[0], q[1], q[2] / 3};
     }

@@ -16,7 +16,7 @@ namespace jitgen {
 
 class PlanStore {
  public:
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;  // 2: attention cache_pos is one write slot per row ([B])
 
   // `weights`: every model weight by the name the model definition gives it.
   PlanStore(std::string dir, std::string model_fingerprint, std::map<std::string, Tensor> weights);

@@ -28,7 +28,7 @@ int CompiledStepRunner::capacity_bucket(int needed, int n_positions) {
 CompiledStepRunner::CompiledStepRunner(const Model& model, int rows, int capacity, int prompt_bucket)
     : model_(model), rows_(rows), requested_capacity_(capacity), prompt_bucket_(std::max(1, prompt_bucket)) {
   check_request(model.impl().config, rows, capacity);  // the cache is allocated at the first step
-  cache_pos_ = Tensor::zeros({1}, DType::kI32);
+  cache_pos_ = Tensor::zeros({rows}, DType::kI32);
 }
 
 void CompiledStepRunner::ensure_cache(int pad) {
@@ -45,7 +45,7 @@ CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_o
   InputDecls inputs;
   inputs["input_ids"] = {{rows_, step_tokens}, DType::kI32};
   inputs["position_ids"] = {{rows_, step_tokens}, DType::kI32};
-  inputs["cache_pos"] = {{1}, DType::kI32};
+  inputs["cache_pos"] = {{rows_}, DType::kI32};
   inputs["key_mask"] = {{rows_, cache_->capacity}, DType::kI32};
   for (int l = 0; l < c.n_layer; ++l) {
     inputs[fmt::format("k_cache.{}", l)] = {cache_->k[l].shape(), DType::kF32};
@@ -97,7 +97,7 @@ Tensor CompiledStepRunner::output_view(const Bound& b) const {
 }
 
 const float* CompiledStepRunner::run(Bound& b) {
-  cache_pos_.i32()[0] = slots_;
+  std::fill_n(cache_pos_.i32(), rows_, slots_);  // rows of one generation share their write slot
   if (profiling_)
     b.exe->run_profiled(b.ctx, b.kernel_ms);
   else

@@ -57,7 +57,7 @@ class CompiledStepRunner final : public StepRunner {
   std::unique_ptr<KvCache> cache_;  // allocated at the first step, once the prefill padding is known
   int length_ = 0;                  // steps fed by the caller
   int slots_ = 0;                   // cache slots used (length_ + prefill padding)
-  Tensor cache_pos_;                // [1] i32: the write slot of the running step
+  Tensor cache_pos_;                // [B] i32: the write slot of the running step
   Tensor arena_storage_;            // 64-byte aligned, grown to the largest plan this runner has run
   size_t arena_bytes_ = 0;
   std::vector<std::unique_ptr<Bound>> bound_;

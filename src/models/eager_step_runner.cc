@@ -1,5 +1,7 @@
 #include "models/eager_step_runner.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "graph/eager_builder.h"
@@ -21,8 +23,8 @@ Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
     throw_limit(fmt::format("KV cache full: {} + {} tokens exceed its capacity {}", length_, T, max_capacity_));
   cache_.grow_to(length_ + T);
   PackedStep packed = pack_step(c, cache_, length_, ids, positions, mask_new);
-  Tensor cache_pos = Tensor::zeros({1}, DType::kI32);
-  cache_pos.i32()[0] = length_;
+  Tensor cache_pos = Tensor::zeros({static_cast<int64_t>(ids.size())}, DType::kI32);
+  std::fill_n(cache_pos.i32(), ids.size(), length_);  // every row writes at the same slot
 
   EagerBuilder b;
   b.bind("input_ids", packed.ids);

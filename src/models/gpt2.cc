@@ -71,7 +71,7 @@ Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool
   const float base_scale = c.scale_attn_weights ? 1.0f / std::sqrt(static_cast<float>(c.head_dim())) : 1.0f;
   const Value ids = b.input("input_ids");        // [B, T]
   const Value positions = b.input("position_ids");  // [B, T]
-  const Value cache_pos = b.input("cache_pos");  // [1]
+  const Value cache_pos = b.input("cache_pos");  // [B]
   const Value key_mask = b.input("key_mask");    // [B, S]
 
   Value x = b.add(b.embedding(b.weight(w.wte, "wte.weight"), ids),  // [B, T, C]

@@ -66,7 +66,7 @@ void for_each_gpt2_tensor(const io::Gpt2Config& c, Weights& w, Fn&& fn) {
 Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& config);
 
 // Step inputs the model reads (bound by name by the runner):
-//   "input_ids" [B, T] i32, "position_ids" [B, T] i32, "cache_pos" [1] i32, "key_mask" [B, S] i32,
+//   "input_ids" [B, T] i32, "position_ids" [B, T] i32, "cache_pos" [B] i32, "key_mask" [B, S] i32,
 //   states "k_cache.<l>", "v_cache.<l>" [B, H, S, D] f32.
 // Returns logits [B, T, V], or [B, 1, V] for the last position only.
 Value build_gpt2(Builder& b, const io::Gpt2Config& config, const Gpt2Weights& w, bool last_position_only);

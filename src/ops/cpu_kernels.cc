@@ -174,9 +174,9 @@ void activation(const float* x, float* out, int64_t n, Activation kind) {
   runtime::parallel_for(n, 1 << 14, [&](int64_t lo, int64_t hi) { avx512::activation(x + lo, out + lo, hi - lo, kind); });
 }
 
-void attention(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out) {
-  JITGEN_CHECK(cache_pos >= 0 && cache_pos + s.T <= s.S);
+  for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);
   if (!use_avx512()) return ref::attention(qkv, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
   runtime::parallel_for(s.B * s.H, 1, [&](int64_t bh0, int64_t bh1) {
     avx512::attention_heads(qkv, k_cache, v_cache, cache_pos, key_mask, s.B, s.T, s.S, s.H, s.D, scale, out, bh0,

@@ -37,7 +37,7 @@ struct AttentionShape {
   int64_t B, T, S, H, D;
 };
 // qkv [B, T, 3*H*D]; k_cache, v_cache [B, H, S, D]; key_mask [B, S] (i32 1/0); out [B, T, H*D].
-void attention(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out);
 
 // Which kernels run: "avx512" or "portable". JITGEN_SIMD=portable forces the portable ones (tests use

@@ -95,16 +95,16 @@ void activation(const float* x, float* out, int64_t n, Activation kind) {
   }
 }
 
-void attention(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const cpu::AttentionShape& s, float scale, float* out) {
   const int64_t C = s.H * s.D;
-  JITGEN_CHECK(cache_pos >= 0 && cache_pos + s.T <= s.S);
+  for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);
   // Write the new keys and values into their cache slots.
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t t = 0; t < s.T; ++t) {
       const float* row = qkv + (b * s.T + t) * 3 * C;
       for (int64_t h = 0; h < s.H; ++h) {
-        const int64_t slot = ((b * s.H + h) * s.S + cache_pos + t) * s.D;
+        const int64_t slot = ((b * s.H + h) * s.S + cache_pos[b] + t) * s.D;
         std::memcpy(k_cache + slot, row + C + h * s.D, s.D * sizeof(float));
         std::memcpy(v_cache + slot, row + 2 * C + h * s.D, s.D * sizeof(float));
       }
@@ -113,7 +113,7 @@ void attention(const float* qkv, float* k_cache, float* v_cache, int32_t cache_p
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t t = 0; t < s.T; ++t) {
       const float* q_row = qkv + (b * s.T + t) * 3 * C;
-      const int64_t last = cache_pos + t;  // causal: slots [0, last]
+      const int64_t last = cache_pos[b] + t;  // causal: slots [0, last]
       for (int64_t h = 0; h < s.H; ++h) {
         const float* q = q_row + h * s.D;
         const float* kh = k_cache + (b * s.H + h) * s.S * s.D;

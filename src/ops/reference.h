@@ -16,7 +16,7 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float eps
 void linear(const float* x, const float* w, const float* bias, int64_t M, int64_t K, int64_t N, float* out);
 void linear_transposed(const float* x, const float* w, int64_t M, int64_t K, int64_t N, float* out);
 void activation(const float* x, float* out, int64_t n, Activation kind);
-void attention(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const cpu::AttentionShape& s, float scale, float* out);
 
 }  // namespace jitgen::ref

@@ -219,7 +219,7 @@ void layer_norm_rows(const float* x, const float* gamma, const float* beta, floa
   }
 }
 
-void attention_heads(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                      int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, float scale, float* out, int64_t bh0,
                      int64_t bh1) {
   const int64_t C = H * D;
@@ -249,13 +249,13 @@ void attention_heads(const float* qkv, float* k_cache, float* v_cache, int32_t c
     float* vh = v_cache + bh * S * D;
     for (int64_t t = 0; t < T; ++t) {  // the new keys and values into their cache slots
       const float* row = qkv + (b * T + t) * 3 * C;
-      std::memcpy(kh + (cache_pos + t) * D, row + C + h * D, D * sizeof(float));
-      std::memcpy(vh + (cache_pos + t) * D, row + 2 * C + h * D, D * sizeof(float));
+      std::memcpy(kh + (cache_pos[b] + t) * D, row + C + h * D, D * sizeof(float));
+      std::memcpy(vh + (cache_pos[b] + t) * D, row + 2 * C + h * D, D * sizeof(float));
     }
     const int32_t* mask = key_mask + b * S;
     for (int64_t t = 0; t < T; ++t) {
       const float* q = qkv + (b * T + t) * 3 * C + h * D;
-      const int64_t n = cache_pos + t + 1;  // causal: slots [0, n)
+      const int64_t n = cache_pos[b] + t + 1;  // causal: slots [0, n)
       float mx = neg_inf;
       for (int64_t j = 0; j < n; ++j) {
         if (!mask[j]) {

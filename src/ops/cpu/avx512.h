@@ -23,7 +23,7 @@ void activation(const float* x, float* y, int64_t n, Activation kind);
 void layer_norm_rows(const float* x, const float* gamma, const float* beta, float eps, int64_t r0, int64_t r1,
                      int64_t C, float* out);
 // Attention for the (b, h) pairs [bh0, bh1): writes their new K/V rows, then attends. See cpu::attention.
-void attention_heads(const float* qkv, float* k_cache, float* v_cache, int32_t cache_pos, const int32_t* key_mask,
+void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                      int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, float scale, float* out, int64_t bh0,
                      int64_t bh1);
 
