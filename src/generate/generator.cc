@@ -9,7 +9,7 @@
 
 #include "generate/logits_processors.h"
 #include "generate/loop.h"
-#include "generate/sampling.h"
+#include "generate/token_chooser.h"
 #include "jitgen/generate.h"
 #include "jitgen/tokenizer.h"
 #include "generate/run_report.h"
@@ -105,60 +105,44 @@ Request prepare(const Model& model, const GenerateInput& input, const Generation
 GenerateOutput sample_loop(const Model& model, const Request& req, const GenerationConfig& cfg,
                            const GenerateOptions& options) {
   const int nrs = cfg.num_return_sequences, R = req.B * nrs, V = req.V, L = req.max_length;
-  const bool sample = decoding_mode(cfg) == DecodingMode::kSample;
-  const bool fill_pad = !cfg.eos_token_id.empty();  // HF has_eos_stopping_criteria
-  StoppingCriteria stopping(L, cfg.eos_token_id, cfg.max_time, req.stop);
-  LogitsProcessorChain chain(cfg, req.T);
+  TokenChooser chooser(cfg, req.T, L, req.pad, req.stop);
 
   GenerateOutput out;
   out.prompt_length = req.T;
-  std::vector<std::vector<int32_t>> ids(R), mask(R), pos(R);  // [R][T]
-  std::vector<int32_t> next_pos(R), lead(R);
+  std::vector<DecodeRow> rows(R);
+  std::vector<std::vector<int32_t>> mask(R), pos(R);  // [R][T]
+  std::vector<int32_t> next_pos(R);
   for (int r = 0; r < R; ++r) {
     const int b = r / nrs;
-    ids[r] = req.ids[b];
+    rows[r].seq = req.ids[b];
+    rows[r].seq.reserve(L);
+    rows[r].leading_pads = req.leading_pads[b];
+    rows[r].row = r;
     mask[r] = req.mask[b];
     next_pos[r] = prompt_positions(mask[r], pos[r]);
-    lead[r] = req.leading_pads[b];
     out.prompt_index.push_back(b);
   }
-  out.sequences = ids;
-  for (auto& s : out.sequences) s.reserve(L);
   if (cfg.output_scores) out.token_scores.assign(R, {});
 
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<StepRunner> runner = make_runner_for(model, R, L, options);
-  Tensor logits = runner->step(ids, pos, mask, true);  // [R, 1, V]
+  std::vector<std::vector<int32_t>> prompt_ids(R);
+  for (int r = 0; r < R; ++r) prompt_ids[r] = req.ids[r / nrs];
+  Tensor logits = runner->step(prompt_ids, pos, mask, true);  // [R, 1, V]
   out.prefill_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
 
-  std::vector<uint8_t> unfinished(R, 1);
-  std::vector<float> row(V);
   std::vector<int32_t> tokens(R);
   std::vector<int32_t> step_pos(R);  // positions of the tokens fed at the next step
   for (int step = 0;; ++step) {
     if (cfg.output_scores) out.scores.emplace_back(R);
     for (int r = 0; r < R; ++r) {
-      auto& seq = out.sequences[r];
       const float* src = logits.f32() + static_cast<int64_t>(r) * V;
-      check_finite_logits(src, V, step, r);
-      std::copy(src, src + V, row.begin());
-      chain.apply(row.data(), V, seq.data(), static_cast<int>(seq.size()), lead[r]);
-      int32_t tok = sample ? sample_row(row.data(), V, philox_uniform(cfg.seed, step, r)) : argmax_row(row.data(), V);
-      if (fill_pad && !unfinished[r]) tok = *req.pad;
-      tokens[r] = tok;
-      if (cfg.output_scores) {
-        out.scores.back()[r] = row;
-        out.token_scores[r].push_back(row[tok]);
-      }
+      tokens[r] = chooser.choose(rows[r], src, V, step, cfg.output_scores ? &out.scores.back()[r] : nullptr);
+      if (cfg.output_scores) out.token_scores[r].push_back(out.scores.back()[r][tokens[r]]);
     }
     bool any = false;
-    for (int r = 0; r < R; ++r) {
-      auto& seq = out.sequences[r];
-      seq.push_back(tokens[r]);
-      if (unfinished[r] && stopping.row_done(seq.data(), static_cast<int>(seq.size()))) unfinished[r] = 0;
-      any = any || unfinished[r];
-    }
+    for (int r = 0; r < R; ++r) any = !chooser.append(rows[r], tokens[r]) || any;
     ++out.new_tokens;
     if (options.on_step) options.on_step(step, tokens);
     if (!any || req.T + out.new_tokens >= L) break;
@@ -166,6 +150,7 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
     logits = runner->decode(tokens.data(), step_pos.data());
   }
   out.decode_ms = ms_since(t0);
+  for (DecodeRow& r : rows) out.sequences.push_back(std::move(r.seq));
   fill_run_report(*runner, out);
   return out;
 }
