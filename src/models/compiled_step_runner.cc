@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "graph/tracing_builder.h"
 #include "models/model_impl.h"
+#include "models/step_plan.h"
 
 namespace jitgen {
 
@@ -40,22 +40,7 @@ void CompiledStepRunner::ensure_cache(int pad) {
 CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_only) {
   for (auto& b : bound_)
     if (b->step_tokens == step_tokens && b->last_only == last_only) return *b;
-  const io::Gpt2Config& c = model_.impl().config;
-  const CompileKey key{"cpu", "f32", rows_, step_tokens, cache_->capacity, last_only};
-  InputDecls inputs;
-  inputs["input_ids"] = {{rows_, step_tokens}, DType::kI32};
-  inputs["position_ids"] = {{rows_, step_tokens}, DType::kI32};
-  inputs["cache_pos"] = {{rows_}, DType::kI32};
-  inputs["key_mask"] = {{rows_, cache_->capacity}, DType::kI32};
-  for (int l = 0; l < c.n_layer; ++l) {
-    inputs[fmt::format("k_cache.{}", l)] = {cache_->k[l].shape(), DType::kF32};
-    inputs[fmt::format("v_cache.{}", l)] = {cache_->v[l].shape(), DType::kF32};
-  }
-  const CacheLookup lookup = model_.impl().compile_cache->get_or_compile(key, inputs, [&] {
-    TracingBuilder tb;
-    for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
-    return tb.finish(build_gpt2(tb, c, model_.impl().weights, last_only));
-  });
+  const CacheLookup lookup = compile_gpt2_step(model_, rows_, step_tokens, cache_->capacity, last_only);
   lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
   stats_.compile_ms += lookup.compile_ms;
 
@@ -76,17 +61,12 @@ CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_o
     }
   }
   b->ctx.arena = static_cast<char*>(arena_storage_.data());
-  for (const std::string& name : b->exe->input_names()) {
-    void* p = nullptr;
-    if (name == "input_ids") p = b->ids.data();
-    else if (name == "position_ids") p = b->positions.data();
-    else if (name == "cache_pos") p = cache_pos_.data();
-    else if (name == "key_mask") p = cache_->key_mask.data();
-    else if (name.rfind("k_cache.", 0) == 0) p = cache_->k.at(std::stoi(name.substr(8))).data();
-    else if (name.rfind("v_cache.", 0) == 0) p = cache_->v.at(std::stoi(name.substr(8))).data();
-    JITGEN_CHECK(p != nullptr);
-    b->ctx.inputs.push_back(p);
+  StepBuffers buffers{b->ids.data(), b->positions.data(), cache_pos_.data(), cache_->key_mask.data(), {}, {}};
+  for (size_t l = 0; l < cache_->k.size(); ++l) {
+    buffers.k.push_back(cache_->k[l].data());
+    buffers.v.push_back(cache_->v[l].data());
   }
+  b->ctx.inputs = bind_step_inputs(*b->exe, buffers);
   if (last_only) b->logits = output_view(*b);
   bound_.push_back(std::move(b));
   return *bound_.back();

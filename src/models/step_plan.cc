@@ -1,0 +1,47 @@
+#include "models/step_plan.h"
+
+#include <fmt/format.h>
+
+#include "graph/tracing_builder.h"
+#include "models/gpt2.h"
+#include "models/model_impl.h"
+
+namespace jitgen {
+
+CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only) {
+  const io::Gpt2Config& c = model.impl().config;
+  const CompileKey key{"cpu", "f32", rows, step_tokens, capacity, last_only};
+  const Shape cache{rows, c.n_head, capacity, c.head_dim()};
+  InputDecls inputs;
+  inputs["input_ids"] = {{rows, step_tokens}, DType::kI32};
+  inputs["position_ids"] = {{rows, step_tokens}, DType::kI32};
+  inputs["cache_pos"] = {{rows}, DType::kI32};
+  inputs["key_mask"] = {{rows, capacity}, DType::kI32};
+  for (int l = 0; l < c.n_layer; ++l) {
+    inputs[fmt::format("k_cache.{}", l)] = {cache, DType::kF32};
+    inputs[fmt::format("v_cache.{}", l)] = {cache, DType::kF32};
+  }
+  return model.impl().compile_cache->get_or_compile(key, inputs, [&] {
+    TracingBuilder tb;
+    for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
+    return tb.finish(build_gpt2(tb, c, model.impl().weights, last_only));
+  });
+}
+
+std::vector<void*> bind_step_inputs(const Executable& exe, const StepBuffers& buffers) {
+  std::vector<void*> ptrs;
+  for (const std::string& name : exe.input_names()) {
+    void* p = nullptr;
+    if (name == "input_ids") p = buffers.ids;
+    else if (name == "position_ids") p = buffers.positions;
+    else if (name == "cache_pos") p = buffers.cache_pos;
+    else if (name == "key_mask") p = buffers.key_mask;
+    else if (name.rfind("k_cache.", 0) == 0) p = buffers.k.at(std::stoi(name.substr(8)));
+    else if (name.rfind("v_cache.", 0) == 0) p = buffers.v.at(std::stoi(name.substr(8)));
+    JITGEN_CHECK(p != nullptr);
+    ptrs.push_back(p);
+  }
+  return ptrs;
+}
+
+}  // namespace jitgen
