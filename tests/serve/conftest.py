@@ -1,0 +1,110 @@
+"""Fixtures for the server suite: one `jitgen serve --port 0` for the whole session, an openai client bound to it,
+and helpers shared by the test files. Run with scripts/test-server.sh (it builds the binary and the venv)."""
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from serverproc import Server, ServerError, cli_generate  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def server():
+    try:
+        srv = Server()
+    except (ServerError, FileNotFoundError) as e:
+        pytest.fail(f"jitgen serve did not start: {e}", pytrace=False)
+    yield srv
+    rc = srv.stop()
+    assert rc == 0, f"jitgen serve exited with {rc} on SIGTERM:\n{srv.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def http(server):
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def model_id(http) -> str:
+    return http.get("/v1/models").json()["data"][0]["id"]
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    # max_retries=0: the client would otherwise retry 429/5xx answers and hide them from the error tests.
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def complete(client, model_id):
+    """complete(prompt, **kw) -> Completion, with the server's model id and greedy decoding unless overridden."""
+
+    def call(prompt, **kw):
+        kw.setdefault("temperature", 0)
+        return client.completions.create(model=model_id, prompt=prompt, **kw)
+
+    return call
+
+
+@functools.lru_cache(maxsize=None)
+def cli_greedy(prompt: str, max_tokens: int) -> dict:
+    """The CLI's greedy output for one prompt, cut at the first end-of-text like the server's text."""
+    seq = dict(cli_generate(prompt, max_tokens))
+    if 50256 in seq["ids"]:
+        seq["ids"] = seq["ids"][: seq["ids"].index(50256)]
+        seq["text"] = seq["text"].split("<|endoftext|>")[0]
+    return seq
+
+
+METRIC_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text format -> {"name" or "name{labels}": value}; comment lines are skipped."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = METRIC_LINE.match(line)
+        assert m, f"not a Prometheus sample line: {line!r}"
+        key = m["name"] + (f"{{{m['labels']}}}" if m["labels"] else "")
+        out[key] = float(m["value"])
+    return out
+
+
+def metrics(http) -> dict[str, float]:
+    r = http.get("/metrics")
+    assert r.status_code == 200
+    return parse_metrics(r.text)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05):
+    """Polls predicate() until it returns a truthy value (returned) or timeout seconds pass (returns the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
+
+
+def assert_openai_error(body: dict, status_type: str | None = None) -> dict:
+    """The OpenAI error shape: {"error": {"message": str, "type": str, "param": str|null, "code": str|null}}."""
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert isinstance(err.get("message"), str) and err["message"], body
+    assert isinstance(err.get("type"), str) and err["type"], body
+    assert "param" in err and (err["param"] is None or isinstance(err["param"], str)), body
+    assert "code" in err and (err["code"] is None or isinstance(err["code"], (str, int))), body
+    if status_type:
+        assert err["type"] == status_type, body
+    return err

@@ -1,0 +1,119 @@
+"""The playground page at / in headless Chromium (Debian's chromium + chromium-driver, driven by selenium): type a
+prompt, Generate, wait for the stream to finish, check the output and the statistics. With JITGEN_SCREENSHOT=1 the
+page is saved to docs/playground.png."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMEDRIVER):
+        pytest.fail(f"{CHROMEDRIVER} missing: apt-get install chromium chromium-driver (scripts/install-deps.sh)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,860", "--force-device-scale-factor=1", "--no-first-run",
+                "--disable-extensions", "--disable-background-networking"):
+        opts.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    drv.set_page_load_timeout(30)
+    yield drv
+    drv.quit()
+
+
+def state(drv):
+    return drv.execute_script("return document.body.dataset.state")
+
+
+def fill(drv, element_id, value):
+    el = drv.find_element(By.ID, element_id)
+    el.clear()
+    el.send_keys(value)
+
+
+def test_page_is_self_contained(http):
+    r = http.get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    html = r.text
+    for needle in ('id="prompt"', 'id="max_tokens"', 'id="temperature"', 'id="generate"', 'id="output"',
+                   'id="stats"'):
+        assert needle in html
+    assert "http://" not in html.replace("http://HOST", "") and "https://" not in html, "external URL in the page"
+    assert html == (REPO / "src/serve/playground.html").read_text(), "served page differs from the source file"
+
+
+def test_playground_streams_a_completion(server, browser, complete):
+    drv = browser
+    drv.get(server.url + "/")
+    WebDriverWait(drv, 10).until(lambda d: d.find_element(By.ID, "model").text not in ("", "…"))
+    assert state(drv) == "idle"
+    prompt = "Once upon a time, in a quiet village,"
+    fill(drv, "prompt", prompt)
+    fill(drv, "max_tokens", "48")
+    fill(drv, "temperature", "0")
+    seen = set()
+    drv.find_element(By.ID, "generate").click()
+    WebDriverWait(drv, 60, poll_frequency=0.02).until(
+        lambda d: seen.add(state(d)) or state(d) in ("done", "error"))
+    assert state(drv) == "done", drv.find_element(By.ID, "output").text
+    assert "streaming" in seen or len(seen) >= 1
+    out = drv.find_element(By.ID, "output").text
+    assert out.startswith(prompt.strip())
+    generated = out[len(prompt):]
+    assert generated.strip(), "no generated text"
+    # The page shows what the API returns for the same greedy request (whitespace as the browser renders it).
+    want = complete(prompt, max_tokens=48).choices[0].text
+    assert " ".join(generated.split()) == " ".join(want.split())
+    stats = drv.find_element(By.ID, "stats").text
+    tokens = int(drv.find_element(By.ID, "stat_tokens").text)
+    assert tokens == complete(prompt, max_tokens=48).usage.completion_tokens
+    assert "ms" in drv.find_element(By.ID, "stat_ttft").text
+    rate = drv.find_element(By.ID, "stat_rate").text
+    assert rate == "–" or float(rate) > 0, stats
+    assert drv.find_element(By.ID, "stat_finish").text in ("length", "stop")
+    if os.environ.get("JITGEN_SCREENSHOT") == "1":
+        (REPO / "docs").mkdir(exist_ok=True)
+        assert drv.save_screenshot(str(REPO / "docs/playground.png"))
+
+
+def test_playground_shows_errors(server, browser):
+    drv = browser
+    drv.get(server.url + "/")
+    fill(drv, "prompt", "Hello")
+    fill(drv, "max_tokens", "5000")  # beyond the context: the server answers 400
+    drv.find_element(By.ID, "generate").click()
+    WebDriverWait(drv, 30).until(lambda d: state(d) in ("done", "error"))
+    assert state(drv) == "error"
+    assert "400" in drv.find_element(By.ID, "output").text
+
+
+def test_playground_stop_button_aborts(server, browser, http):
+    drv = browser
+    drv.get(server.url + "/")
+    fill(drv, "prompt", "A very long story:")
+    fill(drv, "max_tokens", "200")
+    fill(drv, "temperature", "1")
+    drv.find_element(By.ID, "generate").click()
+    WebDriverWait(drv, 30, poll_frequency=0.01).until(
+        lambda d: state(d) != "streaming" or d.find_element(By.ID, "stat_tokens").text not in ("–", "0"))
+    if state(drv) == "streaming":
+        drv.find_element(By.ID, "abort").click()
+    WebDriverWait(drv, 10).until(lambda d: state(d) in ("done", "error"))
+    assert state(drv) == "done"
+    assert drv.find_element(By.ID, "stat_finish").text in ("stopped", "length", "stop")
+    from conftest import metrics, wait_for
+    assert wait_for(lambda: metrics(http)["jitgen_slots_busy"] == 0, 3)
