@@ -9,6 +9,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev libssl-dev
   python3 python3-pip
+  libcpp-httplib-dev chromium chromium-driver
 )
 
 missing=()
