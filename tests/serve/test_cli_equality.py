@@ -62,3 +62,14 @@ def test_beam_search_equals_cli(complete, prompt):
     r = complete(prompt, max_tokens=12, extra_body={"num_beams": 3})
     text = ref["text"].split("<|endoftext|>")[0]
     assert r.choices[0].text == text
+
+
+@pytest.mark.parametrize("seed", [0, 42, 123456789])
+def test_seeded_sampling_equals_cli(complete, seed):
+    # Sampling with a seed is reproducible across front ends: seed N (< 2**32) is the CLI's --seed N. OpenAI applies
+    # no top-k unless asked, so the CLI gets --top-k 0 (its HF default is 50).
+    prompt = PROMPTS[0]
+    ref = cli_generate(prompt, 16, "--do-sample", "--temperature", "0.9", "--top-p", "0.95", "--top-k", "0",
+                       "--seed", str(seed))
+    r = complete(prompt, max_tokens=16, temperature=0.9, top_p=0.95, seed=seed)
+    assert r.choices[0].text == ref["text"].split("<|endoftext|>")[0]
