@@ -69,8 +69,9 @@ METRIC_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^
 
 
 def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text format -> {"name" or "name{labels}": value}; comment lines are skipped."""
-    out = {}
+    """Prometheus text format -> {"name{labels}": value} for each sample, plus {"name": sum over its label sets}
+    for each labelled name without a bare sample (jitgen_requests_total{route=...,status=...} -> all requests)."""
+    out, totals = {}, {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
@@ -78,6 +79,9 @@ def parse_metrics(text: str) -> dict[str, float]:
         assert m, f"not a Prometheus sample line: {line!r}"
         key = m["name"] + (f"{{{m['labels']}}}" if m["labels"] else "")
         out[key] = float(m["value"])
+        totals[m["name"]] = totals.get(m["name"], 0.0) + float(m["value"])
+    for name, total in totals.items():
+        out.setdefault(name, total)
     return out
 
 

@@ -106,12 +106,14 @@ async def run_phase(url: str, model: str, n_requests: int, concurrency: int, max
 
 
 def scrape(url: str) -> dict[str, float]:
-    out = {}
+    """/metrics -> {metric name: value summed over its label sets}."""
+    out: dict[str, float] = {}
     for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
         if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
+            series, _, value = line.rpartition(" ")
+            name = series.split("{", 1)[0]
             try:
-                out[name] = float(value)
+                out[name] = out.get(name, 0.0) + float(value)
             except ValueError:
                 pass
     return out
