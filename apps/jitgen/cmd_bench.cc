@@ -23,6 +23,9 @@ struct BenchFlags {
   std::string json_path;
   bool roofline = false, quick = false, skip_grid = false;
   int reps = 2;
+  // --device cuda: the GPU grid (cmd_bench_cuda.cc)
+  std::string device = "cpu", dtypes = "f32,f16", batches = "1,8,32", news = "20,128";
+  int prompt_len = 16;
 };
 
 struct Record {
@@ -213,14 +216,25 @@ Subcommand register_bench(CLI::App& parent) {
   CLI::App* cmd = parent.add_subcommand(
       "bench", "Reproduce the TF-XLA generate experiments on jitgen (eager vs compiled), plus a timing grid");
   flags->model.add_to(cmd);
-  cmd->add_option("--config", flags->preset, "Random weights at a real shape: tiny, gpt2, gpt2-medium, ...")
-      ->check(CLI::IsMember({"tiny", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"}));
+  cmd->add_option("--config", flags->preset,
+                  "Random weights at a real shape: tiny, gpt2, gpt2-medium, ... (--device cuda: a comma list)");
   cmd->add_option("--json", flags->json_path, "Also write the results as JSON to this file");
   cmd->add_option("--reps", flags->reps, "Timed calls after the first (best is reported)")->check(CLI::Range(0, 100));
   cmd->add_flag("--roofline", flags->roofline, "Measure memory bandwidth and print tokens/s at the limit");
   cmd->add_flag("--quick", flags->quick, "A smaller grid (batch 1/8, prompt 16, 20 new tokens)");
   cmd->add_flag("--no-grid", flags->skip_grid, "Only the post's experiments");
-  return {cmd, [flags] { return run_bench(*flags); }};
+  cmd->add_option("--device", flags->device, "cpu (the experiments above) or cuda (the GPU grid)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--dtypes", flags->dtypes, "--device cuda: storage types, comma separated (f32,f16,bf16)");
+  cmd->add_option("--batches", flags->batches, "--device cuda: batch sizes, comma separated");
+  cmd->add_option("--new", flags->news, "--device cuda: new-token counts, comma separated");
+  cmd->add_option("--prompt-len", flags->prompt_len, "--device cuda: prompt tokens per row")->check(CLI::Range(1, 512));
+  return {cmd, [flags] {
+            if (flags->device == "cuda")
+              return run_cuda_bench(flags->preset.empty() ? "gpt2" : flags->preset, flags->dtypes, flags->batches,
+                                    flags->news, flags->prompt_len, flags->reps, flags->json_path);
+            return run_bench(*flags);
+          }};
 }
 
 }  // namespace jitgen::cli

@@ -24,6 +24,10 @@ Subcommand register_tokenize(CLI::App& parent);
 Subcommand register_make_model(CLI::App& parent);
 Subcommand register_bench(CLI::App& parent);
 
+// jitgen bench --device cuda (cmd_bench_cuda.cc): presets, dtypes, batches and new-token counts are comma lists.
+int run_cuda_bench(const std::string& presets, const std::string& dtypes, const std::string& batches,
+                   const std::string& news, int prompt_len, int reps, const std::string& json_path);
+
 // --model, shared by the subcommands that load one.
 struct ModelFlag {
   std::string dir;  // empty = the built-in default

@@ -8,4 +8,10 @@ enum class ExecutionMode {
   kCompiled,  // traced once per shape bucket into a fused, memory-planned, cached executable
 };
 
+// Where a model runs. kCuda needs a build with -DJITGEN_CUDA=ON and a visible GPU (docs/cuda.md).
+enum class Device {
+  kCpu,
+  kCuda,
+};
+
 }  // namespace jitgen

@@ -21,6 +21,8 @@ struct Model::Impl {
   std::string source;
   // Compiled plans of this model, shared by every generation on it (the pointee is thread-safe).
   std::shared_ptr<CompileCache> compile_cache = std::make_shared<CompileCache>();
+  // CUDA builds: device weights and CUDA plans (models/cuda_model_state.h), created on first use.
+  mutable std::shared_ptr<void> cuda_state;
 };
 
 // Identifies a model for on-disk plans: config, weight names, shapes and a sample of every weight's values.

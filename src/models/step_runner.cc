@@ -1,7 +1,15 @@
 #include "models/step_runner.h"
 
+#include <cstdlib>
+#include <string>
+
+#include <fmt/format.h>
+
 #include "models/compiled_step_runner.h"
 #include "models/eager_step_runner.h"
+#ifdef JITGEN_WITH_CUDA
+#include "models/cuda_step_runner.h"
+#endif
 
 namespace jitgen {
 
@@ -17,8 +25,23 @@ const Tensor& StepRunner::decode(const int32_t* tokens, const int32_t* positions
   return decoded_;
 }
 
+Device default_device() {
+  const char* e = std::getenv("JITGEN_DEVICE");
+  if (!e || !*e || std::string(e) == "cpu") return Device::kCpu;
+  if (std::string(e) == "cuda") return Device::kCuda;
+  throw_invalid_argument(fmt::format("JITGEN_DEVICE=\"{}\": expected cpu or cuda", e));
+}
+
 std::unique_ptr<StepRunner> make_step_runner(const Model& model, int rows, int capacity, ExecutionMode mode,
-                                             int prompt_bucket) {
+                                             int prompt_bucket, Device device) {
+  if (device == Device::kCuda) {
+#ifdef JITGEN_WITH_CUDA
+    const CudaRunnerOptions options{cuda_storage_from_env(), mode == ExecutionMode::kCompiled, prompt_bucket};
+    return std::make_unique<CudaStepRunner>(model, rows, capacity, options);
+#else
+    throw_invalid_argument("device cuda: this jitgen was built without CUDA (configure with -DJITGEN_CUDA=ON)");
+#endif
+  }
   if (mode == ExecutionMode::kEager) return std::make_unique<EagerStepRunner>(model, rows, capacity);
   return std::make_unique<CompiledStepRunner>(model, rows, capacity, prompt_bucket);
 }

@@ -54,8 +54,8 @@ __global__ void attention_chunk_kernel(const T* qkv, const T* k_cache, const T* 
   const int64_t bht = (b * T_ + t) * H + h;
   const int64_t last = cache_pos[b] + t;  // causal: slots [0, last]
   const int64_t j0 = static_cast<int64_t>(chunk) * chunk_keys;
-  const int64_t j1 = min(j0 + chunk_keys, last + 1);
-  const int64_t n = max<int64_t>(0, j1 - j0);
+  const int64_t j1 = j0 + chunk_keys < last + 1 ? j0 + chunk_keys : last + 1;
+  const int64_t n = j1 > j0 ? j1 - j0 : 0;
 
   const T* q_row = qkv + (b * T_ + t) * 3 * C + h * D;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) q[d] = load_f(q_row + d);

@@ -1,4 +1,6 @@
 // Embeddings, adds, activations, layer norm, last position, and the small bookkeeping kernels.
+#include <algorithm>
+
 #include "ops/cuda/common.cuh"
 
 namespace jitgen::cuda {

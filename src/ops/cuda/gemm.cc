@@ -32,6 +32,7 @@ LtLayout lt_layout(int64_t M, int64_t K, int64_t N, bool w_transposed) {
 }
 
 LtGemm::LtGemm(cublasLtHandle_t handle, const GemmSpec& spec) : handle_(handle), spec_(spec) {
+  JITGEN_CHECK(!(spec.gelu && spec.residual));
   const LtLayout l = lt_layout(spec.M, spec.K, spec.N, spec.w_transposed);
   const cudaDataType_t in = cuda_type(spec.storage), out = spec.out_f32 ? CUDA_R_32F : in;
   // fp32 compute for every storage: plain FP32 (no TF32) keeps fp32 plans exact to ~1e-6 of the CPU.

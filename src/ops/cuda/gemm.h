@@ -33,7 +33,8 @@ struct GemmSpec {
   bool w_transposed = false;  // w is [N, K] (lm_head) instead of [K, N]
   const void* bias = nullptr;  // [N] in storage type; fixed for the plan's lifetime
   bool gelu = false;           // epilogue GELU (tanh form) after the bias
-  bool residual = false;       // run() adds a [M, N] residual (same storage)
+  bool residual = false;       // run() adds a [M, N] residual (same storage); never with gelu (the CPU
+                               // order is activation, then residual; cuBLASLt's is the reverse)
   bool out_f32 = false;        // D in fp32 whatever the storage (logits)
 };
 
