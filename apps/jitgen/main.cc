@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       cli::register_tokenize,
       cli::register_make_model,
       cli::register_bench,
+      cli::register_serve,
   };
   std::vector<cli::Subcommand> commands;
   for (cli::RegisterFn reg : registry) commands.push_back(reg(app));

@@ -61,7 +61,8 @@ void Utf8Accumulator::finish(std::string& out) {
 }
 
 TextStreamer::TextStreamer(std::vector<std::string> token_bytes, std::vector<int32_t> skip_ids)
-    : token_bytes_(std::move(token_bytes)), skip_ids_(std::move(skip_ids)) {}
+    : token_bytes_(std::make_shared<const std::vector<std::string>>(std::move(token_bytes))),
+      skip_ids_(std::move(skip_ids)) {}
 
 TextStreamer TextStreamer::from_tokenizer(const Tokenizer& tokenizer, bool skip_special_tokens) {
   std::vector<std::string> table(tokenizer.vocab_size());
@@ -76,8 +77,8 @@ TextStreamer TextStreamer::from_tokenizer(const Tokenizer& tokenizer, bool skip_
 std::string TextStreamer::put(int32_t token) {
   std::string out;
   if (std::find(skip_ids_.begin(), skip_ids_.end(), token) != skip_ids_.end()) return out;
-  if (token < 0 || token >= static_cast<int32_t>(token_bytes_.size())) return out;
-  acc_.push(token_bytes_[token], out);
+  if (token < 0 || token >= static_cast<int32_t>(token_bytes_->size())) return out;
+  acc_.push((*token_bytes_)[token], out);
   return out;
 }
 

@@ -7,6 +7,7 @@
 // incomplete sequence as one U+FFFD.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,7 @@ class TextStreamer {
   std::string finish();            // the held-back remainder; the streamer can be reused afterwards
 
  private:
-  std::vector<std::string> token_bytes_;
+  std::shared_ptr<const std::vector<std::string>> token_bytes_;  // shared by copies: one table per vocabulary
   std::vector<int32_t> skip_ids_;
   Utf8Accumulator acc_;
 };

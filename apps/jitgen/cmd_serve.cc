@@ -1,0 +1,80 @@
+// jitgen serve: the OpenAI-compatible HTTP server (POST /v1/completions, GET /v1/models, /health, /metrics, and
+// the playground page at /). SIGINT / SIGTERM stop it cleanly.
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "jitgen/error.h"
+#include "serve/server.h"
+
+namespace jitgen::cli {
+namespace {
+
+struct ServeFlags {
+  ModelFlag model;
+  serve::ServerOptions server;
+};
+
+std::string model_id(const std::string& dir) {
+  if (dir.empty()) return "jitgen-default";
+  const std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+  const std::string name = (p.has_filename() ? p.filename() : p.parent_path().filename()).string();
+  return name.empty() ? "jitgen-model" : name;
+}
+
+}  // namespace
+
+Subcommand register_serve(CLI::App& parent) {
+  auto f = std::make_shared<ServeFlags>();
+  CLI::App* cmd = parent.add_subcommand("serve", "OpenAI-compatible completion server with continuous batching");
+  f->model.add_to(cmd);
+  cmd->add_option("--host", f->server.host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", f->server.port, "Port (0 = any free port; the ready line shows it)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--max-batch", f->server.scheduler.slots, "Rows of the continuous decode batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--max-queue", f->server.scheduler.max_queue, "Requests that may wait for a row (more get 429)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--ctx", f->server.scheduler.capacity,
+                  "Tokens per row (prompt + completion; default: the model's n_positions)")
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--prompt-bucket", f->server.scheduler.prompt_bucket,
+                  "Prefill lengths round up to a multiple of this (HF pad_to_multiple_of)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  return {cmd, [f] {
+            // Signals are taken by one thread (sigwait), so they never interrupt the server's threads.
+            sigset_t stop_signals;
+            sigemptyset(&stop_signals);
+            sigaddset(&stop_signals, SIGINT);
+            sigaddset(&stop_signals, SIGTERM);
+            pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+            Model model = f->model.load_model();
+            if (f->server.scheduler.capacity > model.info().n_positions)
+              throw_invalid_argument(fmt::format("--ctx {} exceeds the model's position table (n_positions = {})",
+                                                 f->server.scheduler.capacity, model.info().n_positions));
+            serve::Server server(std::move(model), f->model.load_tokenizer(), model_id(f->model.dir), f->server);
+            const int port = server.bind();
+            std::thread waiter([&] {
+              int sig = 0;
+              sigwait(&stop_signals, &sig);
+              std::cerr << "jitgen serve: stopping (signal " << sig << ")\n";
+              server.stop();
+            });
+            std::cerr << fmt::format("jitgen serve: listening on http://{}:{}\n", f->server.host, port) << std::flush;
+            server.serve();
+            waiter.join();
+            return 0;
+          }};
+}
+
+}  // namespace jitgen::cli

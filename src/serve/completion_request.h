@@ -1,0 +1,56 @@
+#pragma once
+// POST /v1/completions: the OpenAI request body, checked field by field and turned into what the scheduler
+// runs. OpenAI's names and defaults (max_tokens 16, temperature 1, top_p 1, n 1, stop cut from the text), plus
+// HF generate() options under their HF names (top_k, min_p, typical_p, repetition_penalty,
+// no_repeat_ngram_size, num_beams, length_penalty, early_stopping, min_tokens, ignore_eos). Every problem is
+// an ApiError naming the field, with the HTTP status OpenAI would send.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jitgen/generation_config.h"
+#include "jitgen/tokenizer.h"
+
+namespace jitgen::serve {
+
+struct ApiError : std::runtime_error {
+  ApiError(int status, std::string message, std::string param = "", std::string type = "invalid_request_error",
+           std::string code = "")
+      : std::runtime_error(std::move(message)),
+        status(status),
+        param(std::move(param)),
+        type(std::move(type)),
+        code(std::move(code)) {}
+  int status;
+  std::string param, type, code;
+  nlohmann::json body() const;  // {"error": {"message", "type", "param", "code"}}
+};
+
+// What a request is checked against.
+struct ServedModel {
+  std::string id;                     // the name /v1/models lists
+  int n_positions = 0, vocab_size = 0;
+  nlohmann::json generation_defaults;  // the model's generation_config.json (eos, pad, bos)
+  const Tokenizer* tokenizer = nullptr;
+  int max_n = 64;                      // most choices per prompt
+};
+
+struct CompletionRequest {
+  std::vector<std::vector<int32_t>> prompts;  // token ids, one list per prompt
+  int max_tokens = 16;
+  int n = 1;
+  bool stream = false, include_usage = false;
+  std::optional<int> logprobs;  // top alternatives per token (0 = only the chosen token's)
+  bool echo = false;
+  std::vector<std::string> stop;  // OpenAI stop sequences: generation ends there, the text excludes them
+  GenerationConfig config;        // HF semantics: sampling, processors, beams, eos
+  bool beam() const { return config.num_beams > 1; }
+};
+
+CompletionRequest parse_completion_request(const std::string& body, const ServedModel& model);
+
+}  // namespace jitgen::serve
