@@ -182,7 +182,7 @@ CompletionRequest parse_completion_request(const std::string& text, const Served
   }
   ov["seed"] = json::array({seed & 0xffffffffu, seed >> 32});  // one integer N < 2^32 = the CLI's --seed N
   try {
-    r.config = resolve_generation_config(m.generation_defaults, ov);
+    r.config = resolve_generation_config(m.generation_defaults.is_null() ? json::object() : m.generation_defaults, ov);
   } catch (const Error& e) {
     throw bad("", e.what());
   }
