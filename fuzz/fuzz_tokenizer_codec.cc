@@ -1,6 +1,7 @@
 // Encode / decode of arbitrary bytes with the built-in GPT-2 tokenizer. Checks: ids in range; decoding is
 // lossless for ASCII text and idempotent in general (invalid UTF-8 becomes U+FFFD once); arbitrary id lists
 // decode or throw kInvalidArgument; batching with fuzzed options keeps every row the same length.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool ascii = true;
     for (unsigned char c : text) ascii = ascii && c < 0x80;
     if (ascii && back != text) __builtin_trap();
-    if (t.decode(t.encode(back)) != back) __builtin_trap();
+    // Idempotence; when back == text (ASCII and most valid UTF-8) the re-encode would repeat the first one.
+    if (back != text && t.decode(t.encode(back)) != back) __builtin_trap();
     (void)t.decode(ids, /*skip_special_tokens=*/true);
   });
   // The same bytes as an id list (3 bytes per id: 24 bits, so both valid and out-of-range ids occur).
@@ -48,7 +50,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t start = 0;
     for (size_t i = 0; i <= body.size() && texts.size() < 8; ++i) {
       if (i == body.size() || body[i] == '\n') {
-        texts.emplace_back(body.substr(start, i - start));
+        // Rows are capped at 256 bytes (the BPE word cache limit): longer ones only repeat the merge of a long
+        // word that the first encode above already did, and the batching logic sees up to 256 tokens per row
+        // against max_length <= 119 either way.
+        texts.emplace_back(body.substr(start, std::min<size_t>(i - start, 256)));
         start = i + 1;
       }
     }

@@ -17,6 +17,7 @@
 #include "core/finite.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
+#include "jitgen/engine.h"
 #include "jitgen/error.h"
 #include "jitgen/generate.h"
 #include "jitgen/generation_config.h"
@@ -149,6 +150,37 @@ std::string broken_model(const std::string& name, const std::function<void(const
   return d;
 }
 
+// A sharded checkpoint folder: model.safetensors.index.json with `weight_map`, and each shard's tensors.
+std::string sharded_model(const std::string& name, const json& weight_map,
+                          const std::map<std::string, std::vector<std::string>>& shards) {
+  const std::string d = scratch().file(name);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  test::write_file(d + "/model.safetensors.index.json", json{{"weight_map", weight_map}}.dump());
+  for (const auto& [shard, names] : shards) {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (const auto& n : names) tensors.emplace_back(n, Tensor::zeros({2}));
+    io::write_safetensors(d + "/" + shard, tensors);
+  }
+  return d;
+}
+
+// A tiny model folder with vocab_size 300 and the full GPT-2 tokenizer (50257 tokens) beside it.
+std::string small_vocab_model() {
+  static const std::string dir = [] {
+    const std::string d = scratch().file("small-vocab-model");
+    std::filesystem::create_directories(d);
+    io::Gpt2Config c = gpt2_preset("tiny");
+    c.vocab_size = 300;
+    write_random_gpt2(c, {}, d);
+    for (const char* f : {"vocab.json", "merges.txt"})
+      std::filesystem::copy_file(test::source_dir() + "/third_party/gpt2-tokenizer/" + f, d + "/" + f,
+                                 std::filesystem::copy_options::overwrite_existing);
+    return d;
+  }();
+  return dir;
+}
+
 // ------------------------------------------------------------------------------------------------ the table
 
 struct LibCase {
@@ -198,6 +230,8 @@ const std::vector<LibCase>& lib_cases() {
        [] { parse_config(R"({"model_type": "gpt2", "add_cross_attention": true})"); }},
       {"CFG-HEADS", ErrorCode::kInvalidFile, "must be divisible by \"n_head\"",
        [] { parse_config(R"({"model_type": "gpt2", "n_embd": 10, "n_head": 3})"); }},
+      {"CFG-SIZE-LIMIT", ErrorCode::kInvalidFile, "field \"n_layer\" is 16777217, expected at most 16777216",
+       [] { parse_config(R"({"model_type": "gpt2", "n_layer": 16777217})"); }},
       // generation_config.json (kInvalidFile) and caller overrides (kInvalidArgument)
       {"GEN-NOT-OBJECT", ErrorCode::kInvalidFile, "field '<root>' must be a JSON object", [] { merge_gen("[]"); }},
       {"GEN-INT", ErrorCode::kInvalidFile, "field 'top_k' must be an integer", [] { merge_gen(R"({"top_k": 1.5})"); }},
@@ -401,6 +435,16 @@ const std::vector<LibCase>& lib_cases() {
          });
          (void)io::Checkpoint::open_dir(d);
        }},
+      {"CK-INDEX-TWO-SHARDS", ErrorCode::kInvalidFile, "appears in two shards", [] {
+         const std::string d = sharded_model("two-shards", {{"a", "s1.safetensors"}, {"b", "s2.safetensors"}},
+                                             {{"s1.safetensors", {"a"}}, {"s2.safetensors", {"a", "b"}}});
+         (void)io::Checkpoint::open_dir(d);
+       }},
+      {"CK-INDEX-NOT-IN-SHARD", ErrorCode::kInvalidFile, "is listed in weight_map for shard", [] {
+         const std::string d = sharded_model("not-in-shard", {{"a", "s1.safetensors"}, {"b", "s1.safetensors"}},
+                                             {{"s1.safetensors", {"a"}}});
+         (void)io::Checkpoint::open_dir(d);
+       }},
       {"MODEL-NO-DIR", ErrorCode::kInvalidFile, "model folder not found",
        [] { (void)Model::from_dir(scratch().file("no-such-model")); }},
       {"MODEL-MISSING-TENSOR", ErrorCode::kInvalidFile, "missing tensor", [] {
@@ -418,6 +462,18 @@ const std::vector<LibCase>& lib_cases() {
            json c = io::read_json_file(d + "/config.json");
            c["n_positions"] = 64;
            test::write_file(d + "/config.json", c.dump());
+         });
+         (void)Model::from_dir(d);
+       }},
+      {"MODEL-TENSOR-DTYPE", ErrorCode::kInvalidFile, "has dtype I32, expected F32, F16 or BF16", [] {
+         const std::string d = broken_model("dtype", [](const std::string& d) {
+           const io::Gpt2Config c = gpt2_preset("tiny");
+           Gpt2Weights w = random_gpt2_weights(c, 0);
+           std::vector<std::pair<std::string, Tensor>> tensors;
+           for_each_gpt2_tensor(c, w, [&](const std::string& name, Tensor& t, const Shape& shape) {
+             tensors.emplace_back(name, name == "wpe.weight" ? Tensor::zeros(shape, DType::kI32) : t);
+           });
+           io::write_safetensors(d + "/model.safetensors", tensors);
          });
          (void)Model::from_dir(d);
        }},
@@ -461,6 +517,11 @@ const std::vector<LibCase>& lib_cases() {
       {"TOK-DUPLICATE-ID", ErrorCode::kInvalidFile, "(expected unique ids)", [] {
          json d = tokenizer_doc();
          d["model"]["vocab"]["zz"] = 5;
+         load_tokenizer_json(d);
+       }},
+      {"TOK-ID-FAR-BEYOND", ErrorCode::kInvalidFile, "token id 100000 is far beyond the 257 tokens defined", [] {
+         json d = tokenizer_doc();
+         d["model"]["vocab"]["zz"] = 100000;
          load_tokenizer_json(d);
        }},
       {"TOK-BYTE-MISSING", ErrorCode::kInvalidFile, "vocabulary has no token for byte", [] {
@@ -561,12 +622,34 @@ const std::vector<LibCase>& lib_cases() {
          o.pad_to_multiple_of = 4;
          (void)Tokenizer::builtin_gpt2().encode_batch({"a"}, o);
        }},
+      {"TOK-BATCH-NO-PAD", ErrorCode::kInvalidArgument, "encode_batch: padding needs a pad token", [] {
+         const std::string p = scratch().file("tokenizer.json");
+         test::write_file(p, tokenizer_doc().dump());  // byte tokens only: no pad, no <|endoftext|>
+         (void)Tokenizer::from_tokenizer_json(p).encode_batch({"a", "bb"});
+       }},
+      // Engine
+      {"ENGINE-PROMPT-BUCKET", ErrorCode::kInvalidArgument, "prompt bucket must be >= 1, got 0", [] {
+         EngineOptions o;
+         o.prompt_bucket = 0;
+         Engine e(tiny(), o);
+       }},
+      {"ENGINE-PLAN-CACHE-DIR", ErrorCode::kInvalidArgument, "cannot create the folder", [] {
+         EngineOptions o;
+         o.plan_cache_dir = "/dev/null/plans";
+         Engine e(tiny(), o);
+       }},
       // writing
       {"WRITE-METADATA-NAME", ErrorCode::kInvalidArgument, "cannot be used as a tensor name",
        [] { io::write_safetensors(scratch().file("w.safetensors"), {{"__metadata__", Tensor::zeros({1})}}); }},
       {"WRITE-DUPLICATE", ErrorCode::kInvalidArgument, "given twice", [] {
          io::write_safetensors(scratch().file("w.safetensors"), {{"a", Tensor::zeros({1})}, {"a", Tensor::zeros({1})}});
        }},
+      {"WRITE-NEGATIVE-SHAPE", ErrorCode::kInvalidArgument, "has negative shape [-1]", [] {
+         float x = 0;
+         io::write_safetensors(scratch().file("w.safetensors"), {{"a", Tensor::view(&x, {-1}, DType::kF32)}});
+       }},
+      {"WRITE-NO-DATA", ErrorCode::kInvalidArgument, "has no data",
+       [] { io::write_safetensors(scratch().file("w.safetensors"), {{"a", Tensor()}}); }},
       {"WRITE-CREATE", ErrorCode::kInvalidFile, "cannot create",
        [] { io::write_safetensors(scratch().file("no/such/dir/w.safetensors"), {{"a", Tensor::zeros({1})}}); }},
   };
@@ -595,6 +678,10 @@ const std::vector<CliCase>& cli_cases() {
       {"CLI-FLAG-VALIDATE", 2, "--top-p: top_p must be in (0, 1]", "generate --top-p 2 hi"},
       {"CLI-LIMIT", 4, "--max-new-tokens / --max-length:", "generate --max-new-tokens 5000 hi"},
       {"CLI-MODEL-DIR", 3, "model folder not found", "generate --model /nonexistent/model hi"},
+      {"CLI-TOKENIZER-VOCAB", 2, "--model: the tokenizer has 50257 tokens but the model only 300",
+       "generate --model {small-vocab-model} hi"},
+      {"CLI-PLAN-CACHE-DIR", 2, "--plan-cache /dev/null/plans: cannot create the folder",
+       "generate --plan-cache /dev/null/plans hi"},
       {"CLI-DECODE-ID", 2, "--decode: \"x\" is not a token id", "tokenize --decode 'x'"},
       {"CLI-DECODE-VOCAB", 2, "is not in the vocabulary", "tokenize --decode 99999"},
       {"CLI-MAKE-DTYPE", 2, "--dtype \"F64\": expected F32, F16 or BF16", "make-model --out /tmp/x --dtype F64"},
@@ -602,6 +689,7 @@ const std::vector<CliCase>& cli_cases() {
       {"CLI-MAKE-SHARDS", 2, "--shards must be in [1,", "make-model --out /tmp/x --config tiny --shards 99"},
       {"CLI-MAKE-TOKENIZER", 2, "--with-tokenizer needs vocab_size 50257",
        "make-model --out /tmp/x --config tiny --vocab-size 300 --with-tokenizer"},
+      {"CLI-MAKE-FOLDER", 3, "/dev/null/model: cannot create the folder", "make-model --out /dev/null/model --config tiny"},
   };
   return cases;
 }
@@ -636,7 +724,10 @@ class CliError : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(CliError, ExitsWithItsCodeAndOneLine) {
   const CliCase& c = cli_cases()[GetParam()];
-  const test::CliResult r = test::run_cli(c.args);
+  std::string args = c.args;
+  const std::string placeholder = "{small-vocab-model}";  // a folder made on first use
+  if (const auto at = args.find(placeholder); at != std::string::npos) args.replace(at, placeholder.size(), small_vocab_model());
+  const test::CliResult r = test::run_cli(args);
   EXPECT_EQ(r.exit_code, c.exit_code) << c.id << ": " << r.err;
   EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.id << ": expected '" << c.fragment << "' in: " << r.err;
   // The error is the last stderr line (the built-in model notice may precede it), prefixed "jitgen: error: ".

@@ -5,15 +5,20 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <string>
 
+#include "graph/plan_store.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
 #include "jitgen/error.h"
 #include "jitgen/generation_config.h"
+#include "jitgen/model.h"
 #include "jitgen/tokenizer.h"
+#include "models/model_impl.h"
+#include "models/step_plan.h"
 #include "test_support.h"
 
 namespace jitgen {
@@ -153,6 +158,70 @@ TEST(FuzzRegressions, Safetensors) {
   const auto files = inputs("safetensors");
   ASSERT_FALSE(files.empty());
   for (const auto& f : files) expect_clean(f, [&] { (void)io::SafetensorsFile::open(f); });
+}
+
+// Plan cache files (fuzz/fuzz_plan_store.cc) for the built-in default model: `bytes` is put where the store looks
+// for the plan of the step named by its own "key" field, then the step is compiled through the model's cache.
+struct PlanFromDisk {
+  CacheLookup lookup;
+  std::string warnings;  // stderr during the lookup
+};
+PlanFromDisk compile_with_plan_file(const std::string& bytes) {
+  const nlohmann::json doc = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  CompileKey key{"cpu", "f32", 1, 1, 64, true};
+  if (doc.is_object() && doc.contains("key") && doc["key"].is_string()) {
+    char tail[8] = {};
+    if (std::sscanf(doc["key"].get<std::string>().c_str(), "cpu/f32/B=%d/T=%d/S=%d/%4s", &key.rows,
+                    &key.step_tokens, &key.capacity, tail) == 4)
+      key.last_only = std::string(tail) == "last";
+  }
+  const Model model = Model::builtin_default();  // its own compile cache
+  const Model::Impl& m = model.impl();
+  const test::TempDir dir;
+  auto store = std::make_shared<PlanStore>(dir.path(), model_fingerprint(m), gpt2_weights_by_name(m));
+  test::write_file(store->path_for(key), bytes);
+  m.compile_cache->set_store(store);
+  testing::internal::CaptureStderr();
+  PlanFromDisk r;
+  r.lookup = compile_gpt2_step(model, key.rows, key.step_tokens, key.capacity, key.last_only);
+  r.warnings = testing::internal::GetCapturedStderr();
+  return r;
+}
+
+// Each fixture is a corrupt plan: it must be ignored with one warning and the plan rebuilt, never trusted.
+TEST(FuzzRegressions, PlanStoreIgnoresAndRebuildsCorruptPlans) {
+  const auto files = inputs("plan_store");
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
+    EXPECT_FALSE(r.lookup.from_disk) << f;
+    EXPECT_EQ(r.warnings.rfind("jitgen: warning: ignoring plan cache file ", 0), 0u) << f << ": " << r.warnings;
+    EXPECT_EQ(r.warnings.find('\n'), r.warnings.size() - 1) << f << ": one warning line expected: " << r.warnings;
+    ASSERT_NE(r.lookup.exe, nullptr) << f;
+    EXPECT_LE(r.lookup.exe->arena_bytes(), r.lookup.exe->memory_plan().naive_bytes) << f;
+  }
+}
+
+TEST(FuzzRegressions, PlanStoreArenaLargerThanItsBuffersIsIgnored) {
+  // arena_bytes 2^40: accepted before the fix, then the runner's arena allocation failed ("out of memory").
+  const PlanFromDisk r =
+      compile_with_plan_file(test::read_file(test::fixture_path("fuzz_regressions/plan_store/arena_bytes_2pow40.plan.json")));
+  EXPECT_FALSE(r.lookup.from_disk);
+  EXPECT_NE(r.warnings.find("is larger than its buffers"), std::string::npos) << r.warnings;
+}
+
+// The fuzz seeds (and the fixtures above, made from them) must still be plans the built-in model accepts, or the
+// harness would only ever fuzz the "another model" / "format version" rejections.
+TEST(FuzzRegressions, PlanStoreSeedsLoadForTheBuiltInModel) {
+  const fs::path seeds = fs::path(test::source_dir()) / "fuzz" / "corpus" / "fuzz_plan_store";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(seeds)) {
+    const PlanFromDisk r = compile_with_plan_file(test::read_file(e.path().string()));
+    EXPECT_TRUE(r.lookup.from_disk) << e.path() << " is stale (" << r.warnings
+                                    << "): regenerate the seeds as fuzz/README.md says";
+    ++n;
+  }
+  EXPECT_GT(n, 0);
 }
 
 }  // namespace

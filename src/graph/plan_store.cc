@@ -187,6 +187,7 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
     MemoryPlan plan;
     plan.arena_bytes = doc.at("arena_bytes").get<size_t>();
     plan.naive_bytes = doc.at("naive_bytes").get<size_t>();
+    size_t buffers_bytes = 0;  // every arena buffer side by side, 64-byte aligned as plan_memory() places them
     for (size_t i = 0; i < nodes.size(); ++i) {
       const json& j = nodes[i];
       Node n{op_from_name(j.at("op").get<std::string>())};
@@ -227,10 +228,16 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
       if (arena_node) {
         const size_t bytes = static_cast<size_t>(shape_numel(n.shape)) * dtype_size(n.dtype);
         if (static_cast<size_t>(off) + bytes > plan.arena_bytes) throw std::runtime_error("buffer outside the arena");
+        buffers_bytes += (bytes + 63) / 64 * 64;
       }
       plan.offset.push_back(off < 0 ? MemoryPlan::kNone : static_cast<size_t>(off));
       g.nodes.push_back(std::move(n));
     }
+    // The runner allocates arena_bytes: a plan never needs more than its buffers side by side, so a larger value
+    // is corrupt (an arena_bytes of 2^40 made generate fail with "out of memory" instead of rebuilding the plan).
+    if (plan.arena_bytes > buffers_bytes)
+      throw std::runtime_error(fmt::format("arena of {} bytes is larger than its buffers ({})", plan.arena_bytes,
+                                           buffers_bytes));
     g.output = doc.at("output").get<int>();
     if (g.output < 0 || g.output >= static_cast<int>(g.nodes.size()) || plan.offset[g.output] == MemoryPlan::kNone)
       throw std::runtime_error("bad output");
