@@ -69,7 +69,8 @@ def test_counters_increase(http, complete):
         assert after[f"{h}_count"] >= before[f"{h}_count"] + 2
     cache = ("jitgen_compile_cache_hits_total", "jitgen_compile_cache_misses_total")
     assert sum(after[k] for k in cache) >= sum(before[k] for k in cache)
-    assert after["jitgen_slots_busy"] == 0
+    # The slot is handed back right after the last event; give the scheduler a moment to count it.
+    assert wait_for(lambda: metrics(http)["jitgen_slots_busy"] == 0, timeout=1.0)
 
 
 def test_disconnect_mid_stream_frees_slot(server, http, model_id):
