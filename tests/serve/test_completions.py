@@ -4,7 +4,7 @@ import math
 
 import pytest
 from conftest import cli_greedy
-from serverproc import cli_tokenize
+from serverproc import cli_generate, cli_tokenize
 
 PROMPT = "Hello, my name is"
 
@@ -171,3 +171,49 @@ def test_absent_temperature_samples(client, model_id):
     # OpenAI's default temperature is 1: without a seed two requests almost surely differ.
     texts = {client.completions.create(model=model_id, prompt=PROMPT, max_tokens=12).choices[0].text for _ in range(3)}
     assert len(texts) > 1
+
+
+def test_echo_with_logprobs_covers_prompt_and_completion(complete):
+    r = complete("Hello world", max_tokens=3, echo=True, logprobs=1, extra_body={"ignore_eos": True})
+    c = r.choices[0]
+    lp = c.logprobs
+    n = r.usage.prompt_tokens + 3
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.text_offset) == n
+    assert "".join(lp.tokens) == c.text and c.text.startswith("Hello world")
+    assert lp.token_logprobs[0] is None  # nothing predicts the first prompt token
+    assert all(x is not None and x <= 1e-6 for x in lp.token_logprobs[1:])
+    # One text, one origin: each offset is the previous one plus the previous token's length, across the seam.
+    assert lp.text_offset[0] == 0
+    for i in range(1, n):
+        assert lp.text_offset[i] == lp.text_offset[i - 1] + len(lp.tokens[i - 1]), (i, lp.text_offset)
+
+
+def test_echo_max_tokens_zero_scores_the_prompt(complete):
+    # The lm-eval-harness loglikelihood call: echo the prompt with its logprobs, generate nothing.
+    r = complete("The quick brown fox", max_tokens=0, echo=True, logprobs=0)
+    c = r.choices[0]
+    assert c.text == "The quick brown fox"
+    assert r.usage.completion_tokens == 0
+    assert len(c.logprobs.tokens) == r.usage.prompt_tokens
+    assert c.logprobs.token_logprobs[0] is None
+
+
+def test_model_folder_is_served_under_its_basename(tmp_path):
+    """--model DIR: /v1/models lists the folder's basename, requests must name it, greedy equals the CLI's."""
+    import subprocess
+
+    import httpx
+    from serverproc import Server, find_binary
+
+    folder = tmp_path / "tiny-test-gpt2"
+    subprocess.run([str(find_binary()), "make-model", "--out", str(folder), "--config", "tiny", "--seed", "7",
+                    "--with-tokenizer"], check=True, capture_output=True, timeout=120)
+    with Server("--model", str(folder)) as srv:
+        assert [m["id"] for m in httpx.get(f"{srv.url}/v1/models").json()["data"]] == ["tiny-test-gpt2"]
+        body = {"model": "tiny-test-gpt2", "prompt": "Hello", "max_tokens": 8, "temperature": 0}
+        r = httpx.post(f"{srv.url}/v1/completions", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        ref = cli_generate("Hello", 8, "--model", str(folder))
+        assert r.json()["choices"][0]["text"] == ref["text"].split("<|endoftext|>")[0]
+        wrong = httpx.post(f"{srv.url}/v1/completions", json=dict(body, model="jitgen-default"), timeout=60)
+        assert wrong.status_code == 404
