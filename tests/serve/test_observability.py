@@ -171,3 +171,16 @@ def test_shutdown_with_stream_in_flight_refuses_new_work():
         rc = srv.stop(timeout=20)
     assert rc == 0, f"exit code {rc}:\n{srv.log_tail()}"
     assert all(not e or e.startswith("data: ") for e in events)
+
+
+def test_no_recompile_when_requests_come_and_go(http, complete):
+    """Continuous batching keeps one decode program: once a prompt length bucket has been seen, requests joining
+    and leaving (alone or 16 at once) compile nothing new."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    complete("Warm the bucket up", max_tokens=4)
+    complete("Warm the bucket up", max_tokens=4, n=2)
+    misses = metrics(http)["jitgen_compile_cache_misses_total"]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: complete("Warm the bucket up", max_tokens=2 + i % 7, n=1 + i % 2), range(16)))
+    assert metrics(http)["jitgen_compile_cache_misses_total"] == misses
