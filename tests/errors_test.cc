@@ -689,7 +689,8 @@ const std::vector<CliCase>& cli_cases() {
       {"CLI-MAKE-SHARDS", 2, "--shards must be in [1,", "make-model --out /tmp/x --config tiny --shards 99"},
       {"CLI-MAKE-TOKENIZER", 2, "--with-tokenizer needs vocab_size 50257",
        "make-model --out /tmp/x --config tiny --vocab-size 300 --with-tokenizer"},
-      {"CLI-MAKE-FOLDER", 3, "/dev/null/model: cannot create the folder", "make-model --out /dev/null/model --config tiny"},
+      {"CLI-MAKE-FOLDER", 3, "/dev/null/model: cannot create the folder",
+       "make-model --out /dev/null/model --config tiny"},
   };
   return cases;
 }
@@ -726,7 +727,8 @@ TEST_P(CliError, ExitsWithItsCodeAndOneLine) {
   const CliCase& c = cli_cases()[GetParam()];
   std::string args = c.args;
   const std::string placeholder = "{small-vocab-model}";  // a folder made on first use
-  if (const auto at = args.find(placeholder); at != std::string::npos) args.replace(at, placeholder.size(), small_vocab_model());
+  if (const auto at = args.find(placeholder); at != std::string::npos)
+    args.replace(at, placeholder.size(), small_vocab_model());
   const test::CliResult r = test::run_cli(args);
   EXPECT_EQ(r.exit_code, c.exit_code) << c.id << ": " << r.err;
   EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.id << ": expected '" << c.fragment << "' in: " << r.err;

@@ -204,10 +204,18 @@ TEST(FuzzRegressions, PlanStoreIgnoresAndRebuildsCorruptPlans) {
 
 TEST(FuzzRegressions, PlanStoreArenaLargerThanItsBuffersIsIgnored) {
   // arena_bytes 2^40: accepted before the fix, then the runner's arena allocation failed ("out of memory").
-  const PlanFromDisk r =
-      compile_with_plan_file(test::read_file(test::fixture_path("fuzz_regressions/plan_store/arena_bytes_2pow40.plan.json")));
+  const std::string f = test::fixture_path("fuzz_regressions/plan_store/arena_bytes_2pow40.plan.json");
+  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
   EXPECT_FALSE(r.lookup.from_disk);
   EXPECT_NE(r.warnings.find("is larger than its buffers"), std::string::npos) << r.warnings;
+}
+
+TEST(FuzzRegressions, PlanStoreBuffersSharingBytesWhileAliveAreIgnored) {
+  // Every arena offset 0: all inside the arena, so accepted before the fix, and generate printed other text.
+  const std::string f = test::fixture_path("fuzz_regressions/plan_store/aliased_buffers.plan.json");
+  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
+  EXPECT_FALSE(r.lookup.from_disk);
+  EXPECT_NE(r.warnings.find("share arena bytes while both are alive"), std::string::npos) << r.warnings;
 }
 
 // The fuzz seeds (and the fixtures above, made from them) must still be plans the built-in model accepts, or the

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +21,8 @@ using nlohmann::json;
 
 constexpr OpKind kAllOps[] = {OpKind::kInput,  OpKind::kWeight,           OpKind::kEmbedding, OpKind::kEmbeddingSum,
                               OpKind::kAdd,    OpKind::kLayerNorm,        OpKind::kLinear,    OpKind::kLinearTransposed,
-                              OpKind::kActivation, OpKind::kAttention,    OpKind::kLastPosition};
+                              OpKind::kActivation, OpKind::kAttention,    OpKind::kLastPosition,
+                              OpKind::kSelectTokens};
 
 OpKind op_from_name(const std::string& name) {
   for (OpKind op : kAllOps)
@@ -96,6 +98,11 @@ Shape expected_shape(const Graph& g, const Node& n) {
       need(in(3).dtype == DType::kI32 && in(4).dtype == DType::kI32, "bad attention inputs");
       return {q[0], q[1], q[2] / 3};
     }
+    case OpKind::kSelectTokens:
+      need(in(0).shape.size() == 3 && in(0).shape[1] == 1 && is_f32(in(0)) && in(1).op == OpKind::kInput &&
+               in(1).name == "select_state" && n.dtype == DType::kI32,
+           "bad select_tokens");
+      return {in(0).shape[0]};
     case OpKind::kLastPosition: {
       need(in(0).shape.size() == 3, "bad last_position");
       Shape s = in(0).shape;
@@ -241,6 +248,27 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
     g.output = doc.at("output").get<int>();
     if (g.output < 0 || g.output >= static_cast<int>(g.nodes.size()) || plan.offset[g.output] == MemoryPlan::kNone)
       throw std::runtime_error("bad output");
+    // Buffers alive at the same time never share bytes (plan_memory's invariant). Offsets that alias two of them
+    // stay inside the arena, so nothing faults: the plan would silently compute other logits.
+    const int N = static_cast<int>(g.nodes.size());
+    std::vector<int> last_use(N, -1);
+    for (int i = 0; i < N; ++i) {
+      if (g.nodes[i].dead) continue;
+      for (int x : g.nodes[i].inputs) last_use[x] = std::max(last_use[x], i);
+      if (g.nodes[i].residual >= 0) last_use[g.nodes[i].residual] = std::max(last_use[g.nodes[i].residual], i);
+    }
+    last_use[g.output] = N;  // read by the caller after the run
+    auto bytes_of = [&](int i) {
+      return static_cast<size_t>(shape_numel(g.nodes[i].shape)) * dtype_size(g.nodes[i].dtype);
+    };
+    for (int a = 0; a < N; ++a) {
+      if (plan.offset[a] == MemoryPlan::kNone) continue;
+      for (int b = a + 1; b <= std::max(a, last_use[a]) && b < N; ++b) {  // b is defined while a is alive
+        if (plan.offset[b] == MemoryPlan::kNone) continue;
+        if (plan.offset[a] < plan.offset[b] + bytes_of(b) && plan.offset[b] < plan.offset[a] + bytes_of(a))
+          throw std::runtime_error(fmt::format("nodes {} and {} share arena bytes while both are alive", a, b));
+      }
+    }
     const auto p = doc.at("passes").get<std::vector<int>>();
     if (p.size() != 4) throw std::runtime_error("bad pass stats");
     return Executable::from_plan(std::move(g), std::move(plan), PassStats{p[0], p[1], p[2], p[3]});
