@@ -117,14 +117,23 @@ int run_cuda_bench(const std::string& preset_list, const std::string& dtypes, co
           const cuda::Storage storage = cuda::parse_storage(dname.c_str());
           std::vector<std::vector<int32_t>> reference;
           for (const std::string mode : {"cuda-eager", "cuda-graph-step", "cuda-graph-loop", "cuda-generate"}) {
-            const auto t0 = std::chrono::steady_clock::now();
-            run_once(m, mode, storage, B, prompt_len, N);
-            const double first = ms_since(t0);
+            // A mode that fails (e.g. the driver refuses a graph) is recorded and the grid goes on.
+            double first = 0;
             Call best;
             best.total_ms = 1e300;
-            for (int i = 0; i < std::max(1, reps); ++i) {
-              Call c = run_once(m, mode, storage, B, prompt_len, N);
-              if (c.total_ms < best.total_ms) best = std::move(c);
+            try {
+              const auto t0 = std::chrono::steady_clock::now();
+              run_once(m, mode, storage, B, prompt_len, N);
+              first = ms_since(t0);
+              for (int i = 0; i < std::max(1, reps); ++i) {
+                Call c = run_once(m, mode, storage, B, prompt_len, N);
+                if (c.total_ms < best.total_ms) best = std::move(c);
+              }
+            } catch (const std::exception& e) {
+              fmt::print("{:<12} {:<5} {:<16} {:>5} {:>5} error: {}\n", preset, dname, mode, B, N, e.what());
+              doc["results"].push_back({{"model", preset}, {"dtype", dname}, {"mode", mode}, {"batch", B},
+                                        {"prompt_len", prompt_len}, {"new_tokens", N}, {"error", e.what()}});
+              continue;
             }
             if (reference.empty()) reference = best.tokens;
             int same = 0;

@@ -10,7 +10,8 @@
 
 namespace jitgen {
 
-CudaDecodeLoop::CudaDecodeLoop(int rows_) : rows(rows_) {
+CudaDecodeLoop::CudaDecodeLoop(int rows_, int64_t vocab) : rows(rows_) {
+  first_logits.reserve(sizeof(float) * rows * vocab);
   chosen.reserve(4 * rows);
   finished.reserve(4 * rows);
   counter.reserve(4);
@@ -49,21 +50,27 @@ void CudaDecodeLoop::prepare(CudaStepRunner& runner, const Key& key) {
     // Default 0 at every launch; the first advance sets it before the WHILE node looks at it.
     JITGEN_CUDA_CHECK(cudaGraphConditionalHandleCreate(&cond, g, 0, cudaGraphCondAssignDefault));
     JITGEN_CUDA_CHECK(cudaStreamBeginCaptureToGraph(s, g, nullptr, nullptr, 0, cudaStreamCaptureModeThreadLocal));
-    cuda::argmax_rows(key.prefill_logits, R, V, chosen.as<int32_t>(), s);
+    cuda::argmax_rows(first_logits.as<float>(), R, V, chosen.as<int32_t>(), s);
     cuda::greedy_advance(chosen.as<int32_t>(), state, false, cond, s);
     cudaStreamCaptureStatus status;
     cudaGraph_t capturing = nullptr;
     const cudaGraphNode_t* deps = nullptr;
     size_t n_deps = 0;
-    JITGEN_CUDA_CHECK(cudaStreamGetCaptureInfo(s, &status, nullptr, &capturing, &deps, nullptr, &n_deps));
     cudaGraphNodeParams params{};
     params.type = cudaGraphNodeTypeConditional;
     params.conditional.handle = cond;
     params.conditional.type = cudaGraphCondTypeWhile;
     params.conditional.size = 1;
     cudaGraphNode_t loop_node;
+#if CUDART_VERSION >= 13000  // CUDA 13 folded the edge-data (_v2/_v3) variants into these names
+    JITGEN_CUDA_CHECK(cudaStreamGetCaptureInfo(s, &status, nullptr, &capturing, &deps, nullptr, &n_deps));
     JITGEN_CUDA_CHECK(cudaGraphAddNode(&loop_node, capturing, deps, nullptr, n_deps, &params));
     JITGEN_CUDA_CHECK(cudaStreamUpdateCaptureDependencies(s, &loop_node, nullptr, 1, cudaStreamSetCaptureDependencies));
+#else
+    JITGEN_CUDA_CHECK(cudaStreamGetCaptureInfo(s, &status, nullptr, &capturing, &deps, &n_deps));
+    JITGEN_CUDA_CHECK(cudaGraphAddNode(&loop_node, capturing, deps, n_deps, &params));
+    JITGEN_CUDA_CHECK(cudaStreamUpdateCaptureDependencies(s, &loop_node, 1, cudaStreamSetCaptureDependencies));
+#endif
     JITGEN_CUDA_CHECK(cudaStreamEndCapture(s, &g));
 
     cudaGraph_t body = params.conditional.phGraph_out[0];
@@ -107,22 +114,28 @@ GreedyLoopResult CudaStepRunner::greedy_loop(const std::vector<int32_t>& next_po
   cudaStream_t s = stream_.get();
   const int first_slot = slots_;
 
+  const float* first_logits = last_logits_dev_;
   bool one_graph = o.one_graph && options_.graphs && R <= 1024;
+  int32_t* staged = staging_.as<int32_t>();
   if (one_graph) {
-    if (!loop_) loop_ = std::make_unique<CudaDecodeLoop>(R);
+    if (!loop_) loop_ = std::make_unique<CudaDecodeLoop>(R, c.vocab_size);
+    // The decode plan's warm-up below reuses the arena that holds the prefill logits: copy them out first.
+    JITGEN_CUDA_CHECK(cudaMemcpyAsync(loop_->first_logits.data(), last_logits_dev_, sizeof(float) * R * c.vocab_size,
+                                      cudaMemcpyDeviceToDevice, s));
+    first_logits = loop_->first_logits.as<float>();
+    std::copy(next_positions.begin(), next_positions.end(), staged + R);
+    fill_cache_pos(slots_);
+    JITGEN_CUDA_CHECK(cudaMemcpyAsync(decode_->positions.data(), staged + R, 4 * R, cudaMemcpyHostToDevice, s));
+    JITGEN_CUDA_CHECK(cudaMemcpyAsync(cache_pos_.data(), staged + 2 * R, 4 * R, cudaMemcpyHostToDevice, s));
+    warm_up_decode();
     try {
-      loop_->prepare(*this, CudaDecodeLoop::Key{o.max_new_tokens, o.eos, o.pad, last_logits_dev_});
+      loop_->prepare(*this, CudaDecodeLoop::Key{o.max_new_tokens, o.eos, o.pad});
     } catch (const Error&) {
       one_graph = false;  // no conditional nodes here: one graph launch per step below
     }
   }
   if (one_graph) {
     CudaDecodeLoop& L = *loop_;
-    int32_t* staged = staging_.as<int32_t>();
-    std::copy(next_positions.begin(), next_positions.end(), staged + R);
-    fill_cache_pos(slots_);
-    JITGEN_CUDA_CHECK(cudaMemcpyAsync(decode_->positions.data(), staged + R, 4 * R, cudaMemcpyHostToDevice, s));
-    JITGEN_CUDA_CHECK(cudaMemcpyAsync(cache_pos_.data(), staged + 2 * R, 4 * R, cudaMemcpyHostToDevice, s));
     JITGEN_CUDA_CHECK(cudaMemsetAsync(L.finished.data(), 0, 4 * R, s));
     JITGEN_CUDA_CHECK(cudaMemsetAsync(L.counter.data(), 0, 4, s));
     volatile int32_t* progress = L.progress.as<int32_t>();
@@ -162,7 +175,7 @@ GreedyLoopResult CudaStepRunner::greedy_loop(const std::vector<int32_t>& next_po
   std::vector<int32_t> tok(R), pos = next_positions;
   std::vector<uint8_t> finished(R, 0);
   for (int step = 0;; ++step) {
-    cuda::argmax_rows(last_logits_dev_, R, c.vocab_size, chosen.as<int32_t>(), s);
+    cuda::argmax_rows(step == 0 ? first_logits : last_logits_dev_, R, c.vocab_size, chosen.as<int32_t>(), s);
     JITGEN_CUDA_CHECK(cudaMemcpyAsync(tok.data(), chosen.data(), 4 * R, cudaMemcpyDeviceToHost, s));
     stream_.synchronize();
     bool any = false;

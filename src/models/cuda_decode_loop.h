@@ -26,11 +26,10 @@ struct CudaDecodeLoop {
     int max_new = 0;
     std::vector<int32_t> eos;
     int32_t pad = 0;
-    const float* prefill_logits = nullptr;
     bool operator==(const Key&) const = default;
   };
 
-  explicit CudaDecodeLoop(int rows);
+  CudaDecodeLoop(int rows, int64_t vocab);
   // Builds (or reuses) the graph for `key` on `runner`'s buffers. Throws when the driver cannot build a
   // conditional graph; greedy_loop then falls back to one graph launch per step.
   void prepare(CudaStepRunner& runner, const Key& key);
@@ -41,6 +40,7 @@ struct CudaDecodeLoop {
   Key built;
   cuda::CapturedGraph graph;
   cuda::DeviceBuffer chosen, finished, counter, eos;  // [R], [R], [1], [n_eos]
+  cuda::DeviceBuffer first_logits;                    // [R, V] fp32: the prefill's logits, copied out of the arena
   cuda::PinnedBuffer ring, progress;                  // host-mapped
   cuda::GreedyLoopState state{};
 };

@@ -122,6 +122,9 @@ CudaStepRunner::Bound& CudaStepRunner::bind(int step_tokens, bool last_only) {
   b->exe = lookup.exe;
   b->ids.reserve(sizeof(int32_t) * rows_ * step_tokens);
   b->positions.reserve(sizeof(int32_t) * rows_ * step_tokens);
+  // Valid ids before anything is uploaded: a warm-up run (warm_up_decode) must not gather out of the tables.
+  JITGEN_CUDA_CHECK(cudaMemsetAsync(b->ids.data(), 0, b->ids.bytes(), stream_.get()));
+  JITGEN_CUDA_CHECK(cudaMemsetAsync(b->positions.data(), 0, b->positions.bytes(), stream_.get()));
   for (const std::string& name : b->exe->input_names()) {
     void* p = nullptr;
     if (name == "input_ids") p = b->ids.data();
@@ -257,11 +260,12 @@ const Tensor& CudaStepRunner::decode(const int32_t* tokens, const int32_t* posit
     host_mask_[static_cast<size_t>(b) * capacity_ + slots_] = 1;
   }
   fill_cache_pos(slots_);
-  if (options_.graphs) {
+  if (options_.graphs && decode_warmed_) {  // captured at the second decode: the first one loaded every kernel
     if (!decode_graph_.ready()) decode_graph_.capture(stream_.get(), [&] { record_decode(*decode_); });
     decode_graph_.launch(stream_.get());
   } else {
     record_decode(*decode_);
+    decode_warmed_ = true;
   }
   stream_.synchronize();
   last_logits_dev_ = decode_->exe->output(decode_->ctx);
@@ -270,6 +274,12 @@ const Tensor& CudaStepRunner::decode(const int32_t* tokens, const int32_t* posit
   stats_.run_ms += ms_since(t0);
   ++stats_.steps;
   return logits_view_;
+}
+
+void CudaStepRunner::warm_up_decode() {
+  if (decode_warmed_) return;
+  decode_->exe->run(decode_->ctx, stream_.get());
+  decode_warmed_ = true;
 }
 
 void CudaStepRunner::reorder(const std::vector<int>& src) {

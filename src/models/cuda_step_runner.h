@@ -86,6 +86,9 @@ class CudaStepRunner final : public StepRunner {
   void ensure_cache(int pad);
   void rebind_shared_buffers();
   void record_decode(Bound& b);
+  // Runs the decode plan once outside any capture (lazy module loading, cuBLASLt's first launches) writing
+  // only the arena and KV slot cache_pos (not yet in the key mask, so never attended before it is rewritten).
+  void warm_up_decode();
   void upload_inputs_and_mask();
   void fill_cache_pos(int slot);
 
@@ -105,6 +108,7 @@ class CudaStepRunner final : public StepRunner {
   std::vector<std::unique_ptr<Bound>> bound_;
   Bound* decode_ = nullptr;
   cuda::CapturedGraph decode_graph_;
+  bool decode_warmed_ = false;  // the decode plan ran once uncaptured
   const float* last_logits_dev_ = nullptr;  // device logits [B, V] of the latest last_only step
   std::unique_ptr<CudaDecodeLoop> loop_;
   RunnerStats stats_;

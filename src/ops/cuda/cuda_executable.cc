@@ -184,6 +184,8 @@ void CudaExecutable::bind(DeviceWeights& weights, cublasLtHandle_t lt) {
       case OpKind::kInput:
       case OpKind::kWeight:
         break;
+      default:  // an op added to the IR without a CUDA kernel yet: refuse at compile time, not at run time
+        throw Error(ErrorCode::kInternal, std::string("the CUDA backend has no kernel for op ") + op_name(n.op));
     }
     labels_.push_back(label);
   }

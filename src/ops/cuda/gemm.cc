@@ -64,6 +64,12 @@ LtGemm::LtGemm(cublasLtHandle_t handle, const GemmSpec& spec) : handle_(handle),
   const size_t ws = kGemmWorkspaceBytes;
   check_cublas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)),
                "workspace preference");
+  // The heuristic assumes 256-byte aligned operands unless told otherwise; arena buffers are only 64-byte
+  // aligned (graph/memory_plan.cc), so exclude the algorithms that would reject them at run time.
+  const uint32_t align = 64;
+  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+    check_cublas(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align)), "alignment preference");
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle_, desc_, a_, b_, c_, d_, pref, 1, &result, &found);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The one GPU run of issue 7 (docs/cuda.md): builds with -DJITGEN_CUDA=ON, runs the CUDA tests (and the HF golden
+# generation suite with JITGEN_DEVICE=cuda), then the GPU benchmark (jitgen eager / graph-step / graph-loop /
+# generate() vs HF PyTorch eager and static cache + torch.compile, GPT-2 124M and gpt2-medium shapes, random
+# weights) and writes everything into OUTDIR: logs, jitgen_cuda.json, hf_*.jsonl, results.{json,md}.
+# Budget: under 8 minutes on an H100 (HF peers stop at a deadline). Without a GPU it builds, says so, exits 0.
+#
+#   scripts/device-check.sh bench/results/cuda-h100
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: scripts/device-check.sh OUTDIR}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+start=$(date +%s)
+deadline=$((start + 7 * 60))
+note() { echo "[device-check $(( $(date +%s) - start ))s] $*" | tee -a "$OUT/summary.txt"; }
+: > "$OUT/summary.txt"
+
+# 1. Build what the check runs: the CLI, the CUDA tests and the two golden suites.
+jobs=$(nproc)
+if ! { cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DJITGEN_CUDA=ON -DJITGEN_BUILD_BENCH=OFF &&
+       cmake --build build-cuda -j"$jobs" --target jitgen cuda_test device_test generate_test beam_search_test; } \
+     > "$OUT/build.log" 2>&1; then
+  note "BUILD FAILED (tail of build.log below)"
+  tail -30 "$OUT/build.log" | tee -a "$OUT/summary.txt"
+  exit 1
+fi
+note "build ok"
+
+# 2. Is there a GPU? (nvidia-smi may be absent on a machine without a driver.)
+if ! nvidia-smi -L > "$OUT/nvidia-smi.txt" 2>&1; then
+  note "no GPU visible (nvidia-smi -L failed): CUDA tests will skip, benchmark not run"
+  ctest --test-dir build-cuda -R '^Cuda' --output-on-failure > "$OUT/cuda_tests.log" 2>&1
+  note "ctest -R ^Cuda (skips expected): exit $? ($(grep -c 'Skipped\|SKIPPED' "$OUT/cuda_tests.log") skip lines)"
+  exit 0
+fi
+nvidia-smi >> "$OUT/nvidia-smi.txt" 2>&1
+note "GPU: $(head -1 "$OUT/nvidia-smi.txt")"
+
+# 3. Tests: the CUDA suite, then the HF golden generation and beam suites with every runner on the GPU.
+status=0
+ctest --test-dir build-cuda -R '^(Cuda|Device)' --output-on-failure > "$OUT/cuda_tests.log" 2>&1 || status=1
+note "ctest -R ^Cuda: $(grep -E 'tests passed|tests failed' "$OUT/cuda_tests.log" | tail -1)"
+for t in generate_test beam_search_test; do
+  JITGEN_DEVICE=cuda timeout 240 "build-cuda/tests/$t" > "$OUT/${t}_on_cuda.log" 2>&1 || status=1
+  note "JITGEN_DEVICE=cuda $t: $(grep -E '^\[  (PASSED|FAILED)  \]' "$OUT/${t}_on_cuda.log" | tr '\n' ' ')"
+done
+for dtype in f16 bf16; do  # the goldens in half storage: token agreement is informative, not a pass criterion
+  JITGEN_DEVICE=cuda JITGEN_CUDA_DTYPE=$dtype timeout 120 build-cuda/tests/generate_test \
+    --gtest_filter='GenerateGolden.EveryCaseIsTokenExact' > "$OUT/generate_test_on_cuda_$dtype.log" 2>&1
+  note "goldens in $dtype: $(grep -o '\[ generation goldens \].*' "$OUT/generate_test_on_cuda_$dtype.log")"
+done
+
+# 4. jitgen on the GPU.
+build-cuda/jitgen bench --device cuda --config gpt2,gpt2-medium --dtypes f32,f16 --batches 1,8,32 --new 20,128 \
+  --prompt-len 16 --reps 3 --json "$OUT/jitgen_cuda.json" > "$OUT/jitgen_cuda.txt" 2>&1 || status=1
+note "jitgen bench --device cuda: $(tail -1 "$OUT/jitgen_cuda.txt")"
+
+# 5. HF PyTorch peers on the same random checkpoints (jitgen make-model writes what random_preset builds).
+for preset in gpt2 gpt2-medium; do
+  [ -f "build-cuda/peer-$preset/model.safetensors" ] ||
+    build-cuda/jitgen make-model --out "build-cuda/peer-$preset" --config "$preset" --seed 0 > /dev/null
+done
+peer() {  # preset dtype extra-args...
+  local preset=$1 dtype=$2; shift 2
+  local tag=eager
+  [[ " $* " == *" --compile "* ]] && tag=compile
+  timeout $((deadline - $(date +%s) > 10 ? deadline - $(date +%s) : 10)) python3 bench/peers/hf_torch_cuda.py \
+    --model "build-cuda/peer-$preset" --dtype "$dtype" --deadline "$deadline" "$@" \
+    >> "$OUT/hf_${preset}_${dtype}_${tag}.jsonl" 2>> "$OUT/hf_peers.log"
+}
+# Most important first (the deadline cuts the tail): the torch.compile peer of the <= 3 ms / >= 2x targets.
+peer gpt2 f16 --compile --points 1x20,8x20,32x20
+peer gpt2 f16 --points 1x20,8x20,32x20,1x128,8x128,32x128
+peer gpt2 f32 --points 1x20,8x20,32x20,1x128,8x128,32x128
+peer gpt2 f32 --compile --points 1x20,8x20
+peer gpt2-medium f16 --points 1x20,8x20,32x20,1x128
+peer gpt2-medium f16 --compile --points 1x20
+peer gpt2 f16 --compile --points 1x128,32x128
+note "HF peers: $(cat "$OUT"/hf_*.jsonl 2>/dev/null | grep -c '"steady_ms"') points measured"
+
+# 6. One table.
+python3 bench/gpu_report.py "$OUT" >> "$OUT/summary.txt" 2>&1 || status=1
+note "done in $(( $(date +%s) - start )) s; results: $OUT/results.md (exit $status)"
+exit $status
