@@ -11,6 +11,7 @@
 #include "graph/tracing_builder.h"
 #include "models/compiled_step_runner.h"
 #include "models/eager_step_runner.h"
+#include "generate/token_chooser.h"
 #include "models/model_impl.h"
 
 // Counts heap allocations made by this test binary (to prove the compiled decode step makes none).
@@ -186,6 +187,58 @@ TEST(CompilerAllocations, CompiledDecodeStepAllocatesNothing) {
     r.decode(toks, p);
   }
   EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+// The whole generation step is one compiled program: forward, processors, sampling and finished flags
+// (select_tokens) -- numeric options are runtime state, and a decode step still allocates nothing.
+TEST(CompilerAllocations, TracedGenerationStepChoosesLikeEagerAndAllocatesNothing) {
+  const Model m = Model::builtin_default();
+  GenerationConfig cfg;
+  cfg.do_sample = true;
+  cfg.temperature = 0.7;
+  cfg.top_k = 20;
+  cfg.top_p = 0.9;
+  cfg.repetition_penalty = 1.3;
+  cfg.no_repeat_ngram_size = 2;
+  cfg.seed[0] = 42;
+  cfg.eos_token_id = {};
+  const int R = 4, steps = 12, L = 3 + steps + 1;
+  auto run = [&](StepRunner& runner, bool count) {
+    decoding::TokenChooser chooser(cfg, 3, L, std::nullopt, std::nullopt);
+    std::vector<decoding::DecodeRow> rows(R);
+    for (int r = 0; r < R; ++r) {
+      rows[r].seq = {1, 2, static_cast<int32_t>(3 + r)};
+      rows[r].seq.reserve(L);
+      rows[r].row = r;
+    }
+    decoding::RowsSelect select(chooser, rows);
+    EXPECT_TRUE(runner.set_select(&select, select.kind()));
+    std::vector<std::vector<int32_t>> ids(R), pos(R, {0, 1, 2}), mask(R, {1, 1, 1});
+    for (int r = 0; r < R; ++r) ids[r] = rows[r].seq;
+    const Tensor first = runner.step(ids, pos, mask, true);
+    EXPECT_EQ(first.dtype(), DType::kI32);
+    std::vector<int32_t> toks(first.i32(), first.i32() + R), p(R, 3);
+    int64_t allocations = 0;
+    for (int s = 0; s < steps; ++s) {
+      const int64_t before = g_allocations.load();
+      const Tensor& t = runner.decode(toks.data(), p.data());
+      if (s > 0) allocations += g_allocations.load() - before;  // the first decode compiles and binds its plan
+      std::copy_n(t.i32(), R, toks.begin());
+      for (int32_t& x : p) ++x;
+    }
+    if (count) EXPECT_EQ(allocations, 0);
+    std::vector<std::vector<int32_t>> seqs;
+    for (auto& r : rows) seqs.push_back(r.seq);
+    return seqs;
+  };
+  CompiledStepRunner compiled(m, R, L, 8);
+  EagerStepRunner eager(m, R, L);
+  EXPECT_EQ(run(compiled, true), run(eager, false));
+  bool traced = false;
+  for (const auto& [key, exe] : m.impl().compile_cache->entries())
+    if (key.select == "sample" && key.step_tokens == 1)
+      traced = exe->graph().nodes[exe->graph().output].op == OpKind::kSelectTokens;
+  EXPECT_TRUE(traced);
 }
 
 }  // namespace

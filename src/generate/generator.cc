@@ -124,30 +124,31 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
   }
   if (cfg.output_scores) out.token_scores.assign(R, {});
 
+  // The token choice is traced into the step program (select_tokens) where the runner can; else it runs here on
+  // the logits. Either way RowsSelect does it, so both paths choose identical tokens.
+  RowsSelect select(chooser, rows, cfg.output_scores ? &out.scores : nullptr,
+                    cfg.output_scores ? &out.token_scores : nullptr);
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<StepRunner> runner = make_runner_for(model, R, L, options);
+  const bool traced = runner->set_select(&select, select.kind());
+  std::vector<int32_t> tokens(R);
+  auto take = [&](const Tensor& t) {  // the step's output: chosen tokens, or logits to choose from
+    if (traced) std::copy_n(t.i32(), R, tokens.begin());
+    else select.select(t.f32(), R, V, tokens.data());
+  };
   std::vector<std::vector<int32_t>> prompt_ids(R);
   for (int r = 0; r < R; ++r) prompt_ids[r] = req.ids[r / nrs];
-  Tensor logits = runner->step(prompt_ids, pos, mask, true);  // [R, 1, V]
+  take(runner->step(prompt_ids, pos, mask, true));
   out.prefill_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
 
-  std::vector<int32_t> tokens(R);
   std::vector<int32_t> step_pos(R);  // positions of the tokens fed at the next step
   for (int step = 0;; ++step) {
-    if (cfg.output_scores) out.scores.emplace_back(R);
-    for (int r = 0; r < R; ++r) {
-      const float* src = logits.f32() + static_cast<int64_t>(r) * V;
-      tokens[r] = chooser.choose(rows[r], src, V, step, cfg.output_scores ? &out.scores.back()[r] : nullptr);
-      if (cfg.output_scores) out.token_scores[r].push_back(out.scores.back()[r][tokens[r]]);
-    }
-    bool any = false;
-    for (int r = 0; r < R; ++r) any = !chooser.append(rows[r], tokens[r]) || any;
     ++out.new_tokens;
     if (options.on_step) options.on_step(step, tokens);
-    if (!any || req.T + out.new_tokens >= L) break;
+    if (!select.any_unfinished() || req.T + out.new_tokens >= L) break;
     for (int r = 0; r < R; ++r) step_pos[r] = next_pos[r]++;
-    logits = runner->decode(tokens.data(), step_pos.data());
+    take(runner->decode(tokens.data(), step_pos.data()));
   }
   out.decode_ms = ms_since(t0);
   for (DecodeRow& r : rows) out.sequences.push_back(std::move(r.seq));

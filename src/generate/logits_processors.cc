@@ -12,10 +12,12 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Ascending order of `key`, ties by index (a stable sort).
+// Ascending order of `key`, ties by index: the order a stable sort gives, without stable_sort's temporary
+// buffer (a decode step allocates nothing).
 void sort_ascending(const float* key, int V, std::vector<int32_t>& order) {
   for (int i = 0; i < V; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.begin() + V, [key](int32_t a, int32_t b) { return key[a] < key[b]; });
+  std::sort(order.begin(), order.begin() + V,
+            [key](int32_t a, int32_t b) { return key[a] < key[b] || (key[a] == key[b] && a < b); });
 }
 
 }  // namespace

@@ -33,4 +33,17 @@ bool TokenChooser::append(DecodeRow& r, int32_t token) {
   return !r.unfinished;
 }
 
+void RowsSelect::select(const float* logits, int64_t B, int64_t V, int32_t* tokens) {
+  JITGEN_CHECK(B == static_cast<int64_t>(rows_.size()));
+  if (scores_) scores_->emplace_back(B);
+  for (int64_t r = 0; r < B; ++r) {
+    std::vector<float>* processed = scores_ ? &scores_->back()[r] : nullptr;
+    tokens[r] = chooser_.choose(rows_[r], logits + r * V, static_cast<int>(V), step_, processed);
+    if (token_scores_) (*token_scores_)[r].push_back((*processed)[tokens[r]]);
+  }
+  any_unfinished_ = false;
+  for (int64_t r = 0; r < B; ++r) any_unfinished_ = !chooser_.append(rows_[r], tokens[r]) || any_unfinished_;
+  ++step_;
+}
+
 }  // namespace jitgen::decoding

@@ -10,6 +10,7 @@
 
 #include "generate/logits_processors.h"
 #include "generate/stopping.h"
+#include "graph/builder.h"
 #include "jitgen/generation_config.h"
 
 namespace jitgen::decoding {
@@ -43,6 +44,30 @@ class TokenChooser {
   LogitsProcessorChain chain_;
   StoppingCriteria stopping_;
   std::vector<float> scratch_;
+};
+
+// The token choice of generate()'s rows as a step graph runs it (Builder::select_tokens): every row's token from
+// the step's logits, appended, finished flags updated — the whole host side of a greedy / sampling step, so the
+// compiled step program goes from input ids to next tokens. Allocation-free unless scores are recorded.
+class RowsSelect final : public TokenSelect {
+ public:
+  // scores / token_scores: HF output_scores (GenerateOutput fields), or null.
+  RowsSelect(TokenChooser& chooser, std::vector<DecodeRow>& rows,
+             std::vector<std::vector<std::vector<float>>>* scores = nullptr,
+             std::vector<std::vector<float>>* token_scores = nullptr)
+      : chooser_(chooser), rows_(rows), scores_(scores), token_scores_(token_scores) {}
+
+  void select(const float* logits, int64_t B, int64_t V, int32_t* tokens) override;
+  bool any_unfinished() const { return any_unfinished_; }
+  const char* kind() const { return chooser_.sampling() ? "sample" : "greedy"; }  // the compile-key part
+
+ private:
+  TokenChooser& chooser_;
+  std::vector<DecodeRow>& rows_;
+  std::vector<std::vector<std::vector<float>>>* scores_;
+  std::vector<std::vector<float>>* token_scores_;
+  int step_ = 0;
+  bool any_unfinished_ = true;
 };
 
 }  // namespace jitgen::decoding

@@ -5,11 +5,23 @@
 //
 // Dimension legend used in shape comments: B = batch rows, T = new tokens this step, S = KV capacity,
 // C = channels (n_embd), H = heads, D = head dim, V = vocab, K/N = matmul in/out features.
+#include <cstdint>
 #include <string>
 
 #include "core/tensor.h"
 
 namespace jitgen {
+
+// The token-choice part of a generation step as graphs see it: logits processors, argmax or sampling, finished
+// flags and eos/pad handling, with their runtime parameters (temperature, top-k/p, penalties, seed, eos ids,
+// the step counter). Bound by whoever runs the step as the input "select_state", like the KV cache, so a
+// new parameter value never recompiles. An interface keeps graph/ free of generate/ (which implements it).
+class TokenSelect {
+ public:
+  virtual ~TokenSelect() = default;
+  // logits [B, V] of the step -> the token chosen for each row, tokens [B].
+  virtual void select(const float* logits, int64_t B, int64_t V, int32_t* tokens) = 0;
+};
 
 // A handle to a value produced or bound inside one Builder. Only meaningful for that builder.
 struct Value {
@@ -50,6 +62,8 @@ class Builder {
                           int n_head, float scale) = 0;
   // [B, T, C] -> [B, 1, C]: the last position of each row (prefill only needs its logits).
   virtual Value last_position(Value x) = 0;
+  // logits [B, 1, V] -> the chosen tokens [B] i32, by the TokenSelect bound as `select_state` (an input).
+  virtual Value select_tokens(Value logits, Value select_state) = 0;
 };
 
 }  // namespace jitgen

@@ -9,8 +9,8 @@
 namespace jitgen {
 
 std::string CompileKey::str() const {
-  return fmt::format("{}/{}/B={}/T={}/S={}/{}", device, dtype, rows, step_tokens, capacity,
-                     last_only ? "last" : "all");
+  return fmt::format("{}/{}/B={}/T={}/S={}/{}{}{}", device, dtype, rows, step_tokens, capacity,
+                     last_only ? "last" : "all", select.empty() ? "" : "/", select);
 }
 
 CacheLookup CompileCache::get_or_compile(const CompileKey& key, const InputDecls& inputs,

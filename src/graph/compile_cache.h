@@ -22,9 +22,12 @@ struct CompileKey {
   int step_tokens = 0; // T: the prompt-length bucket for prefill, 1 for decode
   int capacity = 0;    // S: the KV capacity bucket
   bool last_only = true;
+  // The token choice traced into the step: "" (the step ends at the logits), "greedy" or "sample". Which
+  // processors are on, and their values, are runtime state of the select kernel: they never recompile.
+  std::string select;
 
-  std::string str() const;  // "cpu/f32/B=2/T=8/S=64/last"
-  auto tie() const { return std::tie(device, dtype, rows, step_tokens, capacity, last_only); }
+  std::string str() const;  // "cpu/f32/B=2/T=8/S=64/last", + "/greedy" with a select
+  auto tie() const { return std::tie(device, dtype, rows, step_tokens, capacity, last_only, select); }
   bool operator<(const CompileKey& o) const { return tie() < o.tie(); }
 };
 

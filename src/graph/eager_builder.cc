@@ -101,6 +101,14 @@ Value EagerBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value cac
   return push(std::move(out));
 }
 
+Value EagerBuilder::select_tokens(Value logits, Value) {
+  JITGEN_CHECK(select_ != nullptr);
+  const Tensor& l = tensor(logits);  // [B, 1, V]
+  Tensor out = Tensor::zeros({l.dim(0)}, DType::kI32);
+  select_->select(l.f32(), l.dim(0), l.dim(2), out.i32());
+  return push(std::move(out));
+}
+
 Value EagerBuilder::last_position(Value x) {
   const Tensor& in = tensor(x);  // [B, T, C]
   const int64_t B = in.dim(0), T = in.dim(1), C = in.dim(2);

@@ -27,11 +27,15 @@ class EagerBuilder final : public Builder {
   Value attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask, int n_head,
                   float scale) override;
   Value last_position(Value x) override;
+  Value select_tokens(Value logits, Value select_state) override;
+  // The TokenSelect that select_tokens runs (the "select_state" input is bound as a placeholder tensor).
+  void bind_select(TokenSelect* select) { select_ = select; }
 
  private:
   Value push(Tensor t);
   std::map<std::string, Tensor> bindings_;
   std::vector<Tensor> values_;
+  TokenSelect* select_ = nullptr;
 };
 
 }  // namespace jitgen

@@ -190,6 +190,14 @@ void Executable::bind_kernels() {
         });
         break;
       }
+      case OpKind::kSelectTokens: {
+        const Ref logits = in(0), state = in(1);
+        const int64_t B = shape_of(0)[0], V = shape_of(0)[2];
+        kernels.push_back([=](const RunContext& c) {
+          static_cast<TokenSelect*>(state.get(c))->select(logits.f(c), B, V, out.i(c));
+        });
+        break;
+      }
       case OpKind::kInput:
       case OpKind::kWeight:
         break;

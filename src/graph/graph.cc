@@ -17,6 +17,7 @@ const char* op_name(OpKind op) {
     case OpKind::kActivation: return "activation";
     case OpKind::kAttention: return "attention";
     case OpKind::kLastPosition: return "last_position";
+    case OpKind::kSelectTokens: return "select_tokens";
   }
   return "?";
 }

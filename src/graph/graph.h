@@ -21,6 +21,7 @@ enum class OpKind {
   kActivation,
   kAttention,         // writes the KV cache (a side effect: never removed)
   kLastPosition,
+  kSelectTokens,      // logits -> tokens through the bound TokenSelect (processors, sampling, finished flags)
 };
 
 const char* op_name(OpKind op);

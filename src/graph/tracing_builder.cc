@@ -106,6 +106,13 @@ Value TracingBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value c
   return record(std::move(n));
 }
 
+Value TracingBuilder::select_tokens(Value logits, Value select_state) {
+  Node n{OpKind::kSelectTokens, {logits.id, select_state.id}};
+  n.shape = {node(logits).shape[0]};
+  n.dtype = DType::kI32;
+  return record(std::move(n));
+}
+
 Value TracingBuilder::last_position(Value x) {
   Node n{OpKind::kLastPosition, {x.id}};
   n.shape = node(x).shape;

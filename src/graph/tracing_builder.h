@@ -28,6 +28,7 @@ class TracingBuilder final : public Builder {
   Value attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask, int n_head,
                   float scale) override;
   Value last_position(Value x) override;
+  Value select_tokens(Value logits, Value select_state) override;
 
  private:
   Value record(Node n);

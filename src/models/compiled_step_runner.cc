@@ -40,7 +40,8 @@ void CompiledStepRunner::ensure_cache(int pad) {
 CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_only) {
   for (auto& b : bound_)
     if (b->step_tokens == step_tokens && b->last_only == last_only) return *b;
-  const CacheLookup lookup = compile_gpt2_step(model_, rows_, step_tokens, cache_->capacity, last_only);
+  const std::string select = last_only && select_ ? select_kind_ : "";
+  const CacheLookup lookup = compile_gpt2_step(model_, rows_, step_tokens, cache_->capacity, last_only, select);
   lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
   stats_.compile_ms += lookup.compile_ms;
 
@@ -61,7 +62,7 @@ CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_o
     }
   }
   b->ctx.arena = static_cast<char*>(arena_storage_.data());
-  StepBuffers buffers{b->ids.data(), b->positions.data(), cache_pos_.data(), cache_->key_mask.data(), {}, {}};
+  StepBuffers buffers{b->ids.data(), b->positions.data(), cache_pos_.data(), cache_->key_mask.data(), {}, {}, select_};
   for (size_t l = 0; l < cache_->k.size(); ++l) {
     buffers.k.push_back(cache_->k[l].data());
     buffers.v.push_back(cache_->v[l].data());
@@ -73,7 +74,17 @@ CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_o
 }
 
 Tensor CompiledStepRunner::output_view(const Bound& b) const {
-  return Tensor::view(const_cast<float*>(b.exe->output(b.ctx)), {rows_, 1, model_.info().vocab_size}, DType::kF32);
+  void* out = const_cast<float*>(b.exe->output(b.ctx));
+  if (b.exe->graph().nodes[b.exe->graph().output].op == OpKind::kSelectTokens)
+    return Tensor::view(out, {rows_}, DType::kI32);
+  return Tensor::view(out, {rows_, 1, model_.info().vocab_size}, DType::kF32);
+}
+
+bool CompiledStepRunner::set_select(TokenSelect* select, const std::string& kind) {
+  JITGEN_CHECK(bound_.empty());  // before the first step: plans are bound with or without it
+  select_ = select;
+  select_kind_ = kind;
+  return true;
 }
 
 const float* CompiledStepRunner::run(Bound& b) {
@@ -123,7 +134,7 @@ Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
   const int64_t V = c.vocab_size;
   Tensor logits;
   if (last_only) {
-    logits = Tensor::view(const_cast<float*>(out), {rows_, 1, V}, DType::kF32);
+    logits = bound.logits;  // [B, 1, V], or the chosen tokens [B] with a select
   } else {  // all positions: drop the bucket's padding rows
     logits = Tensor::zeros({rows_, T, V});
     for (int b = 0; b < rows_; ++b)

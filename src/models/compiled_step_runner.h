@@ -26,6 +26,7 @@ class CompiledStepRunner final : public StepRunner {
               const std::vector<std::vector<int32_t>>& mask_new, bool last_only) override;
   const Tensor& decode(const int32_t* tokens, const int32_t* positions) override;
   void reorder(const std::vector<int>& src) override { cache_->reorder(src); }
+  bool set_select(TokenSelect* select, const std::string& kind) override;
   int rows() const override { return rows_; }
   int capacity() const override { return requested_capacity_; }
   int length() const override { return length_; }
@@ -44,7 +45,7 @@ class CompiledStepRunner final : public StepRunner {
     std::shared_ptr<const Executable> exe;
     Tensor ids, positions;  // [B, step_tokens] i32
     RunContext ctx;
-    Tensor logits;  // last_only plans: a view of the output in the arena, [B, 1, V]
+    Tensor logits;  // last_only plans: a view of the output in the arena, [B, 1, V] (tokens [B] i32 with a select)
     std::vector<double> kernel_ms;  // profiling
   };
   Bound& bind(int step_tokens, bool last_only);
@@ -63,6 +64,8 @@ class CompiledStepRunner final : public StepRunner {
   std::vector<std::unique_ptr<Bound>> bound_;
   Bound* decode_ = nullptr;
   bool profiling_ = false;
+  TokenSelect* select_ = nullptr;
+  std::string select_kind_;
   RunnerStats stats_;
 };
 

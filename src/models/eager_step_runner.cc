@@ -35,7 +35,15 @@ Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
     b.bind(fmt::format("k_cache.{}", l), cache_.k[l]);
     b.bind(fmt::format("v_cache.{}", l), cache_.v[l]);
   }
-  const Value logits = build_gpt2(b, c, model_.impl().weights, last_only);
+  const Gpt2Weights& w = model_.impl().weights;
+  Value logits;
+  if (last_only && select_) {  // the same generation step the compiled runner traces, executed op by op
+    b.bind("select_state", Tensor::zeros({1}, DType::kI32));
+    b.bind_select(select_);
+    logits = build_gpt2_generation_step(b, c, w);
+  } else {
+    logits = build_gpt2(b, c, w, last_only);
+  }
   length_ += T;
   return b.tensor(logits);
 }

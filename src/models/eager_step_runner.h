@@ -17,6 +17,10 @@ class EagerStepRunner final : public StepRunner {
   Tensor step(const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
               const std::vector<std::vector<int32_t>>& mask_new, bool last_only) override;
   void reorder(const std::vector<int>& src) override { cache_.reorder(src); }
+  bool set_select(TokenSelect* select, const std::string&) override {
+    select_ = select;
+    return true;
+  }
   int rows() const override { return cache_.rows; }
   int capacity() const override { return max_capacity_; }
   int length() const override { return length_; }
@@ -26,6 +30,7 @@ class EagerStepRunner final : public StepRunner {
   KvCache cache_;
   int max_capacity_;
   int length_ = 0;
+  TokenSelect* select_ = nullptr;
 };
 
 }  // namespace jitgen

@@ -101,4 +101,8 @@ Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool
   return b.linear_transposed(x, b.weight(w.lm_head, "lm_head.weight"));  // [B, T|1, V]
 }
 
+Value build_gpt2_generation_step(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w) {
+  return b.select_tokens(build_gpt2(b, c, w, true), b.input("select_state"));
+}
+
 }  // namespace jitgen

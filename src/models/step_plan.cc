@@ -8,9 +8,11 @@
 
 namespace jitgen {
 
-CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only) {
+CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only,
+                              const std::string& select) {
   const io::Gpt2Config& c = model.impl().config;
-  const CompileKey key{"cpu", "f32", rows, step_tokens, capacity, last_only};
+  JITGEN_CHECK(select.empty() || last_only);
+  const CompileKey key{"cpu", "f32", rows, step_tokens, capacity, last_only, select};
   const Shape cache{rows, c.n_head, capacity, c.head_dim()};
   InputDecls inputs;
   inputs["input_ids"] = {{rows, step_tokens}, DType::kI32};
@@ -21,10 +23,12 @@ CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int
     inputs[fmt::format("k_cache.{}", l)] = {cache, DType::kF32};
     inputs[fmt::format("v_cache.{}", l)] = {cache, DType::kF32};
   }
+  if (!select.empty()) inputs["select_state"] = {{1}, DType::kI32};  // opaque: the bound TokenSelect
   return model.impl().compile_cache->get_or_compile(key, inputs, [&] {
     TracingBuilder tb;
     for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
-    return tb.finish(build_gpt2(tb, c, model.impl().weights, last_only));
+    const Gpt2Weights& w = model.impl().weights;
+    return tb.finish(select.empty() ? build_gpt2(tb, c, w, last_only) : build_gpt2_generation_step(tb, c, w));
   });
 }
 
@@ -38,6 +42,7 @@ std::vector<void*> bind_step_inputs(const Executable& exe, const StepBuffers& bu
     else if (name == "key_mask") p = buffers.key_mask;
     else if (name.rfind("k_cache.", 0) == 0) p = buffers.k.at(std::stoi(name.substr(8)));
     else if (name.rfind("v_cache.", 0) == 0) p = buffers.v.at(std::stoi(name.substr(8)));
+    else if (name == "select_state") p = buffers.select;
     JITGEN_CHECK(p != nullptr);
     ptrs.push_back(p);
   }

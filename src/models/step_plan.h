@@ -2,6 +2,7 @@
 // A compiled GPT-2 step: its named inputs, its executable from the model's compile cache, and the binding of
 // those inputs to the buffers of whoever runs it (a CompiledStepRunner, a SlotBatch). One place knows the
 // input names build_gpt2 reads.
+#include <string>
 #include <vector>
 
 #include "graph/compile_cache.h"
@@ -17,10 +18,13 @@ struct StepBuffers {
   void* cache_pos = nullptr;
   void* key_mask = nullptr;
   std::vector<void*> k, v;  // [n_layer]
+  TokenSelect* select = nullptr;  // plans with a token choice
 };
 
-// The executable for (rows, step_tokens, capacity, last_only), compiled on a miss.
-CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only);
+// The executable for (rows, step_tokens, capacity, last_only), compiled on a miss. With a `select` kind
+// ("greedy" / "sample"; needs last_only) the step ends with the token choice and outputs tokens [B] i32.
+CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only,
+                              const std::string& select = "");
 
 // The input pointers of `exe` in its input_names() order (RunContext::inputs).
 std::vector<void*> bind_step_inputs(const Executable& exe, const StepBuffers& buffers);

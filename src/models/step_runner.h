@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "graph/builder.h"
 #include "jitgen/model.h"
 #include "jitgen/runtime.h"
 
@@ -49,6 +50,11 @@ class StepRunner {
   virtual const Tensor& decode(const int32_t* tokens, const int32_t* positions);
   // Beam search: row r of the cache (and key mask) becomes old row src[r].
   virtual void reorder(const std::vector<int>& src) = 0;
+  // Traces the token choice into the step (Builder::select_tokens): step(last_only) and decode() then return
+  // the chosen tokens [B] i32 instead of logits. `kind` ("greedy" / "sample") goes into the compile key; the
+  // processors and their values live in `select` (runtime state, outlives the steps). Returns false when this
+  // runner cannot trace it (the caller then chooses on the host from the logits).
+  virtual bool set_select(TokenSelect* select, const std::string& kind) { return false; }
   virtual int rows() const = 0;
   virtual int capacity() const = 0;
   virtual int length() const = 0;
