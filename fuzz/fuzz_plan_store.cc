@@ -1,18 +1,14 @@
-// The persistent plan cache loader (PlanStore::load, `--plan-cache DIR`) on
-// arbitrary bytes. The store is made for the built-in default model (tiny
-// preset: 2 layers, 4 heads, n_embd 64, 256 positions, vocab 50257, the model
-// the seed plans in fuzz/corpus/fuzz_plan_store/ were written by). A file
-// either loads or is ignored with one warning line on stderr ("jitgen: warning:
-// ignoring plan cache file ...; rebuilding it"), and nothing may escape. A plan
-// that loads is then used the way CompiledStepRunner uses it: an arena of
-// exactly arena_bytes (its own heap block, so ASan sees any kernel reaching
-// past it), the declared step inputs, one run of every kernel, and the output
-// read back. That is what "never trusted" must guarantee.
+// The persistent plan cache loader (PlanStore::load, `--plan-cache DIR`) on arbitrary bytes. The store is made
+// for the built-in default model (tiny preset: 2 layers, 4 heads, n_embd 64, 256 positions, vocab 50257, the
+// model the seed plans in fuzz/corpus/fuzz_plan_store/ were written by). A file either loads or is ignored
+// with one warning line on stderr ("jitgen: warning: ignoring plan cache file ...; rebuilding it"), and
+// nothing may escape. A plan that loads is then used the way CompiledStepRunner uses it: an arena of exactly
+// arena_bytes (its own heap block, so ASan sees any kernel reaching past it), the declared step inputs, one
+// run of every kernel, and the output read back. That is what "never trusted" must guarantee.
 //
-// The compile key is taken from the file's own "key" field when it parses as
-// cpu/f32/B=b/T=t/S=s/last|all with small b, t, s (so mutations of the key
-// reach the node checks instead of stopping at "made for another shape
-// bucket"); otherwise cpu/f32/B=1/T=1/S=64/last.
+// The compile key is taken from the file's own "key" field when it parses as cpu/f32/B=b/T=t/S=s/last|all
+// with small b, t, s (so mutations of the key reach the node checks instead of stopping at "made for another
+// shape bucket"); otherwise cpu/f32/B=1/T=1/S=64/last.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -38,18 +34,14 @@ using jitgen::DType;
 using jitgen::Shape;
 using jitgen::Tensor;
 
-// The built-in default model ("tiny" preset); its fingerprint is the one in the
-// seed plans.
-constexpr int kLayers = 2, kHeads = 4, kEmbd = 64, kPositions = 256,
-              kVocab = 50257;
+// The built-in default model ("tiny" preset); its fingerprint is the one in the seed plans.
+constexpr int kLayers = 2, kHeads = 4, kEmbd = 64, kPositions = 256, kVocab = 50257;
 constexpr char kFingerprint[] = "2e51eb09322d89cd";
 
 std::map<std::string, Tensor> default_model_weights() {
   const int64_t C = kEmbd;
   std::map<std::string, Tensor> w;
-  auto add = [&](const std::string &name, Shape shape) {
-    w[name] = Tensor::zeros(std::move(shape));
-  };
+  auto add = [&](const std::string& name, Shape shape) { w[name] = Tensor::zeros(std::move(shape)); };
   add("wte.weight", {kVocab, C});
   add("wpe.weight", {kPositions, C});
   for (int l = 0; l < kLayers; ++l) {
@@ -69,31 +61,26 @@ std::map<std::string, Tensor> default_model_weights() {
   }
   add("ln_f.weight", {C});
   add("ln_f.bias", {C});
-  w["lm_head.weight"] = w["wte.weight"]; // tied, as in the model
+  w["lm_head.weight"] = w["wte.weight"];  // tied, as in the model
   return w;
 }
 
 jitgen::CompileKey key_of(std::string_view bytes) {
   jitgen::CompileKey key{"cpu", "f32", 1, 1, 64, true};
   const size_t at = bytes.find("\"key\":\"");
-  if (at == std::string_view::npos)
-    return key;
+  if (at == std::string_view::npos) return key;
   const std::string_view rest = bytes.substr(at + 7, 64);
   const std::string s(rest.substr(0, rest.find('"')));
   int b = 0, t = 0, cap = 0;
   char tail[8] = {};
-  if (std::sscanf(s.c_str(), "cpu/f32/B=%d/T=%d/S=%d/%4s", &b, &t, &cap,
-                  tail) != 4)
-    return key;
-  if (b < 1 || b > 8 || t < 1 || t > kPositions || cap < 1 || cap > kPositions)
-    return key;
-  if (std::strcmp(tail, "last") != 0 && std::strcmp(tail, "all") != 0)
-    return key;
+  if (std::sscanf(s.c_str(), "cpu/f32/B=%d/T=%d/S=%d/%4s", &b, &t, &cap, tail) != 4) return key;
+  if (b < 1 || b > 8 || t < 1 || t > kPositions || cap < 1 || cap > kPositions) return key;
+  if (std::strcmp(tail, "last") != 0 && std::strcmp(tail, "all") != 0) return key;
   return jitgen::CompileKey{"cpu", "f32", b, t, cap, tail[0] == 'l'};
 }
 
 // The step inputs CompiledStepRunner declares for `key`.
-jitgen::InputDecls input_decls(const jitgen::CompileKey &k) {
+jitgen::InputDecls input_decls(const jitgen::CompileKey& k) {
   jitgen::InputDecls in;
   in["input_ids"] = {{k.rows, k.step_tokens}, DType::kI32};
   in["position_ids"] = {{k.rows, k.step_tokens}, DType::kI32};
@@ -107,71 +94,62 @@ jitgen::InputDecls input_decls(const jitgen::CompileKey &k) {
   return in;
 }
 
-void run_once(const jitgen::Executable &exe, const jitgen::InputDecls &decls) {
-  // The arena the runner would allocate, exactly arena_bytes long (64-byte
-  // aligned like Tensor storage).
+void run_once(const jitgen::Executable& exe, const jitgen::InputDecls& decls) {
+  // The arena the runner would allocate, exactly arena_bytes long (64-byte aligned like Tensor storage).
   const size_t arena_bytes = exe.arena_bytes();
   struct AlignedDelete {
-    void operator()(char *p) const {
-      ::operator delete[](p, std::align_val_t(64));
-    }
+    void operator()(char* p) const { ::operator delete[](p, std::align_val_t(64)); }
   };
-  std::unique_ptr<char[], AlignedDelete> arena(
-      new (std::align_val_t(64)) char[arena_bytes == 0 ? 1 : arena_bytes]());
+  std::unique_ptr<char[], AlignedDelete> arena(new (std::align_val_t(64)) char[arena_bytes == 0 ? 1 : arena_bytes]());
   std::vector<Tensor> inputs;
   jitgen::RunContext ctx;
   ctx.arena = arena.get();
-  for (const std::string &name : exe.input_names()) {
-    const auto &[shape, dtype] =
-        decls.at(name); // the loader only accepts declared inputs
+  for (const std::string& name : exe.input_names()) {
+    const auto& [shape, dtype] = decls.at(name);  // the loader only accepts declared inputs
     Tensor t = Tensor::zeros(shape, dtype);
     if (name == "key_mask")
-      for (int64_t i = 0; i < t.numel(); ++i)
-        t.i32()[i] = 1;
+      for (int64_t i = 0; i < t.numel(); ++i) t.i32()[i] = 1;
     ctx.inputs.push_back(t.data());
     inputs.push_back(std::move(t));
   }
   exe.run(ctx);
-  const float *out = exe.output(ctx);
+  const float* out = exe.output(ctx);
   const int64_t n = jitgen::shape_numel(exe.output_shape());
   volatile float sink = n > 0 ? out[0] + out[n - 1] : 0.f;
   (void)sink;
 }
 
-} // namespace
+}  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string dir = jitgen::fuzz::shm_path("plans");
-  static const jitgen::PlanStore store(dir, kFingerprint,
-                                       default_model_weights());
-  // The loader's warnings go to std::cerr: captured, so each one can be checked
-  // (and the log stays small).
+  static const jitgen::PlanStore store(dir, kFingerprint, default_model_weights());
+  // The loader's warnings go to std::cerr: captured, so each one can be checked (and the log stays small).
   static std::stringbuf warnings;
-  static std::streambuf *const original = std::cerr.rdbuf(&warnings);
+  static std::streambuf* const original = std::cerr.rdbuf(&warnings);
   (void)original;
 
-  const std::string_view bytes(reinterpret_cast<const char *>(data), size);
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const jitgen::CompileKey key = key_of(bytes);
   const jitgen::InputDecls decls = input_decls(key);
-  jitgen::fuzz::write_file(store.path_for(key), bytes);
+  // One file per key: removed after each load, so /dev/shm does not fill up with every key the fuzzer spells.
+  const std::string path = store.path_for(key);
+  jitgen::fuzz::write_file(path, bytes);
   warnings.str("");
   jitgen::fuzz::expect_clean([&] {
-    const std::shared_ptr<const jitgen::Executable> exe =
-        store.load(key, decls);
+    const std::shared_ptr<const jitgen::Executable> exe = store.load(key, decls);
     const std::string w = warnings.str();
     if (exe == nullptr) {
       // Ignored: exactly one warning line saying so.
-      if (w.rfind("jitgen: warning: ignoring plan cache file ", 0) != 0 ||
-          w.find('\n') != w.size() - 1) {
-        std::fprintf(stderr, "plan rejected without one warning line: [%s]\n",
-                     w.c_str());
+      if (w.rfind("jitgen: warning: ignoring plan cache file ", 0) != 0 || w.find('\n') != w.size() - 1) {
+        std::fprintf(stderr, "plan rejected without one warning line: [%s]\n", w.c_str());
         __builtin_trap();
       }
       return;
     }
-    if (!w.empty())
-      __builtin_trap(); // loaded, yet warned
+    if (!w.empty()) __builtin_trap();  // loaded, yet warned
     run_once(*exe, decls);
   });
+  std::remove(path.c_str());
   return 0;
 }
