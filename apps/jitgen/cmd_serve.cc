@@ -1,5 +1,8 @@
 // jitgen serve: the OpenAI-compatible HTTP server (POST /v1/completions, GET /v1/models, /health, /metrics, and
 // the playground page at /). SIGINT / SIGTERM stop it cleanly.
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -19,6 +22,13 @@ struct ServeFlags {
   ModelFlag model;
   serve::ServerOptions server;
 };
+
+int g_stop_pipe[2] = {-1, -1};
+extern "C" void on_stop_signal(int sig) {
+  const char c = static_cast<char>(sig);
+  const ssize_t ignored = write(g_stop_pipe[1], &c, 1);  // async-signal-safe
+  (void)ignored;
+}
 
 std::string model_id(const std::string& dir) {
   if (dir.empty()) return "jitgen-default";
@@ -51,12 +61,14 @@ Subcommand register_serve(CLI::App& parent) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   return {cmd, [f] {
-            // Signals are taken by one thread (sigwait), so they never interrupt the server's threads.
-            sigset_t stop_signals;
-            sigemptyset(&stop_signals);
-            sigaddset(&stop_signals, SIGINT);
-            sigaddset(&stop_signals, SIGTERM);
-            pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+            // SIGINT / SIGTERM write a byte to a pipe; a waiter thread reads it and stops the server. (Blocking
+            // the signals is not enough: OpenBLAS starts a thread before main that would take them and die.)
+            if (pipe(g_stop_pipe) != 0) throw_invalid_argument("serve: cannot create the signal pipe");
+            struct sigaction sa {};
+            sa.sa_handler = on_stop_signal;
+            sigemptyset(&sa.sa_mask);
+            sigaction(SIGINT, &sa, nullptr);
+            sigaction(SIGTERM, &sa, nullptr);
 
             Model model = f->model.load_model();
             if (f->server.scheduler.capacity > model.info().n_positions)
@@ -65,13 +77,17 @@ Subcommand register_serve(CLI::App& parent) {
             serve::Server server(std::move(model), f->model.load_tokenizer(), model_id(f->model.dir), f->server);
             const int port = server.bind();
             std::thread waiter([&] {
-              int sig = 0;
-              sigwait(&stop_signals, &sig);
-              std::cerr << "jitgen serve: stopping (signal " << sig << ")\n";
+              char sig = 0;
+              while (read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+              }
+              if (sig != 0) std::cerr << "jitgen serve: stopping (signal " << int{sig} << ")\n";
               server.stop();
             });
             std::cerr << fmt::format("jitgen serve: listening on http://{}:{}\n", f->server.host, port) << std::flush;
             server.serve();
+            const char none = 0;  // the server stopped by itself: release the waiter
+            if (write(g_stop_pipe[1], &none, 1) < 0) {
+            }
             waiter.join();
             return 0;
           }};

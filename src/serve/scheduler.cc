@@ -220,8 +220,10 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
     } else {
       for (Row& row : run->rows) {
         const int32_t tok = run->chooser->choose(row.decode, logits, V, 0);
-        if (job->logprobs)
+        if (job->logprobs) {
           row.pending_logprobs.push_back(logprob_of(logits, V, tok, *job->logprobs, token_text_));
+          row.pending_logprobs.back().text_offset = static_cast<int>(run->echo_bytes);
+        }
         const bool done = run->chooser->append(row.decode, tok);
         ++row.generated;
         row.text += row.streamer.put(tok);

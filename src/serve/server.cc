@@ -1,6 +1,7 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -100,6 +101,7 @@ struct Server::Impl {
   httplib::Server http;
   const int64_t created = std::time(nullptr);
   std::atomic<uint64_t> next_id{std::random_device{}()};
+  int listen_fd = -1;
 
   void routes();
   // Runs a handler, turning errors into OpenAI error bodies, and counts the answer.
@@ -133,6 +135,13 @@ void Server::Impl::guarded(const std::string& route, httplib::Response& res, con
 }
 
 void Server::Impl::routes() {
+  // httplib listens with a backlog of 5 (compiled into Debian's library): 64 clients connecting at once overflow
+  // it and get resets. Keep the listening socket to raise the backlog after binding (bind()).
+  http.set_socket_options([this](socket_t fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_fd = fd;
+  });
   http.new_task_queue = [this] {  // streaming requests hold a thread each: room for a full queue of them
     return new httplib::ThreadPool(
         static_cast<size_t>(std::min(1024, options.scheduler.slots + options.scheduler.max_queue + 16)));
@@ -355,15 +364,16 @@ Server::~Server() {
 
 int Server::bind() {
   const ServerOptions& o = impl_->options;
-  if (o.port == 0) {
-    const int port = impl_->http.bind_to_any_port(o.host);
+  int port = o.port;
+  if (port == 0) {
+    port = impl_->http.bind_to_any_port(o.host);
     if (port < 0) throw_invalid_argument(fmt::format("--host {}: cannot listen on any port", o.host));
-    return port;
-  }
-  if (!impl_->http.bind_to_port(o.host, o.port))
+  } else if (!impl_->http.bind_to_port(o.host, o.port)) {
     throw_invalid_argument(fmt::format("--host {} --port {}: cannot listen there (in use, or not an address here)",
                                        o.host, o.port));
-  return o.port;
+  }
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);  // Linux: a second listen() resizes the backlog
+  return port;
 }
 
 void Server::serve() { impl_->http.listen_after_bind(); }
