@@ -110,6 +110,12 @@ struct Server::Impl {
   void beam_search(const CompletionRequest& r, const std::string& id, httplib::Response& res);
   bool stream_some(Stream& s, httplib::DataSink& sink);
   json chunk(const Stream& s, const json& choices) const;
+  json completion_body(const std::string& id, const json& choices, int prompt_tokens, int completion_tokens) const {
+    return {{"id", id}, {"object", "text_completion"}, {"created", std::time(nullptr)}, {"model", served.id},
+            {"choices", choices},
+            {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
+                       {"total_tokens", prompt_tokens + completion_tokens}}}};
+  }
   SchedulerStats stats() const {
     SchedulerStats st = scheduler.stats();
     const EngineCacheStats c = engine.cache_stats();  // the model's compile cache: scheduler and beam plans
@@ -255,11 +261,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     choices.push_back({{"index", k}, {"text", text[k]}, {"logprobs", r.logprobs ? logprobs[k] : json(nullptr)},
                        {"finish_reason", finish[k]}});
   metrics.request_latency.observe(seconds_since(start));
-  send_json(res, 200,
-            {{"id", id}, {"object", "text_completion"}, {"created", std::time(nullptr)}, {"model", served.id},
-             {"choices", choices},
-             {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
-                        {"total_tokens", prompt_tokens + completion_tokens}}}});
+  send_json(res, 200, completion_body(id, choices, prompt_tokens, completion_tokens));
 }
 
 bool Server::Impl::stream_some(Stream& s, httplib::DataSink& sink) {
@@ -347,11 +349,7 @@ void Server::Impl::beam_search(const CompletionRequest& r, const std::string& id
     }
   }
   metrics.request_latency.observe(seconds_since(start));
-  send_json(res, 200,
-            {{"id", id}, {"object", "text_completion"}, {"created", std::time(nullptr)}, {"model", served.id},
-             {"choices", choices},
-             {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
-                        {"total_tokens", prompt_tokens + completion_tokens}}}});
+  send_json(res, 200, completion_body(id, choices, prompt_tokens, completion_tokens));
 }
 
 Server::Server(Model model, Tokenizer tokenizer, std::string model_id, ServerOptions options)
