@@ -12,6 +12,7 @@
 #include "models/compiled_step_runner.h"
 #include "models/eager_step_runner.h"
 #include "generate/token_chooser.h"
+#include "jitgen/generate.h"
 #include "models/model_impl.h"
 
 // Counts heap allocations made by this test binary (to prove the compiled decode step makes none).
@@ -239,6 +240,27 @@ TEST(CompilerAllocations, TracedGenerationStepChoosesLikeEagerAndAllocatesNothin
     if (key.select == "sample" && key.step_tokens == 1)
       traced = exe->graph().nodes[exe->graph().output].op == OpKind::kSelectTokens;
   EXPECT_TRUE(traced);
+}
+
+// Beam search traces its bookkeeping too: the beam plan ends with the candidate choice and the KV rows following
+// their beams (reorder_rows), and gives the eager engine's beams.
+TEST(CompilerEquality, BeamStepIsTracedWithItsCacheReorder) {
+  const Model m = Model::builtin_default();
+  GenerationConfig cfg;
+  cfg.num_beams = 3;
+  cfg.num_return_sequences = 2;
+  cfg.max_new_tokens = 9;
+  cfg.length_penalty = 0.5;
+  const GenerateInput in{{{464, 2068, 7586, 21831}, {50256, 15496, 11, 616}}, {{1, 1, 1, 1}, {0, 1, 1, 1}}};
+  const GenerateOutput eager = generate(m, in, cfg, nullptr, ExecutionMode::kEager);
+  const GenerateOutput compiled = generate(m, in, cfg, nullptr, ExecutionMode::kCompiled);
+  EXPECT_EQ(eager.sequences, compiled.sequences);
+  EXPECT_EQ(eager.sequences_scores, compiled.sequences_scores);
+  int reorders = 0;
+  for (const auto& [key, exe] : m.impl().compile_cache->entries())
+    if (key.select == "beam")
+      for (const Node& n : exe->graph().nodes) reorders += !n.dead && n.op == OpKind::kReorderRows;
+  EXPECT_EQ(reorders, 2);  // the prefill plan and the decode plan
 }
 
 }  // namespace

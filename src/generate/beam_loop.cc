@@ -12,6 +12,52 @@
 
 namespace jitgen::decoding {
 
+namespace {
+
+// The beam step's host side as the step graph runs it (Builder::select_tokens + reorder_rows): log_softmax and the
+// processor chain per row, BeamSearch's candidate choice, then the rows to gather for the KV cache.
+class BeamSelect final : public TokenSelect {
+ public:
+  BeamSelect(BeamSearch& bs, LogitsProcessorChain& chain, const std::vector<int32_t>& lead, int V, int max_length,
+             const BeamStopFn& extra_stop, std::vector<std::vector<std::vector<float>>>* scores)
+      : bs_(bs), chain_(chain), lead_(lead), max_length_(max_length), extra_stop_(extra_stop), scores_(scores),
+        lp_(static_cast<size_t>(bs.rows()) * V), src_(bs.rows()) {}
+
+  void select(const float* logits, int64_t R, int64_t V, int32_t* tokens) override {
+    JITGEN_CHECK(R == bs_.rows());
+    for (int64_t r = 0; r < R; ++r) {
+      float* row = &lp_[static_cast<size_t>(r) * V];
+      check_finite_logits(logits + r * V, static_cast<int>(V), bs_.cur_len(), static_cast<int>(r));
+      log_softmax_row(logits + r * V, row, static_cast<int>(V));
+      chain_.apply(row, static_cast<int>(V), bs_.running_sequence(static_cast<int>(r)), bs_.cur_len(), lead_[r]);
+    }
+    if (scores_) {
+      scores_->emplace_back(R);
+      for (int64_t r = 0; r < R; ++r) scores_->back()[r].assign(lp_.begin() + r * V, lp_.begin() + (r + 1) * V);
+    }
+    bs_.step(lp_.data(), static_cast<int>(V), extra_stop_);
+    std::copy(bs_.next_tokens().begin(), bs_.next_tokens().end(), tokens);
+    // The new row r continues old row source_rows()[r]; nothing to move once the search is over.
+    reorder_ = !(bs_.done() || bs_.cur_len() >= max_length_);
+    std::copy(bs_.source_rows().begin(), bs_.source_rows().end(), src_.begin());
+  }
+  const int32_t* source_rows() const override { return reorder_ ? src_.data() : nullptr; }
+  const std::vector<int32_t>& sources() const { return src_; }  // int32_t is int: what StepRunner::reorder takes
+
+ private:
+  BeamSearch& bs_;
+  LogitsProcessorChain& chain_;
+  const std::vector<int32_t>& lead_;
+  int max_length_;
+  const BeamStopFn& extra_stop_;
+  std::vector<std::vector<std::vector<float>>>* scores_;
+  std::vector<float> lp_;  // [R, V] processed log-probs
+  std::vector<int32_t> src_;
+  bool reorder_ = false;
+};
+
+}  // namespace
+
 GenerateOutput beam_loop(const Model& model, const Request& req, const GenerationConfig& cfg,
                          const GenerateOptions& options) {
   const int nb = cfg.num_beams, V = req.V, L = req.max_length;
@@ -51,34 +97,29 @@ GenerateOutput beam_loop(const Model& model, const Request& req, const Generatio
     lead[r] = req.leading_pads[b];
   }
 
+  // The beam step (processors, candidate choice, KV rows following their beams) is traced into the step program
+  // where the runner can; else the same BeamSelect runs here and the runner reorders its cache.
+  BeamSelect select(bs, chain, lead, V, L, extra_stop, cfg.output_scores ? &out.scores : nullptr);
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<StepRunner> runner = make_runner_for(model, R, L, options);
-  Tensor logits = runner->step(ids, pos, mask, true);  // [R, 1, V]
+  const bool traced = runner->set_select(&select, "beam");
+  std::vector<int32_t> tokens(R);
+  auto take = [&](const Tensor& t) {
+    if (traced) {
+      std::copy_n(t.i32(), R, tokens.begin());
+      return;
+    }
+    select.select(t.f32(), R, V, tokens.data());
+    if (select.source_rows()) runner->reorder(select.sources());
+  };
+  take(runner->step(ids, pos, mask, true));
   out.prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   t0 = std::chrono::steady_clock::now();
 
-  std::vector<float> lp(static_cast<size_t>(R) * V);  // [R, V] processed log-probs
   std::vector<int32_t> step_pos(R);
-  std::vector<int> src(R);
-  while (!bs.done()) {
-    for (int r = 0; r < R; ++r) {
-      float* row = &lp[static_cast<size_t>(r) * V];
-      check_finite_logits(logits.f32() + static_cast<int64_t>(r) * V, V, bs.cur_len(), r);
-      log_softmax_row(logits.f32() + static_cast<int64_t>(r) * V, row, V);
-      chain.apply(row, V, bs.running_sequence(r), bs.cur_len(), lead[r]);
-    }
-    if (cfg.output_scores) {
-      out.scores.emplace_back(R);
-      for (int r = 0; r < R; ++r)
-        out.scores.back()[r].assign(lp.begin() + static_cast<size_t>(r) * V, lp.begin() + static_cast<size_t>(r + 1) * V);
-    }
-    bs.step(lp.data(), V, extra_stop);
-    if (bs.done() || bs.cur_len() >= L) break;
-    // The new row r continues old row source_rows()[r] (same prompt, so same positions).
-    for (int r = 0; r < R; ++r) src[r] = bs.source_rows()[r];
-    runner->reorder(src);
+  while (!bs.done() && bs.cur_len() < L) {
     for (int r = 0; r < R; ++r) step_pos[r] = next_pos[r]++;
-    logits = runner->decode(bs.next_tokens().data(), step_pos.data());
+    take(runner->decode(tokens.data(), step_pos.data()));
   }
   out.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   fill_run_report(*runner, out);

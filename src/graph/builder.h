@@ -7,6 +7,7 @@
 // C = channels (n_embd), H = heads, D = head dim, V = vocab, K/N = matmul in/out features.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -21,6 +22,8 @@ class TokenSelect {
   virtual ~TokenSelect() = default;
   // logits [B, V] of the step -> the token chosen for each row, tokens [B].
   virtual void select(const float* logits, int64_t B, int64_t V, int32_t* tokens) = 0;
+  // Beam search: after the last select, row r of the KV cache continues old row source_rows()[r]; null = keep.
+  virtual const int32_t* source_rows() const { return nullptr; }
 };
 
 // A handle to a value produced or bound inside one Builder. Only meaningful for that builder.
@@ -64,6 +67,11 @@ class Builder {
   virtual Value last_position(Value x) = 0;
   // logits [B, 1, V] -> the chosen tokens [B] i32, by the TokenSelect bound as `select_state` (an input).
   virtual Value select_tokens(Value logits, Value select_state) = 0;
+  // Beam bookkeeping: after `tokens` were chosen, row r of every state ([B, ...]: KV caches, key mask) becomes old
+  // row select_state.source_rows()[r]. Only the filled slots move: [0, max(cache_pos) + step_tokens). A side effect
+  // (like attention's cache write); returns its scratch buffer, which nobody reads.
+  virtual Value reorder_rows(Value tokens, Value select_state, Value cache_pos, int step_tokens,
+                             const std::vector<Value>& states) = 0;
 };
 
 }  // namespace jitgen

@@ -109,6 +109,20 @@ Value EagerBuilder::select_tokens(Value logits, Value) {
   return push(std::move(out));
 }
 
+Value EagerBuilder::reorder_rows(Value, Value, Value cache_pos, int step_tokens, const std::vector<Value>& states) {
+  JITGEN_CHECK(select_ != nullptr);
+  const int32_t* src = select_->source_rows();
+  if (!src) return push(Tensor::zeros({1}, DType::kI32));
+  const Tensor& pos = tensor(cache_pos);
+  const int64_t filled = *std::max_element(pos.i32(), pos.i32() + pos.numel()) + step_tokens;
+  for (Value v : states) {
+    Tensor t = tensor(v);  // shares storage: permuted in place
+    std::vector<char> scratch(t.nbytes());
+    cpu::gather_rows(static_cast<char*>(t.data()), t.shape(), dtype_size(t.dtype()), filled, src, scratch.data());
+  }
+  return push(Tensor::zeros({1}, DType::kI32));
+}
+
 Value EagerBuilder::last_position(Value x) {
   const Tensor& in = tensor(x);  // [B, T, C]
   const int64_t B = in.dim(0), T = in.dim(1), C = in.dim(2);

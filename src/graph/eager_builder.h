@@ -28,6 +28,8 @@ class EagerBuilder final : public Builder {
                   float scale) override;
   Value last_position(Value x) override;
   Value select_tokens(Value logits, Value select_state) override;
+  Value reorder_rows(Value tokens, Value select_state, Value cache_pos, int step_tokens,
+                     const std::vector<Value>& states) override;
   // The TokenSelect that select_tokens runs (the "select_state" input is bound as a placeholder tensor).
   void bind_select(TokenSelect* select) { select_ = select; }
 

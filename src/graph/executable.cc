@@ -198,6 +198,26 @@ void Executable::bind_kernels() {
         });
         break;
       }
+      case OpKind::kReorderRows: {
+        const Ref state = in(1), pos = in(2);
+        const int64_t B = shape_of(2)[0], T = n.step_tokens;
+        std::vector<std::pair<Ref, Shape>> states;
+        std::vector<size_t> item;
+        for (size_t k = 3; k < n.inputs.size(); ++k) {
+          states.emplace_back(in(static_cast<int>(k)), shape_of(static_cast<int>(k)));
+          item.push_back(dtype_size(g.nodes[n.inputs[k]].dtype));
+        }
+        kernels.push_back([=](const RunContext& c) {
+          const int32_t* src = static_cast<const TokenSelect*>(state.get(c))->source_rows();
+          if (!src) return;
+          const int32_t* p = pos.i(c);
+          const int64_t filled = *std::max_element(p, p + B) + T;
+          for (size_t k = 0; k < states.size(); ++k)
+            cpu::gather_rows(static_cast<char*>(states[k].first.get(c)), states[k].second, item[k], filled, src,
+                             static_cast<char*>(out.get(c)));
+        });
+        break;
+      }
       case OpKind::kInput:
       case OpKind::kWeight:
         break;

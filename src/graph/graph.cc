@@ -18,6 +18,7 @@ const char* op_name(OpKind op) {
     case OpKind::kAttention: return "attention";
     case OpKind::kLastPosition: return "last_position";
     case OpKind::kSelectTokens: return "select_tokens";
+    case OpKind::kReorderRows: return "reorder_rows";
   }
   return "?";
 }
@@ -54,6 +55,7 @@ std::string Graph::dump() const {
     if (n.residual >= 0) attrs += fmt::format(" residual=%{}", n.residual);
     if (n.op == OpKind::kLayerNorm) attrs += fmt::format(" eps={}", n.eps);
     if (n.op == OpKind::kAttention) attrs += fmt::format(" heads={} scale={:.6g}", n.n_head, n.scale);
+    if (n.op == OpKind::kReorderRows) attrs += fmt::format(" T={}", n.step_tokens);
     out += fmt::format("%{} = {}({}){} : {} {}{}\n", i, op_name(n.op), fmt::join(args, ", "), attrs,
                        shape_str(n.shape), dtype_name(n.dtype), static_cast<int>(i) == output ? "  <- output" : "");
   }

@@ -22,6 +22,7 @@ enum class OpKind {
   kAttention,         // writes the KV cache (a side effect: never removed)
   kLastPosition,
   kSelectTokens,      // logits -> tokens through the bound TokenSelect (processors, sampling, finished flags)
+  kReorderRows,       // beam search: rows of the KV cache follow their beams (a side effect: never removed)
 };
 
 const char* op_name(OpKind op);
@@ -35,6 +36,7 @@ struct Node {
   // Attributes (meaning depends on op)
   float eps = 0, scale = 0;
   int n_head = 0;
+  int step_tokens = 0;        // kReorderRows: tokens the step wrote (filled slots = max(cache_pos) + this)
   Activation act = Activation::kGeluTanh;
   bool has_act = false;       // kLinear epilogue
   int residual = -1;          // kLinear epilogue: node id added to the result

@@ -22,7 +22,7 @@ using nlohmann::json;
 constexpr OpKind kAllOps[] = {OpKind::kInput,  OpKind::kWeight,           OpKind::kEmbedding, OpKind::kEmbeddingSum,
                               OpKind::kAdd,    OpKind::kLayerNorm,        OpKind::kLinear,    OpKind::kLinearTransposed,
                               OpKind::kActivation, OpKind::kAttention,    OpKind::kLastPosition,
-                              OpKind::kSelectTokens};
+                              OpKind::kSelectTokens, OpKind::kReorderRows};
 
 OpKind op_from_name(const std::string& name) {
   for (OpKind op : kAllOps)
@@ -103,6 +103,23 @@ Shape expected_shape(const Graph& g, const Node& n) {
                in(1).name == "select_state" && n.dtype == DType::kI32,
            "bad select_tokens");
       return {in(0).shape[0]};
+    case OpKind::kReorderRows: {
+      need(n.inputs.size() >= 4 && in(0).op == OpKind::kSelectTokens && in(1).op == OpKind::kInput &&
+               in(1).name == "select_state" && in(2).dtype == DType::kI32 && in(2).shape.size() == 1 &&
+               n.step_tokens >= 1,
+           "bad reorder_rows");
+      const int64_t B = in(2).shape[0];
+      const size_t scratch = static_cast<size_t>(shape_numel(in(3).shape)) * dtype_size(in(3).dtype);
+      for (size_t k = 3; k < n.inputs.size(); ++k) {
+        const Shape& s = in(k).shape;
+        need((s.size() == 4 || s.size() == 2) && s[0] == B && in(k).op == OpKind::kInput &&
+                 n.step_tokens <= (s.size() == 4 ? s[2] : s[1]),
+             "bad reorder_rows state");
+        need(static_cast<size_t>(shape_numel(s)) * dtype_size(in(k).dtype) <= scratch, "bad reorder_rows scratch");
+      }
+      need(n.dtype == in(3).dtype, "bad reorder_rows dtype");
+      return in(3).shape;
+    }
     case OpKind::kLastPosition: {
       need(in(0).shape.size() == 3, "bad last_position");
       Shape s = in(0).shape;
@@ -115,7 +132,7 @@ Shape expected_shape(const Graph& g, const Node& n) {
 
 json node_to_json(const Node& n) {
   return {{"op", op_name(n.op)}, {"in", n.inputs},  {"shape", n.shape},   {"dtype", dtype_name(n.dtype)},
-          {"name", n.name},      {"eps", n.eps},    {"scale", n.scale},   {"heads", n.n_head},
+          {"name", n.name},      {"eps", n.eps},    {"scale", n.scale},   {"heads", n.n_head}, {"T", n.step_tokens},
           {"act", static_cast<int>(n.act)},         {"has_act", n.has_act}, {"residual", n.residual}, {"dead", n.dead}};
 }
 
@@ -205,6 +222,7 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
       n.eps = j.at("eps").get<float>();
       n.scale = j.at("scale").get<float>();
       n.n_head = j.at("heads").get<int>();
+      n.step_tokens = j.at("T").get<int>();
       const int act = j.at("act").get<int>();
       if (act < 0 || act > static_cast<int>(Activation::kSilu)) throw std::runtime_error("bad activation");
       n.act = static_cast<Activation>(act);

@@ -113,6 +113,17 @@ Value TracingBuilder::select_tokens(Value logits, Value select_state) {
   return record(std::move(n));
 }
 
+Value TracingBuilder::reorder_rows(Value tokens, Value select_state, Value cache_pos, int step_tokens,
+                                   const std::vector<Value>& states) {
+  JITGEN_CHECK(!states.empty());
+  Node n{OpKind::kReorderRows, {tokens.id, select_state.id, cache_pos.id}};
+  for (Value s : states) n.inputs.push_back(s.id);
+  n.shape = node(states[0]).shape;  // scratch for the largest state (callers put a KV cache first)
+  n.dtype = node(states[0]).dtype;
+  n.step_tokens = step_tokens;
+  return record(std::move(n));
+}
+
 Value TracingBuilder::last_position(Value x) {
   Node n{OpKind::kLastPosition, {x.id}};
   n.shape = node(x).shape;

@@ -29,6 +29,8 @@ class TracingBuilder final : public Builder {
                   float scale) override;
   Value last_position(Value x) override;
   Value select_tokens(Value logits, Value select_state) override;
+  Value reorder_rows(Value tokens, Value select_state, Value cache_pos, int step_tokens,
+                     const std::vector<Value>& states) override;
 
  private:
   Value record(Node n);

@@ -40,7 +40,7 @@ Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
   if (last_only && select_) {  // the same generation step the compiled runner traces, executed op by op
     b.bind("select_state", Tensor::zeros({1}, DType::kI32));
     b.bind_select(select_);
-    logits = build_gpt2_generation_step(b, c, w);
+    logits = build_gpt2_generation_step(b, c, w, beam_);
   } else {
     logits = build_gpt2(b, c, w, last_only);
   }

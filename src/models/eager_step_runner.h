@@ -17,8 +17,9 @@ class EagerStepRunner final : public StepRunner {
   Tensor step(const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
               const std::vector<std::vector<int32_t>>& mask_new, bool last_only) override;
   void reorder(const std::vector<int>& src) override { cache_.reorder(src); }
-  bool set_select(TokenSelect* select, const std::string&) override {
+  bool set_select(TokenSelect* select, const std::string& kind) override {
     select_ = select;
+    beam_ = kind == "beam";
     return true;
   }
   int rows() const override { return cache_.rows; }
@@ -31,6 +32,7 @@ class EagerStepRunner final : public StepRunner {
   int max_capacity_;
   int length_ = 0;
   TokenSelect* select_ = nullptr;
+  bool beam_ = false;
 };
 
 }  // namespace jitgen

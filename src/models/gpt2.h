@@ -72,9 +72,10 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
 Value build_gpt2(Builder& b, const io::Gpt2Config& config, const Gpt2Weights& w, bool last_position_only);
 
 // One generation step: build_gpt2 on the new tokens, then the token choice on the last position's logits
-// (Builder::select_tokens with the "select_state" input). Returns the chosen tokens [B] i32; compiled, the
-// whole step from ids to next tokens is one program.
-Value build_gpt2_generation_step(Builder& b, const io::Gpt2Config& config, const Gpt2Weights& w);
+// (Builder::select_tokens with the "select_state" input) and, for beam search, the KV-cache rows following their
+// beams (reorder_rows). Returns the chosen tokens [B] i32; compiled, the whole step from ids to next tokens is one
+// program.
+Value build_gpt2_generation_step(Builder& b, const io::Gpt2Config& config, const Gpt2Weights& w, bool beam_reorder);
 
 Activation parse_activation(const std::string& hf_name);
 

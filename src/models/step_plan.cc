@@ -28,7 +28,8 @@ CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int
     TracingBuilder tb;
     for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
     const Gpt2Weights& w = model.impl().weights;
-    return tb.finish(select.empty() ? build_gpt2(tb, c, w, last_only) : build_gpt2_generation_step(tb, c, w));
+    return tb.finish(select.empty() ? build_gpt2(tb, c, w, last_only)
+                                    : build_gpt2_generation_step(tb, c, w, select == "beam"));
   });
 }
 

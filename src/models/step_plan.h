@@ -22,7 +22,8 @@ struct StepBuffers {
 };
 
 // The executable for (rows, step_tokens, capacity, last_only), compiled on a miss. With a `select` kind
-// ("greedy" / "sample"; needs last_only) the step ends with the token choice and outputs tokens [B] i32.
+// ("greedy" / "sample" / "beam"; needs last_only) the step ends with the token choice (and for "beam" the KV rows
+// following their beams) and outputs tokens [B] i32.
 CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only,
                               const std::string& select = "");
 

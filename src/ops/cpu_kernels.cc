@@ -174,6 +174,24 @@ void activation(const float* x, float* out, int64_t n, Activation kind) {
   runtime::parallel_for(n, 1 << 14, [&](int64_t lo, int64_t hi) { avx512::activation(x + lo, out + lo, hi - lo, kind); });
 }
 
+void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t filled, const int32_t* src, char* scratch) {
+  JITGEN_CHECK(shape.size() == 4 || shape.size() == 2);
+  const int64_t B = shape[0], chunks = shape.size() == 4 ? shape[1] : 1, S = shape.size() == 4 ? shape[2] : shape[1];
+  const int64_t inner = shape.size() == 4 ? shape[3] : 1;
+  JITGEN_CHECK(filled >= 0 && filled <= S);
+  const size_t chunk = static_cast<size_t>(S * inner) * item_bytes, part = static_cast<size_t>(filled * inner) * item_bytes;
+  const size_t row = chunk * chunks;
+  for (int64_t r = 0; r < B; ++r) JITGEN_CHECK(src[r] >= 0 && src[r] < B);
+  // The filled part of every source row to scratch first: a row may feed several beams and be overwritten.
+  runtime::parallel_for(B * chunks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      std::memcpy(scratch + i * part, data + src[i / chunks] * row + (i % chunks) * chunk, part);
+  });
+  runtime::parallel_for(B * chunks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) std::memcpy(data + (i / chunks) * row + (i % chunks) * chunk, scratch + i * part, part);
+  });
+}
+
 void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out) {
   for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);

@@ -40,6 +40,10 @@ struct AttentionShape {
 void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out);
 
+// Beam reorder of a [B, ..., S, X] state in place (KV cache [B, H, S, D], key mask [B, S]): row r becomes old row
+// src[r], moving only slots [0, filled) of the slot axis (dim 2 of 4-d, dim 1 of 2-d). scratch: nbytes of the state.
+void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t filled, const int32_t* src, char* scratch);
+
 // Which kernels run: "avx512" or "portable". JITGEN_SIMD=portable forces the portable ones (tests use
 // set_simd to run both).
 const char* simd_name();
