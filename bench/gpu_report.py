@@ -33,8 +33,8 @@ def main():
     by = {(r["model"], r["dtype"], r["batch"], r["new_tokens"], r["system"]): r for r in rows}
     lines = [f"# jitgen on {jit['device']}", "",
              f"Greedy, forced length, prompt {jit['prompt_len']} tokens, random GPT-2 weights (the same for every "
-             f"system), best of {jit['reps']} calls after a first (compile/capture) call. Each jitgen call builds a "
-             f"fresh runner (KV cache allocation included), as generate() does. HBM copy bandwidth "
+             f"system), best of {jit['reps']} calls after a first (compile/capture) call. jitgen calls reuse a pooled "
+             f"runner (KV cache, plans, captured graphs), as generate() does. HBM copy bandwidth "
              f"{jit['hbm_copy_gbps']:.0f} GB/s.", "",
              "| model | dtype | batch | new | system | first ms | steady ms | tokens/s | decode tok/s | same tokens |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -3,7 +3,7 @@
 //   cuda-graph-step  fused plan, the decode step replayed as one CUDA graph, host-driven loop
 //   cuda-graph-loop  fused plan, the whole greedy loop as one CUDA graph (conditional WHILE node)
 //   cuda-generate    generate() end to end (HF loop semantics on the host, compiled CUDA runner underneath)
-// Each call builds a fresh runner (KV cache allocation included), as generate() does. Also measures the HBM
+// Runners are reused from the model's pool between calls, as generate() does (the first call builds it). Also measures the HBM
 // bandwidth and the fp16 batch-1 decode roofline. Without CUDA support or a GPU it says so and exits 2.
 #include <chrono>
 #include <fstream>
@@ -75,7 +75,12 @@ Call run_once(const Model& m, const std::string& mode, cuda::Storage storage, in
     for (const auto& s : out.sequences) c.tokens.emplace_back(s.begin() + T, s.end());
     return c;
   }
-  CudaStepRunner runner(m, B, T + N, {storage, mode != "cuda-eager", 8});
+  // Runners come from the model's pool, as generate()'s do: buffers, plans and captured graphs are reused.
+  CudaModelState& pool = CudaModelState::of(m.impl());
+  const CudaRunnerOptions ro{storage, mode != "cuda-eager", 8};
+  std::unique_ptr<CudaStepRunner> owned = pool.take_runner(B, T + N, ro);
+  if (!owned) owned = std::make_unique<CudaStepRunner>(m, B, T + N, ro);
+  CudaStepRunner& runner = *owned;
   std::vector<std::vector<int32_t>> pos(B, std::vector<int32_t>(T)), mask(B, std::vector<int32_t>(T, 1));
   std::vector<int32_t> next(B);
   for (int b = 0; b < B; ++b) next[b] = decoding::prompt_positions(mask[b], pos[b]);
@@ -90,6 +95,7 @@ Call run_once(const Model& m, const std::string& mode, cuda::Storage storage, in
   c.total_ms = ms_since(t0);
   c.tokens = r.tokens;
   c.one_graph = r.one_graph;
+  pool.give_back(std::move(owned));
   return c;
 }
 

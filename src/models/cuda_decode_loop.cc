@@ -22,7 +22,7 @@ void CudaDecodeLoop::prepare(CudaStepRunner& runner, const Key& key) {
   if (graph.ready() && built == key) return;
   graph.reset();
   const int R = rows;
-  const int64_t V = runner.model_.info().vocab_size;
+  const int64_t V = runner.model_.config.vocab_size;
   if (ring.bytes() < sizeof(int32_t) * R * key.max_new)
     ring = cuda::PinnedBuffer(sizeof(int32_t) * R * key.max_new, true);
   eos.reserve(sizeof(int32_t) * std::max<size_t>(1, key.eos.size()));
@@ -96,7 +96,7 @@ void CudaDecodeLoop::prepare(CudaStepRunner& runner, const Key& key) {
 
 GreedyLoopResult CudaStepRunner::greedy_loop(const std::vector<int32_t>& next_positions,
                                              const GreedyLoopOptions& o) {
-  const io::Gpt2Config& c = model_.impl().config;
+  const io::Gpt2Config& c = model_.config;
   const int R = rows_;
   JITGEN_CHECK(static_cast<int>(next_positions.size()) == R && last_logits_dev_ != nullptr);
   if (o.max_new_tokens < 1) throw_invalid_argument("greedy_loop: max_new_tokens must be at least 1");
@@ -109,6 +109,7 @@ GreedyLoopResult CudaStepRunner::greedy_loop(const std::vector<int32_t>& next_po
                               p + o.max_new_tokens - 1, c.n_positions));
   ensure_cache(0);
   if (!decode_) decode_ = &bind(1, true);
+  JITGEN_CHECK(last_logits_dev_ != nullptr);  // step() binds the decode plan first: its logits never move
   GreedyLoopResult result;
   result.tokens.assign(R, {});
   cudaStream_t s = stream_.get();

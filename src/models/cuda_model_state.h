@@ -9,9 +9,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 #include "graph/compile_cache.h"
 #include "models/model_impl.h"
+#include "models/cuda_step_runner.h"
 #include "ops/cuda/cuda_executable.h"
 
 namespace jitgen {
@@ -38,7 +40,18 @@ class CudaModelState {
                               const std::function<Graph()>& trace);
   int64_t plans() const;
 
+  // Runners kept for reuse, so that a generate() call does not pay for cudaMalloc, cudaHostAlloc and graph
+  // capture again: one idle runner per (rows, capacity, storage, mode, prompt bucket), at most kMaxIdle.
+  std::unique_ptr<CudaStepRunner> take_runner(int rows, int capacity, const CudaRunnerOptions& o);
+  void give_back(std::unique_ptr<CudaStepRunner> runner);
+  static constexpr size_t kMaxIdle = 8;
+
  private:
+  using PoolKey = std::tuple<int, int, int, bool, int>;
+  static PoolKey pool_key(int rows, int capacity, const CudaRunnerOptions& o) {
+    return {rows, capacity, static_cast<int>(o.storage), o.graphs, o.prompt_bucket};
+  }
+  std::map<PoolKey, std::unique_ptr<CudaStepRunner>> idle_;  // guarded by mu_
   mutable std::mutex mu_;
   cublasLtHandle_t lt_ = nullptr;
   std::map<cuda::Storage, std::unique_ptr<cuda::DeviceWeights>> weights_;

@@ -51,11 +51,11 @@ cuda::Storage cuda_storage_from_env() {
 }
 
 CudaStepRunner::CudaStepRunner(const Model& model, int rows, int capacity, const CudaRunnerOptions& options)
-    : model_(with_device(model)), rows_(rows), requested_capacity_(capacity), options_(options) {
+    : model_(with_device(model).impl()), rows_(rows), requested_capacity_(capacity), options_(options) {
   options_.prompt_bucket = std::max(1, options_.prompt_bucket);
   const io::Gpt2Config& c = model.impl().config;
   check_request(c, rows, capacity);
-  state_ = &CudaModelState::of(model.impl());
+  state_ = &CudaModelState::of(model_);
   check_device_memory(c, rows, capacity, options_.storage);
   staging_ = cuda::PinnedBuffer(3 * sizeof(int32_t) * rows);
   logits_host_ = cuda::PinnedBuffer(sizeof(float) * rows * static_cast<size_t>(c.vocab_size));
@@ -77,7 +77,7 @@ int64_t CudaStepRunner::graph_launches() const {
 
 void CudaStepRunner::ensure_cache(int pad) {
   if (capacity_ > 0) return;
-  const io::Gpt2Config& c = model_.impl().config;
+  const io::Gpt2Config& c = model_.config;
   capacity_ = CompiledStepRunner::capacity_bucket(requested_capacity_ + pad, c.n_positions);
   const size_t layer_bytes = static_cast<size_t>(rows_) * c.n_head * capacity_ * c.head_dim() *
                              cuda::storage_bytes(options_.storage);
@@ -93,10 +93,18 @@ void CudaStepRunner::ensure_cache(int pad) {
 
 CudaStepRunner::Bound& CudaStepRunner::bind(int step_tokens, bool last_only) {
   for (auto& b : bound_)
-    if (b->step_tokens == step_tokens && b->last_only == last_only) return *b;
-  const io::Gpt2Config& c = model_.impl().config;
-  const CompileKey key{options_.graphs ? "cuda" : "cuda-eager", cuda::storage_name(options_.storage), rows_,
-                       step_tokens, capacity_, last_only};
+    if (b->step_tokens == step_tokens && b->last_only == last_only) {
+      ++stats_.cache_hits;  // a pooled runner reusing its bound plan (and captured graph)
+      return *b;
+    }
+  const io::Gpt2Config& c = model_.config;
+  CompileKey key;  // fields by name: the key grows (e.g. the traced token choice) without touching this
+  key.device = options_.graphs ? "cuda" : "cuda-eager";
+  key.dtype = cuda::storage_name(options_.storage);
+  key.rows = rows_;
+  key.step_tokens = step_tokens;
+  key.capacity = capacity_;
+  key.last_only = last_only;
   InputDecls inputs;
   inputs["input_ids"] = {{rows_, step_tokens}, DType::kI32};
   inputs["position_ids"] = {{rows_, step_tokens}, DType::kI32};
@@ -111,7 +119,7 @@ CudaStepRunner::Bound& CudaStepRunner::bind(int step_tokens, bool last_only) {
       state_->get_or_build(key, options_.graphs, options_.storage, [&] {
         TracingBuilder tb;
         for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
-        return tb.finish(build_gpt2(tb, c, model_.impl().weights, last_only));
+        return tb.finish(build_gpt2(tb, c, model_.weights, last_only));
       });
   lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
   stats_.compile_ms += lookup.compile_ms;
@@ -144,6 +152,7 @@ CudaStepRunner::Bound& CudaStepRunner::bind(int step_tokens, bool last_only) {
   if (moved) {
     decode_graph_.reset();
     if (loop_) loop_->invalidate();
+    last_logits_dev_ = nullptr;  // pointed into the old arena
   }
   rebind_shared_buffers();
   return bound;
@@ -166,19 +175,23 @@ Tensor CudaStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
                             const std::vector<std::vector<int32_t>>& positions,
                             const std::vector<std::vector<int32_t>>& mask_new, bool last_only) {
   const auto t0 = std::chrono::steady_clock::now();
-  const io::Gpt2Config& c = model_.impl().config;
+  const io::Gpt2Config& c = model_.config;
   JITGEN_CHECK(static_cast<int>(ids.size()) == rows_ && static_cast<int>(positions.size()) == rows_ &&
                static_cast<int>(mask_new.size()) == rows_);
   const int T = static_cast<int>(ids[0].size());
   if (length_ + T > requested_capacity_)
     throw_limit(fmt::format("KV cache full: {} + {} tokens exceed its capacity {}", length_, T, requested_capacity_));
   int pad = 0;
-  if (capacity_ == 0) {  // the prefill runs at its length bucket: extra left pads, masked out
+  if (slots_ == 0) {  // the prefill runs at its length bucket: extra left pads, masked out
     pad = round_up(T, options_.prompt_bucket) - T;
     if (requested_capacity_ + pad > c.n_positions) pad = 0;
+    if (capacity_ > 0 && requested_capacity_ + pad > capacity_) pad = 0;  // a reused runner's cache: exact shape
     ensure_cache(pad);
   }
   const int Tp = T + pad;
+  // The decode plan is bound first: binding may grow (move) the arena, and the logits of this step must stay
+  // where greedy_loop() and decode() expect them.
+  if (!decode_) decode_ = &bind(1, true);
   Bound& b = bind(Tp, last_only);
 
   std::vector<int32_t> hid(static_cast<size_t>(rows_) * Tp, 0), hpos(hid.size(), c.n_positions > 1 ? 1 : 0);
@@ -243,7 +256,7 @@ void CudaStepRunner::record_decode(Bound& b) {
 
 const Tensor& CudaStepRunner::decode(const int32_t* tokens, const int32_t* positions) {
   const auto t0 = std::chrono::steady_clock::now();
-  const io::Gpt2Config& c = model_.impl().config;
+  const io::Gpt2Config& c = model_.config;
   if (length_ + 1 > requested_capacity_)
     throw_limit(fmt::format("KV cache full: {} + 1 tokens exceed its capacity {}", length_, requested_capacity_));
   ensure_cache(0);
@@ -274,6 +287,16 @@ const Tensor& CudaStepRunner::decode(const int32_t* tokens, const int32_t* posit
   stats_.run_ms += ms_since(t0);
   ++stats_.steps;
   return logits_view_;
+}
+
+void CudaStepRunner::reset() {
+  stream_.synchronize();
+  length_ = 0;
+  slots_ = 0;
+  last_logits_dev_ = nullptr;
+  stats_ = {};
+  std::fill(host_mask_.begin(), host_mask_.end(), 0);
+  if (key_mask_.data()) JITGEN_CUDA_CHECK(cudaMemsetAsync(key_mask_.data(), 0, key_mask_.bytes(), stream_.get()));
 }
 
 void CudaStepRunner::warm_up_decode() {

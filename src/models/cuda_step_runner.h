@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "models/model_impl.h"
 #include "models/step_runner.h"
 #include "ops/cuda/cuda_executable.h"
 #include "ops/cuda/kernels.h"
@@ -34,6 +35,11 @@ struct CudaRunnerOptions {
 // JITGEN_CUDA_DTYPE=f32|f16|bf16 (default f32): the storage make_step_runner uses for Device::kCuda.
 cuda::Storage cuda_storage_from_env();
 
+// What make_step_runner returns for Device::kCuda: a runner from the model's pool (or a new one) that goes back
+// to the pool, reset, when the returned handle dies. JITGEN_CUDA_POOL=0 disables the reuse.
+std::unique_ptr<StepRunner> make_cuda_step_runner(const Model& model, int rows, int capacity,
+                                                  const CudaRunnerOptions& options);
+
 // The device-side greedy loop (greedy_loop): HF greedy without logits processors.
 struct GreedyLoopOptions {
   int max_new_tokens = 20;
@@ -49,6 +55,7 @@ struct GreedyLoopResult {
   bool one_graph = false;  // false: the per-step fallback ran (the conditional graph could not be built)
 };
 
+// Make it through make_step_runner / make_cuda_step_runner; `model` must outlive the runner.
 class CudaStepRunner final : public StepRunner {
  public:
   CudaStepRunner(const Model& model, int rows, int capacity, const CudaRunnerOptions& options);
@@ -67,6 +74,11 @@ class CudaStepRunner final : public StepRunner {
   // then up to max_new_tokens - 1 decode steps, all inside one CUDA graph launch. next_positions [R]: the
   // position of each row's first new token.
   GreedyLoopResult greedy_loop(const std::vector<int32_t>& next_positions, const GreedyLoopOptions& options);
+
+  // Starts a new generation on the same buffers, plans and captured graphs (the runner pool's reuse): the
+  // KV cache is logically emptied (key mask cleared), nothing is freed or re-captured.
+  void reset();
+  const CudaRunnerOptions& options() const { return options_; }
 
   // CUDA graph launches so far (decode steps replayed + loop launches); 0 in eager mode.
   int64_t graph_launches() const;
@@ -92,7 +104,9 @@ class CudaStepRunner final : public StepRunner {
   void upload_inputs_and_mask();
   void fill_cache_pos(int slot);
 
-  Model model_;
+  // Not owning: pooled runners live inside the model's own state (Model::Impl::cuda_state), so holding the
+  // model here would keep it alive forever. The model outlives every runner made from it.
+  const Model::Impl& model_;
   int rows_, requested_capacity_;
   CudaRunnerOptions options_;
   CudaModelState* state_ = nullptr;

@@ -37,7 +37,7 @@ std::unique_ptr<StepRunner> make_step_runner(const Model& model, int rows, int c
   if (device == Device::kCuda) {
 #ifdef JITGEN_WITH_CUDA
     const CudaRunnerOptions options{cuda_storage_from_env(), mode == ExecutionMode::kCompiled, prompt_bucket};
-    return std::make_unique<CudaStepRunner>(model, rows, capacity, options);
+    return make_cuda_step_runner(model, rows, capacity, options);
 #else
     throw_invalid_argument("device cuda: this jitgen was built without CUDA (configure with -DJITGEN_CUDA=ON)");
 #endif
