@@ -1,13 +1,15 @@
 // Decode kernels against the bandwidth they stream at, interleaved in one run:
 //   kernels_bench [threads]
 // prints GB/s of the pure read probe, and of the M = 1 GEMV over an lm_head-sized [50257, 768] weight
-// (fp32 and bf16 panels), and of one GPT-2 c_fc [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too).
+// (fp32 and bf16 panels; bf16 by AVX512_BF16 dot products and by widening to fp32), and of one GPT-2 c_fc
+// [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too), fp32 and bf16.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/cpu/avx512.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
 #include "runtime/roofline.h"
@@ -40,8 +42,25 @@ int main(int argc, char** argv) {
       jitgen::cpu::PreparedWeights pb(jitgen::cpu::WeightStorage::kBF16);
       jitgen::Tensor head2 = jitgen::Tensor::zeros({V, C});
       pb.add(head2, true);
-      const double tb = time_it([&] { jitgen::cpu::linear_transposed(x.data(), head2.f32(), 1, C, V, y.data()); }, 10);
-      std::printf("   lm_head M=1 bf16 panels %.1f GB/s of bf16 (%.2fx the f32 time)\n", V * C * 2 / tb / 1e9, t32 / tb);
+      for (bool dot : {true, false}) {  // AVX512_BF16 vdpbf16ps, or widening to fp32 FMAs
+        jitgen::cpu::avx512::set_bf16_dot(dot);
+        const double tb =
+            time_it([&] { jitgen::cpu::linear_transposed(x.data(), head2.f32(), 1, C, V, y.data()); }, 10);
+        std::printf("   lm_head M=1 bf16 panels (%s) %.1f GB/s of bf16 (f32 time / this = %.2fx)\n",
+                    dot ? "dot" : "widen", V * C * 2 / tb / 1e9, t32 / tb);
+      }
+      jitgen::cpu::PreparedWeights pcb(jitgen::cpu::WeightStorage::kBF16);
+      jitgen::Tensor fc2 = jitgen::Tensor::zeros({C, I});
+      pcb.add(fc2, false);
+      for (bool dot : {true, false}) {
+        jitgen::cpu::avx512::set_bf16_dot(dot);
+        for (int M : {1, 8, 32}) {
+          const double t = time_it([&] { jitgen::cpu::linear(x.data(), fc2.f32(), nullptr, M, C, I, y.data()); }, 50);
+          std::printf("   c_fc M=%d bf16 panels (%s) %.2f ms, %.1f GFLOP/s\n", M, dot ? "dot" : "widen", t * 1e3,
+                      2.0 * M * C * I / t / 1e9);
+        }
+      }
+      jitgen::cpu::avx512::set_bf16_dot(true);
     }
     jitgen::cpu::PreparedWeights pc(jitgen::cpu::WeightStorage::kF32);
     pc.add(fc, false);

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "ops/cpu/avx512.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
 #include "ops/reference.h"
@@ -101,10 +102,18 @@ TEST_P(OpsTest, LinearUnpreparedMatchesReference) {
 }
 
 // The prepared panels, fp32 and bf16, with every epilogue (bias, GELU, residual) against the reference
-// (for bf16: the reference on the bf16-rounded weights, so only the summation order differs).
+// (for bf16: the reference on bf16-rounded weights and activations, so only the summation order differs), bf16
+// both through AVX512_BF16's dot product and widened to fp32 FMAs.
 TEST_P(OpsTest, LinearPreparedMatchesReference) {
   SimdScope scope(GetParam());
-  for (auto storage : {cpu::WeightStorage::kF32, cpu::WeightStorage::kBF16})
+  struct Mode {
+    cpu::WeightStorage storage;
+    bool dot;
+  };
+  for (const Mode mode : {Mode{cpu::WeightStorage::kF32, false}, Mode{cpu::WeightStorage::kBF16, false},
+                          Mode{cpu::WeightStorage::kBF16, true}}) {
+    const auto storage = mode.storage;
+    cpu::avx512::set_bf16_dot(mode.dot);
     for (bool transposed : {false, true})
       for (auto [M, K, N] : kLinearShapes) {
         const auto x = randn(M * K, 11), bias = randn(N, 13), res = randn(M * N, 14);
@@ -113,23 +122,27 @@ TEST_P(OpsTest, LinearPreparedMatchesReference) {
         cpu::PreparedWeights prepared(storage);
         prepared.add(wt, transposed);
         ASSERT_NE(cpu::find_packed(wt.f32(), K, N), nullptr);
-        std::vector<float> wr = w;
-        if (storage == cpu::WeightStorage::kBF16)
+        std::vector<float> wr = w, xr = x;
+        if (storage == cpu::WeightStorage::kBF16) {
           for (auto& v : wr) v = bf16_to_f32(f32_to_bf16(v));
+          for (auto& v : xr) v = bf16_to_f32(f32_to_bf16(v));
+        }
         std::vector<float> got(M * N), want(M * N);
         if (transposed) {
           cpu::linear_transposed(x.data(), wt.f32(), M, K, N, got.data());
-          ref::linear_transposed(x.data(), wr.data(), M, K, N, want.data());
+          ref::linear_transposed(xr.data(), wr.data(), M, K, N, want.data());
         } else {
           cpu::linear(x.data(), wt.f32(), bias.data(), M, K, N, got.data(),
                       {true, Activation::kGeluTanh, res.data()});
-          ref::linear(x.data(), wr.data(), bias.data(), M, K, N, want.data());
+          ref::linear(xr.data(), wr.data(), bias.data(), M, K, N, want.data());
           ref::activation(want.data(), want.data(), M * N, Activation::kGeluTanh);
           for (int64_t i = 0; i < M * N; ++i) want[i] += res[i];
         }
-        EXPECT_LT(max_rel_err(got, want), 2e-5f)
-            << cpu::weight_storage_name(storage) << (transposed ? " T " : " ") << M << "x" << K << "x" << N;
+        EXPECT_LT(max_rel_err(got, want), 2e-5f) << cpu::weight_storage_name(storage) << (mode.dot ? " dot" : "")
+                                                 << (transposed ? " T " : " ") << M << "x" << K << "x" << N;
       }
+  }
+  cpu::avx512::set_bf16_dot(true);
   EXPECT_EQ(cpu::find_packed(nullptr, 1, 1), nullptr);
 }
 

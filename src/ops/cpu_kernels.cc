@@ -51,14 +51,13 @@ void portable_panels(const float* x, int64_t M, const PackedLinear& w, const avx
     for (int64_t m = 0; m < M; ++m) {
       std::fill(acc, acc + kPanel, 0.0f);
       for (int64_t k = 0; k < K; ++k) {
-        const float xv = x[m * K + k];
-        const int64_t row = (p * K + k) * kPanel;
         if (w.storage == WeightStorage::kF32) {
-          const float* wr = w.f32() + row;
+          const float xv = x[m * K + k];
+          const float* wr = w.f32() + (p * K + k) * kPanel;
           for (int64_t j = 0; j < kPanel; ++j) acc[j] += xv * wr[j];
-        } else {
-          const uint16_t* wr = w.bf16() + row;
-          for (int64_t j = 0; j < kPanel; ++j) acc[j] += xv * bf16_to_f32(wr[2 * (j % 16) + j / 16]);
+        } else {  // bf16 weights meet bf16-rounded activations (prepared_weights.h)
+          const float xv = bf16_to_f32(f32_to_bf16(x[m * K + k]));
+          for (int64_t j = 0; j < kPanel; ++j) acc[j] += xv * bf16_to_f32(w.bf16()[bf16_panel_index(p, w.k_stored(), k, j)]);
         }
       }
       for (int64_t j = 0; j < nc; ++j) {

@@ -57,15 +57,14 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
             dst[(pi * K + k) * kPanel + j] = at(k, pi * kPanel + j);
     });
   } else {
-    p.data = aligned_buffer(static_cast<size_t>(p.panels * K * kPanel) * sizeof(uint16_t));
+    const int64_t K2 = p.k_stored();
+    p.data = aligned_buffer(static_cast<size_t>(p.panels * K2 * kPanel) * sizeof(uint16_t));
     uint16_t* dst = static_cast<uint16_t*>(p.data.get());
     runtime::parallel_for(p.panels, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t pi = p0; pi < p1; ++pi)
         for (int64_t k = 0; k < K; ++k)
-          for (int64_t j = 0; j < kPanel && pi * kPanel + j < N; ++j) {
-            const int64_t lane = j % 16, half = j / 16;  // column j -> lane j%16, low half for j < 16
-            dst[(pi * K + k) * kPanel + 2 * lane + half] = f32_to_bf16(at(k, pi * kPanel + j));
-          }
+          for (int64_t j = 0; j < kPanel && pi * kPanel + j < N; ++j)
+            dst[bf16_panel_index(pi, K2, k, j)] = f32_to_bf16(at(k, pi * kPanel + j));
     });
   }
   return p;

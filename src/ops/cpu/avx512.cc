@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -64,24 +65,31 @@ inline __mmask16 tail_mask(int64_t n) {
 
 inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-template <bool kBf16>
-inline void load_w(const void* base, int64_t k, __m512& w0, __m512& w1) {
-  if constexpr (kBf16) {
-    const __m512i v = _mm512_load_si512(static_cast<const uint16_t*>(base) + k * kPanel);
-    w0 = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-    w1 = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
-  } else {
-    const float* p = static_cast<const float*>(base) + k * kPanel;
-    w0 = _mm512_load_ps(p);
-    w1 = _mm512_load_ps(p + 16);
-  }
+// Bias, activation and residual on an MR x 32 tile of accumulators, then the store (tails masked).
+template <int MR>
+inline void store_tile(__m512 (&acc)[MR][2], const Epilogue& e, float* y, int64_t N, int64_t n0, int64_t ncols) {
+  const __mmask16 mk0 = tail_mask(ncols), mk1 = tail_mask(ncols - 16);
+  const bool post_act = e.has_act && e.act == Activation::kGeluErf;  // scalar erf after the tiles
+  const bool vec_act = e.has_act && !post_act;
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m)
+    for (int h = 0; h < 2; ++h) {
+      const __mmask16 mk = h ? mk1 : mk0;
+      if (!mk) continue;
+      const int64_t col = n0 + 16 * h;
+      __m512 v = acc[m][h];
+      if (e.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, e.bias + col));
+      if (vec_act) v = act_ps(v, e.act);
+      if (e.residual && !post_act) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, e.residual + m * N + col));
+      _mm512_mask_storeu_ps(y + m * N + col, mk, v);
+    }
 }
 
-// One MR x 32 output tile over the whole K. For small MR two accumulator sets (even/odd k) hide the
-// FMA latency; from MR = 4 on the rows themselves give enough independent chains.
-template <int MR, bool kBf16>
-void tile(const float* x, int64_t K, const void* panel, const Epilogue& e, float* y, int64_t N, int64_t n0,
-          int64_t ncols) {
+// One MR x 32 output tile of fp32 panels over the whole K. For small MR two accumulator sets (even/odd k)
+// hide the FMA latency; from MR = 4 on the rows themselves give enough independent chains.
+template <int MR>
+void tile_f32(const float* x, int64_t K, const float* panel, const Epilogue& e, float* y, int64_t N, int64_t n0,
+              int64_t ncols) {
   constexpr int kSets = MR < 4 ? 2 : 1;
   __m512 acc[kSets][MR][2];
 #pragma GCC unroll 16
@@ -91,9 +99,8 @@ void tile(const float* x, int64_t K, const void* panel, const Epilogue& e, float
   int64_t k = 0;
   if constexpr (kSets == 2) {
     for (; k + 1 < K; k += 2) {
-      __m512 a0, a1, b0, b1;
-      load_w<kBf16>(panel, k, a0, a1);
-      load_w<kBf16>(panel, k + 1, b0, b1);
+      const __m512 a0 = _mm512_load_ps(panel + k * kPanel), a1 = _mm512_load_ps(panel + k * kPanel + 16);
+      const __m512 b0 = _mm512_load_ps(panel + (k + 1) * kPanel), b1 = _mm512_load_ps(panel + (k + 1) * kPanel + 16);
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const __m512 xa = _mm512_set1_ps(x[m * K + k]);
@@ -106,8 +113,7 @@ void tile(const float* x, int64_t K, const void* panel, const Epilogue& e, float
     }
   }
   for (; k < K; ++k) {
-    __m512 w0, w1;
-    load_w<kBf16>(panel, k, w0, w1);
+    const __m512 w0 = _mm512_load_ps(panel + k * kPanel), w1 = _mm512_load_ps(panel + k * kPanel + 16);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
       const __m512 xv = _mm512_set1_ps(x[m * K + k]);
@@ -115,50 +121,140 @@ void tile(const float* x, int64_t K, const void* panel, const Epilogue& e, float
       acc[0][m][1] = _mm512_fmadd_ps(xv, w1, acc[0][m][1]);
     }
   }
-  const __mmask16 mk0 = tail_mask(ncols), mk1 = tail_mask(ncols - 16);
-  const bool post_act = e.has_act && e.act == Activation::kGeluErf;  // scalar erf after the tiles
-  const bool vec_act = e.has_act && !post_act;
+  if constexpr (kSets == 2)
 #pragma GCC unroll 16
-  for (int m = 0; m < MR; ++m) {
-    __m512 v[2] = {acc[0][m][0], acc[0][m][1]};
-    if constexpr (kSets == 2) {
-      v[0] = _mm512_add_ps(v[0], acc[1][m][0]);
-      v[1] = _mm512_add_ps(v[1], acc[1][m][1]);
-    }
-    for (int h = 0; h < 2; ++h) {
-      const __mmask16 mk = h ? mk1 : mk0;
-      if (!mk) continue;
-      const int64_t col = n0 + 16 * h;
-      if (e.bias) v[h] = _mm512_add_ps(v[h], _mm512_maskz_loadu_ps(mk, e.bias + col));
-      if (vec_act) v[h] = act_ps(v[h], e.act);
-      if (e.residual && !post_act) v[h] = _mm512_add_ps(v[h], _mm512_maskz_loadu_ps(mk, e.residual + m * N + col));
-      _mm512_mask_storeu_ps(y + m * N + col, mk, v[h]);
+    for (int m = 0; m < MR; ++m)
+      for (int h = 0; h < 2; ++h) acc[0][m][h] = _mm512_add_ps(acc[0][m][h], acc[1][m][h]);
+  store_tile<MR>(acc[0], e, y, N, n0, ncols);
+}
+
+// The same tile over bf16 panels. xp: the rows of x rounded to bf16, as k pairs (one 32-bit word per pair, row
+// stride Kq). With AVX512_BF16 (kDot) one vdpbf16ps multiplies a k pair of 16 columns and accumulates in fp32;
+// without it the pair is widened (shift / mask) and takes two FMAs -- the same products either way.
+__attribute__((target("avx512bf16"))) inline __m512 dot(__m512 acc, __m512i x, __m512i w) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)x, (__m512bh)w);
+}
+
+template <int MR>
+__attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int64_t Kq, const uint16_t* panel,
+                                                          const Epilogue& e, float* y, int64_t N, int64_t n0,
+                                                          int64_t ncols) {
+  constexpr int kSets = MR < 4 ? 2 : 1;
+  __m512 acc[kSets][MR][2];
+#pragma GCC unroll 16
+  for (int s = 0; s < kSets; ++s)
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm512_setzero_ps();
+  int64_t q = 0;
+  if constexpr (kSets == 2) {
+    for (; q + 1 < Kq; q += 2) {
+      const __m512i a0 = _mm512_load_si512(panel + q * 64), a1 = _mm512_load_si512(panel + q * 64 + 32);
+      const __m512i b0 = _mm512_load_si512(panel + q * 64 + 64), b1 = _mm512_load_si512(panel + q * 64 + 96);
+#pragma GCC unroll 16
+      for (int m = 0; m < MR; ++m) {
+        const __m512i xa = _mm512_set1_epi32(static_cast<int>(xp[m * Kq + q]));
+        const __m512i xb = _mm512_set1_epi32(static_cast<int>(xp[m * Kq + q + 1]));
+        acc[0][m][0] = dot(acc[0][m][0], xa, a0);
+        acc[0][m][1] = dot(acc[0][m][1], xa, a1);
+        acc[1][m][0] = dot(acc[1][m][0], xb, b0);
+        acc[1][m][1] = dot(acc[1][m][1], xb, b1);
+      }
     }
   }
+  for (; q < Kq; ++q) {
+    const __m512i w0 = _mm512_load_si512(panel + q * 64), w1 = _mm512_load_si512(panel + q * 64 + 32);
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) {
+      const __m512i xv = _mm512_set1_epi32(static_cast<int>(xp[m * Kq + q]));
+      acc[0][m][0] = dot(acc[0][m][0], xv, w0);
+      acc[0][m][1] = dot(acc[0][m][1], xv, w1);
+    }
+  }
+  if constexpr (kSets == 2)
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m)
+      for (int h = 0; h < 2; ++h) acc[0][m][h] = _mm512_add_ps(acc[0][m][h], acc[1][m][h]);
+  store_tile<MR>(acc[0], e, y, N, n0, ncols);
+}
+
+template <int MR>
+void tile_bf16_widen(const uint32_t* xp, int64_t Kq, const uint16_t* panel, const Epilogue& e, float* y, int64_t N,
+                     int64_t n0, int64_t ncols) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+  const __m512i hi = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t q = 0; q < Kq; ++q) {
+    __m512 even[2], odd[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m512i v = _mm512_load_si512(panel + q * 64 + 32 * h);
+      even[h] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+      odd[h] = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
+    }
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) {
+      const uint32_t pair = xp[m * Kq + q];
+      const __m512 xe = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(pair << 16)));
+      const __m512 xo = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(pair & 0xFFFF0000u)));
+      for (int h = 0; h < 2; ++h) acc[m][h] = _mm512_fmadd_ps(xo, odd[h], _mm512_fmadd_ps(xe, even[h], acc[m][h]));
+    }
+  }
+  store_tile<MR>(acc, e, y, N, n0, ncols);
+}
+
+std::atomic<bool> g_bf16_dot{__builtin_cpu_supports("avx512bf16") != 0};
+
+// Rows of x rounded to bf16 and packed as k pairs (odd K padded with a zero): the activation operand of the bf16
+// panels. Per thread, reused: a decode step allocates nothing once warm.
+const uint32_t* bf16_pairs(const float* x, int64_t M, int64_t K, int64_t Kq) {
+  thread_local std::vector<uint32_t> pairs;
+  if (static_cast<int64_t>(pairs.size()) < M * Kq) pairs.resize(M * Kq);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t q = 0; q < Kq; ++q) {
+      const uint32_t lo = f32_to_bf16(x[m * K + 2 * q]);
+      const uint32_t hi = 2 * q + 1 < K ? f32_to_bf16(x[m * K + 2 * q + 1]) : 0u;
+      pairs[m * Kq + q] = lo | (hi << 16);
+    }
+  return pairs.data();
 }
 
 template <bool kBf16>
 void gemm_panels_t(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
                    int64_t p1) {
-  const int64_t K = w.K, N = w.N;
+  const int64_t K = w.K, N = w.N, K2 = w.k_stored(), Kq = K2 / 2;
   constexpr int kMR = 12;
-  const size_t elem = kBf16 ? 2 : 4;
-  const char* base = static_cast<const char*>(w.data.get());
+  const uint32_t* xp = kBf16 ? bf16_pairs(x, M, K, Kq) : nullptr;
+  const bool dot = kBf16 && g_bf16_dot.load(std::memory_order_relaxed);
   for (int64_t p = p0; p < p1; ++p) {
-    const void* panel = base + static_cast<size_t>(p * K * kPanel) * elem;
     const int64_t n0 = p * kPanel, ncols = std::min<int64_t>(kPanel, N - n0);
     for (int64_t m0 = 0; m0 < M; m0 += kMR) {
       const int mr = static_cast<int>(std::min<int64_t>(kMR, M - m0));
-      const float* xm = x + m0 * K;
       float* ym = y + m0 * N;
       Epilogue em = e;
       if (em.residual) em.residual += m0 * N;
-      switch (mr) {
-#define JITGEN_TILE(R) \
-  case R: tile<R, kBf16>(xm, K, panel, em, ym, N, n0, ncols); break;
-        JITGEN_TILE(1) JITGEN_TILE(2) JITGEN_TILE(3) JITGEN_TILE(4) JITGEN_TILE(5) JITGEN_TILE(6)
-        JITGEN_TILE(7) JITGEN_TILE(8) JITGEN_TILE(9) JITGEN_TILE(10) JITGEN_TILE(11) JITGEN_TILE(12)
+      if constexpr (kBf16) {
+        const uint16_t* panel = w.bf16() + p * K2 * kPanel;
+        const uint32_t* xm = xp + m0 * Kq;
+        switch (mr) {
+#define JITGEN_TILE(R)                                              \
+  case R:                                                           \
+    if (dot) tile_bf16_dot<R>(xm, Kq, panel, em, ym, N, n0, ncols);       \
+    else tile_bf16_widen<R>(xm, Kq, panel, em, ym, N, n0, ncols);  \
+    break;
+          JITGEN_TILE(1) JITGEN_TILE(2) JITGEN_TILE(3) JITGEN_TILE(4) JITGEN_TILE(5) JITGEN_TILE(6)
+          JITGEN_TILE(7) JITGEN_TILE(8) JITGEN_TILE(9) JITGEN_TILE(10) JITGEN_TILE(11) JITGEN_TILE(12)
 #undef JITGEN_TILE
+        }
+      } else {
+        const float* panel = w.f32() + p * K * kPanel;
+        const float* xm = x + m0 * K;
+        switch (mr) {
+#define JITGEN_TILE(R) \
+  case R: tile_f32<R>(xm, K, panel, em, ym, N, n0, ncols); break;
+          JITGEN_TILE(1) JITGEN_TILE(2) JITGEN_TILE(3) JITGEN_TILE(4) JITGEN_TILE(5) JITGEN_TILE(6)
+          JITGEN_TILE(7) JITGEN_TILE(8) JITGEN_TILE(9) JITGEN_TILE(10) JITGEN_TILE(11) JITGEN_TILE(12)
+#undef JITGEN_TILE
+        }
       }
     }
   }
@@ -173,6 +269,9 @@ void gemm_panels_t(const float* x, int64_t M, const PackedLinear& w, const Epilo
 }
 
 }  // namespace
+
+bool bf16_dot() { return g_bf16_dot.load(std::memory_order_relaxed); }
+void set_bf16_dot(bool allow) { g_bf16_dot.store(allow && __builtin_cpu_supports("avx512bf16")); }
 
 void gemm_panels(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
                  int64_t p1) {

@@ -18,6 +18,10 @@ struct Epilogue {
 // y[M, N] = epilogue(x[M, K] @ W) for the panels [p0, p1) of `w` (all M rows).
 void gemm_panels(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
                  int64_t p1);
+// bf16 panels use AVX512_BF16's dot product when the CPU has it (default), else widen to fp32 FMAs; same
+// products, the tests run both.
+bool bf16_dot();
+void set_bf16_dot(bool allow);
 // In place y = act(y) on n elements.
 void activation(const float* x, float* y, int64_t n, Activation kind);
 void layer_norm_rows(const float* x, const float* gamma, const float* beta, float eps, int64_t r0, int64_t r1,
