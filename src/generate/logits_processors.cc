@@ -12,13 +12,37 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Ascending order of `key`, ties by index: the order a stable sort gives, without stable_sort's temporary
-// buffer (a decode step allocates nothing).
-void sort_ascending(const float* key, int V, std::vector<int32_t>& order) {
-  for (int i = 0; i < V; ++i) order[i] = i;
-  std::sort(order.begin(), order.begin() + V,
-            [key](int32_t a, int32_t b) { return key[a] < key[b] || (key[a] == key[b] && a < b); });
-}
+// The first entries of [0, V) sorted by `key` -- ascending with ties by lower index (a stable sort's order), or
+// its exact reverse -- sorted only as far as asked (partial sorts of a growing prefix). top-p and typical-p
+// stop after a few dozen tokens of a 50k vocabulary: no full sort per step, and no allocation.
+class LazyOrder {
+ public:
+  LazyOrder(const float* key, int V, bool descending, std::vector<int32_t>& order)
+      : key_(key), V_(V), descending_(descending), order_(order.data()) {
+    for (int i = 0; i < V; ++i) order_[i] = i;
+  }
+  int32_t at(int r) {
+    if (r >= sorted_) grow(r + 1);
+    return order_[r];
+  }
+
+ private:
+  void grow(int n) {
+    n = std::min(V_, std::max({n, 2 * sorted_, 64}));
+    const float* key = key_;
+    auto ascending = [key](int32_t a, int32_t b) { return key[a] < key[b] || (key[a] == key[b] && a < b); };
+    auto descending = [key](int32_t a, int32_t b) { return key[a] > key[b] || (key[a] == key[b] && a > b); };
+    // [0, sorted_) already holds the first entries in order: select and sort the next ones from the rest.
+    if (descending_) std::partial_sort(order_ + sorted_, order_ + n, order_ + V_, descending);
+    else std::partial_sort(order_ + sorted_, order_ + n, order_ + V_, ascending);
+    sorted_ = n;
+  }
+  const float* key_;
+  int V_;
+  bool descending_;
+  int32_t* order_;
+  int sorted_ = 0;
+};
 
 }  // namespace
 
@@ -132,24 +156,29 @@ void top_k(float* scores, int V, int k, int min_tokens_to_keep, ProcessorScratch
 
 namespace {
 
-// top_p with the threshold already computed as HF does: (float)(1 - top_p).
+// top_p with the threshold already computed as HF does: (float)(1 - top_p). HF sorts ascending and removes the
+// tokens whose cumulative probability (from the smallest up) is <= threshold, except the min_tokens_to_keep most
+// likely: a prefix of the ascending order. Walked from the top instead, token i's ascending cumsum is the total
+// minus the mass above it (fp64, as torch accumulates), and the walk stops at the first removed token.
 void top_p_threshold(float* scores, int V, float threshold, int min_tokens_to_keep, ProcessorScratch& scratch) {
   scratch.reserve(V);
-  int32_t* order = scratch.order.data();
   float* probs = scratch.values.data();
-  sort_ascending(scores, V, scratch.order);
-  softmax_row(scores, probs, V);  // probabilities are order-independent up to the sum's rounding
-  double acc = 0.0;
-  const int keep_from = std::max(V - min_tokens_to_keep, 0);
-  for (int r = 0; r < keep_from; ++r) {
-    acc += probs[order[r]];
-    if (static_cast<float>(acc) <= threshold) scratch.mark[order[r]] = 1;
+  softmax_row(scores, probs, V);
+  double total = 0.0;
+  for (int i = 0; i < V; ++i) total += probs[i];
+  LazyOrder top(scores, V, true, scratch.order);
+  const int always = std::min(min_tokens_to_keep, V);
+  double above = 0.0;
+  for (int r = 0; r < V; ++r) {
+    const int32_t t = top.at(r);
+    if (r >= always && static_cast<float>(total - above) <= threshold) break;
+    scratch.mark[t] = 1;  // kept
+    above += probs[t];
   }
-  for (int i = 0; i < V; ++i)
-    if (scratch.mark[i]) {
-      scores[i] = kNegInf;
-      scratch.mark[i] = 0;
-    }
+  for (int i = 0; i < V; ++i) {
+    if (!scratch.mark[i]) scores[i] = kNegInf;
+    scratch.mark[i] = 0;
+  }
 }
 
 }  // namespace
@@ -190,8 +219,7 @@ void typical_p(float* scores, int V, double mass, int min_tokens_to_keep, Proces
   }
   const float ent = -static_cast<float>(ent_acc);
   for (int i = 0; i < V; ++i) shifted[i] = std::fabs((-shifted[i]) - ent);
-  sort_ascending(shifted, V, scratch.order);
-  const int32_t* order = scratch.order.data();
+  LazyOrder order(shifted, V, false, scratch.order);
   // probabilities of the row in the sorted order (softmax is permutation-equivariant)
   float m = kNegInf;
   for (int i = 0; i < V; ++i) m = std::max(m, scores[i]);
@@ -201,19 +229,18 @@ void typical_p(float* scores, int V, double mass, int min_tokens_to_keep, Proces
   double acc = 0.0;
   int last_ind = 0;
   for (int r = 0; r < V; ++r) {
-    acc += std::exp(scores[order[r]] - m) / s;
+    acc += std::exp(scores[order.at(r)] - m) / s;
     if (static_cast<float>(acc) < static_cast<float>(mass)) last_ind = r + 1;
     else break;  // the cumsum is non-decreasing
   }
   last_ind = std::min(last_ind, V - 1);
-  const float cutoff = shifted[order[last_ind]];
-  for (int r = std::min(min_tokens_to_keep, V); r < V; ++r)
-    if (shifted[order[r]] > cutoff) scratch.mark[order[r]] = 1;
-  for (int i = 0; i < V; ++i)
-    if (scratch.mark[i]) {
-      scores[i] = kNegInf;
-      scratch.mark[i] = 0;
-    }
+  const float cutoff = shifted[order.at(last_ind)];
+  const int always = std::min(min_tokens_to_keep, V);  // the first entries of the order are never removed
+  for (int r = 0; r < always; ++r) scratch.mark[order.at(r)] = 1;
+  for (int i = 0; i < V; ++i) {
+    if (!scratch.mark[i] && shifted[i] > cutoff) scores[i] = kNegInf;
+    scratch.mark[i] = 0;
+  }
 }
 
 ProcessorParams make_processor_params(const GenerationConfig& cfg, int prompt_len) {
