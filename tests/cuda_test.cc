@@ -94,7 +94,7 @@ std::vector<float> run_steps(StepRunner& r, const Model& m, int B, int T, int de
   Rows ids = ids_rows(B, T, V, 3), mask(B, std::vector<int32_t>(T, 1)), pos(B, std::vector<int32_t>(T));
   if (B > 1) mask[1][0] = mask[1][1] = 0;  // row 1 is left-padded by two
   std::vector<int32_t> next(B);
-  for (int b = 0; b < B; ++b) next[b] = decoding::prompt_positions(mask[b], pos[b]);
+  for (int b = 0; b < B; ++b) next[b] = prompt_positions(mask[b], pos[b]);
   std::vector<float> all;
   const Tensor first = r.step(ids, pos, mask, false);
   all.insert(all.end(), first.f32(), first.f32() + first.numel());
@@ -173,7 +173,7 @@ TEST(Cuda, WholeGreedyLoopIsOneGraphAndMatchesCpuGreedy) {
     CudaStepRunner gpu(m, B, T + N, {Storage::kF32, graphs, 8});
     Rows pos(B, std::vector<int32_t>(T)), mask(B, std::vector<int32_t>(T, 1));
     std::vector<int32_t> next(B);
-    for (int b = 0; b < B; ++b) next[b] = decoding::prompt_positions(mask[b], pos[b]);
+    for (int b = 0; b < B; ++b) next[b] = prompt_positions(mask[b], pos[b]);
     gpu.step(in.input_ids, pos, mask, true);
     int streamed = 0;
     GreedyLoopOptions o;

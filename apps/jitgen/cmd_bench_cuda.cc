@@ -83,7 +83,7 @@ Call run_once(const Model& m, const std::string& mode, cuda::Storage storage, in
   CudaStepRunner& runner = *owned;
   std::vector<std::vector<int32_t>> pos(B, std::vector<int32_t>(T)), mask(B, std::vector<int32_t>(T, 1));
   std::vector<int32_t> next(B);
-  for (int b = 0; b < B; ++b) next[b] = decoding::prompt_positions(mask[b], pos[b]);
+  for (int b = 0; b < B; ++b) next[b] = prompt_positions(mask[b], pos[b]);
   runner.step(prompts, pos, mask, true);
   c.prefill_ms = ms_since(t0);
   const auto t1 = std::chrono::steady_clock::now();

@@ -36,6 +36,13 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+Shape with_last(Shape s, int64_t last) {
+  s.back() = last;
+  return s;
+}
+
+int64_t rows_of(const Shape& s) { return shape_numel(s) / s.back(); }
+
 std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
 Tensor Tensor::zeros(Shape shape, DType dtype) {

@@ -18,6 +18,10 @@ const char* dtype_name(DType t);  // "F32", "F16", "BF16", "I32" (safetensors sp
 
 using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& s);
+// `s` with its last dimension replaced (a matmul over the last dimension).
+Shape with_last(Shape s, int64_t last);
+// The product of all but the last dimension: the rows a row-wise op (layer norm, linear) runs over.
+int64_t rows_of(const Shape& s);
 std::string shape_str(const Shape& s);  // "[2, 3, 768]"
 
 class Tensor {

@@ -87,19 +87,11 @@ GenerateOutput beam_loop(const Model& model, const Request& req, const Generatio
 
   GenerateOutput out;
   out.prompt_length = req.T;
-  std::vector<std::vector<int32_t>> ids(R), mask(R), pos(R);
-  std::vector<int32_t> next_pos(R), lead(R);
-  for (int r = 0; r < R; ++r) {
-    const int b = r / nb;
-    ids[r] = req.ids[b];
-    mask[r] = req.mask[b];
-    next_pos[r] = prompt_positions(mask[r], pos[r]);
-    lead[r] = req.leading_pads[b];
-  }
+  ExpandedRows x = expand_rows(req, nb);
 
   // The beam step (processors, candidate choice, KV rows following their beams) is traced into the step program
   // where the runner can; else the same BeamSelect runs here and the runner reorders its cache.
-  BeamSelect select(bs, chain, lead, V, L, extra_stop, cfg.output_scores ? &out.scores : nullptr);
+  BeamSelect select(bs, chain, x.lead, V, L, extra_stop, cfg.output_scores ? &out.scores : nullptr);
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<StepRunner> runner = make_runner_for(model, R, L, options);
   const bool traced = runner->set_select(&select, "beam");
@@ -112,13 +104,13 @@ GenerateOutput beam_loop(const Model& model, const Request& req, const Generatio
     select.select(t.f32(), R, V, tokens.data());
     if (select.source_rows()) runner->reorder(select.sources());
   };
-  take(runner->step(ids, pos, mask, true));
+  take(runner->step(x.ids, x.pos, x.mask, true));
   out.prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   t0 = std::chrono::steady_clock::now();
 
   std::vector<int32_t> step_pos(R);
   while (!bs.done() && bs.cur_len() < L) {
-    for (int r = 0; r < R; ++r) step_pos[r] = next_pos[r]++;
+    for (int r = 0; r < R; ++r) step_pos[r] = x.next_pos[r]++;
     take(runner->decode(tokens.data(), step_pos.data()));
   }
   out.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

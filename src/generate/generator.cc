@@ -17,20 +17,6 @@
 
 namespace jitgen {
 
-namespace decoding {
-
-int prompt_positions(const std::vector<int32_t>& mask, std::vector<int32_t>& positions) {
-  positions.resize(mask.size());
-  int run = 0;
-  for (size_t t = 0; t < mask.size(); ++t) {
-    run += mask[t];
-    positions[t] = mask[t] ? run - 1 : 1;
-  }
-  return run;
-}
-
-}  // namespace decoding
-
 namespace {
 
 using namespace decoding;
@@ -101,6 +87,28 @@ Request prepare(const Model& model, const GenerateInput& input, const Generation
   return req;
 }
 
+}  // namespace
+
+ExpandedRows decoding::expand_rows(const Request& req, int per_prompt) {
+  const int R = req.B * per_prompt;
+  ExpandedRows x;
+  x.ids.resize(R);
+  x.mask.resize(R);
+  x.pos.resize(R);
+  x.next_pos.resize(R);
+  x.lead.resize(R);
+  for (int r = 0; r < R; ++r) {
+    const int b = r / per_prompt;
+    x.ids[r] = req.ids[b];
+    x.mask[r] = req.mask[b];
+    x.next_pos[r] = prompt_positions(x.mask[r], x.pos[r]);
+    x.lead[r] = req.leading_pads[b];
+  }
+  return x;
+}
+
+namespace {
+
 // Greedy and multinomial sampling, num_return_sequences rows per prompt (HF _expand_inputs_for_generation).
 GenerateOutput sample_loop(const Model& model, const Request& req, const GenerationConfig& cfg,
                            const GenerateOptions& options) {
@@ -109,18 +117,14 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
 
   GenerateOutput out;
   out.prompt_length = req.T;
+  ExpandedRows x = expand_rows(req, nrs);
   std::vector<DecodeRow> rows(R);
-  std::vector<std::vector<int32_t>> mask(R), pos(R);  // [R][T]
-  std::vector<int32_t> next_pos(R);
   for (int r = 0; r < R; ++r) {
-    const int b = r / nrs;
-    rows[r].seq = req.ids[b];
+    rows[r].seq = x.ids[r];
     rows[r].seq.reserve(L);
-    rows[r].leading_pads = req.leading_pads[b];
+    rows[r].leading_pads = x.lead[r];
     rows[r].row = r;
-    mask[r] = req.mask[b];
-    next_pos[r] = prompt_positions(mask[r], pos[r]);
-    out.prompt_index.push_back(b);
+    out.prompt_index.push_back(r / nrs);
   }
   if (cfg.output_scores) out.token_scores.assign(R, {});
 
@@ -136,9 +140,7 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
     if (traced) std::copy_n(t.i32(), R, tokens.begin());
     else select.select(t.f32(), R, V, tokens.data());
   };
-  std::vector<std::vector<int32_t>> prompt_ids(R);
-  for (int r = 0; r < R; ++r) prompt_ids[r] = req.ids[r / nrs];
-  take(runner->step(prompt_ids, pos, mask, true));
+  take(runner->step(x.ids, x.pos, x.mask, true));
   out.prefill_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
 
@@ -147,7 +149,7 @@ GenerateOutput sample_loop(const Model& model, const Request& req, const Generat
     ++out.new_tokens;
     if (options.on_step) options.on_step(step, tokens);
     if (!select.any_unfinished() || req.T + out.new_tokens >= L) break;
-    for (int r = 0; r < R; ++r) step_pos[r] = next_pos[r]++;
+    for (int r = 0; r < R; ++r) step_pos[r] = x.next_pos[r]++;
     take(runner->decode(tokens.data(), step_pos.data()));
   }
   out.decode_ms = ms_since(t0);

@@ -21,8 +21,14 @@ struct Request {
   std::optional<StopStringMatcher> stop;       // stop_strings, when any
 };
 
-// HF prepare_inputs_for_generation: position = cumsum(mask) - 1, pads at 1. Returns the next position.
-int prompt_positions(const std::vector<int32_t>& mask, std::vector<int32_t>& positions);
+
+// The rows the model runs: prompt b repeated `per_prompt` times, row r = b * per_prompt + j (HF
+// _expand_inputs_for_generation), with each row's mask, HF position ids, next position and leading pads.
+struct ExpandedRows {
+  std::vector<std::vector<int32_t>> ids, mask, pos;  // [R][T]
+  std::vector<int32_t> next_pos, lead;               // [R]
+};
+ExpandedRows expand_rows(const Request& req, int per_prompt);
 
 GenerateOutput beam_loop(const Model& model, const Request& req, const GenerationConfig& cfg,
                          const GenerateOptions& options);

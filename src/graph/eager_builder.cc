@@ -8,14 +8,6 @@
 
 namespace jitgen {
 
-namespace {
-Shape with_last(Shape s, int64_t last) {
-  s.back() = last;
-  return s;
-}
-int64_t rows_of(const Shape& s) { return shape_numel(s) / s.back(); }
-}  // namespace
-
 const Tensor& EagerBuilder::tensor(Value v) const {
   JITGEN_CHECK(v.id >= 0 && v.id < static_cast<int>(values_.size()));
   return values_[v.id];

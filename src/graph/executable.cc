@@ -29,8 +29,6 @@ struct Ref {
   int32_t* i(const RunContext& ctx) const { return static_cast<int32_t*>(get(ctx)); }
 };
 
-int64_t rows_of(const Shape& s) { return shape_numel(s) / s.back(); }
-
 }  // namespace
 
 int Executable::input_slot(const std::string& name) const {

@@ -4,13 +4,6 @@
 
 namespace jitgen {
 
-namespace {
-Shape with_last(Shape s, int64_t last) {
-  s.back() = last;
-  return s;
-}
-}  // namespace
-
 Value TracingBuilder::record(Node n) {
   graph_.nodes.push_back(std::move(n));
   return Value{static_cast<int>(graph_.nodes.size()) - 1};

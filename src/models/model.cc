@@ -91,15 +91,8 @@ std::vector<std::vector<float>> Model::forward_logits(const std::vector<std::vec
   const int T = static_cast<int>(input_ids[0].size());
   std::vector<std::vector<int32_t>> mask = attention_mask;
   if (mask.empty()) mask.assign(B, std::vector<int32_t>(T, 1));
-  // HF position ids for padded batches: cumsum(mask) - 1, pads at 1.
-  std::vector<std::vector<int32_t>> pos(B, std::vector<int32_t>(T));
-  for (int b = 0; b < B; ++b) {
-    int run = 0;
-    for (int t = 0; t < T; ++t) {
-      run += mask[b][t] ? 1 : 0;
-      pos[b][t] = mask[b][t] ? run - 1 : 1;
-    }
-  }
+  std::vector<std::vector<int32_t>> pos(B);
+  for (int b = 0; b < B; ++b) prompt_positions(mask[b], pos[b]);
   const Tensor logits = make_step_runner(*this, B, T, mode)->step(input_ids, pos, mask, false);  // [B, T, V]
   const int64_t row = static_cast<int64_t>(T) * info().vocab_size;
   std::vector<std::vector<float>> out(B);

@@ -13,6 +13,16 @@
 
 namespace jitgen {
 
+int prompt_positions(const std::vector<int32_t>& mask, std::vector<int32_t>& positions) {
+  positions.resize(mask.size());
+  int run = 0;
+  for (size_t t = 0; t < mask.size(); ++t) {
+    run += mask[t];
+    positions[t] = mask[t] ? run - 1 : 1;
+  }
+  return run;
+}
+
 const Tensor& StepRunner::decode(const int32_t* tokens, const int32_t* positions) {
   const int B = rows();
   std::vector<std::vector<int32_t>> ids(B, std::vector<int32_t>(1)), pos(B, std::vector<int32_t>(1)),

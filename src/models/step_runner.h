@@ -38,6 +38,10 @@ struct OpProfile {
   int64_t steps = 0;
 };
 
+// HF prepare_inputs_for_generation's position ids for a (left-padded) row: cumsum(mask) - 1, pads at 1.
+// Returns the position of the row's next token.
+int prompt_positions(const std::vector<int32_t>& mask, std::vector<int32_t>& positions);
+
 class StepRunner {
  public:
   virtual ~StepRunner() = default;
