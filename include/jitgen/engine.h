@@ -14,6 +14,7 @@ namespace jitgen {
 
 struct EngineOptions {
   ExecutionMode mode = ExecutionMode::kCompiled;
+  Device device = default_device();  // kCuda: a -DJITGEN_CUDA=ON build with a visible GPU
   int prompt_bucket = 8;       // compiled prefill lengths round up to a multiple of this (1 = exact)
   std::string plan_cache_dir;  // empty = plans live in memory only
   bool profile = false;        // per-kernel timing in every GenerateOutput

@@ -51,6 +51,7 @@ using StepCallback = std::function<void(int step, const std::vector<int32_t>& to
 struct GenerateOptions {
   StepCallback on_step;
   ExecutionMode mode = ExecutionMode::kEager;
+  Device device = default_device();
   // Compiled mode: prefill lengths round up to a multiple of this (HF pad_to_multiple_of), so nearby
   // prompt lengths share one plan. 1 = one plan per exact length.
   int prompt_bucket = 8;

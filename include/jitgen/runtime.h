@@ -14,4 +14,7 @@ enum class Device {
   kCuda,
 };
 
+// JITGEN_DEVICE=cpu|cuda (unset: cpu): the device when the caller names none. Throws kInvalidArgument otherwise.
+Device default_device();
+
 }  // namespace jitgen

@@ -503,10 +503,13 @@ class PretrainedConfig(_AttrDict):
 class PreTrainedModel:
     """A GPT-2 causal LM on the jitgen engine. Made by :meth:`AutoModelForCausalLM.from_pretrained`."""
 
-    def __init__(self, path: str, mode: str = "compiled", prompt_bucket: int = 8, plan_cache_dir: Optional[str] = None):
-        self._engine = _jitgen.Engine(path, mode, int(prompt_bucket), plan_cache_dir or "")
+    def __init__(self, path: str, mode: str = "compiled", prompt_bucket: int = 8, plan_cache_dir: Optional[str] = None,
+                 device: str = "cpu"):
+        self._engine = _jitgen.Engine(path, mode, int(prompt_bucket), plan_cache_dir or "", device)
         self.name_or_path = path
         self.mode = mode
+        self._init_args = (path, mode, prompt_bucket, plan_cache_dir)
+        self._device = device
         cfg_path = os.path.join(path, "config.json")
         with open(cfg_path) as f:
             self.config = PretrainedConfig(json.load(f))
@@ -518,17 +521,25 @@ class PreTrainedModel:
     # HF niceties
     @property
     def device(self) -> str:
-        return "cpu"
+        return self._device
 
     def to(self, device: Any) -> "PreTrainedModel":
-        _check_device(device)
-        return self
+        """The model on `device` ('cpu' or 'cuda'): itself when already there, else a new engine (weights uploaded
+        once per device)."""
+        d = _check_device(device)
+        if d == self._device:
+            return self
+        path, mode, prompt_bucket, plan_cache_dir = self._init_args
+        return PreTrainedModel(path, mode, prompt_bucket, plan_cache_dir, d)
 
     def eval(self) -> "PreTrainedModel":
         return self
 
     def cpu(self) -> "PreTrainedModel":
-        return self
+        return self.to("cpu")
+
+    def cuda(self) -> "PreTrainedModel":
+        return self.to("cuda")
 
     def info(self) -> Dict[str, Any]:
         """Model shape and source: model_type, n_layer, n_head, n_embd, n_positions, vocab_size, ..."""
@@ -684,11 +695,18 @@ def _torch_from_numpy(a: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
-def _check_device(device: Any) -> None:
+def _check_device(device: Any) -> str:
+    """'cpu' or 'cuda' (also torch.device('cuda:0')); 'cuda' needs a build with CUDA (JITGEN_CUDA=1 pip install .)."""
     d = str(device) if device is not None else "cpu"
-    if d != "cpu":
-        raise JitgenError(f"device={d!r}: this jitgen build has no CUDA/accelerator support (it was built for CPU "
-                          "only); use device='cpu'")
+    if d == "cuda:0":
+        d = "cuda"
+    if d not in ("cpu", "cuda"):
+        raise JitgenError(f"device={d!r}: expected 'cpu' or 'cuda'")
+    if d == "cuda" and not _jitgen.has_cuda:
+        raise JitgenError(f"device={d!r}: this jitgen build has no CUDA support (it was built for CPU only; "
+                          "reinstall with JITGEN_CUDA=1 pip install . on a machine with the CUDA toolkit), "
+                          "or use device='cpu'")
+    return d
 
 
 class AutoModelForCausalLM:
@@ -701,9 +719,11 @@ class AutoModelForCausalLM:
                         device_map: Any = None, **kwargs: Any) -> PreTrainedModel:
         """mode: "compiled" (fused plans cached per shape bucket; prompt lengths round up to a multiple of
         ``prompt_bucket``) or "eager" (op by op). plan_cache_dir keeps compiled plans on disk across runs."""
-        _check_device(device)
-        if device_map not in (None, "cpu"):
-            _check_device(device_map)
+        device = _check_device(device)
+        if device_map == "auto":
+            device = "cuda" if _jitgen.has_cuda else "cpu"
+        elif device_map not in (None, "cpu"):
+            device = _check_device(device_map)
         path = os.fspath(pretrained_model_name_or_path)
         if not os.path.isdir(path):
             raise JitgenError(f"{path}: not a folder (jitgen loads local HF folders only; nothing is downloaded)")
@@ -711,7 +731,7 @@ class AutoModelForCausalLM:
             if k not in ("torch_dtype", "trust_remote_code", "revision", "local_files_only", "cache_dir",
                          "low_cpu_mem_usage", "from_pt"):
                 raise JitgenError(f"AutoModelForCausalLM.from_pretrained: unsupported argument {k!r}")
-        return PreTrainedModel(path, mode, prompt_bucket, plan_cache_dir)
+        return PreTrainedModel(path, mode, prompt_bucket, plan_cache_dir, device)
 
 
 GPT2LMHeadModel = AutoModelForCausalLM

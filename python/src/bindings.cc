@@ -136,8 +136,16 @@ struct PyTextDecoder {
 struct PyEngine {
   std::shared_ptr<jitgen::Engine> engine;
 
-  PyEngine(const std::string& dir, const std::string& mode, int prompt_bucket, const std::string& plan_cache_dir) {
+  PyEngine(const std::string& dir, const std::string& mode, int prompt_bucket, const std::string& plan_cache_dir,
+           const std::string& device) {
     jitgen::EngineOptions eo;
+    if (device == "cpu") eo.device = jitgen::Device::kCpu;
+    else if (device == "cuda" || device == "cuda:0") eo.device = jitgen::Device::kCuda;
+    else jitgen::throw_invalid_argument(fmt::format("device must be 'cpu' or 'cuda', got '{}'", device));
+#ifndef JITGEN_WITH_CUDA
+    if (eo.device == jitgen::Device::kCuda)
+      jitgen::throw_invalid_argument("device='cuda': this jitgen was built without CUDA (install with JITGEN_CUDA=1)");
+#endif
     if (mode == "compiled") eo.mode = jitgen::ExecutionMode::kCompiled;
     else if (mode == "eager") eo.mode = jitgen::ExecutionMode::kEager;
     else jitgen::throw_invalid_argument(fmt::format("mode must be 'compiled' or 'eager', got '{}'", mode));
@@ -304,6 +312,11 @@ void make_random_model(const std::string& out, const std::string& config, uint64
 
 PYBIND11_MODULE(_jitgen, m) {
   m.doc() = "jitgen C++ core (use the jitgen package, not this module)";
+#ifdef JITGEN_WITH_CUDA
+  m.attr("has_cuda") = true;
+#else
+  m.attr("has_cuda") = false;
+#endif
 
   static py::handle error_type = py::exception<jitgen::Error>(m, "JitgenError", PyExc_ValueError).release();
   error_type.attr("__doc__") =
@@ -341,8 +354,9 @@ PYBIND11_MODULE(_jitgen, m) {
       .def("finish", [](PyTextDecoder& d) { return py::bytes(d.s->finish()).attr("decode")("utf-8", "replace"); });
 
   py::class_<PyEngine>(m, "Engine")
-      .def(py::init<const std::string&, const std::string&, int, const std::string&>(), py::arg("dir"),
-           py::arg("mode") = "compiled", py::arg("prompt_bucket") = 8, py::arg("plan_cache_dir") = "")
+      .def(py::init<const std::string&, const std::string&, int, const std::string&, const std::string&>(),
+           py::arg("dir"), py::arg("mode") = "compiled", py::arg("prompt_bucket") = 8, py::arg("plan_cache_dir") = "",
+           py::arg("device") = "cpu")
       .def("info", &PyEngine::info)
       .def("generation_defaults", &PyEngine::generation_defaults)
       .def("resolve", &PyEngine::resolve, py::arg("overrides_json"))

@@ -22,6 +22,7 @@ GenerateOutput Engine::generate(const GenerateInput& input, const GenerationConf
   GenerateOptions o;
   o.on_step = on_step;
   o.mode = options_.mode;
+  o.device = options_.device;
   o.prompt_bucket = options_.prompt_bucket;
   o.profile = options_.profile;
   o.tokenizer = tokenizer;

@@ -15,7 +15,7 @@ void check_finite_logits(const float* row, int V, int step, int r) {
 }
 
 std::unique_ptr<StepRunner> make_runner_for(const Model& model, int rows, int capacity, const GenerateOptions& o) {
-  auto runner = make_step_runner(model, rows, capacity, o.mode, o.prompt_bucket);
+  auto runner = make_step_runner(model, rows, capacity, o.mode, o.prompt_bucket, o.device);
   runner->set_profiling(o.profile);
   return runner;
 }

@@ -71,10 +71,6 @@ class StepRunner {
   Tensor decoded_;  // the default decode()'s result
 };
 
-// JITGEN_DEVICE=cuda|cpu (default cpu), read at each call: the device of runners made without an explicit one.
-// Lets the whole generation stack (and its golden tests) run on the GPU before a device option reaches it.
-Device default_device();
-
 // rows = B, capacity = S (prompt + new tokens). Throws kLimit when S exceeds n_positions.
 // prompt_bucket: compiled prefill lengths are rounded up to a multiple of it (HF's pad_to_multiple_of).
 // Device::kCuda (JITGEN_CUDA builds): a CudaStepRunner, compiled = fused + CUDA graphs, eager = op by op;
