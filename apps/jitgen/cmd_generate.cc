@@ -66,6 +66,7 @@ struct GenerateFlags {
   std::vector<std::string> prompts;
   std::string prompts_file;
   std::string mode = "compiled";
+  std::string device;  // empty: JITGEN_DEVICE, else cpu
   std::string plan_cache;
   int pad_to_multiple_of = 0;
   bool stream = false, json = false, verbose = false, dump_graph = false, profile = false;
@@ -331,6 +332,8 @@ int run_generate(const GenerateFlags& g) {
   }
   EngineOptions eo;
   eo.mode = mode;
+  if (g.device == "cuda") eo.device = Device::kCuda;
+  else if (g.device == "cpu") eo.device = Device::kCpu;
   eo.prompt_bucket = g.pad_to_multiple_of > 0 ? g.pad_to_multiple_of : EngineOptions{}.prompt_bucket;
   eo.plan_cache_dir = g.plan_cache;
   eo.profile = g.profile;
@@ -374,6 +377,8 @@ Subcommand register_generate(CLI::App& parent) {
   cmd->add_option("prompts", g->prompts, "Prompt texts (each one row of the batch)");
   cmd->add_option("--prompts-file", g->prompts_file, "File with one prompt per line (escapes: \\n \\t \\r \\\\)");
   cmd->add_option("--mode", g->mode, "Execution: compiled (default) or eager");
+  cmd->add_option("--device", g->device, "cpu or cuda (a -DJITGEN_CUDA=ON build; default: $JITGEN_DEVICE, else cpu)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--plan-cache", g->plan_cache, "Folder of compiled plans reused across runs (created if missing)");
   cmd->add_flag("--verbose", g->verbose, "Report plan cache hits/misses, compile and run times on stderr");
   cmd->add_flag("--profile", g->profile, "Time every compiled kernel; print the per-op profile on stderr");
