@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
       cli::register_tokenize,
       cli::register_make_model,
       cli::register_bench,
+#ifdef JITGEN_WITH_SERVE
       cli::register_serve,
+#endif
   };
   std::vector<cli::Subcommand> commands;
   for (cli::RegisterFn reg : registry) commands.push_back(reg(app));
