@@ -650,6 +650,14 @@ const std::vector<LibCase>& lib_cases() {
        }},
       {"WRITE-NO-DATA", ErrorCode::kInvalidArgument, "has no data",
        [] { io::write_safetensors(scratch().file("w.safetensors"), {{"a", Tensor()}}); }},
+      {"DEVICE-ENV", ErrorCode::kInvalidArgument, "JITGEN_DEVICE=\"gpu\": expected cpu or cuda",
+       [] {
+         setenv("JITGEN_DEVICE", "gpu", 1);
+         struct Unset {
+           ~Unset() { unsetenv("JITGEN_DEVICE"); }
+         } unset;
+         (void)default_device();
+       }},
       {"WRITE-CREATE", ErrorCode::kInvalidFile, "cannot create",
        [] { io::write_safetensors(scratch().file("no/such/dir/w.safetensors"), {{"a", Tensor::zeros({1})}}); }},
   };
@@ -691,6 +699,13 @@ const std::vector<CliCase>& cli_cases() {
        "make-model --out /tmp/x --config tiny --vocab-size 300 --with-tokenizer"},
       {"CLI-MAKE-FOLDER", 3, "/dev/null/model: cannot create the folder",
        "make-model --out /dev/null/model --config tiny"},
+#ifndef JITGEN_WITH_CUDA
+      {"CLI-DEVICE-NO-CUDA", 2, "this jitgen was built without CUDA", "generate --device cuda hi"},
+#endif
+#ifdef JITGEN_WITH_SERVE
+      {"CLI-SERVE-CTX", 2, "--ctx 100000 exceeds the model's position table", "serve --ctx 100000"},
+      {"CLI-SERVE-LISTEN", 2, "cannot listen there", "serve --host 203.0.113.1 --port 8080"},
+#endif
   };
   return cases;
 }
