@@ -8,7 +8,9 @@
 //
 // The compile key is taken from the file's own "key" field when it parses as cpu/f32/B=b/T=t/S=s/last|all
 // with small b, t, s (so mutations of the key reach the node checks instead of stopping at "made for another
-// shape bucket"); otherwise cpu/f32/B=1/T=1/S=64/last.
+// shape bucket"); otherwise cpu/f32/B=1/T=1/S=64/last. Keys with a token select ("/greedy", "/beam") are not
+// built: their select_state input is the runner's TokenSelect object, which this harness does not make, so
+// select_tokens / reorder_rows plans stop at "input does not match the step".
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -66,7 +68,7 @@ std::map<std::string, Tensor> default_model_weights() {
 }
 
 jitgen::CompileKey key_of(std::string_view bytes) {
-  jitgen::CompileKey key{"cpu", "f32", 1, 1, 64, true};
+  jitgen::CompileKey key{"cpu", "f32", 1, 1, 64, true, ""};
   const size_t at = bytes.find("\"key\":\"");
   if (at == std::string_view::npos) return key;
   const std::string_view rest = bytes.substr(at + 7, 64);
@@ -76,7 +78,7 @@ jitgen::CompileKey key_of(std::string_view bytes) {
   if (std::sscanf(s.c_str(), "cpu/f32/B=%d/T=%d/S=%d/%4s", &b, &t, &cap, tail) != 4) return key;
   if (b < 1 || b > 8 || t < 1 || t > kPositions || cap < 1 || cap > kPositions) return key;
   if (std::strcmp(tail, "last") != 0 && std::strcmp(tail, "all") != 0) return key;
-  return jitgen::CompileKey{"cpu", "f32", b, t, cap, tail[0] == 'l'};
+  return jitgen::CompileKey{"cpu", "f32", b, t, cap, tail[0] == 'l', ""};
 }
 
 // The step inputs CompiledStepRunner declares for `key`.

@@ -168,7 +168,7 @@ struct PlanFromDisk {
 };
 PlanFromDisk compile_with_plan_file(const std::string& bytes) {
   const nlohmann::json doc = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
-  CompileKey key{"cpu", "f32", 1, 1, 64, true};
+  CompileKey key{"cpu", "f32", 1, 1, 64, true, ""};
   if (doc.is_object() && doc.contains("key") && doc["key"].is_string()) {
     char tail[8] = {};
     if (std::sscanf(doc["key"].get<std::string>().c_str(), "cpu/f32/B=%d/T=%d/S=%d/%4s", &key.rows,
