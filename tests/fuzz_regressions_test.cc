@@ -218,6 +218,14 @@ TEST(FuzzRegressions, PlanStoreBuffersSharingBytesWhileAliveAreIgnored) {
   EXPECT_NE(r.warnings.find("share arena bytes while both are alive"), std::string::npos) << r.warnings;
 }
 
+TEST(FuzzRegressions, PlanStoreIntegerFieldsMustBeIntegersInRange) {
+  // An offset of -19223372036854775807 (below INT64_MIN, so JSON makes it a float): get<int64_t>() was UB (UBSan).
+  const std::string f = test::fixture_path("fuzz_regressions/plan_store/offset_below_int64_min.plan.json");
+  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
+  EXPECT_FALSE(r.lookup.from_disk);
+  EXPECT_NE(r.warnings.find("offsets is not an integer in range (number)"), std::string::npos) << r.warnings;
+}
+
 // The fuzz seeds (and the fixtures above, made from them) must still be plans the built-in model accepts, or the
 // harness would only ever fuzz the "another model" / "format version" rejections.
 TEST(FuzzRegressions, PlanStoreSeedsLoadForTheBuiltInModel) {

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -34,6 +35,25 @@ DType dtype_from_name(const std::string& name) {
   for (DType d : {DType::kF32, DType::kF16, DType::kBF16, DType::kI32})
     if (name == dtype_name(d)) return d;
   throw std::runtime_error("unknown dtype \"" + name + "\"");
+}
+
+// The integers of a plan file: JSON integers that fit the field. nlohmann's get<int64_t>() of a float beyond the
+// int64 range is undefined behaviour (found by fuzzing: -1.9e19 in "offsets"), and get<int>() would wrap a larger
+// integer into one that may pass the checks below.
+template <typename T>
+T integer(const json& v, const char* what) {
+  const bool fits = v.is_number_unsigned()  ? std::in_range<T>(v.get<uint64_t>())
+                    : v.is_number_integer() ? std::in_range<T>(v.get<int64_t>())
+                                            : false;
+  if (!fits) throw std::runtime_error(fmt::format("{} is not an integer in range ({})", what, v.type_name()));
+  return v.is_number_unsigned() ? static_cast<T>(v.get<uint64_t>()) : static_cast<T>(v.get<int64_t>());
+}
+template <typename T>
+std::vector<T> integers(const json& v, const char* what) {
+  if (!v.is_array()) throw std::runtime_error(fmt::format("{} is not an array", what));
+  std::vector<T> out;
+  for (const json& x : v) out.push_back(integer<T>(x, what));
+  return out;
 }
 
 // The output shape a node must have given its inputs: the same rules the tracing builder applies.
@@ -199,35 +219,36 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
     ss << in.rdbuf();
     const json doc = json::parse(ss.str());
     if (doc.value("format", "") != "jitgen-plan") throw std::runtime_error("not a jitgen plan");
-    if (doc.value("version", 0) != kVersion)
-      throw std::runtime_error(fmt::format("format version {} (expected {})", doc.value("version", 0), kVersion));
+    const int version = doc.contains("version") ? integer<int>(doc["version"], "version") : 0;
+    if (version != kVersion)
+      throw std::runtime_error(fmt::format("format version {} (expected {})", version, kVersion));
     if (doc.at("model").get<std::string>() != fingerprint_) throw std::runtime_error("made for another model");
     if (doc.at("key").get<std::string>() != key.str()) throw std::runtime_error("made for another shape bucket");
 
     Graph g;
     const json& nodes = doc.at("nodes");
-    const auto offsets = doc.at("offsets").get<std::vector<int64_t>>();
+    const auto offsets = integers<int64_t>(doc.at("offsets"), "offsets");
     if (offsets.size() != nodes.size()) throw std::runtime_error("offsets and nodes differ in count");
     MemoryPlan plan;
-    plan.arena_bytes = doc.at("arena_bytes").get<size_t>();
-    plan.naive_bytes = doc.at("naive_bytes").get<size_t>();
+    plan.arena_bytes = integer<size_t>(doc.at("arena_bytes"), "arena_bytes");
+    plan.naive_bytes = integer<size_t>(doc.at("naive_bytes"), "naive_bytes");
     size_t buffers_bytes = 0;  // every arena buffer side by side, 64-byte aligned as plan_memory() places them
     for (size_t i = 0; i < nodes.size(); ++i) {
       const json& j = nodes[i];
       Node n{op_from_name(j.at("op").get<std::string>())};
-      n.inputs = j.at("in").get<std::vector<int>>();
-      n.shape = j.at("shape").get<Shape>();
+      n.inputs = integers<int>(j.at("in"), "in");
+      n.shape = integers<int64_t>(j.at("shape"), "shape");
       n.dtype = dtype_from_name(j.at("dtype").get<std::string>());
       n.name = j.at("name").get<std::string>();
       n.eps = j.at("eps").get<float>();
       n.scale = j.at("scale").get<float>();
-      n.n_head = j.at("heads").get<int>();
-      n.step_tokens = j.at("T").get<int>();
-      const int act = j.at("act").get<int>();
+      n.n_head = integer<int>(j.at("heads"), "heads");
+      n.step_tokens = integer<int>(j.at("T"), "T");
+      const int act = integer<int>(j.at("act"), "act");
       if (act < 0 || act > static_cast<int>(Activation::kSilu)) throw std::runtime_error("bad activation");
       n.act = static_cast<Activation>(act);
       n.has_act = j.at("has_act").get<bool>();
-      n.residual = j.at("residual").get<int>();
+      n.residual = integer<int>(j.at("residual"), "residual");
       n.dead = j.at("dead").get<bool>();
       for (int x : n.inputs)
         if (x < 0 || x >= static_cast<int>(i) || g.nodes[x].dead) throw std::runtime_error("bad node input");
@@ -263,7 +284,7 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
     if (plan.arena_bytes > buffers_bytes)
       throw std::runtime_error(fmt::format("arena of {} bytes is larger than its buffers ({})", plan.arena_bytes,
                                            buffers_bytes));
-    g.output = doc.at("output").get<int>();
+    g.output = integer<int>(doc.at("output"), "output");
     if (g.output < 0 || g.output >= static_cast<int>(g.nodes.size()) || plan.offset[g.output] == MemoryPlan::kNone)
       throw std::runtime_error("bad output");
     // Buffers alive at the same time never share bytes (plan_memory's invariant). Offsets that alias two of them
@@ -287,7 +308,7 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
           throw std::runtime_error(fmt::format("nodes {} and {} share arena bytes while both are alive", a, b));
       }
     }
-    const auto p = doc.at("passes").get<std::vector<int>>();
+    const auto p = integers<int>(doc.at("passes"), "passes");
     if (p.size() != 4) throw std::runtime_error("bad pass stats");
     return Executable::from_plan(std::move(g), std::move(plan), PassStats{p[0], p[1], p[2], p[3]});
   } catch (const std::exception& e) {
