@@ -272,6 +272,9 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
       const bool arena_node = !n.dead && n.op != OpKind::kInput && n.op != OpKind::kWeight;
       if (arena_node != (off >= 0)) throw std::runtime_error("memory plan does not match the nodes");
       if (arena_node) {
+        // plan_memory places buffers 64-byte aligned; kernels store floats there (found by fuzzing: offset 1482 made
+        // a misaligned store, UB).
+        if (off % 64 != 0) throw std::runtime_error(fmt::format("offset {} is not 64-byte aligned", off));
         const size_t bytes = static_cast<size_t>(shape_numel(n.shape)) * dtype_size(n.dtype);
         if (static_cast<size_t>(off) + bytes > plan.arena_bytes) throw std::runtime_error("buffer outside the arena");
         buffers_bytes += (bytes + 63) / 64 * 64;
