@@ -57,15 +57,18 @@ struct Scheduler::State {
 
 namespace {
 
+// A token's text alone (U+FFFD for an incomplete UTF-8 piece); empty for ids past the tokenizer's vocabulary.
+std::string token_text(const Tokenizer& tok, int32_t id) { return id < tok.vocab_size() ? tok.decode({id}) : ""; }
+
 // log_softmax(logits)[token] and the `top` most likely tokens, from the model's raw logits.
-TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, const std::vector<std::string>& text) {
+TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, const Tokenizer& text) {
   float mx = logits[0];
   for (int v = 1; v < V; ++v) mx = std::max(mx, logits[v]);
   double sum = 0;
   for (int v = 0; v < V; ++v) sum += std::exp(static_cast<double>(logits[v]) - mx);
   const double lse = mx + std::log(sum);
   TokenLogprob lp;
-  lp.token = text[token];
+  lp.token = token_text(text, token);
   lp.logprob = static_cast<float>(logits[token] - lse);
   std::vector<int32_t> best;  // ids of the top entries, kept sorted best first
   for (int v = 0; v < V && top > 0; ++v) {
@@ -74,7 +77,7 @@ TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, cons
     best.insert(at, v);
     if (static_cast<int>(best.size()) > top) best.pop_back();
   }
-  for (int32_t id : best) lp.top.emplace_back(text[id], static_cast<float>(logits[id] - lse));
+  for (int32_t id : best) lp.top.emplace_back(token_text(text, id), static_cast<float>(logits[id] - lse));
   return lp;
 }
 
@@ -91,9 +94,6 @@ Scheduler::Scheduler(Model model, const Tokenizer& tokenizer, SchedulerOptions o
   if (options_.capacity <= 0) options_.capacity = model_.info().n_positions;
   if (options_.slots < 1) throw_invalid_argument(fmt::format("--max-batch must be >= 1, got {}", options_.slots));
   state_ = std::make_unique<State>(model_, options_);
-  const int V = model_.info().vocab_size;
-  token_text_.resize(V);
-  for (int v = 0; v < V && v < tokenizer_.vocab_size(); ++v) token_text_[v] = tokenizer_.decode({v});
   stats_.slots_total = options_.slots;
   thread_ = std::thread([this] { loop(); });
 }
@@ -197,8 +197,8 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
       size_t offset = 0;
       for (int t = 0; t < T && job->logprobs; ++t) {
         TokenLogprob lp;
-        if (t == 0) lp.token = token_text_[job->prompt[0]];
-        else lp = logprob_of(logits + static_cast<int64_t>(t - 1) * V, V, job->prompt[t], *job->logprobs, token_text_);
+        if (t == 0) lp.token = token_text(tokenizer_, job->prompt[0]);
+        else lp = logprob_of(logits + static_cast<int64_t>(t - 1) * V, V, job->prompt[t], *job->logprobs, tokenizer_);
         lp.text_offset = static_cast<int>(offset);
         offset += tokenizer_.token_bytes(job->prompt[t]).size();
         echo_lp.push_back(std::move(lp));
@@ -218,22 +218,11 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
     if (job->max_tokens == 0) {  // echo / scoring only
       for (Row& row : run->rows) emit(*run, row, true, "length");
     } else {
-      for (Row& row : run->rows) {
-        const int32_t tok = run->chooser->choose(row.decode, logits, V, 0);
-        if (job->logprobs) {
-          row.pending_logprobs.push_back(logprob_of(logits, V, tok, *job->logprobs, token_text_));
-          row.pending_logprobs.back().text_offset = static_cast<int>(run->echo_bytes);
-        }
-        const bool done = run->chooser->append(row.decode, tok);
-        ++row.generated;
-        row.text += row.streamer.put(tok);
-        emit(*run, row, done, decoding::is_eos(tok, job->config.eos_token_id) ? "stop" : "length");
-      }
+      for (Row& row : run->rows) advance(*run, row, logits);
       job->add_tokens(job->n);
     }
   } catch (const std::exception& e) {
-    for (Row& row : run->rows)
-      if (row.slot >= 0) st.give_back(row.slot);
+    drop_rows(*run);
     job->fail(e.what());
     return;
   }
@@ -277,18 +266,35 @@ void Scheduler::emit(Running& run, Row& row, bool finished, const std::string& r
   }
 }
 
+void Scheduler::advance(Running& run, Row& row, const float* logits) {
+  const Job& job = *run.job;
+  const int V = model_.info().vocab_size;
+  const int32_t tok = run.chooser->choose(row.decode, logits, V, row.generated);
+  if (job.logprobs) {
+    row.pending_logprobs.push_back(logprob_of(logits, V, tok, *job.logprobs, tokenizer_));
+    row.pending_logprobs.back().text_offset = static_cast<int>(run.echo_bytes + row.text.size());
+  }
+  const bool done = run.chooser->append(row.decode, tok);
+  ++row.generated;
+  row.text += row.streamer.put(tok);
+  emit(run, row, done, decoding::is_eos(tok, job.config.eos_token_id) ? "stop" : "length");
+}
+
+void Scheduler::drop_rows(Running& run) {
+  for (Row& row : run.rows)
+    if (row.slot >= 0) {
+      state_->give_back(row.slot);
+      row.slot = -1;
+    }
+  run.live = 0;
+}
+
 void Scheduler::step() {
   State& st = *state_;
   const int V = model_.info().vocab_size;
   // Clients that left: their rows go now.
   for (auto& run : st.running)
-    if (run->job->cancelled())
-      for (Row& row : run->rows)
-        if (row.slot >= 0) {
-          st.give_back(row.slot);
-          row.slot = -1;
-          --run->live;
-        }
+    if (run->job->cancelled()) drop_rows(*run);
   std::fill(st.feed.begin(), st.feed.end(), 0);
   int fed = 0;
   for (auto& run : st.running)
@@ -304,39 +310,23 @@ void Scheduler::step() {
       logits = st.batch.decode(st.token, st.feed);
     } catch (const std::exception& e) {
       for (auto& run : st.running) {
-        for (Row& row : run->rows)
-          if (row.slot >= 0) st.give_back(row.slot);
+        drop_rows(*run);
         run->job->fail(e.what());
       }
       st.running.clear();
       return;
     }
     for (auto& run : st.running) {
-      const Job& job = *run->job;
       try {
         int added = 0;
         for (Row& row : run->rows) {
           if (row.slot < 0) continue;
-          const float* l = logits + static_cast<int64_t>(row.slot) * V;
-          const int32_t tok = run->chooser->choose(row.decode, l, V, row.generated);
-          if (job.logprobs) {
-            row.pending_logprobs.push_back(logprob_of(l, V, tok, *job.logprobs, token_text_));
-            row.pending_logprobs.back().text_offset = static_cast<int>(run->echo_bytes + row.text.size());
-          }
-          const bool done = run->chooser->append(row.decode, tok);
-          ++row.generated;
+          advance(*run, row, logits + static_cast<int64_t>(row.slot) * V);
           ++added;
-          row.text += row.streamer.put(tok);
-          emit(*run, row, done, decoding::is_eos(tok, job.config.eos_token_id) ? "stop" : "length");
         }
         run->job->add_tokens(added);
       } catch (const std::exception& e) {
-        for (Row& row : run->rows)
-          if (row.slot >= 0) {
-            st.give_back(row.slot);
-            row.slot = -1;
-          }
-        run->live = 0;
+        drop_rows(*run);
         run->job->fail(e.what());
       }
     }

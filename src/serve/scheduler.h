@@ -51,13 +51,15 @@ class Scheduler {
   void loop();
   void admit(const std::shared_ptr<Job>& job);
   void step();
+  // The row's next token from its logits [V]: chosen, recorded (logprobs), appended and streamed.
+  void advance(Running& run, Row& row, const float* logits);
   void emit(Running& run, Row& row, bool finished, const std::string& reason);
+  void drop_rows(Running& run);  // frees every row still holding a slot
   void retire(Running& run);
 
   Model model_;
   const Tokenizer& tokenizer_;
   SchedulerOptions options_;
-  std::vector<std::string> token_text_;  // token id -> its text alone (logprobs)
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
