@@ -21,7 +21,7 @@ class BeamSelect final : public TokenSelect {
   BeamSelect(BeamSearch& bs, LogitsProcessorChain& chain, const std::vector<int32_t>& lead, int V, int max_length,
              const BeamStopFn& extra_stop, std::vector<std::vector<std::vector<float>>>* scores)
       : bs_(bs), chain_(chain), lead_(lead), max_length_(max_length), extra_stop_(extra_stop), scores_(scores),
-        lp_(static_cast<size_t>(bs.rows()) * V), src_(bs.rows()) {}
+        lp_(static_cast<size_t>(bs.rows()) * V) {}
 
   void select(const float* logits, int64_t R, int64_t V, int32_t* tokens) override {
     JITGEN_CHECK(R == bs_.rows());
@@ -39,10 +39,10 @@ class BeamSelect final : public TokenSelect {
     std::copy(bs_.next_tokens().begin(), bs_.next_tokens().end(), tokens);
     // The new row r continues old row source_rows()[r]; nothing to move once the search is over.
     reorder_ = !(bs_.done() || bs_.cur_len() >= max_length_);
-    std::copy(bs_.source_rows().begin(), bs_.source_rows().end(), src_.begin());
   }
-  const int32_t* source_rows() const override { return reorder_ ? src_.data() : nullptr; }
-  const std::vector<int32_t>& sources() const { return src_; }  // int32_t is int: what StepRunner::reorder takes
+  const int32_t* source_rows() const override { return reorder_ ? bs_.source_rows().data() : nullptr; }
+  // int32_t is int: what StepRunner::reorder takes
+  const std::vector<int32_t>& sources() const { return bs_.source_rows(); }
 
  private:
   BeamSearch& bs_;
@@ -52,7 +52,6 @@ class BeamSelect final : public TokenSelect {
   const BeamStopFn& extra_stop_;
   std::vector<std::vector<std::vector<float>>>* scores_;
   std::vector<float> lp_;  // [R, V] processed log-probs
-  std::vector<int32_t> src_;
   bool reorder_ = false;
 };
 
