@@ -85,6 +85,24 @@ inline void store_tile(__m512 (&acc)[MR][2], const Epilogue& e, float* y, int64_
     }
 }
 
+// Tiles keep one (small MR: two, for even and odd k) set of MR x 2 accumulators; a set is zeroed first and the
+// second set is added into the first at the end.
+template <int S, int MR>
+inline void zero_sets(__m512 (&acc)[S][MR][2]) {
+#pragma GCC unroll 16
+  for (int s = 0; s < S; ++s)
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm512_setzero_ps();
+}
+
+template <int S, int MR>
+inline void merge_sets(__m512 (&acc)[S][MR][2]) {
+  if constexpr (S == 2)
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m)
+      for (int h = 0; h < 2; ++h) acc[0][m][h] = _mm512_add_ps(acc[0][m][h], acc[1][m][h]);
+}
+
 // One MR x 32 output tile of fp32 panels over the whole K. For small MR two accumulator sets (even/odd k)
 // hide the FMA latency; from MR = 4 on the rows themselves give enough independent chains.
 template <int MR>
@@ -92,10 +110,7 @@ void tile_f32(const float* x, int64_t K, const float* panel, const Epilogue& e, 
               int64_t ncols) {
   constexpr int kSets = MR < 4 ? 2 : 1;
   __m512 acc[kSets][MR][2];
-#pragma GCC unroll 16
-  for (int s = 0; s < kSets; ++s)
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm512_setzero_ps();
+  zero_sets(acc);
   int64_t k = 0;
   if constexpr (kSets == 2) {
     for (; k + 1 < K; k += 2) {
@@ -121,16 +136,13 @@ void tile_f32(const float* x, int64_t K, const float* panel, const Epilogue& e, 
       acc[0][m][1] = _mm512_fmadd_ps(xv, w1, acc[0][m][1]);
     }
   }
-  if constexpr (kSets == 2)
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m)
-      for (int h = 0; h < 2; ++h) acc[0][m][h] = _mm512_add_ps(acc[0][m][h], acc[1][m][h]);
+  merge_sets(acc);
   store_tile<MR>(acc[0], e, y, N, n0, ncols);
 }
 
 // The same tile over bf16 panels. xp: the rows of x rounded to bf16, as k pairs (one 32-bit word per pair, row
-// stride Kq). With AVX512_BF16 (kDot) one vdpbf16ps multiplies a k pair of 16 columns and accumulates in fp32;
-// without it the pair is widened (shift / mask) and takes two FMAs -- the same products either way.
+// stride Kq). With AVX512_BF16 (tile_bf16_dot) one vdpbf16ps multiplies a k pair of 16 columns and accumulates in fp32;
+// without it (tile_bf16_widen) the pair is widened (shift / mask) and takes two FMAs -- the same products.
 __attribute__((target("avx512bf16"))) inline __m512 dot(__m512 acc, __m512i x, __m512i w) {
   return _mm512_dpbf16_ps(acc, (__m512bh)x, (__m512bh)w);
 }
@@ -141,10 +153,7 @@ __attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int
                                                           int64_t ncols) {
   constexpr int kSets = MR < 4 ? 2 : 1;
   __m512 acc[kSets][MR][2];
-#pragma GCC unroll 16
-  for (int s = 0; s < kSets; ++s)
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm512_setzero_ps();
+  zero_sets(acc);
   int64_t q = 0;
   if constexpr (kSets == 2) {
     for (; q + 1 < Kq; q += 2) {
@@ -170,10 +179,7 @@ __attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int
       acc[0][m][1] = dot(acc[0][m][1], xv, w1);
     }
   }
-  if constexpr (kSets == 2)
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m)
-      for (int h = 0; h < 2; ++h) acc[0][m][h] = _mm512_add_ps(acc[0][m][h], acc[1][m][h]);
+  merge_sets(acc);
   store_tile<MR>(acc[0], e, y, N, n0, ncols);
 }
 
