@@ -9,6 +9,8 @@
 #include "generate/sampling.h"
 #include "jitgen/error.h"
 #include "jitgen/generate.h"
+#include "models/kv_cache.h"
+#include "models/model_impl.h"
 #include "models/slot_batch.h"
 #include "test_support.h"
 
@@ -98,6 +100,38 @@ TEST(SlotBatch, LimitsGiveClearErrors) {
   batch.decode({1}, {1});
   EXPECT_THROW(batch.decode({1}, {1}), Error);  // 64 slots used: none left for another token
   EXPECT_THROW(SlotBatch(m, 1, m.info().n_positions + 1), Error);
+}
+
+// The host beam reorder (runners that cannot trace it): row r of every K/V layer and of the key mask becomes
+// old row src[r], also when one row feeds several.
+TEST(KvCache, ReorderGathersRowsEvenWhenOneFeedsSeveral) {
+  const Model m = Model::builtin_default();
+  KvCache cache(m.impl().config, 3, 8);
+  auto fill = [](Tensor& t, int rows) {
+    const int64_t per_row = t.numel() / rows;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const int64_t v = (i / per_row) * 1000 + i % per_row;
+      if (t.dtype() == DType::kI32) t.i32()[i] = static_cast<int32_t>(v);
+      else t.f32()[i] = static_cast<float>(v);
+    }
+  };
+  for (int l = 0; l < static_cast<int>(cache.k.size()); ++l) {
+    fill(cache.k[l], 3);
+    fill(cache.v[l], 3);
+  }
+  fill(cache.key_mask, 3);
+  cache.reorder({2, 0, 0});
+  auto row_of = [](const Tensor& t, int64_t i) {
+    const int64_t v = t.dtype() == DType::kI32 ? t.i32()[i] : static_cast<int64_t>(t.f32()[i]);
+    return v / 1000;
+  };
+  const int64_t per_row = cache.k[0].numel() / 3, mask_row = cache.key_mask.numel() / 3;
+  for (int r = 0; r < 3; ++r) {
+    const int want = r == 0 ? 2 : 0;
+    EXPECT_EQ(row_of(cache.k.back(), r * per_row + per_row - 1), want) << r;
+    EXPECT_EQ(row_of(cache.v[0], r * per_row), want) << r;
+    EXPECT_EQ(row_of(cache.key_mask, r * mask_row + 3), want) << r;
+  }
 }
 
 }  // namespace

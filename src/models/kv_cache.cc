@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "ops/cpu_kernels.h"
+
 namespace jitgen {
 
 void check_request(const io::Gpt2Config& c, int rows, int capacity) {
@@ -34,13 +36,11 @@ KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c),
 void KvCache::reorder(const std::vector<int>& src) {
   JITGEN_CHECK(static_cast<int>(src.size()) == rows);
   for (int s : src) JITGEN_CHECK(s >= 0 && s < rows);
+  // The same gather the traced beam step runs (reorder_rows), over every slot.
+  std::vector<char> scratch(k.empty() ? key_mask.nbytes() : k[0].nbytes());
   auto permute_rows = [&](Tensor& t) {
-    const size_t row_bytes = t.nbytes() / rows;
-    Tensor copy = Tensor::zeros(t.shape(), t.dtype());
-    auto* from = static_cast<const char*>(t.data());
-    auto* to = static_cast<char*>(copy.data());
-    for (int r = 0; r < rows; ++r) std::memcpy(to + r * row_bytes, from + src[r] * row_bytes, row_bytes);
-    std::memcpy(t.data(), copy.data(), t.nbytes());
+    cpu::gather_rows(static_cast<char*>(t.data()), t.shape(), dtype_size(t.dtype()), capacity, src.data(),
+                     scratch.data());
   };
   for (auto& t : k) permute_rows(t);
   for (auto& t : v) permute_rows(t);
