@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
     const double t32 = time_it([&] { jitgen::cpu::linear_transposed(x.data(), head.f32(), 1, C, V, y.data()); }, 10);
     std::printf("read %.1f GB/s | lm_head M=1 f32 panels %.1f GB/s (%.0f%% of read)\n", bw.read_gbps,
                 V * C * 4 / t32 / 1e9, 100 * V * C * 4 / t32 / 1e9 / bw.read_gbps);
+    for (int M : {8, 32}) {  // the weight (154 MB) streams from memory: the batched decode's lm_head
+      const double t = time_it([&] { jitgen::cpu::linear_transposed(x.data(), head.f32(), M, C, V, y.data()); }, 5);
+      std::printf("   lm_head M=%d f32 panels %.2f ms, %.1f GFLOP/s\n", M, t * 1e3, 2.0 * M * C * V / t / 1e9);
+    }
     {
       jitgen::cpu::PreparedWeights pb(jitgen::cpu::WeightStorage::kBF16);
       jitgen::Tensor head2 = jitgen::Tensor::zeros({V, C});

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <tuple>
@@ -144,6 +146,29 @@ TEST_P(OpsTest, LinearPreparedMatchesReference) {
   }
   cpu::avx512::set_bf16_dot(true);
   EXPECT_EQ(cpu::find_packed(nullptr, 1, 1), nullptr);
+}
+
+// The activation operand of bf16 panels: every value rounded exactly as the scalar f32_to_bf16 (ties to even,
+// NaN stays NaN, infinities and the largest finite values) and paired k by k, odd K padded with a zero.
+TEST(Bf16Pairs, RoundLikeTheScalarConversionAndPadOddK) {
+  if (std::string(cpu::simd_name()) != "avx512") GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::vector<float> x = randn(3 * 37, 21);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
+                            1.0f + 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-23f, 1.0f + 3 * 0x1p-8f, -0.0f, 0x1p-140f};
+  for (size_t i = 0; i < std::size(specials); ++i) x[5 * i + 1] = specials[i];
+  for (const int64_t K : {int64_t{37}, int64_t{36}}) {
+    const int64_t M = static_cast<int64_t>(x.size()) / K, k_stored = (K + 1) / 2 * 2;
+    std::vector<uint32_t> pairs(M * k_stored / 2, 0xdeadbeefu);
+    cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < k_stored; ++k) {
+        const uint32_t word = pairs[m * k_stored / 2 + k / 2];
+        const uint16_t got = static_cast<uint16_t>(k % 2 ? word >> 16 : word & 0xffffu);
+        const uint16_t want = k < K ? f32_to_bf16(x[m * K + k]) : 0;
+        ASSERT_EQ(got, want) << "K=" << K << " row " << m << " k " << k;
+      }
+  }
 }
 
 TEST_P(OpsTest, AttentionMatchesReference) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "ops/cpu/avx512.h"
 #include "ops/prepared_weights.h"
@@ -71,13 +72,22 @@ void portable_panels(const float* x, int64_t M, const PackedLinear& w, const avx
 }
 
 void run_panels(const float* x, int64_t M, const PackedLinear& w, const avx512::Epilogue& e, float* y) {
+  // bf16 panels take the rows rounded to bf16 pairs: made once per row block, read by every panel range.
+  thread_local std::vector<uint32_t> pairs;
+  const bool bf16 = w.storage == WeightStorage::kBF16 && use_avx512();
+  const int64_t words = w.k_stored() / 2;
   for (int64_t m0 = 0; m0 < M; m0 += kRowBlock) {
     const int64_t mb = std::min(kRowBlock, M - m0);
     avx512::Epilogue em = e;
     if (em.residual) em.residual += m0 * w.N;
+    if (bf16) {
+      if (static_cast<int64_t>(pairs.size()) < mb * words) pairs.resize(mb * words);
+      avx512::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
+    }
+    const uint32_t* xp = bf16 ? pairs.data() : nullptr;  // a thread_local: its address, not its name, goes to workers
     runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
       if (use_avx512())
-        avx512::gemm_panels(x + m0 * w.K, mb, w, em, y + m0 * w.N, p0, p1);
+        avx512::gemm_panels(x + m0 * w.K, xp, mb, w, em, y + m0 * w.N, p0, p1);
       else
         portable_panels(x + m0 * w.K, mb, w, em, y + m0 * w.N, p0, p1);
     });

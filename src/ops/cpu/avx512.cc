@@ -210,26 +210,11 @@ void tile_bf16_widen(const uint32_t* xp, int64_t Kq, const uint16_t* panel, cons
 
 std::atomic<bool> g_bf16_dot{__builtin_cpu_supports("avx512bf16") != 0};
 
-// Rows of x rounded to bf16 and packed as k pairs (odd K padded with a zero): the activation operand of the bf16
-// panels. Per thread, reused: a decode step allocates nothing once warm.
-const uint32_t* bf16_pairs(const float* x, int64_t M, int64_t K, int64_t Kq) {
-  thread_local std::vector<uint32_t> pairs;
-  if (static_cast<int64_t>(pairs.size()) < M * Kq) pairs.resize(M * Kq);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t q = 0; q < Kq; ++q) {
-      const uint32_t lo = f32_to_bf16(x[m * K + 2 * q]);
-      const uint32_t hi = 2 * q + 1 < K ? f32_to_bf16(x[m * K + 2 * q + 1]) : 0u;
-      pairs[m * Kq + q] = lo | (hi << 16);
-    }
-  return pairs.data();
-}
-
 template <bool kBf16>
-void gemm_panels_t(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
-                   int64_t p1) {
+void gemm_panels_t(const float* x, const uint32_t* xp, int64_t M, const PackedLinear& w, const Epilogue& e, float* y,
+                   int64_t p0, int64_t p1) {
   const int64_t K = w.K, N = w.N, K2 = w.k_stored(), Kq = K2 / 2;
   constexpr int kMR = 12;
-  const uint32_t* xp = kBf16 ? bf16_pairs(x, M, K, Kq) : nullptr;
   const bool dot = kBf16 && g_bf16_dot.load(std::memory_order_relaxed);
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t n0 = p * kPanel, ncols = std::min<int64_t>(kPanel, N - n0);
@@ -279,12 +264,31 @@ void gemm_panels_t(const float* x, int64_t M, const PackedLinear& w, const Epilo
 bool bf16_dot() { return g_bf16_dot.load(std::memory_order_relaxed); }
 void set_bf16_dot(bool allow) { g_bf16_dot.store(allow && __builtin_cpu_supports("avx512bf16")); }
 
-void gemm_panels(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
-                 int64_t p1) {
+void gemm_panels(const float* x, const uint32_t* x_pairs, int64_t M, const PackedLinear& w, const Epilogue& e,
+                 float* y, int64_t p0, int64_t p1) {
   if (w.storage == WeightStorage::kBF16)
-    gemm_panels_t<true>(x, M, w, e, y, p0, p1);
+    gemm_panels_t<true>(x, x_pairs, M, w, e, y, p0, p1);
   else
-    gemm_panels_t<false>(x, M, w, e, y, p0, p1);
+    gemm_panels_t<false>(x, nullptr, M, w, e, y, p0, p1);
+}
+
+void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out) {
+  // A bf16 array of a row, read as 32-bit words, is its k pairs (low half = even k): a plain rounding pass.
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  const __m512i half = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x400000);
+  for (int64_t m = 0; m < M; ++m) {
+    const float* row = x + m * K;
+    uint16_t* dst = reinterpret_cast<uint16_t*>(out) + m * k_stored;
+    for (int64_t k = 0; k < K; k += 16) {
+      const __mmask16 mk = tail_mask(K - k);
+      const __m512i bits = _mm512_castps_si512(_mm512_maskz_loadu_ps(mk, row + k));
+      const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, abs_mask), inf);
+      __m512i r = _mm512_add_epi32(bits, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(bits, 16), one)));
+      r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(bits, quiet));
+      _mm256_mask_storeu_epi16(dst + k, mk, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+    if (k_stored > K) dst[K] = 0;
+  }
 }
 
 void activation(const float* x, float* y, int64_t n, Activation kind) {

@@ -15,9 +15,13 @@ struct Epilogue {
   const float* residual = nullptr;  // [M, N], added last (may alias y)
 };
 
-// y[M, N] = epilogue(x[M, K] @ W) for the panels [p0, p1) of `w` (all M rows).
-void gemm_panels(const float* x, int64_t M, const PackedLinear& w, const Epilogue& e, float* y, int64_t p0,
-                 int64_t p1);
+// y[M, N] = epilogue(x[M, K] @ W) for the panels [p0, p1) of `w` (all M rows). bf16 panels read the
+// activations as `x_pairs` (bf16_pairs of x, made once per call by the caller, not once per panel range).
+void gemm_panels(const float* x, const uint32_t* x_pairs, int64_t M, const PackedLinear& w, const Epilogue& e,
+                 float* y, int64_t p0, int64_t p1);
+// x[M, K] rounded to bf16 (round to nearest even, NaN kept: f32_to_bf16) as rows of w.k_stored() / 2 k pairs,
+// an odd K padded with a zero: the activation operand of bf16 panels. out holds M * (k_stored / 2) words.
+void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out);
 // bf16 panels use AVX512_BF16's dot product when the CPU has it (default), else widen to fp32 FMAs; same
 // products, the tests run both.
 bool bf16_dot();
