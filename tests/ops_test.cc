@@ -178,7 +178,8 @@ TEST_P(OpsTest, AttentionMatchesReference) {
     int32_t pos;
   };
   for (const Case& c : {Case{1, 1, 64, 12, 64, 17}, Case{2, 5, 16, 3, 8, 0}, Case{3, 4, 20, 2, 24, 9},
-                        Case{2, 1, 300, 1, 17, 250}, Case{1, 7, 7, 4, 64, 0}}) {
+                        Case{2, 1, 300, 1, 17, 250}, Case{1, 7, 7, 4, 64, 0}, Case{3, 2, 80, 2, 32, 40},
+                        Case{2, 1, 40, 1, 128, 33}}) {
     const cpu::AttentionShape s{c.B, c.T, c.S, c.H, c.D};
     const int64_t C = c.H * c.D, cache = c.B * c.H * c.S * c.D;
     const auto qkv = randn(c.B * c.T * 3 * C, 20);
