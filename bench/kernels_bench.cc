@@ -72,11 +72,12 @@ int main(int argc, char** argv) {
       const double t = time_it([&] { jitgen::cpu::linear(x.data(), fc.f32(), nullptr, M, C, I, y.data()); }, 50);
       std::printf("   c_fc M=%d panels %.2f ms, %.1f GFLOP/s\n", M, t * 1e3, 2.0 * M * C * I / t / 1e9);
     }
+    const int64_t panel_max_m = jitgen::cpu::panel_max_m();
     jitgen::cpu::set_panel_max_m(0);
     for (int M : {8, 32}) {
       const double t = time_it([&] { jitgen::cpu::linear(x.data(), fc.f32(), nullptr, M, C, I, y.data()); }, 50);
       std::printf("   c_fc M=%d BLAS   %.2f ms, %.1f GFLOP/s\n", M, t * 1e3, 2.0 * M * C * I / t / 1e9);
     }
-    jitgen::cpu::set_panel_max_m(64);
+    jitgen::cpu::set_panel_max_m(panel_max_m);
   }
 }

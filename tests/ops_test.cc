@@ -48,8 +48,9 @@ struct SimdScope {
   explicit SimdScope(bool avx512) { cpu::set_simd(avx512); }
   ~SimdScope() {
     cpu::set_simd(true);
-    cpu::set_panel_max_m(64);
+    cpu::set_panel_max_m(panel_max_m);
   }
+  const int64_t panel_max_m = cpu::panel_max_m();
 };
 
 class OpsTest : public ::testing::TestWithParam<bool> {};  // param: allow AVX-512
@@ -111,11 +112,14 @@ TEST_P(OpsTest, LinearPreparedMatchesReference) {
   struct Mode {
     cpu::WeightStorage storage;
     bool dot;
+    int64_t panel_max_m = std::numeric_limits<int64_t>::max();
   };
-  for (const Mode mode : {Mode{cpu::WeightStorage::kF32, false}, Mode{cpu::WeightStorage::kBF16, false},
-                          Mode{cpu::WeightStorage::kBF16, true}}) {
+  // fp32 twice: panels at every M (the AVX-512 default), and BLAS past 8 rows (the portable path past 64).
+  for (const Mode mode : {Mode{cpu::WeightStorage::kF32, false, 8}, Mode{cpu::WeightStorage::kF32, false},
+                          Mode{cpu::WeightStorage::kBF16, false}, Mode{cpu::WeightStorage::kBF16, true}}) {
     const auto storage = mode.storage;
     cpu::avx512::set_bf16_dot(mode.dot);
+    cpu::set_panel_max_m(mode.panel_max_m);
     for (bool transposed : {false, true})
       for (auto [M, K, N] : kLinearShapes) {
         const auto x = randn(M * K, 11), bias = randn(N, 13), res = randn(M * N, 14);
@@ -141,6 +145,7 @@ TEST_P(OpsTest, LinearPreparedMatchesReference) {
           for (int64_t i = 0; i < M * N; ++i) want[i] += res[i];
         }
         EXPECT_LT(max_rel_err(got, want), 2e-5f) << cpu::weight_storage_name(storage) << (mode.dot ? " dot" : "")
+                                                 << " panel_max_m " << mode.panel_max_m
                                                  << (transposed ? " T " : " ") << M << "x" << K << "x" << N;
       }
   }

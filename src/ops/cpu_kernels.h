@@ -48,7 +48,8 @@ void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t fill
 // set_simd to run both).
 const char* simd_name();
 void set_simd(bool allow_avx512);
-// Rows up to which linear layers use the prepared panels instead of BLAS (default 64; JITGEN_PANEL_MAX_M).
+// Rows up to which linear layers use the prepared panels instead of BLAS (default: every M with AVX-512, 64 on
+// the portable path; JITGEN_PANEL_MAX_M). bf16 storage always takes the panels.
 int64_t panel_max_m();
 void set_panel_max_m(int64_t m);
 

@@ -386,24 +386,30 @@ void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int
       const int64_t n = cache_pos[b] + t + 1;  // causal: slots [0, n)
       float mx = neg_inf;
       int64_t j = 0;
-      if (D % 16 == 0) {  // 16 keys at a time: independent FMA chains, one transposing reduction per block
+      if (D % 16 == 0) {
+        // 16 keys at a time: independent FMA chains and one transposing reduction per block. The last block is
+        // partial (its missing keys repeat the last one and are not stored), so every key's score is summed in
+        // the same order wherever it sits: a row gives the same scores at any padding or bucket.
         __m512 mxv = _mm512_set1_ps(neg_inf);
         const __m512 scale_v = _mm512_set1_ps(scale), neg_inf_v = _mm512_set1_ps(neg_inf);
-        for (; j + 16 <= n; j += 16) {
+        for (; j < n; j += 16) {
+          const int64_t count = std::min<int64_t>(16, n - j);
+          const __mmask16 live = tail_mask(count);
+          const float* kr[16];
+          for (int r = 0; r < 16; ++r) kr[r] = kh + (j + std::min<int64_t>(r, count - 1)) * D;
           __m512 acc[16];
-          const float* kj = kh + j * D;
 #pragma GCC unroll 16
-          for (int r = 0; r < 16; ++r) acc[r] = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(kj + r * D));
+          for (int r = 0; r < 16; ++r) acc[r] = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(kr[r]));
           for (int64_t d = 16; d < D; d += 16) {
             const __m512 qd = _mm512_loadu_ps(q + d);
 #pragma GCC unroll 16
-            for (int r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kj + r * D + d), acc[r]);
+            for (int r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr[r] + d), acc[r]);
           }
-          const __m512i mj = _mm512_loadu_si512(mask + j);
+          const __m512i mj = _mm512_maskz_loadu_epi32(live, mask + j);
           const __m512 sc =
               _mm512_mask_blend_ps(_mm512_test_epi32_mask(mj, mj), neg_inf_v, _mm512_mul_ps(sum16(acc), scale_v));
-          _mm512_storeu_ps(p + j, sc);
-          mxv = _mm512_max_ps(mxv, sc);
+          _mm512_mask_storeu_ps(p + j, live, sc);
+          mxv = _mm512_mask_max_ps(mxv, live, mxv, sc);
         }
         mx = _mm512_reduce_max_ps(mxv);
       }
