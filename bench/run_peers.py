@@ -104,6 +104,10 @@ def main():
     args = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
+    build = os.path.join(ROOT, "build")  # jitgen and generate_bench, built here if scripts/demo.sh did not
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"], check=True)
+    subprocess.run(["cmake", "--build", build, "--target", "jitgen", "generate_bench"], check=True)
     model = os.path.join(WORK, "gpt2")
     if not os.path.exists(os.path.join(model, "model.safetensors")):
         subprocess.run([JITGEN, "make-model", "--out", model, "--config", "gpt2", "--with-tokenizer"], check=True)
@@ -174,15 +178,17 @@ def report(result, out):
         Ts = sorted({r["prompt_len"] for r in runs})
         fig, axes = plt.subplots(1, len(Ts), figsize=(6 * len(Ts), 4.5), squeeze=False)
         for ax, T in zip(axes[0], Ts):
-            for s in sorted({r["system"] for r in runs}):
+            for i, s in enumerate(sorted({r["system"] for r in runs})):
                 pts = sorted((r["batch"], r.get("decode_tokens_per_s") or r["tokens_per_s"]) for r in runs
                              if r["system"] == s and r["prompt_len"] == T and "error" not in r)
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=s)
+                if pts:  # one colour per system (tab20), jitgen solid, peers dashed
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=s,
+                            color=plt.cm.tab20.colors[i % 20], linestyle="-" if s.startswith("jitgen") else "--",
+                            linewidth=2.2 if s.startswith("jitgen") else 1.3)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("batch")
-            ax.set_ylabel("decode tokens/s")
+            ax.set_ylabel("decode tokens/s (hf-tf: whole call)")
             ax.set_title(f"prompt {T} tokens, {result['new_tokens']} new")
             ax.grid(True, which="both", alpha=0.3)
         axes[0][0].legend(fontsize=7)
