@@ -202,36 +202,32 @@ TEST(FuzzRegressions, PlanStoreIgnoresAndRebuildsCorruptPlans) {
   }
 }
 
+// A plan file the fuzzer turned into one the store must ignore (rebuilding the plan), with a warning naming why.
+void expect_ignored_with(const std::string& fixture, const std::string& why) {
+  const std::string f = test::fixture_path("fuzz_regressions/plan_store/" + fixture);
+  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
+  EXPECT_FALSE(r.lookup.from_disk) << fixture;
+  EXPECT_NE(r.warnings.find(why), std::string::npos) << fixture << ": " << r.warnings;
+}
+
 TEST(FuzzRegressions, PlanStoreArenaLargerThanItsBuffersIsIgnored) {
   // arena_bytes 2^40: accepted before the fix, then the runner's arena allocation failed ("out of memory").
-  const std::string f = test::fixture_path("fuzz_regressions/plan_store/arena_bytes_2pow40.plan.json");
-  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
-  EXPECT_FALSE(r.lookup.from_disk);
-  EXPECT_NE(r.warnings.find("is larger than its buffers"), std::string::npos) << r.warnings;
+  expect_ignored_with("arena_bytes_2pow40.plan.json", "is larger than its buffers");
 }
 
 TEST(FuzzRegressions, PlanStoreBuffersSharingBytesWhileAliveAreIgnored) {
   // Every arena offset 0: all inside the arena, so accepted before the fix, and generate printed other text.
-  const std::string f = test::fixture_path("fuzz_regressions/plan_store/aliased_buffers.plan.json");
-  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
-  EXPECT_FALSE(r.lookup.from_disk);
-  EXPECT_NE(r.warnings.find("share arena bytes while both are alive"), std::string::npos) << r.warnings;
+  expect_ignored_with("aliased_buffers.plan.json", "share arena bytes while both are alive");
 }
 
 TEST(FuzzRegressions, PlanStoreIntegerFieldsMustBeIntegersInRange) {
   // An offset of -19223372036854775807 (below INT64_MIN, so JSON makes it a float): get<int64_t>() was UB (UBSan).
-  const std::string f = test::fixture_path("fuzz_regressions/plan_store/offset_below_int64_min.plan.json");
-  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
-  EXPECT_FALSE(r.lookup.from_disk);
-  EXPECT_NE(r.warnings.find("offsets is not an integer in range (number)"), std::string::npos) << r.warnings;
+  expect_ignored_with("offset_below_int64_min.plan.json", "offsets is not an integer in range (number)");
 }
 
 TEST(FuzzRegressions, PlanStoreMisalignedOffsetIsIgnored) {
   // Offset 1482 (inside the arena, not 64-byte aligned): the linear kernel stored floats misaligned (UBSan).
-  const std::string f = test::fixture_path("fuzz_regressions/plan_store/misaligned_offset.plan.json");
-  const PlanFromDisk r = compile_with_plan_file(test::read_file(f));
-  EXPECT_FALSE(r.lookup.from_disk);
-  EXPECT_NE(r.warnings.find("offset 1482 is not 64-byte aligned"), std::string::npos) << r.warnings;
+  expect_ignored_with("misaligned_offset.plan.json", "offset 1482 is not 64-byte aligned");
 }
 
 // The fuzz seeds (and the fixtures above, made from them) must still be plans the built-in model accepts, or the

@@ -35,8 +35,7 @@ KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c),
 
 void KvCache::reorder(const std::vector<int>& src) {
   JITGEN_CHECK(static_cast<int>(src.size()) == rows);
-  for (int s : src) JITGEN_CHECK(s >= 0 && s < rows);
-  // The same gather the traced beam step runs (reorder_rows), over every slot.
+  // The same gather the traced beam step runs (reorder_rows), over every slot; it checks the source rows.
   std::vector<char> scratch(k.empty() ? key_mask.nbytes() : k[0].nbytes());
   auto permute_rows = [&](Tensor& t) {
     cpu::gather_rows(static_cast<char*>(t.data()), t.shape(), dtype_size(t.dtype()), capacity, src.data(),
