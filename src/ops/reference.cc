@@ -109,7 +109,10 @@ void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* 
         std::memcpy(v_cache + slot, row + 2 * C + h * s.D, s.D * sizeof(float));
       }
     }
-  std::vector<float> p(s.S);
+  // The portable path of cpu::attention runs this in compiled decode steps, which allocate nothing: the score
+  // row is a per-thread buffer that grows to the largest cache seen.
+  thread_local std::vector<float> p;
+  if (static_cast<int64_t>(p.size()) < s.S) p.resize(s.S);
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t t = 0; t < s.T; ++t) {
       const float* q_row = qkv + (b * s.T + t) * 3 * C;
