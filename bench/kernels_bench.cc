@@ -1,11 +1,13 @@
 // Decode kernels against the bandwidth they stream at, interleaved in one run:
-//   kernels_bench [threads]
-// prints GB/s of the pure read probe, and of the M = 1 GEMV over an lm_head-sized [50257, 768] weight
-// (fp32 and bf16 panels; bf16 by AVX512_BF16 dot products and by widening to fp32), and of one GPT-2 c_fc
-// [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too), fp32 and bf16.
+//   [JITGEN_SIMD=<target>] kernels_bench [threads]
+// prints the SIMD target (cpu_kernels.h), GB/s of the pure read probe, and of the M = 1 GEMV over an
+// lm_head-sized [50257, 768] weight (fp32 and bf16 panels; bf16 on avx512 by AVX512_BF16 dot products and by
+// widening to fp32, elsewhere widened), and of one GPT-2 c_fc [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too),
+// fp32 and bf16.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -32,7 +34,10 @@ int main(int argc, char** argv) {
     for (int r = 0; r < reps; ++r) fn();
     return std::chrono::duration<double>(Clock::now() - t0).count() / reps;
   };
-  std::printf("threads %d\n", jitgen::runtime::num_threads());
+  std::printf("threads %d, simd %s\n", jitgen::runtime::num_threads(), jitgen::cpu::simd_name());
+  // bf16 by AVX512_BF16 dot products and by widening exist on avx512 only; other targets widen.
+  const std::vector<bool> dots = std::string(jitgen::cpu::simd_name()) == "avx512" ? std::vector<bool>{true, false}
+                                                                                  : std::vector<bool>{false};
   for (int round = 0; round < 3; ++round) {
     const auto bw = jitgen::runtime::measure_bandwidth(2);
     const double t32 = time_it([&] { jitgen::cpu::linear_transposed(x.data(), head.f32(), 1, C, V, y.data()); }, 10);
@@ -46,7 +51,7 @@ int main(int argc, char** argv) {
       jitgen::cpu::PreparedWeights pb(jitgen::cpu::WeightStorage::kBF16);
       jitgen::Tensor head2 = jitgen::Tensor::zeros({V, C});
       pb.add(head2, true);
-      for (bool dot : {true, false}) {  // AVX512_BF16 vdpbf16ps, or widening to fp32 FMAs
+      for (bool dot : dots) {  // AVX512_BF16 vdpbf16ps, or widening to fp32 FMAs
         jitgen::cpu::avx512::set_bf16_dot(dot);
         const double tb =
             time_it([&] { jitgen::cpu::linear_transposed(x.data(), head2.f32(), 1, C, V, y.data()); }, 10);
@@ -56,7 +61,7 @@ int main(int argc, char** argv) {
       jitgen::cpu::PreparedWeights pcb(jitgen::cpu::WeightStorage::kBF16);
       jitgen::Tensor fc2 = jitgen::Tensor::zeros({C, I});
       pcb.add(fc2, false);
-      for (bool dot : {true, false}) {
+      for (bool dot : dots) {
         jitgen::cpu::avx512::set_bf16_dot(dot);
         for (int M : {1, 8, 32}) {
           const double t = time_it([&] { jitgen::cpu::linear(x.data(), fc2.f32(), nullptr, M, C, I, y.data()); }, 50);

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ops/cpu_kernels.h"
 #include "test_support.h"
 
 namespace jitgen {
@@ -204,6 +205,15 @@ TEST(CliBench, ReproducesThePostsExperimentsAndWritesJson) {
   EXPECT_EQ(cache["2 greedy len 5 (pad_to_multiple_of=8)/compiled"], "hit");  // the bucket is shared
   EXPECT_EQ(cache["3 num_beams=2 (new plan)/compiled"].substr(0, 4), "miss");
   EXPECT_EQ(cache["4 sample t=1.3 p=0.5 seed 2/compiled"], "hit");            // numeric options: no recompile
+}
+
+// --version names the SIMD target the kernels run on: the one this process (same CPU, same JITGEN_SIMD) runs.
+TEST(CliVersion, NamesTheSimdTarget) {
+  const auto r = test::run_cli("--version");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("jitgen 0."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::string("(SIMD target ") + cpu::simd_name() + ";"), std::string::npos) << r.out;
+  for (const std::string& t : cpu::simd_targets()) EXPECT_NE(r.out.find(t), std::string::npos) << t;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// Every CPU kernel against the scalar reference (ops/reference.h), on odd shapes, on both SIMD paths
-// (AVX-512 where the CPU has it, and the portable code), through both linear paths (prepared panels in
-// fp32 and bf16, and BLAS), with a tolerance each.
+// Every CPU kernel against the scalar reference (ops/reference.h), on odd shapes, on every SIMD target this
+// CPU can run (cpu::simd_targets(): avx512 with its intrinsics, avx2, sse4, ..., down to the portable one), through
+// both linear paths (prepared panels in fp32 and bf16, and BLAS), with a tolerance each. Which targets exist
+// depends on the machine; what each asserts does not.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "ops/cpu/avx512.h"
+#include "ops/cpu/simd.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
 #include "ops/reference.h"
@@ -43,17 +45,19 @@ float max_rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   return e;
 }
 
-// Restores the global kernel settings a test changes.
+// Selects a SIMD target for one test and restores the global kernel settings the test changes.
 struct SimdScope {
-  explicit SimdScope(bool avx512) { cpu::set_simd(avx512); }
+  explicit SimdScope(const std::string& target) { EXPECT_TRUE(cpu::set_simd(target)) << target; }
   ~SimdScope() {
-    cpu::set_simd(true);
+    cpu::set_simd(previous);
     cpu::set_panel_max_m(panel_max_m);
+    cpu::avx512::set_bf16_dot(true);
   }
+  const std::string previous = cpu::simd_name();
   const int64_t panel_max_m = cpu::panel_max_m();
 };
 
-class OpsTest : public ::testing::TestWithParam<bool> {};  // param: allow AVX-512
+class OpsTest : public ::testing::TestWithParam<std::string> {};  // param: the SIMD target
 
 TEST_P(OpsTest, LayerNormMatchesReference) {
   SimdScope scope(GetParam());
@@ -149,14 +153,13 @@ TEST_P(OpsTest, LinearPreparedMatchesReference) {
                                                  << (transposed ? " T " : " ") << M << "x" << K << "x" << N;
       }
   }
-  cpu::avx512::set_bf16_dot(true);
   EXPECT_EQ(cpu::find_packed(nullptr, 1, 1), nullptr);
 }
 
 // The activation operand of bf16 panels: every value rounded exactly as the scalar f32_to_bf16 (ties to even,
 // NaN stays NaN, infinities and the largest finite values) and paired k by k, odd K padded with a zero.
-TEST(Bf16Pairs, RoundLikeTheScalarConversionAndPadOddK) {
-  if (std::string(cpu::simd_name()) != "avx512") GTEST_SKIP() << "no AVX-512 on this CPU";
+TEST_P(OpsTest, Bf16PairsRoundLikeTheScalarConversionAndPadOddK) {
+  SimdScope scope(GetParam());
   std::vector<float> x = randn(3 * 37, 21);
   const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
@@ -165,7 +168,10 @@ TEST(Bf16Pairs, RoundLikeTheScalarConversionAndPadOddK) {
   for (const int64_t K : {int64_t{37}, int64_t{36}}) {
     const int64_t M = static_cast<int64_t>(x.size()) / K, k_stored = (K + 1) / 2 * 2;
     std::vector<uint32_t> pairs(M * k_stored / 2, 0xdeadbeefu);
-    cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
+    if (GetParam() == "avx512")  // the intrinsics that avx512's panels use
+      cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
+    else
+      cpu::simd::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
     for (int64_t m = 0; m < M; ++m)
       for (int64_t k = 0; k < k_stored; ++k) {
         const uint32_t word = pairs[m * k_stored / 2 + k / 2];
@@ -231,8 +237,27 @@ TEST_P(OpsTest, AttentionRowsAreIndependentOfTheirNeighbours) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Simd, OpsTest, ::testing::Values(true, false),
-                         [](const auto& info) { return std::string(info.param ? "avx512" : "portable"); });
+INSTANTIATE_TEST_SUITE_P(Simd, OpsTest, ::testing::ValuesIn(cpu::simd_targets()),
+                         [](const auto& info) { return info.param; });
+
+// Every target a test selects is the one that then runs, "portable" is the lowest, and an unknown name changes
+// nothing.
+TEST(SimdTargets, SelectingATargetRunsIt) {
+  const std::vector<std::string> targets = cpu::simd_targets();
+  ASSERT_FALSE(targets.empty());
+  const std::string before = cpu::simd_name();
+  for (const std::string& t : targets) {
+    ASSERT_TRUE(cpu::set_simd(t));
+    EXPECT_EQ(cpu::simd_name(), t);
+  }
+  ASSERT_TRUE(cpu::set_simd("portable"));
+  EXPECT_EQ(cpu::simd_name(), targets.back());
+  EXPECT_FALSE(cpu::set_simd("no-such-target"));
+  EXPECT_EQ(cpu::simd_name(), targets.back());
+  ASSERT_TRUE(cpu::set_simd("best"));
+  EXPECT_EQ(cpu::simd_name(), targets.front());
+  ASSERT_TRUE(cpu::set_simd(before));
+}
 
 TEST(ThreadPool, CoversTheRangeOnceAndNests) {
   std::vector<int> hits(1001, 0);

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "jitgen/engine.h"
+#include "ops/cpu_kernels.h"
 #include "models/model_impl.h"
 #include "runtime/roofline.h"
 #include "runtime/thread_pool.h"
@@ -110,8 +111,8 @@ void print_table(const std::vector<Record>& rows) {
 int run_bench(const BenchFlags& f) {
   Model model = f.preset.empty() ? f.model.load_model() : Model::random_preset(f.preset, 0);
   const ModelInfo& info = model.info();
-  fmt::print("jitgen bench: {} ({} layers, {} wide, vocab {}), fp32, {} threads\n", model.source(), info.n_layer,
-             info.n_embd, info.vocab_size, runtime::num_threads());
+  fmt::print("jitgen bench: {} ({} layers, {} wide, vocab {}), fp32, {} threads, SIMD target {}\n", model.source(),
+             info.n_layer, info.n_embd, info.vocab_size, runtime::num_threads(), cpu::simd_name());
   const int V = info.vocab_size;
   std::vector<Record> rows;
   auto fresh = [&](ExecutionMode mode, int bucket) {
@@ -179,6 +180,7 @@ int run_bench(const BenchFlags& f) {
                         {"n_embd", info.n_embd},
                         {"vocab_size", info.vocab_size},
                         {"threads", runtime::num_threads()},
+                        {"simd", cpu::simd_name()},
                         {"results", nlohmann::json::array()}};
   for (const Record& r : rows) doc["results"].push_back(r.to_json());
   if (f.roofline) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "ops/cpu/avx512.h"
+#include "ops/cpu/simd.h"
 #include "ops/prepared_weights.h"
 #include "ops/reference.h"
 #include "runtime/thread_pool.h"
@@ -19,20 +21,21 @@ namespace jitgen::cpu {
 
 namespace {
 
-bool cpu_has_avx512() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-}
-
+// JITGEN_SIMD=<target> at start (cpu_kernels.h); an unknown or unrunnable name warns and keeps the best.
 bool initial_simd() {
   const char* e = std::getenv("JITGEN_SIMD");
-  if (e && std::string(e) == "portable") return false;
-  return cpu_has_avx512();
+  if (e && *e && !simd::select_target(e)) {
+    std::string names;
+    for (const std::string& t : simd::runnable_targets()) names += (names.empty() ? "" : ", ") + t;
+    std::fprintf(stderr, "jitgen: JITGEN_SIMD=%s is not a SIMD target this CPU runs (runnable: %s, portable); using %s\n",
+                 e, names.c_str(), simd::target_name());
+  }
+  return true;
 }
 
-// Prepared weights go through the AVX-512 panels at every M: they beat single-threaded OpenBLAS column slices
-// for prefill too (128-token prompts: +24% at batch 32, +80% at batch 1, generate_bench). The portable (scalar)
-// panels only take decode-sized M; past it, BLAS.
+// On avx512 and avx2 prepared weights go through the panels at every M: they beat single-threaded OpenBLAS column
+// slices for prefill too (avx512, 128-token prompts: +24% at batch 32, +80% at batch 1, generate_bench; avx2:
+// kernels_bench c_fc M=32 panels ~2x BLAS). Narrower targets' panels take decode-sized M; past it, BLAS.
 constexpr int64_t kPortablePanelMaxM = 64;
 
 int64_t initial_panel_max_m() {
@@ -40,76 +43,55 @@ int64_t initial_panel_max_m() {
   return e ? std::max<int64_t>(0, std::atoll(e)) : std::numeric_limits<int64_t>::max();
 }
 
-std::atomic<bool> g_avx512{initial_simd()};
+const bool g_simd_init = initial_simd();
 std::atomic<int64_t> g_panel_max_m{initial_panel_max_m()};
 
-bool use_avx512() { return g_avx512.load(std::memory_order_relaxed); }
+bool use_avx512() { return simd::target_is_avx512(); }
 
 // Rows of x processed per pass over the panels when M is large: keeps the x block in L2 next to a panel.
 constexpr int64_t kRowBlock = 96;
 
-// Portable panel GEMM (no SIMD intrinsics): the fallback for CPUs without AVX-512.
-void portable_panels(const float* x, int64_t M, const PackedLinear& w, const avx512::Epilogue& e, float* y,
-                     int64_t p0, int64_t p1) {
-  const int64_t K = w.K, N = w.N;
-  float acc[kPanel];
-  for (int64_t p = p0; p < p1; ++p) {
-    const int64_t n0 = p * kPanel, nc = std::min<int64_t>(kPanel, N - n0);
-    for (int64_t m = 0; m < M; ++m) {
-      std::fill(acc, acc + kPanel, 0.0f);
-      for (int64_t k = 0; k < K; ++k) {
-        if (w.storage == WeightStorage::kF32) {
-          const float xv = x[m * K + k];
-          const float* wr = w.f32() + (p * K + k) * kPanel;
-          for (int64_t j = 0; j < kPanel; ++j) acc[j] += xv * wr[j];
-        } else {  // bf16 weights meet bf16-rounded activations (prepared_weights.h)
-          const float xv = bf16_to_f32(f32_to_bf16(x[m * K + k]));
-          for (int64_t j = 0; j < kPanel; ++j) acc[j] += xv * bf16_to_f32(w.bf16()[bf16_panel_index(p, w.k_stored(), k, j)]);
-        }
-      }
-      for (int64_t j = 0; j < nc; ++j) {
-        float v = acc[j] + (e.bias ? e.bias[n0 + j] : 0.0f);
-        if (e.has_act) ref::activation(&v, &v, 1, e.act);
-        if (e.residual) v += e.residual[m * N + n0 + j];
-        y[m * N + n0 + j] = v;
-      }
-    }
-  }
-}
-
-void run_panels(const float* x, int64_t M, const PackedLinear& w, const avx512::Epilogue& e, float* y) {
+void run_panels(const float* x, int64_t M, const PackedLinear& w, const PanelEpilogue& e, float* y) {
   // bf16 panels take the rows rounded to bf16 pairs: made once per row block, read by every panel range.
   thread_local std::vector<uint32_t> pairs;
-  const bool bf16 = w.storage == WeightStorage::kBF16 && use_avx512();
+  const bool bf16 = w.storage == WeightStorage::kBF16, avx512 = use_avx512();
   const int64_t words = w.k_stored() / 2;
   for (int64_t m0 = 0; m0 < M; m0 += kRowBlock) {
     const int64_t mb = std::min(kRowBlock, M - m0);
-    avx512::Epilogue em = e;
+    PanelEpilogue em = e;
     if (em.residual) em.residual += m0 * w.N;
     if (bf16) {
       if (static_cast<int64_t>(pairs.size()) < mb * words) pairs.resize(mb * words);
-      avx512::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
+      if (avx512)
+        avx512::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
+      else
+        simd::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
     }
     const uint32_t* xp = bf16 ? pairs.data() : nullptr;  // a thread_local: its address, not its name, goes to workers
+    if (!avx512) {
+      simd::gemm_panels(x + m0 * w.K, xp, mb, w, em, y + m0 * w.N);
+      continue;
+    }
     runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
-      if (use_avx512())
-        avx512::gemm_panels(x + m0 * w.K, xp, mb, w, em, y + m0 * w.N, p0, p1);
-      else
-        portable_panels(x + m0 * w.K, mb, w, em, y + m0 * w.N, p0, p1);
+      avx512::gemm_panels(x + m0 * w.K, xp, mb, w, em, y + m0 * w.N, p0, p1);
     });
   }
+}
+
+// The activation the selected target's panel epilogue applies, so that fused and separate activations agree
+// bit for bit (eager and compiled steps give the same scores).
+void activation_any(const float* x, float* out, int64_t n, Activation kind) {
+  if (use_avx512())
+    avx512::activation(x, out, n, kind);
+  else
+    simd::activation(x, out, n, kind);
 }
 
 // Columns [n0, n1) of out [M, N]: activation, then residual.
 void epilogue_columns(float* out, int64_t M, int64_t N, int64_t n0, int64_t n1, const LinearEpilogue& e) {
   for (int64_t m = 0; m < M; ++m) {
     float* row = out + m * N;
-    if (e.has_act) {
-      if (use_avx512())
-        avx512::activation(row + n0, row + n0, n1 - n0, e.act);
-      else
-        ref::activation(row + n0, row + n0, n1 - n0, e.act);
-    }
+    if (e.has_act) activation_any(row + n0, row + n0, n1 - n0, e.act);
     if (e.residual)
       for (int64_t n = n0; n < n1; ++n) row[n] += e.residual[m * N + n];
   }
@@ -137,9 +119,10 @@ void linear_any(const float* x, const float* w, bool transposed, const float* bi
                 float* out, const LinearEpilogue& e) {
   const PackedLinear* pw = find_packed(w, K, N);
   // bf16 storage always takes the panels, so prefill and decode see the same weights.
-  const int64_t max_m = use_avx512() ? panel_max_m() : std::min(panel_max_m(), kPortablePanelMaxM);
+  const int64_t max_m =
+      simd::target_is_avx2_or_better() ? panel_max_m() : std::min(panel_max_m(), kPortablePanelMaxM);
   if (pw && (M <= max_m || pw->storage == WeightStorage::kBF16)) {
-    avx512::Epilogue pe{bias, e.has_act, e.act, e.residual};
+    PanelEpilogue pe{bias, e.has_act, e.act, e.residual};
     run_panels(x, M, *pw, pe, out);
     return;
   }
@@ -148,8 +131,9 @@ void linear_any(const float* x, const float* w, bool transposed, const float* bi
 
 }  // namespace
 
-const char* simd_name() { return use_avx512() ? "avx512" : "portable"; }
-void set_simd(bool allow_avx512) { g_avx512.store(allow_avx512 && cpu_has_avx512()); }
+const char* simd_name() { return simd::target_name(); }
+std::vector<std::string> simd_targets() { return simd::runnable_targets(); }
+bool set_simd(const std::string& name) { return simd::select_target(name); }
 int64_t panel_max_m() { return g_panel_max_m.load(std::memory_order_relaxed); }
 void set_panel_max_m(int64_t m) { g_panel_max_m.store(m); }
 
@@ -170,10 +154,7 @@ void add(const float* a, const float* b, float* out, int64_t n) {
 
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C,
                 float* out) {
-  if (!use_avx512()) return ref::layer_norm(x, gamma, beta, eps, R, C, out);
-  runtime::parallel_for(R, 16, [&](int64_t r0, int64_t r1) {
-    avx512::layer_norm_rows(x, gamma, beta, eps, r0, r1, C, out);
-  });
+  simd::layer_norm(x, gamma, beta, eps, R, C, out);
 }
 
 void linear(const float* x, const float* w, const float* bias, int64_t M, int64_t K, int64_t N, float* out,
@@ -186,7 +167,7 @@ void linear_transposed(const float* x, const float* w, int64_t M, int64_t K, int
 }
 
 void activation(const float* x, float* out, int64_t n, Activation kind) {
-  if (!use_avx512()) return ref::activation(x, out, n, kind);
+  if (!use_avx512()) return simd::activation(x, out, n, kind);
   runtime::parallel_for(n, 1 << 14, [&](int64_t lo, int64_t hi) { avx512::activation(x + lo, out + lo, hi - lo, kind); });
 }
 

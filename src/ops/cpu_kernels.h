@@ -1,10 +1,12 @@
 #pragma once
 // CPU fp32 kernels behind the eager builder and bound by compiled executables. Row-major, no
-// allocation on the hot path, threaded on the one runtime pool. Each dispatches once per call: AVX-512
-// kernels where the CPU has them (cpuid), else portable code; ops/reference.h holds the scalar oracle.
+// allocation on the hot path, threaded on the one runtime pool. Each dispatches once per call to the selected
+// SIMD target (simd_name below); ops/reference.h holds the scalar oracle.
 // Linear layers use the panels prepared at load (ops/prepared_weights.h) for small M (decode) and
 // BLAS, split by columns over the pool, for large M (prefill). Shapes follow graph/builder.h.
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "graph/builder.h"
 
@@ -44,12 +46,17 @@ void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* 
 // src[r], moving only slots [0, filled) of the slot axis (dim 2 of 4-d, dim 1 of 2-d). scratch: nbytes of the state.
 void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t filled, const int32_t* src, char* scratch);
 
-// Which kernels run: "avx512" or "portable". JITGEN_SIMD=portable forces the portable ones (tests use
-// set_simd to run both).
+// The SIMD target the kernels run on (cpu/simd.h): "avx512", "avx2", "sse4", "ssse3", "neon", "emu128" (the
+// portable one). At start the best this CPU runs, or JITGEN_SIMD=<name> ("portable": the lowest; a name this CPU
+// cannot run warns on stderr and keeps the best). On avx512 the linear panels and attention use the AVX-512
+// intrinsics (cpu/avx512.h); every other kernel, and every target, the Highway kernels.
 const char* simd_name();
-void set_simd(bool allow_avx512);
-// Rows up to which linear layers use the prepared panels instead of BLAS (default: every M with AVX-512, 64 on
-// the portable path; JITGEN_PANEL_MAX_M). bf16 storage always takes the panels.
+// Targets this binary and CPU can run, best first; set_simd selects one (false: not runnable, nothing changed).
+// Tests use these to run every kernel on every target; not for use while kernels run.
+std::vector<std::string> simd_targets();
+bool set_simd(const std::string& name);
+// Rows up to which linear layers use the prepared panels instead of BLAS (default: every M on avx512 and avx2, 64
+// on the other targets; JITGEN_PANEL_MAX_M). bf16 storage always takes the panels.
 int64_t panel_max_m();
 void set_panel_max_m(int64_t m);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "ops/cpu_kernels.h"
+
 namespace jitgen::serve {
 
 void Histogram::observe(double seconds) {
@@ -53,6 +55,9 @@ std::string Metrics::render(const SchedulerStats& s) const {
              : 0.0);
   metric("jitgen_compile_cache_hits_total", "counter", "Compiled plans found in the cache.", s.cache_hits);
   metric("jitgen_compile_cache_misses_total", "counter", "Plans compiled (or loaded) on a miss.", s.cache_misses);
+  out += fmt::format("# HELP jitgen_cpu_simd_info The SIMD target the CPU kernels run on (1).\n"
+                     "# TYPE jitgen_cpu_simd_info gauge\njitgen_cpu_simd_info{{target=\"{}\"}} 1\n",
+                     cpu::simd_name());
   out += request_latency.render("jitgen_request_latency_seconds", "Time from request to its last token.");
   out += time_to_first_token.render("jitgen_time_to_first_token_seconds", "Time from request to its first token.");
   return out;

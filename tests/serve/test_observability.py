@@ -1,5 +1,6 @@
 """/health, /v1/models, /metrics; a client that disconnects mid-stream frees its slot; the queue limit (429);
 clean shutdown on SIGTERM / SIGINT."""
+import re
 import signal
 import threading
 import time
@@ -55,6 +56,9 @@ def test_metrics_names_and_types(http):
     assert m["jitgen_slots_total"] >= 1
     assert 0 <= m["jitgen_slots_busy"] <= m["jitgen_slots_total"]
     assert m["jitgen_queue_depth"] >= 0
+    simd = [k for k in m if k.startswith("jitgen_cpu_simd_info{")]
+    assert len(simd) == 1 and m[simd[0]] == 1, simd
+    assert re.fullmatch(r'jitgen_cpu_simd_info\{target="(avx512|avx2|sse4|ssse3|neon|sve|sve2|emu128|scalar)"\}', simd[0])
 
 
 def test_counters_increase(http, complete):

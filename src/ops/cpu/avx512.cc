@@ -321,32 +321,6 @@ void activation(const float* x, float* y, int64_t n, Activation kind) {
   }
 }
 
-void layer_norm_rows(const float* x, const float* gamma, const float* beta, float eps, int64_t r0, int64_t r1,
-                     int64_t C, float* out) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* xr = x + r * C;
-    float* yr = out + r * C;
-    __m512 s = _mm512_setzero_ps();
-    for (int64_t c = 0; c < C; c += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c));
-    const float mean = hsum(s) / static_cast<float>(C);
-    const __m512 mv = _mm512_set1_ps(mean);
-    __m512 q = _mm512_setzero_ps();
-    for (int64_t c = 0; c < C; c += 16) {
-      const __mmask16 mk = tail_mask(C - c);
-      const __m512 d = _mm512_maskz_sub_ps(mk, _mm512_maskz_loadu_ps(mk, xr + c), mv);
-      q = _mm512_fmadd_ps(d, d, q);
-    }
-    const float inv = 1.0f / std::sqrt(hsum(q) / static_cast<float>(C) + eps);
-    const __m512 iv = _mm512_set1_ps(inv);
-    for (int64_t c = 0; c < C; c += 16) {
-      const __mmask16 mk = tail_mask(C - c);
-      const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + c), mv), iv);
-      _mm512_mask_storeu_ps(yr + c, mk,
-                            _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(mk, gamma + c), _mm512_maskz_loadu_ps(mk, beta + c)));
-    }
-  }
-}
-
 void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                      int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, float scale, float* out, int64_t bh0,
                      int64_t bh1) {

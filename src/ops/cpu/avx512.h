@@ -1,19 +1,15 @@
 #pragma once
 // AVX-512 (F, BW, DQ, VL) kernels. Compiled with those flags in their own file; callers dispatch here
-// only after cpu/dispatch says the CPU has them. Shapes use the legend of graph/builder.h.
+// only when the selected SIMD target is avx512 (cpu/simd.h). Shapes use the legend of graph/builder.h.
 #include <cstdint>
 
 #include "graph/builder.h"
+#include "ops/cpu/panel_epilogue.h"
 #include "ops/prepared_weights.h"
 
 namespace jitgen::cpu::avx512 {
 
-struct Epilogue {
-  const float* bias = nullptr;      // [N]
-  bool has_act = false;
-  Activation act = Activation::kGeluTanh;
-  const float* residual = nullptr;  // [M, N], added last (may alias y)
-};
+using Epilogue = PanelEpilogue;
 
 // y[M, N] = epilogue(x[M, K] @ W) for the panels [p0, p1) of `w` (all M rows). bf16 panels read the
 // activations as `x_pairs` (bf16_pairs of x, made once per call by the caller, not once per panel range).
@@ -26,10 +22,9 @@ void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t
 // products, the tests run both.
 bool bf16_dot();
 void set_bf16_dot(bool allow);
-// In place y = act(y) on n elements.
+// y = act(x) on n elements with the panels' epilogue code (store_tile): the avx512 target's standalone
+// activation, so that a fused epilogue and a separate activation give the same bits (eager == compiled).
 void activation(const float* x, float* y, int64_t n, Activation kind);
-void layer_norm_rows(const float* x, const float* gamma, const float* beta, float eps, int64_t r0, int64_t r1,
-                     int64_t C, float* out);
 // Attention for the (b, h) pairs [bh0, bh1): writes their new K/V rows, then attends. See cpu::attention.
 void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                      int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, float scale, float* out, int64_t bh0,

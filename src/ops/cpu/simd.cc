@@ -1,0 +1,389 @@
+// Highway kernels (see cpu/simd.h). This file is compiled once per SIMD target: hwy/foreach_target.h
+// re-includes it with HWY_TARGET set to each target, and the code between HWY_BEFORE_NAMESPACE and
+// HWY_AFTER_NAMESPACE is built for that target in namespace HWY_NAMESPACE; the HWY_ONCE part (built once)
+// exports the per-target tables and holds the target selection. Follows gemma.cpp's layout (ops/matvec-inl.h):
+// one dynamic dispatch per top-level call, then plain per-target loops.
+#include "ops/cpu/simd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+#include "core/tensor.h"
+#include "runtime/thread_pool.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/cpu/simd.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace jitgen::cpu::simd::HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+using DU = hn::RebindToUnsigned<DF>;
+using VF = hn::Vec<DF>;
+
+constexpr size_t kLanes = hn::MaxLanes(DF());
+constexpr int kVecs = static_cast<int>(kPanel / kLanes);  // vectors per 32-column panel row
+static_assert(kPanel % kLanes == 0, "a panel row is a whole number of vectors");
+// Rows per tile: accumulators (rows x kVecs) plus one panel row of weights fit the register file (16 vector
+// registers on SSE / AVX2, 32 on AVX-512 and NEON).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr int kMaxRows = 12;
+#elif HWY_ARCH_ARM
+constexpr int kMaxRows = 3;
+#else
+constexpr int kMaxRows = kVecs <= 4 ? 3 : 1;
+#endif
+
+int64_t CurrentTarget() { return HWY_TARGET; }
+
+// exp(x), flushed to 0 below Highway's bound and clamped above at 88 (where fp32 exp overflows: inf, as expf).
+HWY_INLINE VF ExpClamped(DF d, VF x) { return hn::Exp(d, hn::Min(x, hn::Set(d, 88.7f))); }
+
+// erfc(z) by Numerical Recipes' Chebyshev fit (fractional error < 1.2e-7 everywhere): vector erf GELU without
+// a scalar std::erf per element.
+HWY_INLINE VF Erfc(DF d, VF z) {
+  const VF a = hn::Abs(z);
+  const VF t = hn::Div(hn::Set(d, 1.0f), hn::MulAdd(hn::Set(d, 0.5f), a, hn::Set(d, 1.0f)));
+  VF p = hn::Set(d, 0.17087277f);
+  for (float c : {-0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f, -0.18628806f, 0.09678418f, 0.37409196f,
+                  1.00002368f, -1.26551223f})
+    p = hn::MulAdd(p, t, hn::Set(d, c));
+  const VF r = hn::Mul(t, ExpClamped(d, hn::Sub(p, hn::Mul(a, a))));
+  return hn::IfThenElse(hn::Lt(z, hn::Zero(d)), hn::Sub(hn::Set(d, 2.0f), r), r);
+}
+
+HWY_INLINE VF Act(DF d, VF v, Activation kind) {
+  switch (kind) {
+    case Activation::kGeluTanh: {  // HF gelu_new; tanh(u) = 1 - 2 / (exp(2u) + 1) saturates to +-1
+      const VF u = hn::Mul(hn::Set(d, 0.7978845608028654f),
+                           hn::MulAdd(hn::Mul(hn::Mul(v, v), v), hn::Set(d, 0.044715f), v));
+      const VF e = ExpClamped(d, hn::Add(u, u));
+      const VF th = hn::Sub(hn::Set(d, 1.0f), hn::Div(hn::Set(d, 2.0f), hn::Add(e, hn::Set(d, 1.0f))));
+      return hn::Mul(hn::Mul(hn::Set(d, 0.5f), v), hn::Add(hn::Set(d, 1.0f), th));
+    }
+    case Activation::kGeluErf:  // 0.5 x (1 + erf(x / sqrt 2)) = x (1 - erfc(x / sqrt 2) / 2)
+      return hn::Mul(v, hn::NegMulAdd(hn::Set(d, 0.5f), Erfc(d, hn::Mul(v, hn::Set(d, 0.7071067811865476f))),
+                                      hn::Set(d, 1.0f)));
+    case Activation::kRelu:
+      return hn::Max(v, hn::Zero(d));
+    case Activation::kSilu:
+      return hn::Div(v, hn::Add(hn::Set(d, 1.0f), ExpClamped(d, hn::Neg(v))));
+  }
+  return v;
+}
+
+// Bias, activation, residual and store of one output vector: columns [col, col + count) of row `m`; a partial
+// vector (the last panel's tail) goes through a lane buffer so nothing past the row is read or written.
+HWY_INLINE void StoreOut(DF d, VF v, const PanelEpilogue& e, float* y, int64_t N, int m, int64_t col, int64_t count) {
+  if (count >= static_cast<int64_t>(kLanes)) {
+    if (e.bias) v = hn::Add(v, hn::LoadU(d, e.bias + col));
+    if (e.has_act) v = Act(d, v, e.act);
+    if (e.residual) v = hn::Add(v, hn::LoadU(d, e.residual + m * N + col));
+    hn::StoreU(v, d, y + m * N + col);
+    return;
+  }
+  HWY_ALIGN float buf[kLanes] = {};
+  if (e.bias) {
+    std::memcpy(buf, e.bias + col, count * sizeof(float));
+    v = hn::Add(v, hn::Load(d, buf));
+  }
+  if (e.has_act) v = Act(d, v, e.act);
+  if (e.residual) {
+    std::memcpy(buf, e.residual + m * N + col, count * sizeof(float));
+    v = hn::Add(v, hn::Load(d, buf));
+  }
+  hn::Store(v, d, buf);
+  std::memcpy(y + m * N + col, buf, count * sizeof(float));
+}
+
+// One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: x as k pairs (Kq words
+// a row), each panel word widened to two fp32 lanes by a shift (even k) and a mask (odd k), no conversion
+// instruction needed. Small tiles keep two accumulator sets (even / odd k) so that enough FMA chains are in flight.
+template <int MR, bool kBf16>
+HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* panel_data, const PanelEpilogue& e,
+                     float* y, int64_t N, int64_t n0, int64_t ncols) {
+  const DF d;
+  const DU du;
+  constexpr int kSets = MR * kVecs < 8 ? 2 : 1;
+  VF acc[kSets][MR][kVecs];
+  for (int s = 0; s < kSets; ++s)
+    for (int m = 0; m < MR; ++m)
+      for (int v = 0; v < kVecs; ++v) acc[s][m][v] = hn::Zero(d);
+  if constexpr (kBf16) {
+    const uint32_t* panel = static_cast<const uint32_t*>(panel_data);
+    const int64_t Kq = K;  // k pairs
+    const auto hi = hn::Set(du, 0xFFFF0000u);
+    for (int64_t q = 0; q < Kq; ++q) {
+      const uint32_t* row = panel + q * kPanel;
+      VF even[kVecs], odd[kVecs];
+      for (int v = 0; v < kVecs; ++v) {
+        const auto w = hn::Load(du, row + v * kLanes);
+        even[v] = hn::BitCast(d, hn::ShiftLeft<16>(w));
+        odd[v] = hn::BitCast(d, hn::And(w, hi));
+      }
+      for (int m = 0; m < MR; ++m) {
+        const uint32_t pair = xp[m * Kq + q];
+        const VF xe = hn::BitCast(d, hn::Set(du, pair << 16));
+        const VF xo = hn::BitCast(d, hn::Set(du, pair & 0xFFFF0000u));
+        for (int v = 0; v < kVecs; ++v) {
+          acc[0][m][v] = hn::MulAdd(xe, even[v], acc[0][m][v]);
+          acc[kSets - 1][m][v] = hn::MulAdd(xo, odd[v], acc[kSets - 1][m][v]);
+        }
+      }
+    }
+  } else {
+    const float* panel = static_cast<const float*>(panel_data);
+    int64_t k = 0;
+    if constexpr (kSets == 2) {
+      for (; k + 1 < K; k += 2) {
+        const float* row = panel + k * kPanel;
+        for (int m = 0; m < MR; ++m) {
+          const VF xa = hn::Set(d, x[m * K + k]), xb = hn::Set(d, x[m * K + k + 1]);
+          for (int v = 0; v < kVecs; ++v) {
+            acc[0][m][v] = hn::MulAdd(xa, hn::Load(d, row + v * kLanes), acc[0][m][v]);
+            acc[1][m][v] = hn::MulAdd(xb, hn::Load(d, row + kPanel + v * kLanes), acc[1][m][v]);
+          }
+        }
+      }
+    }
+    for (; k < K; ++k) {
+      const float* row = panel + k * kPanel;
+      VF w[kVecs];
+      for (int v = 0; v < kVecs; ++v) w[v] = hn::Load(d, row + v * kLanes);
+      for (int m = 0; m < MR; ++m) {
+        const VF xv = hn::Set(d, x[m * K + k]);
+        for (int v = 0; v < kVecs; ++v) acc[0][m][v] = hn::MulAdd(xv, w[v], acc[0][m][v]);
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < kVecs; ++v) {
+      const int64_t count = ncols - v * static_cast<int64_t>(kLanes);
+      if (count <= 0) break;
+      const VF sum = kSets == 2 ? hn::Add(acc[0][m][v], acc[kSets - 1][m][v]) : acc[0][m][v];
+      StoreOut(d, sum, e, y, N, m, n0 + v * kLanes, count);
+    }
+}
+
+// Tile<mr> for a run-time mr in [1, MR].
+template <int MR, bool kBf16>
+HWY_INLINE void TileRows(int mr, const float* x, const uint32_t* xp, int64_t K, const void* panel,
+                         const PanelEpilogue& e, float* y, int64_t N, int64_t n0, int64_t ncols) {
+  if constexpr (MR > 1) {
+    if (mr < MR) return TileRows<MR - 1, kBf16>(mr, x, xp, K, panel, e, y, N, n0, ncols);
+  }
+  Tile<MR, kBf16>(x, xp, K, panel, e, y, N, n0, ncols);
+}
+
+template <bool kBf16>
+void PanelRange(const float* x, const uint32_t* xp, int64_t M, const PackedLinear& w, const PanelEpilogue& e,
+                float* y, int64_t p0, int64_t p1) {
+  const int64_t N = w.N, K = kBf16 ? w.k_stored() / 2 : w.K;  // bf16: k pairs
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t n0 = p * kPanel, ncols = std::min<int64_t>(kPanel, N - n0);
+    const void* panel = kBf16 ? static_cast<const void*>(w.bf16() + p * K * 2 * kPanel)
+                              : static_cast<const void*>(w.f32() + p * K * kPanel);
+    for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
+      const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, M - m0));
+      PanelEpilogue em = e;
+      if (em.residual) em.residual += m0 * N;
+      TileRows<kMaxRows, kBf16>(mr, kBf16 ? nullptr : x + m0 * K, kBf16 ? xp + m0 * K : nullptr, K, panel, em,
+                                y + m0 * N, N, n0, ncols);
+    }
+  }
+}
+
+void GemmPanels(const float* x, const uint32_t* xp, int64_t M, const PackedLinear& w, const PanelEpilogue& e,
+                float* y) {
+  const bool bf16 = w.storage == WeightStorage::kBF16;
+  runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
+    if (bf16)
+      PanelRange<true>(x, xp, M, w, e, y, p0, p1);
+    else
+      PanelRange<false>(x, xp, M, w, e, y, p0, p1);
+  });
+}
+
+void Bf16Pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out) {
+  const DF d;
+  const DU du;
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint16_t, DF> d16;
+  const auto abs_mask = hn::Set(du, 0x7fffffffu), one = hn::Set(du, 1u), half = hn::Set(du, 0x7fffu);
+  const auto quiet = hn::Set(du, 0x400000u);
+  const auto inf = hn::Set(di, 0x7f800000);
+  for (int64_t m = 0; m < M; ++m) {
+    const float* row = x + m * K;
+    uint16_t* dst = reinterpret_cast<uint16_t*>(out) + m * k_stored;
+    int64_t k = 0;
+    for (; k + static_cast<int64_t>(kLanes) <= K; k += kLanes) {
+      const auto bits = hn::BitCast(du, hn::LoadU(d, row + k));
+      const auto nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, hn::And(bits, abs_mask)), inf));
+      auto r = hn::Add(bits, hn::Add(half, hn::And(hn::ShiftRight<16>(bits), one)));  // round to nearest even
+      r = hn::IfThenElse(nan, hn::Or(bits, quiet), r);
+      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(r))), d16, dst + k);
+    }
+    for (; k < K; ++k) dst[k] = f32_to_bf16(row[k]);
+    if (k_stored > K) dst[K] = 0;
+  }
+}
+
+void ActivationRange(const float* x, float* out, int64_t n, Activation kind) {
+  const DF d;
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(kLanes) <= n; i += kLanes) hn::StoreU(Act(d, hn::LoadU(d, x + i), kind), d, out + i);
+  if (i < n) {
+    HWY_ALIGN float buf[kLanes] = {};
+    std::memcpy(buf, x + i, (n - i) * sizeof(float));
+    hn::Store(Act(d, hn::Load(d, buf), kind), d, buf);
+    std::memcpy(out + i, buf, (n - i) * sizeof(float));
+  }
+}
+
+void Activations(const float* x, float* out, int64_t n, Activation kind) {
+  runtime::parallel_for(n, 1 << 14, [&](int64_t lo, int64_t hi) { ActivationRange(x + lo, out + lo, hi - lo, kind); });
+}
+
+void LayerNorm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C, float* out) {
+  runtime::parallel_for(R, 16, [&](int64_t r0, int64_t r1) {
+    const DF d;
+    const int64_t full = C / static_cast<int64_t>(kLanes) * static_cast<int64_t>(kLanes);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * C;
+      float* yr = out + r * C;
+      VF s = hn::Zero(d);
+      for (int64_t c = 0; c < full; c += kLanes) s = hn::Add(s, hn::LoadU(d, xr + c));
+      float sum = hn::GetLane(hn::SumOfLanes(d, s));
+      for (int64_t c = full; c < C; ++c) sum += xr[c];
+      const float mean = sum / static_cast<float>(C);
+      const VF mv = hn::Set(d, mean);
+      VF q = hn::Zero(d);
+      for (int64_t c = 0; c < full; c += kLanes) {
+        const VF dv = hn::Sub(hn::LoadU(d, xr + c), mv);
+        q = hn::MulAdd(dv, dv, q);
+      }
+      float sq = hn::GetLane(hn::SumOfLanes(d, q));
+      for (int64_t c = full; c < C; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
+      const float inv = 1.0f / std::sqrt(sq / static_cast<float>(C) + eps);
+      const VF iv = hn::Set(d, inv);
+      for (int64_t c = 0; c < full; c += kLanes) {
+        const VF dv = hn::Mul(hn::Sub(hn::LoadU(d, xr + c), mv), iv);
+        hn::StoreU(hn::MulAdd(dv, hn::LoadU(d, gamma + c), hn::LoadU(d, beta + c)), d, yr + c);
+      }
+      for (int64_t c = full; c < C; ++c) yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
+    }
+  });
+}
+
+}  // namespace jitgen::cpu::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace jitgen::cpu::simd {
+
+HWY_EXPORT(CurrentTarget);
+HWY_EXPORT(GemmPanels);
+HWY_EXPORT(Bf16Pairs);
+HWY_EXPORT(Activations);
+HWY_EXPORT(LayerNorm);
+
+namespace {
+
+struct NamedTarget {
+  int64_t bit;
+  const char* name;
+};
+// Best first. Highway's AVX3 is the AVX-512 subset today's intrinsics need (F, BW, DQ, VL).
+constexpr NamedTarget kTargets[] = {
+#if HWY_ARCH_X86
+    {HWY_AVX3_DL, "avx512"}, {HWY_AVX3, "avx512"}, {HWY_AVX2, "avx2"}, {HWY_SSE4, "sse4"}, {HWY_SSSE3, "ssse3"},
+#elif HWY_ARCH_ARM
+    {HWY_SVE2, "sve2"}, {HWY_SVE, "sve"}, {HWY_NEON, "neon"},
+#endif
+    {HWY_EMU128, "emu128"}, {HWY_SCALAR, "scalar"},
+};
+
+// What the CPU runs of what was compiled in, read before any target is forced.
+int64_t runnable_mask() {
+  static const int64_t mask = hwy::SupportedTargets() & HWY_TARGETS;
+  return mask;
+}
+
+std::atomic<bool> g_avx512{false}, g_wide{false};
+
+void refresh() {
+  const int64_t t = HWY_DYNAMIC_DISPATCH(CurrentTarget)();
+  g_avx512.store(t == HWY_AVX3 || t == HWY_AVX3_DL, std::memory_order_relaxed);
+  g_wide.store(t == HWY_AVX3 || t == HWY_AVX3_DL || t == HWY_AVX2, std::memory_order_relaxed);
+}
+
+const bool g_init = (refresh(), true);
+
+}  // namespace
+
+std::vector<std::string> runnable_targets() {
+  std::vector<std::string> out;
+  for (const NamedTarget& t : kTargets)
+    if ((runnable_mask() & t.bit) && (out.empty() || out.back() != t.name)) out.push_back(t.name);
+  return out;
+}
+
+bool select_target(const std::string& name) {
+  const int64_t runnable = runnable_mask();
+  int64_t bit = 0;
+  if (name == "best") {
+    hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
+    refresh();
+    return true;
+  }
+  if (name == "portable" || name == "lowest") {
+    for (const NamedTarget& t : kTargets)
+      if (runnable & t.bit) bit = t.bit;  // kTargets is best first: the last runnable one is the most portable
+  } else {
+    for (const NamedTarget& t : kTargets)
+      if (name == t.name && (runnable & t.bit)) {
+        bit = t.bit;
+        break;
+      }
+  }
+  if (!bit) return false;
+  hwy::SetSupportedTargetsForTest(bit);
+  refresh();
+  return true;
+}
+
+const char* target_name() {
+  const int64_t t = HWY_DYNAMIC_DISPATCH(CurrentTarget)();
+  for (const NamedTarget& n : kTargets)
+    if (n.bit == t) return n.name;
+  return "unknown";
+}
+
+bool target_is_avx512() { return g_avx512.load(std::memory_order_relaxed); }
+bool target_is_avx2_or_better() { return g_wide.load(std::memory_order_relaxed); }
+
+void gemm_panels(const float* x, const uint32_t* x_pairs, int64_t M, const PackedLinear& w, const PanelEpilogue& e,
+                 float* y) {
+  HWY_DYNAMIC_DISPATCH(GemmPanels)(x, x_pairs, M, w, e, y);
+}
+
+void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out) {
+  HWY_DYNAMIC_DISPATCH(Bf16Pairs)(x, M, K, k_stored, out);
+}
+
+void activation(const float* x, float* out, int64_t n, Activation kind) {
+  HWY_DYNAMIC_DISPATCH(Activations)(x, out, n, kind);
+}
+
+void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C, float* out) {
+  HWY_DYNAMIC_DISPATCH(LayerNorm)(x, gamma, beta, eps, R, C, out);
+}
+
+}  // namespace jitgen::cpu::simd
+#endif  // HWY_ONCE
