@@ -1,0 +1,33 @@
+#pragma once
+// The quantized panel kernels behind cpu::quant_linear (ops/quant.h has the math and the layout). Each runs the
+// panels [p0, p1) of `w` for all M rows of `a` and hands every finished MR x 32 tile (already times sx, no bias)
+// to the sink, which applies bias, activation and residual and stores it. vnni and avx2 are compiled in their own
+// files with per-function target attributes, called only after cpuid says the CPU has them.
+#include <cstdint>
+
+#include "ops/quant.h"
+
+namespace jitgen::cpu::quant {
+
+struct TileSink {
+  const float* bias = nullptr;          // [N] or null
+  const LinearEpilogue* epilogue = nullptr;
+  float* y = nullptr;                   // [M, N]
+  int64_t N = 0;
+  // tile [mr][32]: rows m0 .. m0 + mr - 1 of panel p.
+  void store(const float* tile, int64_t m0, int mr, int64_t p) const;
+};
+
+constexpr int kTileRows = 4;  // MR: rows per tile in every kernel
+
+void panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
+void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
+void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
+
+// The zero point z of (panel p, group g, column j): per column with zero points, else the format's constant.
+inline int32_t zero_of(const QuantLinear& w, int64_t p, int64_t g, int j) {
+  if (w.zeros) return w.zeros.get()[(p * w.groups + g) * 32 + j];
+  return w.spec.bits == 8 ? 128 : 8;
+}
+
+}  // namespace jitgen::cpu::quant

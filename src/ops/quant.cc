@@ -1,0 +1,315 @@
+// Quantization, packing, activation quantization and dispatch of the quantized linear layer (ops/quant.h).
+#include "ops/quant.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "core/tensor.h"
+#include "ops/cpu/quant_kernels.h"
+#include "ops/cpu_kernels.h"
+#include "runtime/thread_pool.h"
+
+namespace jitgen::cpu {
+
+namespace {
+
+// The int32 sums of a group stay exact: |q| <= 127, u <= 255, so G * 127 * 255 must stay below 2^31.
+constexpr int64_t kMaxGroup = 65536;
+
+template <typename T>
+std::shared_ptr<T> aligned_array(size_t count) {
+  const size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, std::max<size_t>(bytes, 64));
+  JITGEN_CHECK(p != nullptr);
+  std::memset(p, 0, std::max<size_t>(bytes, 64));
+  return std::shared_ptr<T>(static_cast<T*>(p), [](T* q) { std::free(q); });
+}
+
+uint16_t round_scale(float s, bool f16) { return f16 ? f32_to_f16(s) : f32_to_bf16(s); }
+float scale_value(uint16_t bits, bool f16) { return f16 ? f16_to_f32(bits) : bf16_to_f32(bits); }
+
+bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
+bool cpu_has_vnni() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+
+QuantPath detect_path() {
+  const char* e = std::getenv("JITGEN_SIMD");
+  if (e && std::string(e) == "portable") return QuantPath::kPortable;
+  if (cpu_has_vnni()) return QuantPath::kVnni;
+  if (cpu_has_avx2()) return QuantPath::kAvx2;
+  return QuantPath::kPortable;
+}
+
+std::atomic<int> g_path{static_cast<int>(detect_path())};
+
+}  // namespace
+
+std::string QuantSpec::name() const {
+  std::string s = bits == 8 ? "int8" : "int4";
+  if (group == 0) s += "-ch";
+  else if (group != 32) s += fmt::format("-g{}", group);
+  if (scale_f16) s += "-f16";
+  if (zero_point) s += "-zp";
+  return s;
+}
+
+QuantSpec parse_quant_spec(const std::string& text, const std::string& what) {
+  for (int bits : {8, 4})
+    for (int group : {32, 128, 0})
+      for (bool f16 : {false, true})
+        for (bool zp : {false, true}) {
+          const QuantSpec s{bits, group, f16, zp};
+          if ((bits == 8 && zp) || (bits == 4 && group == 0)) continue;
+          if (s.name() == text) return s;
+        }
+  throw_invalid_argument(fmt::format("{}: \"{}\" is not a weight format; expected int8 or int4, optionally with "
+                                     "-g128 (group size), -ch (int8: per output channel), -f16 (fp16 scales), "
+                                     "-zp (int4: zero points), e.g. int4-g128-zp",
+                                     what, text));
+}
+
+float QuantMatrix::scale_at(int64_t n, int64_t g) const { return scale_value(scale[n * groups + g], spec.scale_f16); }
+
+float QuantMatrix::dequant(int64_t k, int64_t n) const {
+  const int64_t g = k / G;
+  return scale_at(n, g) * static_cast<float>(static_cast<int>(u[n * k_padded() + k]) - zero[n * groups + g]);
+}
+
+QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, const QuantSpec& spec) {
+  if (!(spec.bits == 8 || spec.bits == 4) || !(spec.group == 32 || spec.group == 128 || spec.group == 0) ||
+      (spec.bits == 4 && spec.group == 0) || (spec.bits == 8 && spec.zero_point))
+    throw_invalid_argument(fmt::format("weight format {}: not a supported quantization", spec.name()));
+  JITGEN_CHECK(K > 0 && N > 0);
+  QuantMatrix m;
+  m.spec = spec;
+  m.K = K;
+  m.N = N;
+  m.G = spec.group > 0 ? spec.group : (K + 3) / 4 * 4;
+  if (m.G > kMaxGroup)
+    throw_limit(fmt::format("weight format {}: K = {} is too long for one group (at most {})", spec.name(), K, kMaxGroup));
+  m.groups = (K + m.G - 1) / m.G;
+  const int64_t Kp = m.k_padded();
+  m.u.assign(static_cast<size_t>(N * Kp), 0);
+  m.scale.assign(static_cast<size_t>(N * m.groups), 0);
+  m.zero.assign(static_cast<size_t>(N * m.groups), 0);
+  const int qmax = spec.bits == 8 ? 127 : 7, umax = (1 << spec.bits) - 1;
+  auto at = [&](int64_t k, int64_t n) { return transposed ? w[n * K + k] : w[k * N + n]; };
+  // Checked before the pool runs: workers must not throw.
+  for (int64_t i = 0; i < K * N; ++i)
+    if (!std::isfinite(w[i])) throw_invalid_argument("cannot quantize a weight that contains NaN or Inf values");
+  runtime::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t g = 0; g < m.groups; ++g) {
+        const int64_t k0 = g * m.G, k1 = std::min(K, k0 + m.G);
+        float lo = 0.0f, hi = 0.0f, amax = 0.0f;
+        for (int64_t k = k0; k < k1; ++k) {
+          const float v = at(k, n);
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+          amax = std::max(amax, std::fabs(v));
+        }
+        int z;
+        float s;
+        if (spec.zero_point) {  // the range [min, max] (always containing 0) onto 0 .. 15
+          s = scale_value(round_scale((hi - lo) / static_cast<float>(umax), spec.scale_f16), spec.scale_f16);
+          z = s > 0 ? static_cast<int>(std::clamp(std::nearbyint(-lo / s), 0.0f, static_cast<float>(umax))) : 0;
+        } else {
+          s = scale_value(round_scale(amax / static_cast<float>(qmax), spec.scale_f16), spec.scale_f16);
+          z = spec.bits == 8 ? 128 : 8;
+        }
+        m.scale[n * m.groups + g] = round_scale(s, spec.scale_f16);
+        m.zero[n * m.groups + g] = static_cast<uint8_t>(z);
+        uint8_t* row = m.u.data() + n * Kp;
+        for (int64_t k = k0; k < k0 + m.G; ++k) {
+          int code = z;  // padded k: weight 0
+          if (k < K && s > 0) {
+            const float q = std::nearbyint(at(k, n) / s);
+            code = spec.zero_point ? static_cast<int>(std::clamp(q + z, 0.0f, static_cast<float>(umax)))
+                                   : static_cast<int>(std::clamp(q, -static_cast<float>(qmax) - (spec.bits == 4),
+                                                                 static_cast<float>(qmax))) + z;
+          }
+          row[k] = static_cast<uint8_t>(code);
+        }
+      }
+  });
+  return m;
+}
+
+size_t QuantLinear::nbytes() const {
+  const size_t cells = static_cast<size_t>(panels * groups) * 32;
+  return static_cast<size_t>(panels * groups) * code_bytes_per_group() + cells * 2 + (zeros ? cells : 0);
+}
+
+QuantLinear pack_quant(const QuantMatrix& m) {
+  QuantLinear w;
+  w.spec = m.spec;
+  w.K = m.K;
+  w.N = m.N;
+  w.G = m.G;
+  w.groups = m.groups;
+  w.panels = (m.N + 31) / 32;
+  const int64_t Kp = m.k_padded(), quads = m.G / 4;
+  const size_t per_group = w.code_bytes_per_group();
+  w.codes = aligned_array<uint8_t>(static_cast<size_t>(w.panels * w.groups) * per_group);
+  w.scales = aligned_array<uint16_t>(static_cast<size_t>(w.panels * w.groups) * 32);
+  if (m.spec.zero_point) w.zeros = aligned_array<uint8_t>(static_cast<size_t>(w.panels * w.groups) * 32);
+  const uint8_t pad_code = m.spec.bits == 8 ? 128 : 8;  // padded columns: scale 0, code = z
+  runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t g = 0; g < w.groups; ++g) {
+        uint8_t* block = w.codes.get() + (p * w.groups + g) * per_group;
+        for (int j = 0; j < 32; ++j) {
+          const int64_t n = p * 32 + j;
+          const size_t cell = static_cast<size_t>((p * w.groups + g) * 32 + j);
+          if (n < m.N) {
+            w.scales.get()[cell] = m.scale[n * m.groups + g];
+            if (w.zeros) w.zeros.get()[cell] = m.zero[n * m.groups + g];
+          }
+          const int h = j / 16, i = j % 16;
+          for (int64_t q = 0; q < quads; ++q)
+            for (int r = 0; r < 4; ++r) {
+              const uint8_t code = n < m.N ? m.u[n * Kp + g * m.G + 4 * q + r] : pad_code;
+              const int64_t byte = 4 * i + r;
+              if (m.spec.bits == 8)
+                block[(q * 2 + h) * 64 + byte] = code;
+              else
+                block[q * 64 + byte] |= static_cast<uint8_t>(code << (4 * h));
+            }
+        }
+      }
+  });
+  return w;
+}
+
+void quantize_activations(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& a) {
+  a.M = M;
+  a.G = G;
+  a.groups = groups;
+  a.Kp = G * groups;
+  a.q.assign(static_cast<size_t>(M * a.Kp), 0);
+  a.sx.assign(static_cast<size_t>(M), 0.0f);
+  a.qsum.assign(static_cast<size_t>(M * groups), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    const float* row = x + m * K;
+    float amax = 0.0f;
+    bool finite = true;
+    for (int64_t k = 0; k < K; ++k) {
+      finite = finite && std::isfinite(row[k]);
+      amax = std::max(amax, std::fabs(row[k]));
+    }
+    if (!finite) {
+      a.sx[m] = std::nanf("");
+      continue;
+    }
+    const float sx = amax / 127.0f;
+    a.sx[m] = sx;
+    if (sx == 0.0f) continue;
+    const float inv = 1.0f / sx;
+    int8_t* q = a.q.data() + m * a.Kp;
+    for (int64_t k = 0; k < K; ++k) {
+      q[k] = static_cast<int8_t>(std::clamp(std::nearbyint(row[k] * inv), -127.0f, 127.0f));
+      a.qsum[m * groups + k / G] += q[k];
+    }
+  }
+}
+
+void quant::TileSink::store(const float* tile, int64_t m0, int mr, int64_t p) const {
+  const int64_t n0 = p * 32, nc = std::min<int64_t>(32, N - n0);
+  float v[32];
+  for (int r = 0; r < mr; ++r) {
+    for (int64_t j = 0; j < nc; ++j) v[j] = tile[r * 32 + j] + (bias ? bias[n0 + j] : 0.0f);
+    if (epilogue && epilogue->has_act) cpu::activation(v, v, nc, epilogue->act);  // nested: runs on this thread
+    float* out = y + (m0 + r) * N + n0;
+    const float* res = epilogue && epilogue->residual ? epilogue->residual + (m0 + r) * N + n0 : nullptr;
+    for (int64_t j = 0; j < nc; ++j) out[j] = v[j] + (res ? res[j] : 0.0f);  // residual may alias out: read first
+  }
+}
+
+// Scalar panels: the same integer math as the SIMD tiles, read through the packed layout.
+void quant::panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1) {
+  const int64_t quads = w.G / 4;
+  const size_t per_group = w.code_bytes_per_group();
+  float tile[kTileRows * 32];
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t m0 = 0; m0 < a.M; m0 += kTileRows) {
+      const int mr = static_cast<int>(std::min<int64_t>(kTileRows, a.M - m0));
+      std::fill(tile, tile + kTileRows * 32, 0.0f);
+      for (int64_t g = 0; g < w.groups; ++g) {
+        const uint8_t* block = w.codes.get() + (p * w.groups + g) * per_group;
+        const uint16_t* sc = w.scales.get() + (p * w.groups + g) * 32;
+        for (int j = 0; j < 32; ++j) {
+          const int h = j / 16, i = j % 16;
+          const float s = scale_value(sc[j], w.spec.scale_f16);
+          const int32_t z = zero_of(w, p, g, j);
+          for (int r = 0; r < mr; ++r) {
+            const int8_t* xq = a.q.data() + (m0 + r) * a.Kp + g * w.G;
+            int32_t acc = 0;
+            for (int64_t q = 0; q < quads; ++q)
+              for (int b = 0; b < 4; ++b) {
+                const int byte = 4 * i + b;
+                const int u = w.spec.bits == 8 ? block[(q * 2 + h) * 64 + byte] : (block[q * 64 + byte] >> (4 * h)) & 15;
+                acc += u * xq[4 * q + b];
+              }
+            acc -= z * a.qsum[(m0 + r) * a.groups + g];
+            tile[r * 32 + j] += s * static_cast<float>(acc);
+          }
+        }
+      }
+      for (int r = 0; r < mr; ++r)
+        for (int j = 0; j < 32; ++j) tile[r * 32 + j] *= a.sx[m0 + r];
+      out.store(tile, m0, mr, p);
+    }
+}
+
+QuantPath quant_path() { return static_cast<QuantPath>(g_path.load(std::memory_order_relaxed)); }
+QuantPath quant_path_supported() { return detect_path(); }
+void set_quant_path(QuantPath p) { g_path.store(std::min(static_cast<int>(p), static_cast<int>(detect_path()))); }
+const char* quant_path_name(QuantPath p) {
+  return p == QuantPath::kVnni ? "vnni" : p == QuantPath::kAvx2 ? "avx2" : "portable";
+}
+
+void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* bias, const LinearEpilogue& e, float* y) {
+  thread_local QuantActs acts;  // reused across calls: no allocation once warm
+  quantize_activations(x, M, w.K, w.G, w.groups, acts);
+  const QuantActs& a = acts;  // a thread_local: its address, not its name, goes to the workers
+  const quant::TileSink sink{bias, &e, y, w.N};
+  const QuantPath path = quant_path();
+  runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
+    switch (path) {
+      case QuantPath::kVnni: quant::panels_vnni(a, w, sink, p0, p1); break;
+      case QuantPath::kAvx2: quant::panels_avx2(a, w, sink, p0, p1); break;
+      case QuantPath::kPortable: quant::panels_portable(a, w, sink, p0, p1); break;
+    }
+  });
+}
+
+}  // namespace jitgen::cpu
+
+namespace jitgen::ref {
+
+void quant_linear(const float* x, int64_t M, const cpu::QuantMatrix& w, const float* bias, float* y) {
+  cpu::QuantActs a;
+  cpu::quantize_activations(x, M, w.K, w.G, w.groups, a);
+  const int64_t Kp = w.k_padded();
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < w.N; ++n) {
+      float acc = 0.0f;
+      for (int64_t g = 0; g < w.groups; ++g) {
+        int32_t dot = 0;  // sum q * (u - z): exact
+        for (int64_t k = g * w.G; k < (g + 1) * w.G; ++k)
+          dot += static_cast<int32_t>(a.q[m * Kp + k]) * (static_cast<int32_t>(w.u[n * Kp + k]) - w.zero[n * w.groups + g]);
+        acc += w.scale_at(n, g) * static_cast<float>(dot);
+      }
+      y[m * w.N + n] = acc * a.sx[m] + (bias ? bias[n] : 0.0f);
+    }
+}
+
+}  // namespace jitgen::ref

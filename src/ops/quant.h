@@ -1,0 +1,111 @@
+#pragma once
+// Weight-only quantization for the CPU linear layers: int8 and int4 weights, fp32 activations quantized per row
+// to int8 inside the call, integer dot products per group, fp32 accumulation across groups.
+//
+// Math (the same in the scalar oracle ref::quant_linear, the portable panels and the SIMD kernels):
+//   weight    W[k][n] ~= s[n][g] * (u[n][k] - z[n][g])      g = k / G; u an unsigned code of `bits` bits
+//   activation x[m][k] ~= sx[m] * q[m][k]                   q in [-127, 127], sx = max|x[m]| / 127
+//   y[m][n] = sx[m] * sum_g s[n][g] * (sum_{k in g} q[m][k] * u[n][k]  -  z[n][g] * sum_{k in g} q[m][k]) + bias[n]
+// The inner sums are exact int32 arithmetic; only the per-group fp32 accumulation differs in rounding between the
+// kernels and the oracle (FMA vs multiply-add), so tests compare with a tolerance of a few ulps of the terms.
+//
+// Formats (QuantSpec):
+//   int8: symmetric, u = round(W / s) + 128, z = 128, s = max|W| / 127 over a group of 32 k (or the whole
+//         output channel, group = 0).
+//   int4: u in [0, 15], groups of 32 or 128 k. Symmetric: z = 8, s = max|W| / 7 and q = clamp(round(W / s), -8, 7)
+//         (code 0 = -8 is never used by a symmetric group, as in GPTQ's sym). With a zero point: s = (max - min) / 15,
+//         z = clamp(round(-min / s), 0, 15), stored per group and output channel.
+//   The scale is stored as bf16 or fp16 (`scale_f16`), rounded to nearest even, and the codes are computed from the
+//   stored (rounded) scale, so the dequantized value is exactly what the kernels multiply.
+//
+// Panel layout (QuantLinear), for y[M, N] = x[M, K] @ W[K, N]: K is padded to whole groups (Kp = groups * G, G a
+// multiple of 4; padded codes are z, padded activations 0), N to panels of 32 columns (padded columns have scale
+// 0). Per panel p and group g, G / 4 "quads" of 4 consecutive k; per quad two 64-byte blocks (columns 0-15 and
+// 16-31 of the panel), where bytes 4i..4i+3 are u[col 16h + i][k = 4 quad + 0..3]: the operand of AVX-512 VNNI's
+// vpdpbusd (16 int32 lanes, one per column, each the dot of 4 u8 codes with 4 s8 activations). int4 stores the
+// two 64-byte blocks of a quad in one: low nibbles are the block of columns 0-15, high nibbles that of 16-31, so
+// unpacking inside the tile is one AND and one shift. Scales: [panels][groups][32] uint16; zero points (int4 with
+// zero point only): [panels][groups][32] uint8.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jitgen::cpu {
+
+struct LinearEpilogue;
+
+struct QuantSpec {
+  int bits = 8;            // 8 or 4
+  int group = 32;          // k per scale: 32 or 128 (int4: 32 or 128; int8: 32), 0 = one group per output channel
+  bool scale_f16 = false;  // scale stored as fp16 instead of bf16
+  bool zero_point = false; // int4 only: per-group zero point instead of the symmetric z = 8
+
+  // "int8", "int8-ch", "int4", "int4-g128", "+f16", "+zp": parse_quant_spec accepts what name() prints.
+  std::string name() const;
+};
+// "int8" (= int8 group 32), "int8-ch" (per output channel), "int4" (= int4 group 32), "int4-g128", each optionally
+// followed by "-f16" (fp16 scales) and, for int4, "-zp" (zero points). Throws Error(kInvalidArgument) naming `what`
+// (the option or variable that gave it) and the accepted values otherwise.
+QuantSpec parse_quant_spec(const std::string& text, const std::string& what);
+
+// A quantized matrix in plain (row = output channel) form: what the oracle reads and what panels are packed from.
+struct QuantMatrix {
+  QuantSpec spec;
+  int64_t K = 0, N = 0;
+  int64_t G = 0;       // k per group (spec.group, or K rounded up to a multiple of 4 per channel)
+  int64_t groups = 0;  // ceil(K / G)
+  std::vector<uint8_t> u;       // [N][groups * G] codes; padded k hold z
+  std::vector<uint16_t> scale;  // [N][groups] bf16 or fp16 bits
+  std::vector<uint8_t> zero;    // [N][groups]
+
+  int64_t k_padded() const { return groups * G; }
+  float scale_at(int64_t n, int64_t g) const;
+  float dequant(int64_t k, int64_t n) const;
+};
+
+// w [K, N] (Conv1D, transposed == false) or [N, K] (nn.Linear, transposed == true), fp32. Throws Error
+// (kInvalidArgument) on a NaN or Inf weight, or on a spec the format does not have.
+QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, const QuantSpec& spec);
+
+struct QuantLinear {
+  QuantSpec spec;
+  int64_t K = 0, N = 0, G = 0, groups = 0, panels = 0;
+  std::shared_ptr<uint8_t> codes;    // panels * groups * G * 32 bytes (int8) or half that (int4), 64-byte aligned
+  std::shared_ptr<uint16_t> scales;  // panels * groups * 32
+  std::shared_ptr<uint8_t> zeros;    // panels * groups * 32, or null without zero points
+
+  int64_t k_padded() const { return groups * G; }
+  size_t code_bytes_per_group() const { return static_cast<size_t>(G) * 32 * spec.bits / 8; }  // one panel
+  size_t nbytes() const;  // everything a GEMV reads
+};
+QuantLinear pack_quant(const QuantMatrix& m);
+
+// Rows of fp32 activations quantized for the integer dot products: q [M][Kp] (padded k = 0), sx [M], and the
+// per-group sums of q [M][groups] that the zero-point term needs. A non-finite row gets sx = NaN and q = 0, so its
+// outputs are NaN as in fp32.
+struct QuantActs {
+  int64_t M = 0, Kp = 0, G = 0, groups = 0;
+  std::vector<int8_t> q;
+  std::vector<float> sx;
+  std::vector<int32_t> qsum;
+};
+void quantize_activations(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& out);
+
+// y[M, N] = epilogue(x[M, K] @ W + bias) on the pool, through the fastest path allowed (quant_simd()).
+void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* bias, const LinearEpilogue& e, float* y);
+
+// Which quantized kernels run: "vnni" (AVX-512 VNNI vpdpbusd), "avx2" (vpmaddubsw) or "portable" (scalar, over
+// the same panels). set_quant_simd caps the path (tests force each lower one); the CPU still has to support it.
+enum class QuantPath { kPortable = 0, kAvx2 = 1, kVnni = 2 };
+QuantPath quant_path();
+QuantPath quant_path_supported();  // the best this CPU has (JITGEN_SIMD=portable caps it at portable)
+void set_quant_path(QuantPath p);  // min(p, supported)
+const char* quant_path_name(QuantPath p);
+
+}  // namespace jitgen::cpu
+
+namespace jitgen::ref {
+// The oracle: the math above, scalar, straight from the plain matrix (no panels). bias may be null.
+void quant_linear(const float* x, int64_t M, const cpu::QuantMatrix& w, const float* bias, float* y);
+}  // namespace jitgen::ref

@@ -1,0 +1,216 @@
+// Weight-only quantization (ops/quant.h): every kernel path this CPU can run (vnni, avx2, portable; the lower ones
+// forced) against the scalar oracle ref::quant_linear at odd shapes (K not a multiple of the group, N odd, M 1..33),
+// every format; quantize / dequantize and activation round-trip bounds; the epilogue; format names and errors.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "jitgen/error.h"
+#include "ops/cpu_kernels.h"
+#include "ops/quant.h"
+#include "ops/reference.h"
+
+namespace jitgen {
+namespace {
+
+using cpu::QuantPath;
+using cpu::QuantSpec;
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<QuantSpec> all_specs() {
+  return {{8, 32, false, false}, {8, 0, false, false},  {8, 128, true, false}, {4, 32, false, false},
+          {4, 128, false, false}, {4, 32, false, true}, {4, 128, true, true},  {4, 32, true, false}};
+}
+
+std::vector<QuantPath> runnable_paths() {
+  std::vector<QuantPath> out;
+  for (int p = 0; p <= static_cast<int>(cpu::quant_path_supported()); ++p) out.push_back(static_cast<QuantPath>(p));
+  return out;
+}
+
+struct PathScope {
+  explicit PathScope(QuantPath p) { cpu::set_quant_path(p); }
+  ~PathScope() { cpu::set_quant_path(QuantPath::kVnni); }
+};
+
+// Kernel and oracle do the same integer sums; only the fp32 accumulation over groups rounds differently
+// (FMA or not), so the gap is a few ulps of the largest output.
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size());
+  float scale = 1e-3f;
+  for (float v : want) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 4e-6f * scale) << what << " at " << i;
+}
+
+TEST(Quant, EveryPathMatchesTheOracleAtOddShapes) {
+  struct Shape {
+    int64_t K, N;
+  };
+  const Shape shapes[] = {{37, 33}, {160, 65}, {129, 31}, {300, 47}, {4, 1}};
+  const int64_t Ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 32, 33};
+  uint32_t seed = 1;
+  for (const QuantSpec& spec : all_specs())
+    for (const Shape& s : shapes)
+      for (bool transposed : {false, true}) {
+        const std::vector<float> w = randn(static_cast<size_t>(s.K * s.N), seed++, 0.05f);
+        const cpu::QuantMatrix qm = cpu::quantize(w.data(), transposed, s.K, s.N, spec);
+        const cpu::QuantLinear packed = cpu::pack_quant(qm);
+        const std::vector<float> bias = randn(static_cast<size_t>(s.N), seed++);
+        for (int64_t M : Ms) {
+          const std::vector<float> x = randn(static_cast<size_t>(M * s.K), seed++);
+          std::vector<float> want(static_cast<size_t>(M * s.N));
+          ref::quant_linear(x.data(), M, qm, bias.data(), want.data());
+          for (QuantPath path : runnable_paths()) {
+            PathScope scope(path);
+            std::vector<float> got(want.size(), -1.0f);
+            cpu::quant_linear(x.data(), M, packed, bias.data(), {}, got.data());
+            expect_close(got, want,
+                         spec.name() + " " + cpu::quant_path_name(path) + " K=" + std::to_string(s.K) +
+                             " N=" + std::to_string(s.N) + " M=" + std::to_string(M) + (transposed ? " (N,K)" : " (K,N)"));
+          }
+        }
+      }
+}
+
+TEST(Quant, OracleIsCloseToTheFp32Product) {
+  // The quantized product against the exact one: int8 within ~1%, int4 within ~15% of the output's scale (random
+  // Gaussian weights; relative errors of the elements' rounding add up like a random walk).
+  const int64_t M = 5, K = 256, N = 64;
+  const std::vector<float> w = randn(K * N, 7, 0.05f), x = randn(M * K, 8);
+  std::vector<float> exact(M * N);
+  ref::linear(x.data(), w.data(), nullptr, M, K, N, exact.data());
+  float scale = 0;
+  for (float v : exact) scale = std::max(scale, std::fabs(v));
+  for (const QuantSpec& spec : all_specs()) {
+    const cpu::QuantMatrix qm = cpu::quantize(w.data(), false, K, N, spec);
+    std::vector<float> y(M * N);
+    ref::quant_linear(x.data(), M, qm, nullptr, y.data());
+    float err = 0;
+    for (int64_t i = 0; i < M * N; ++i) err = std::max(err, std::fabs(y[i] - exact[i]));
+    EXPECT_LT(err / scale, spec.bits == 8 ? 0.02f : 0.2f) << spec.name();
+    EXPECT_GT(err, 0.0f) << spec.name() << ": quantization changed nothing, the test would not see a bug";
+  }
+}
+
+TEST(Quant, DequantizeRoundTripIsWithinHalfAStep) {
+  const int64_t K = 200, N = 9;  // 200 = 6 groups of 32 + 8
+  std::vector<float> w = randn(K * N, 3, 0.1f);
+  w[5] = 0.0f;
+  for (int64_t k = 0; k < 32; ++k) w[k * N + 1] = 0.0f;  // an all-zero group: scale 0, exact zeros back
+  for (const QuantSpec& spec : all_specs()) {
+    const cpu::QuantMatrix qm = cpu::quantize(w.data(), false, K, N, spec);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t g = k / qm.G, k0 = g * qm.G, k1 = std::min(K, k0 + qm.G);
+        float lo = 0, hi = 0;
+        for (int64_t j = k0; j < k1; ++j) {
+          lo = std::min(lo, w[j * N + n]);
+          hi = std::max(hi, w[j * N + n]);
+        }
+        const float step = qm.scale_at(n, g);
+        // Half a step from rounding, plus the 16-bit scale's rounding (<= 2^-8 relative) carried by the code.
+        const float bound = 0.5f * step + std::max(hi, -lo) * (spec.scale_f16 ? 1e-3f : 4e-3f) + 1e-7f;
+        ASSERT_NEAR(qm.dequant(k, n), w[k * N + n], bound) << spec.name() << " k=" << k << " n=" << n;
+        if (hi == 0 && lo == 0) {
+          ASSERT_EQ(qm.dequant(k, n), 0.0f);
+        }
+      }
+  }
+}
+
+TEST(Quant, ActivationsRoundTripAndGroupSums) {
+  const int64_t M = 3, K = 70, G = 32, groups = 3;
+  std::vector<float> x = randn(M * K, 11);
+  for (int64_t k = 0; k < K; ++k) x[K + k] = 0.0f;  // a zero row
+  x[2 * K + 4] = std::nanf("");                       // a NaN row gives NaN outputs, not a crash
+  cpu::QuantActs a;
+  cpu::quantize_activations(x.data(), M, K, G, groups, a);
+  ASSERT_EQ(a.Kp, 96);
+  float amax = 0;
+  for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(x[k]));
+  EXPECT_FLOAT_EQ(a.sx[0], amax / 127.0f);
+  for (int64_t g = 0; g < groups; ++g) {
+    int32_t sum = 0;
+    for (int64_t k = g * G; k < (g + 1) * G; ++k) {
+      if (k < K) EXPECT_NEAR(a.sx[0] * a.q[k], x[k], 0.5f * a.sx[0] * 1.0001f);
+      else EXPECT_EQ(a.q[k], 0);
+      sum += a.q[k];
+    }
+    EXPECT_EQ(a.qsum[g], sum);
+  }
+  for (int64_t k = 0; k < a.Kp; ++k) EXPECT_EQ(a.q[a.Kp + k], 0);
+  EXPECT_TRUE(std::isnan(a.sx[2]));
+  const std::vector<float> w = randn(K * 5, 12);
+  const cpu::QuantMatrix qm = cpu::quantize(w.data(), false, K, 5, QuantSpec{});
+  std::vector<float> y(M * 5);
+  cpu::quant_linear(x.data(), M, cpu::pack_quant(qm), nullptr, {}, y.data());
+  for (int n = 0; n < 5; ++n) {
+    EXPECT_EQ(y[5 + n], 0.0f);
+    EXPECT_TRUE(std::isnan(y[10 + n]));
+  }
+}
+
+TEST(Quant, EpilogueAppliesBiasActivationAndAliasedResidual) {
+  const int64_t M = 6, K = 64, N = 45;
+  const std::vector<float> w = randn(K * N, 21, 0.1f), x = randn(M * K, 22), bias = randn(N, 23);
+  for (QuantPath path : runnable_paths()) {
+    PathScope scope(path);
+    const cpu::QuantMatrix qm = cpu::quantize(w.data(), false, K, N, QuantSpec{4, 32, false, true});
+    std::vector<float> plain(M * N);
+    ref::quant_linear(x.data(), M, qm, bias.data(), plain.data());
+    std::vector<float> out = randn(M * N, 24);  // the residual, overwritten in place
+    const std::vector<float> residual = out;
+    cpu::LinearEpilogue e;
+    e.has_act = true;
+    e.act = Activation::kGeluTanh;
+    e.residual = out.data();
+    cpu::quant_linear(x.data(), M, cpu::pack_quant(qm), bias.data(), e, out.data());
+    std::vector<float> want(M * N);
+    ref::activation(plain.data(), want.data(), M * N, Activation::kGeluTanh);
+    for (int64_t i = 0; i < M * N; ++i) EXPECT_NEAR(out[i], want[i] + residual[i], 1e-4f) << cpu::quant_path_name(path);
+  }
+}
+
+TEST(Quant, FormatNamesParseAndBadOnesAreRefusedByName) {
+  for (const QuantSpec& spec : all_specs()) {
+    const QuantSpec back = cpu::parse_quant_spec(spec.name(), "--quantize");
+    EXPECT_EQ(back.name(), spec.name());
+  }
+  EXPECT_EQ(cpu::parse_quant_spec("int4-g128-zp", "x").group, 128);
+  try {
+    cpu::parse_quant_spec("int3", "--quantize");
+    FAIL() << "int3 accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("--quantize: \"int3\""), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cpu::parse_quant_spec("int8-zp", "x"), Error);  // int8 is symmetric only
+  std::vector<float> w = randn(64, 1);
+  w[10] = INFINITY;
+  EXPECT_THROW(cpu::quantize(w.data(), false, 8, 8, QuantSpec{}), Error);
+}
+
+TEST(Quant, PackedBytesAreWhatTheFormatSays) {
+  const std::vector<float> w = randn(768 * 64, 5);
+  const auto i8 = cpu::pack_quant(cpu::quantize(w.data(), false, 768, 64, QuantSpec{8, 32, false, false}));
+  const auto i4 = cpu::pack_quant(cpu::quantize(w.data(), false, 768, 64, QuantSpec{4, 32, false, false}));
+  const auto i4g = cpu::pack_quant(cpu::quantize(w.data(), false, 768, 64, QuantSpec{4, 128, false, true}));
+  EXPECT_EQ(i8.nbytes(), 768u * 64 + 768u / 32 * 64 * 2);          // 8.5 bits per weight
+  EXPECT_EQ(i4.nbytes(), 768u * 64 / 2 + 768u / 32 * 64 * 2);      // 4.5 bits
+  EXPECT_EQ(i4g.nbytes(), 768u * 64 / 2 + 768u / 128 * 64 * 3);    // 4.1875 bits
+}
+
+}  // namespace
+}  // namespace jitgen
