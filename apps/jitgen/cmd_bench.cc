@@ -109,10 +109,12 @@ void print_table(const std::vector<Record>& rows) {
 }
 
 int run_bench(const BenchFlags& f) {
+  const cpu::ScopedWeightFormat format(f.model.weight_format());  // --quantize applies to --config presets too
   Model model = f.preset.empty() ? f.model.load_model() : Model::random_preset(f.preset, 0);
   const ModelInfo& info = model.info();
-  fmt::print("jitgen bench: {} ({} layers, {} wide, vocab {}), fp32, {} threads, SIMD target {}\n", model.source(),
-             info.n_layer, info.n_embd, info.vocab_size, runtime::num_threads(), cpu::simd_name());
+  fmt::print("jitgen bench: {} ({} layers, {} wide, vocab {}), weights {}, {} threads, SIMD target {}\n",
+             model.source(), info.n_layer, info.n_embd, info.vocab_size, f.model.weight_format().name(),
+             runtime::num_threads(), cpu::simd_name());
   const int V = info.vocab_size;
   std::vector<Record> rows;
   auto fresh = [&](ExecutionMode mode, int bucket) {

@@ -8,6 +8,7 @@
 
 #include "jitgen/model.h"
 #include "jitgen/tokenizer.h"
+#include "ops/prepared_weights.h"
 
 namespace jitgen::cli {
 
@@ -33,7 +34,10 @@ int run_cuda_bench(const std::string& presets, const std::string& dtypes, const 
 struct ModelFlag {
   std::string dir;  // empty = the built-in default
   bool check_weights = false;
+  std::string quantize;           // --quantize int8|int4|... (ops/quant.h); empty: JITGEN_WEIGHTS
+  bool quantize_lm_head = false;  // --quantize-lm-head
   void add_to(CLI::App* cmd);
+  cpu::WeightFormat weight_format() const;  // the flags over JITGEN_WEIGHTS / JITGEN_QUANTIZE_LM_HEAD
   Model load_model() const;          // notes the built-in random model on stderr
   Tokenizer load_tokenizer() const;  // the folder's tokenizer, or the vendored GPT-2 one
 };

@@ -504,12 +504,14 @@ class PreTrainedModel:
     """A GPT-2 causal LM on the jitgen engine. Made by :meth:`AutoModelForCausalLM.from_pretrained`."""
 
     def __init__(self, path: str, mode: str = "compiled", prompt_bucket: int = 8, plan_cache_dir: Optional[str] = None,
-                 device: str = "cpu"):
-        self._engine = _jitgen.Engine(path, mode, int(prompt_bucket), plan_cache_dir or "", device)
+                 device: str = "cpu", quantize: Optional[str] = None, quantize_lm_head: bool = False):
+        self._engine = _jitgen.Engine(path, mode, int(prompt_bucket), plan_cache_dir or "", device, quantize or "",
+                                      bool(quantize_lm_head))
         self.name_or_path = path
         self.mode = mode
         self._init_args = (path, mode, prompt_bucket, plan_cache_dir)
         self._device = device
+        self._quantize = (quantize, quantize_lm_head)
         cfg_path = os.path.join(path, "config.json")
         with open(cfg_path) as f:
             self.config = PretrainedConfig(json.load(f))
@@ -530,7 +532,7 @@ class PreTrainedModel:
         if d == self._device:
             return self
         path, mode, prompt_bucket, plan_cache_dir = self._init_args
-        return PreTrainedModel(path, mode, prompt_bucket, plan_cache_dir, d)
+        return PreTrainedModel(path, mode, prompt_bucket, plan_cache_dir, d, *self._quantize)
 
     def eval(self) -> "PreTrainedModel":
         return self
@@ -716,9 +718,12 @@ class AutoModelForCausalLM:
     @staticmethod
     def from_pretrained(pretrained_model_name_or_path: Union[str, os.PathLike], *, device: Any = "cpu",
                         mode: str = "compiled", prompt_bucket: int = 8, plan_cache_dir: Optional[str] = None,
-                        device_map: Any = None, **kwargs: Any) -> PreTrainedModel:
+                        device_map: Any = None, quantize: Optional[str] = None, quantize_lm_head: bool = False,
+                        **kwargs: Any) -> PreTrainedModel:
         """mode: "compiled" (fused plans cached per shape bucket; prompt lengths round up to a multiple of
-        ``prompt_bucket``) or "eager" (op by op). plan_cache_dir keeps compiled plans on disk across runs."""
+        ``prompt_bucket``) or "eager" (op by op). plan_cache_dir keeps compiled plans on disk across runs.
+        quantize: "int8" or "int4" (also int8-ch, int4-g128, -f16 scales, int4 -zp) quantizes the linear weights at
+        load (CPU only; embeddings and lm_head stay fp32 unless quantize_lm_head=True)."""
         device = _check_device(device)
         if device_map == "auto":
             device = "cuda" if _jitgen.has_cuda else "cpu"
@@ -731,7 +736,7 @@ class AutoModelForCausalLM:
             if k not in ("torch_dtype", "trust_remote_code", "revision", "local_files_only", "cache_dir",
                          "low_cpu_mem_usage", "from_pt"):
                 raise JitgenError(f"AutoModelForCausalLM.from_pretrained: unsupported argument {k!r}")
-        return PreTrainedModel(path, mode, prompt_bucket, plan_cache_dir, device)
+        return PreTrainedModel(path, mode, prompt_bucket, plan_cache_dir, device, quantize, quantize_lm_head)
 
 
 GPT2LMHeadModel = AutoModelForCausalLM

@@ -29,6 +29,7 @@
 #include "jitgen/model.h"
 #include "jitgen/tokenizer.h"
 #include "models/model_impl.h"
+#include "ops/prepared_weights.h"
 #include "models/random_gpt2.h"
 
 namespace py = pybind11;
@@ -137,7 +138,7 @@ struct PyEngine {
   std::shared_ptr<jitgen::Engine> engine;
 
   PyEngine(const std::string& dir, const std::string& mode, int prompt_bucket, const std::string& plan_cache_dir,
-           const std::string& device) {
+           const std::string& device, const std::string& quantize, bool quantize_lm_head) {
     jitgen::EngineOptions eo;
     if (device == "cpu") eo.device = jitgen::Device::kCpu;
     else if (device == "cuda" || device == "cuda:0") eo.device = jitgen::Device::kCuda;
@@ -152,6 +153,15 @@ struct PyEngine {
     if (prompt_bucket < 1) jitgen::throw_invalid_argument(fmt::format("prompt_bucket must be >= 1, got {}", prompt_bucket));
     eo.prompt_bucket = prompt_bucket;
     eo.plan_cache_dir = plan_cache_dir;
+    // quantize="" keeps JITGEN_WEIGHTS' format (fp32 when unset), as the CLI does.
+    jitgen::cpu::WeightFormat format =
+        quantize.empty() ? jitgen::cpu::weight_format_for_load() : jitgen::cpu::parse_weight_format(quantize, "quantize");
+    if (quantize_lm_head && !format.quant)
+      jitgen::throw_invalid_argument("quantize_lm_head=True: needs quantize='int8' or 'int4'");
+    format.quantize_lm_head = format.quantize_lm_head || quantize_lm_head;
+    if (format.quant && eo.device == jitgen::Device::kCuda)
+      jitgen::throw_invalid_argument("quantize: quantized weights run on the CPU only (no CUDA weight-only kernels yet)");
+    const jitgen::cpu::ScopedWeightFormat scope(format);
     jitgen::Model model = jitgen::Model::from_dir(dir);
     engine = std::make_shared<jitgen::Engine>(std::move(model), eo);
   }
@@ -354,9 +364,10 @@ PYBIND11_MODULE(_jitgen, m) {
       .def("finish", [](PyTextDecoder& d) { return py::bytes(d.s->finish()).attr("decode")("utf-8", "replace"); });
 
   py::class_<PyEngine>(m, "Engine")
-      .def(py::init<const std::string&, const std::string&, int, const std::string&, const std::string&>(),
+      .def(py::init<const std::string&, const std::string&, int, const std::string&, const std::string&,
+                    const std::string&, bool>(),
            py::arg("dir"), py::arg("mode") = "compiled", py::arg("prompt_bucket") = 8, py::arg("plan_cache_dir") = "",
-           py::arg("device") = "cpu")
+           py::arg("device") = "cpu", py::arg("quantize") = "", py::arg("quantize_lm_head") = false)
       .def("info", &PyEngine::info)
       .def("generation_defaults", &PyEngine::generation_defaults)
       .def("resolve", &PyEngine::resolve, py::arg("overrides_json"))

@@ -17,7 +17,7 @@ namespace jitgen {
 
 struct CompileKey {
   std::string device = "cpu";
-  std::string dtype = "f32";
+  std::string dtype = "f32";  // the weight format the kernels read: f32, bf16, int8, int4-g128, ... (WeightFormat::name)
   int rows = 0;        // B
   int step_tokens = 0; // T: the prompt-length bucket for prefill, 1 for decode
   int capacity = 0;    // S: the KV capacity bucket

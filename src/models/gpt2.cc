@@ -61,7 +61,7 @@ void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage) {
     p->add(l.c_fc_weight, false);
     p->add(l.mlp_c_proj_weight, false);
   }
-  p->add(w.lm_head, true);
+  p->add(w.lm_head, true, /*lm_head=*/true);
   w.prepared = std::move(p);
 }
 

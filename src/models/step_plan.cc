@@ -12,7 +12,8 @@ CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int
                               const std::string& select) {
   const io::Gpt2Config& c = model.impl().config;
   JITGEN_CHECK(select.empty() || last_only);
-  const CompileKey key{"cpu", "f32", rows, step_tokens, capacity, last_only, select};
+  const auto& prepared = model.impl().weights.prepared;  // the weight format changes the kernels a plan runs
+  const CompileKey key{"cpu", prepared ? prepared->format().name() : "f32", rows, step_tokens, capacity, last_only, select};
   const Shape cache{rows, c.n_head, capacity, c.head_dim()};
   InputDecls inputs;
   inputs["input_ids"] = {{rows, step_tokens}, DType::kI32};

@@ -14,6 +14,7 @@
 #include "ops/cpu/avx512.h"
 #include "ops/cpu/simd.h"
 #include "ops/prepared_weights.h"
+#include "ops/quant.h"
 #include "ops/reference.h"
 #include "runtime/thread_pool.h"
 
@@ -118,6 +119,7 @@ void blas_columns(const float* x, const float* w, bool transposed, const float* 
 void linear_any(const float* x, const float* w, bool transposed, const float* bias, int64_t M, int64_t K, int64_t N,
                 float* out, const LinearEpilogue& e) {
   const PackedLinear* pw = find_packed(w, K, N);
+  if (pw && pw->quant) return quant_linear(x, M, *pw->quant, bias, e, out);  // ops/quant.h, every M
   // bf16 storage always takes the panels, so prefill and decode see the same weights.
   const int64_t max_m =
       simd::target_is_avx2_or_better() ? panel_max_m() : std::min(panel_max_m(), kPortablePanelMaxM);

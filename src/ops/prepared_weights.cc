@@ -36,6 +36,43 @@ WeightStorage weight_storage_from_env() {
 
 const char* weight_storage_name(WeightStorage s) { return s == WeightStorage::kBF16 ? "bf16" : "f32"; }
 
+std::string WeightFormat::name() const {
+  if (!quant) return weight_storage_name(storage);
+  return quant->name() + (quantize_lm_head ? "+lm_head" : "");
+}
+
+WeightFormat parse_weight_format(const std::string& text, const std::string& what) {
+  WeightFormat f;
+  if (text == "f32" || text == "F32" || text.empty()) return f;
+  if (text == "bf16" || text == "BF16") {
+    f.storage = WeightStorage::kBF16;
+    return f;
+  }
+  f.quant = parse_quant_spec(text, what);
+  return f;
+}
+
+namespace {
+thread_local std::optional<WeightFormat> t_format;
+}  // namespace
+
+WeightFormat weight_format_for_load() {
+  if (t_format) return *t_format;
+  const char* e = std::getenv("JITGEN_WEIGHTS");
+  // An unknown JITGEN_WEIGHTS used to mean fp32; only the quantized spellings are parsed strictly.
+  WeightFormat f;
+  f.storage = weight_storage_from_env();
+  if (e && std::string(e).rfind("int", 0) == 0) f.quant = parse_quant_spec(e, "JITGEN_WEIGHTS");
+  const char* h = std::getenv("JITGEN_QUANTIZE_LM_HEAD");
+  f.quantize_lm_head = h && std::string(h) == "1";
+  return f;
+}
+
+ScopedWeightFormat::ScopedWeightFormat(const WeightFormat& f) : saved_(t_format) { t_format = f; }
+ScopedWeightFormat::~ScopedWeightFormat() { t_format = saved_; }
+
+PreparedWeights::PreparedWeights(WeightStorage storage) : format_(weight_format_for_load()) { format_.storage = storage; }
+
 PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage) {
   JITGEN_CHECK(w.dtype() == DType::kF32 && w.rank() == 2);
   PackedLinear p;
@@ -70,8 +107,20 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
   return p;
 }
 
-void PreparedWeights::add(const Tensor& w, bool transposed) {
-  auto p = std::make_unique<PackedLinear>(pack_linear(w, transposed, storage_));
+void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head) {
+  std::unique_ptr<PackedLinear> p;
+  if (format_.quant && (!lm_head || format_.quantize_lm_head)) {
+    JITGEN_CHECK(w.dtype() == DType::kF32 && w.rank() == 2);
+    p = std::make_unique<PackedLinear>();
+    p->K = transposed ? w.dim(1) : w.dim(0);
+    p->N = transposed ? w.dim(0) : w.dim(1);
+    p->panels = (p->N + kPanel - 1) / kPanel;
+    p->storage = format_.storage;
+    p->source = w;
+    p->quant = std::make_shared<const QuantLinear>(pack_quant(quantize(w.f32(), transposed, p->K, p->N, *format_.quant)));
+  } else {
+    p = std::make_unique<PackedLinear>(pack_linear(w, transposed, format_.storage));
+  }
   {
     std::unique_lock lock(g_mu);
     registry()[w.f32()] = p.get();

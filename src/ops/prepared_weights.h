@@ -11,11 +11,19 @@
 //
 // Kernels find a weight's panels by the address of its fp32 data (the pointer the graph binds), in a
 // registry that a PreparedWeights set fills for its lifetime. Unprepared weights still work (BLAS).
+//
+// Weight-only quantization (ops/quant.h) happens here too: a set made while the weight format asks for int8 or
+// int4 packs every linear weight quantized instead (the lm_head only when quantize_lm_head), and the linear
+// kernels run the quantized panels at every M, so prefill and decode see the same weights. The fp32 tensors stay
+// allocated: the graph binds them, and their address finds the panels.
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/quant.h"
 
 namespace jitgen::cpu {
 
@@ -26,6 +34,31 @@ enum class WeightStorage { kF32, kBF16 };
 WeightStorage weight_storage_from_env();
 const char* weight_storage_name(WeightStorage s);
 
+// What load prepares: the storage of unquantized panels, and optionally a quantized format for the linear layers.
+struct WeightFormat {
+  WeightStorage storage = WeightStorage::kF32;
+  std::optional<QuantSpec> quant;  // --quantize / JITGEN_WEIGHTS=int8|int4...
+  bool quantize_lm_head = false;   // --quantize-lm-head / JITGEN_QUANTIZE_LM_HEAD=1: the lm_head too
+  // The compile-key and plan-store spelling: "f32", "bf16", "int8", "int4-g128-zp", "+lm_head" when it is quantized.
+  std::string name() const;
+};
+// `text`: f32, bf16, or a quantized format (ops/quant.h parse_quant_spec). Throws naming `what` otherwise.
+WeightFormat parse_weight_format(const std::string& text, const std::string& what);
+// The format the next PreparedWeights uses: the innermost ScopedWeightFormat on this thread, else JITGEN_WEIGHTS and
+// JITGEN_QUANTIZE_LM_HEAD (a bad JITGEN_WEIGHTS throws naming the variable).
+WeightFormat weight_format_for_load();
+// Sets the format for model loads on this thread while it lives (CLI --quantize, Python quantize=, the server).
+class ScopedWeightFormat {
+ public:
+  explicit ScopedWeightFormat(const WeightFormat& f);
+  ~ScopedWeightFormat();
+  ScopedWeightFormat(const ScopedWeightFormat&) = delete;
+  ScopedWeightFormat& operator=(const ScopedWeightFormat&) = delete;
+
+ private:
+  std::optional<WeightFormat> saved_;
+};
+
 constexpr int64_t kPanel = 32;  // columns per panel
 
 struct PackedLinear {
@@ -33,11 +66,13 @@ struct PackedLinear {
   WeightStorage storage = WeightStorage::kF32;
   std::shared_ptr<void> data;  // panels * K * kPanel elements (float or uint16 bf16), 64-byte aligned
   Tensor source;               // the fp32 weight it came from (kept alive so its address stays unique)
+  std::shared_ptr<const QuantLinear> quant;  // set instead of data when the weight is quantized
 
   const float* f32() const { return static_cast<const float*>(data.get()); }
   const uint16_t* bf16() const { return static_cast<const uint16_t*>(data.get()); }
   int64_t k_stored() const { return storage == WeightStorage::kF32 ? K : (K + 1) / 2 * 2; }  // bf16: K padded to even
   size_t nbytes() const {
+    if (quant) return quant->nbytes();
     return static_cast<size_t>(panels * k_stored() * kPanel) * (storage == WeightStorage::kF32 ? 4 : 2);
   }
 };
@@ -53,17 +88,20 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
 // A set of packed weights, registered for lookup while the set lives.
 class PreparedWeights {
  public:
-  explicit PreparedWeights(WeightStorage storage) : storage_(storage) {}
+  // `storage` for unquantized panels; the quantized format comes from weight_format_for_load() at construction.
+  explicit PreparedWeights(WeightStorage storage);
   ~PreparedWeights();
   PreparedWeights(const PreparedWeights&) = delete;
   PreparedWeights& operator=(const PreparedWeights&) = delete;
 
-  void add(const Tensor& w, bool transposed);
-  WeightStorage storage() const { return storage_; }
+  // lm_head: the output projection, quantized only when the format says quantize_lm_head.
+  void add(const Tensor& w, bool transposed, bool lm_head = false);
+  WeightStorage storage() const { return format_.storage; }
+  const WeightFormat& format() const { return format_; }
   size_t nbytes() const;
 
  private:
-  WeightStorage storage_;
+  WeightFormat format_;
   std::vector<std::unique_ptr<PackedLinear>> packed_;
 };
 
