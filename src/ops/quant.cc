@@ -40,12 +40,15 @@ bool cpu_has_vnni() {
          __builtin_cpu_supports("avx512vnni");
 }
 
+// The best path the CPU has, capped by JITGEN_SIMD (cpu_kernels.h): avx512 keeps VNNI, avx2 caps at AVX2, and the
+// older targets (sse4, ssse3, scalar, portable) take the portable panels.
 QuantPath detect_path() {
+  QuantPath best = cpu_has_vnni() ? QuantPath::kVnni : cpu_has_avx2() ? QuantPath::kAvx2 : QuantPath::kPortable;
   const char* e = std::getenv("JITGEN_SIMD");
-  if (e && std::string(e) == "portable") return QuantPath::kPortable;
-  if (cpu_has_vnni()) return QuantPath::kVnni;
-  if (cpu_has_avx2()) return QuantPath::kAvx2;
-  return QuantPath::kPortable;
+  const std::string t = e ? e : "";
+  if (t == "avx2") return std::min(best, QuantPath::kAvx2);
+  if (t == "sse4" || t == "ssse3" || t == "scalar" || t == "portable") return QuantPath::kPortable;
+  return best;  // unset, avx512, or a name cpu_kernels warns about
 }
 
 std::atomic<int> g_path{static_cast<int>(detect_path())};

@@ -99,7 +99,7 @@ void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* 
 // the same panels). set_quant_simd caps the path (tests force each lower one); the CPU still has to support it.
 enum class QuantPath { kPortable = 0, kAvx2 = 1, kVnni = 2 };
 QuantPath quant_path();
-QuantPath quant_path_supported();  // the best this CPU has (JITGEN_SIMD=portable caps it at portable)
+QuantPath quant_path_supported();  // the best this CPU has, capped by JITGEN_SIMD (avx2; sse4/ssse3/scalar/portable)
 void set_quant_path(QuantPath p);  // min(p, supported)
 const char* quant_path_name(QuantPath p);
 
