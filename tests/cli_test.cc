@@ -35,6 +35,18 @@ TEST(CliGenerate, DefaultModelGeneratesFromAPrompt) {
   EXPECT_NE(r.err.find("RANDOM weights"), std::string::npos);
 }
 
+TEST(CliGenerate, RandomGpt2ByNameIsTheDefaultModelWithoutTheNote) {
+  const auto by_name = test::run_cli("generate --json --model builtin:random-gpt2 --max-new-tokens 5 'Hello'");
+  const auto dflt = test::run_cli("generate --json --max-new-tokens 5 'Hello'");
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  ASSERT_EQ(dflt.exit_code, 0) << dflt.err;
+  EXPECT_EQ(json::parse(by_name.out)["sequences"][0]["ids"], json::parse(dflt.out)["sequences"][0]["ids"]);
+  EXPECT_EQ(by_name.err.find("RANDOM weights"), std::string::npos) << by_name.err;  // asked for by name
+  const auto tok = test::run_cli("tokenize --model builtin:random-gpt2 'Hello world'");
+  ASSERT_EQ(tok.exit_code, 0) << tok.err;
+  EXPECT_EQ(tok.out, "15496 995\n");  // GPT-2's ids (HF GPT2Tokenizer)
+}
+
 TEST(CliGenerate, JsonBatchShapeAndEachPromptAlone) {
   const auto batch = test::run_cli("generate --json --max-new-tokens 6 'Hello there' 'A much longer prompt than that one'");
   ASSERT_EQ(batch.exit_code, 0) << batch.err;
