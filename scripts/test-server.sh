@@ -18,7 +18,7 @@ if ! $PY -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 VENV=build-serve/venv
 [ -x "$VENV/bin/python" ] || $PY -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check openai httpx pytest selenium
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check openai httpx pytest selenium jinja2
 
 if [ ! -x build/jitgen ] && [ ! -x build/apps/jitgen/jitgen ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

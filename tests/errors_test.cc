@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "chat/chat_config.h"
+#include "chat/chat_template.h"
 #include "core/finite.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
@@ -632,6 +634,25 @@ const std::vector<LibCase>& lib_cases() {
          EngineOptions o;
          o.prompt_bucket = 0;
          Engine e(tiny(), o);
+       }},
+      // chat templates (src/chat)
+      {"CHAT-SYNTAX", ErrorCode::kInvalidArgument, "chat template line 1, column 8: unexpected end of print statement",
+       [] { chat::ChatTemplate t("{{ 1 + }}"); }},
+      {"CHAT-UNSUPPORTED", ErrorCode::kInvalidArgument, "is not supported in chat templates",
+       [] { chat::ChatTemplate t("{% include 'x' %}"); }},
+      {"CHAT-RENDER", ErrorCode::kInvalidArgument, "chat template line 1, column 5: 'x' is undefined",
+       [] { (void)chat::ChatTemplate("{{ x.y }}").render(nlohmann::ordered_json::object()); }},
+      {"CHAT-RAISE", ErrorCode::kInvalidArgument, "raise_exception: roles must alternate",
+       [] { (void)chat::ChatTemplate("{{ raise_exception('roles must alternate') }}").render(nlohmann::ordered_json::object()); }},
+      {"CHAT-CONFIG-TYPE", ErrorCode::kInvalidFile, "field \"chat_template\" must be a string or a list of named templates",
+       [] {
+         test::write_file(scratch().file("tokenizer_config.json"), R"({"chat_template": 3})");
+         (void)chat::load_chat_config(scratch().path());
+       }},
+      {"CHAT-CONFIG-NO-DEFAULT", ErrorCode::kInvalidFile, "lists no template named \"default\"",
+       [] {
+         test::write_file(scratch().file("tokenizer_config.json"), R"({"chat_template": [{"name": "tool_use", "template": "x"}]})");
+         (void)chat::load_chat_config(scratch().path());
        }},
       {"ENGINE-PLAN-CACHE-DIR", ErrorCode::kInvalidArgument, "cannot create the folder", [] {
          EngineOptions o;

@@ -74,6 +74,7 @@ Subcommand register_serve(CLI::App& parent) {
             if (f->server.scheduler.capacity > model.info().n_positions)
               throw_invalid_argument(fmt::format("--ctx {} exceeds the model's position table (n_positions = {})",
                                                  f->server.scheduler.capacity, model.info().n_positions));
+            f->server.model_dir = f->model.dir;
             serve::Server server(std::move(model), f->model.load_tokenizer(), model_id(f->model.dir), f->server);
             const int port = server.bind();
             std::thread waiter([&] {

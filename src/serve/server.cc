@@ -15,6 +15,7 @@
 #include "generate/stopping.h"
 #include "jitgen/error.h"
 #include "models/model_impl.h"
+#include "serve/chat_request.h"
 #include "serve/completion_request.h"
 #include "serve/metrics.h"
 
@@ -24,6 +25,7 @@ extern const char* const kPlaygroundHtml;  // playground.html, embedded at build
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxBody = size_t(8) << 20;  // request body limit (bytes); a 413 names it
 
 namespace {
 
@@ -55,6 +57,23 @@ void append_logprobs(json& into, const std::vector<TokenLogprob>& lps) {
     for (const json& x : more[k]) into[k].push_back(x);
 }
 
+// The chat shape of logprobs: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}, ...]}.
+json chat_logprobs_json(const std::vector<TokenLogprob>& lps) {
+  auto bytes = [](const std::string& t) {
+    json b = json::array();
+    for (unsigned char c : t) b.push_back(int{c});
+    return b;
+  };
+  json content = json::array();
+  for (const TokenLogprob& lp : lps) {
+    json top = json::array();
+    for (const auto& [tok, v] : lp.top) top.push_back({{"token", tok}, {"logprob", v}, {"bytes", bytes(tok)}});
+    content.push_back({{"token", lp.token}, {"logprob", lp.logprob ? *lp.logprob : 0.0f}, {"bytes", bytes(lp.token)},
+                       {"top_logprobs", top}});
+  }
+  return {{"content", content}};
+}
+
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
@@ -66,6 +85,8 @@ struct Stream {
   std::vector<uint8_t> over;
   std::shared_ptr<Signal> signal;
   CompletionRequest request;
+  bool chat = false;               // chat.completion.chunk shape: a role delta first, then content deltas
+  bool roles_sent = false;
   std::string id;
   Clock::time_point start;
   int prompt_tokens = 0;
@@ -80,7 +101,8 @@ struct Server::Impl {
         options(std::move(o)),
         engine(model),
         scheduler(model, tokenizer, options.scheduler),
-        beam_slots(std::max(1, options.max_beam_requests)) {
+        beam_slots(std::max(1, options.max_beam_requests)),
+        chat(load_served_chat(options.model_dir)) {
     served.id = std::move(model_id);
     served.n_positions = model.info().n_positions;
     served.vocab_size = model.info().vocab_size;
@@ -97,6 +119,7 @@ struct Server::Impl {
   Scheduler scheduler;
   std::counting_semaphore<1024> beam_slots;
   ServedModel served;
+  ServedChat chat;
   Metrics metrics;
   httplib::Server http;
   const int64_t created = std::time(nullptr);
@@ -106,12 +129,15 @@ struct Server::Impl {
   void routes();
   // Runs a handler, turning errors into OpenAI error bodies, and counts the answer.
   void guarded(const std::string& route, httplib::Response& res, const std::function<void()>& fn);
-  void completions(const httplib::Request& req, httplib::Response& res);
-  void beam_search(const CompletionRequest& r, const std::string& id, httplib::Response& res);
+  // Both routes: a chat request is rendered by the chat template, then runs as a completion request.
+  void completions(const std::string& body, httplib::Response& res, bool is_chat);
+  void beam_search(const CompletionRequest& r, const std::string& id, httplib::Response& res, bool is_chat);
   bool stream_some(Stream& s, httplib::DataSink& sink);
   json chunk(const Stream& s, const json& choices) const;
-  json completion_body(const std::string& id, const json& choices, int prompt_tokens, int completion_tokens) const {
-    return {{"id", id}, {"object", "text_completion"}, {"created", std::time(nullptr)}, {"model", served.id},
+  json completion_body(const std::string& id, const json& choices, int prompt_tokens, int completion_tokens,
+                       bool is_chat = false) const {
+    return {{"id", id}, {"object", is_chat ? "chat.completion" : "text_completion"}, {"created", std::time(nullptr)},
+            {"model", served.id},
             {"choices", choices},
             {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
                        {"total_tokens", prompt_tokens + completion_tokens}}}};
@@ -152,7 +178,7 @@ void Server::Impl::routes() {
     return new httplib::ThreadPool(
         static_cast<size_t>(std::min(1024, options.scheduler.slots + options.scheduler.max_queue + 16)));
   };
-  http.set_payload_max_length(8 << 20);
+  http.set_payload_max_length(kMaxBody);
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     guarded("/health", res, [&] { send_json(res, 200, {{"status", "ok"}}); });
   });
@@ -170,31 +196,51 @@ void Server::Impl::routes() {
   http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     guarded("/", res, [&] { res.set_content(kPlaygroundHtml, "text/html; charset=utf-8"); });
   });
-  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    guarded("/v1/completions", res, [&] { completions(req, res); });
-  });
+  // The body is read as JSON whatever Content-Type says (`curl -d` sends x-www-form-urlencoded, which httplib
+  // would otherwise parse as a form and cap at 8 KiB): a content-reader handler takes the raw bytes, up to the
+  // payload limit.
+  for (const char* route : {"/v1/completions", "/v1/chat/completions"}) {
+    const bool is_chat = std::string(route) == "/v1/chat/completions";
+    http.Post(route, [this, route, is_chat](const httplib::Request&, httplib::Response& res,
+                                            const httplib::ContentReader& read) {
+      std::string body;
+      const bool complete = read([&](const char* data, size_t n) {
+        body.append(data, n);
+        return true;
+      });
+      guarded(route, res, [&] {
+        if (!complete && res.status == 413)
+          throw ApiError(413, fmt::format("request body exceeds the server's limit of {} bytes (8 MiB)", kMaxBody));
+        if (!complete) throw ApiError(400, "the request body could not be read (connection closed or bad encoding)");
+        completions(body, res, is_chat);
+      });
+    });
+  }
   // Unknown routes (and methods) get an OpenAI-style error body, not httplib's empty page.
   http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string msg = res.status == 404 ? fmt::format("no route {} {}", req.method, req.path)
-                                              : fmt::format("request failed with HTTP status {}", res.status);
+    const std::string msg =
+        res.status == 404   ? fmt::format("no route {} {}", req.method, req.path)
+        : res.status == 413 ? fmt::format("request body exceeds the server's limit of {} bytes (8 MiB)", kMaxBody)
+                            : fmt::format("request failed with HTTP status {}", res.status);
     send_json(res, res.status, ApiError(res.status, msg, "", "invalid_request_error").body());
     metrics.count_request("other", res.status);
   });
 }
 
 json Server::Impl::chunk(const Stream& s, const json& choices) const {
-  json c = {{"id", s.id}, {"object", "text_completion"}, {"created", std::time(nullptr)}, {"model", served.id},
-            {"choices", choices}};
+  json c = {{"id", s.id}, {"object", s.chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", std::time(nullptr)}, {"model", served.id}, {"choices", choices}};
   if (s.request.include_usage) c["usage"] = nullptr;
   return c;
 }
 
-void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
+void Server::Impl::completions(const std::string& body, httplib::Response& res, bool is_chat) {
   const Clock::time_point start = Clock::now();
-  CompletionRequest r = parse_completion_request(req.body, served);
-  const std::string id = fmt::format("cmpl-{:016x}", next_id.fetch_add(0x9E3779B97F4A7C15ull));
-  if (r.beam()) return beam_search(r, id, res);
+  CompletionRequest r = is_chat ? parse_chat_request(body, served, chat).completion : parse_completion_request(body, served);
+  const std::string id =
+      fmt::format("{}-{:016x}", is_chat ? "chatcmpl" : "cmpl", next_id.fetch_add(0x9E3779B97F4A7C15ull));
+  if (r.beam()) return beam_search(r, id, res, is_chat);
 
   auto signal = std::make_shared<Signal>();
   std::vector<std::shared_ptr<Job>> jobs;
@@ -216,6 +262,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     s->over.assign(jobs.size(), 0);
     s->signal = signal;
     s->request = std::move(r);
+    s->chat = is_chat;
     s->id = id;
     s->start = start;
     s->prompt_tokens = prompt_tokens;
@@ -232,6 +279,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
   const int n = r.n;
   std::vector<std::string> text(jobs.size() * n);
   std::vector<json> logprobs(jobs.size() * n);
+  std::vector<std::vector<TokenLogprob>> chat_logprobs(jobs.size() * n);
   std::vector<std::string> finish(jobs.size() * n);
   for (;;) {
     const uint64_t seen = signal->version();
@@ -242,7 +290,8 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       for (ChoiceEvent& e : events) {
         const size_t k = i * n + e.choice;
         text[k] += e.text;
-        if (r.logprobs) append_logprobs(logprobs[k], e.logprobs);
+        if (r.logprobs && is_chat) chat_logprobs[k].insert(chat_logprobs[k].end(), e.logprobs.begin(), e.logprobs.end());
+        else if (r.logprobs) append_logprobs(logprobs[k], e.logprobs);
         if (!e.finish_reason.empty()) finish[k] = e.finish_reason;
       }
     }
@@ -257,11 +306,19 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       metrics.time_to_first_token.observe(std::chrono::duration<double>(*t - start).count());
   }
   json choices = json::array();
-  for (size_t k = 0; k < text.size(); ++k)
-    choices.push_back({{"index", k}, {"text", text[k]}, {"logprobs", r.logprobs ? logprobs[k] : json(nullptr)},
-                       {"finish_reason", finish[k]}});
+  for (size_t k = 0; k < text.size(); ++k) {
+    if (is_chat) {
+      json lp = nullptr;
+      if (r.logprobs) lp = chat_logprobs_json(chat_logprobs[k]);
+      choices.push_back({{"index", k}, {"message", {{"role", "assistant"}, {"content", text[k]}}}, {"logprobs", lp},
+                         {"finish_reason", finish[k]}});
+    } else {
+      choices.push_back({{"index", k}, {"text", text[k]}, {"logprobs", r.logprobs ? logprobs[k] : json(nullptr)},
+                         {"finish_reason", finish[k]}});
+    }
+  }
   metrics.request_latency.observe(seconds_since(start));
-  send_json(res, 200, completion_body(id, choices, prompt_tokens, completion_tokens));
+  send_json(res, 200, completion_body(id, choices, prompt_tokens, completion_tokens, is_chat));
 }
 
 bool Server::Impl::stream_some(Stream& s, httplib::DataSink& sink) {
@@ -269,16 +326,34 @@ bool Server::Impl::stream_some(Stream& s, httplib::DataSink& sink) {
   const int n = s.request.n;
   bool open = false;
   json choices = json::array();
+  if (s.chat && !s.roles_sent) {  // OpenAI's chat stream opens each choice with a role delta
+    for (size_t k = 0; k < s.jobs.size() * n; ++k)
+      choices.push_back({{"index", k}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
+                         {"finish_reason", nullptr}});
+    s.roles_sent = true;
+  }
   for (size_t i = 0; i < s.jobs.size(); ++i) {
     if (s.over[i]) continue;
     std::vector<ChoiceEvent> events;
     if (!s.jobs[i]->take(events)) s.over[i] = 1;
     open = open || !s.over[i];
-    for (ChoiceEvent& e : events)
-      choices.push_back({{"index", i * n + e.choice},
-                         {"text", e.text},
-                         {"logprobs", s.request.logprobs ? logprobs_json(e.logprobs) : json(nullptr)},
-                         {"finish_reason", e.finish_reason.empty() ? json(nullptr) : json(e.finish_reason)}});
+    for (ChoiceEvent& e : events) {
+      const size_t index = i * n + e.choice;
+      if (!s.chat) {
+        choices.push_back({{"index", index},
+                           {"text", e.text},
+                           {"logprobs", s.request.logprobs ? logprobs_json(e.logprobs) : json(nullptr)},
+                           {"finish_reason", e.finish_reason.empty() ? json(nullptr) : json(e.finish_reason)}});
+        continue;
+      }
+      if (!e.text.empty() || !e.logprobs.empty())
+        choices.push_back({{"index", index}, {"delta", {{"content", e.text}}},
+                           {"logprobs", s.request.logprobs ? chat_logprobs_json(e.logprobs) : json(nullptr)},
+                           {"finish_reason", nullptr}});
+      if (!e.finish_reason.empty())  // the last chunk of a choice: an empty delta with the reason
+        choices.push_back({{"index", index}, {"delta", json::object()}, {"logprobs", nullptr},
+                           {"finish_reason", e.finish_reason}});
+    }
   }
   auto write = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
   auto event = [&](const json& j) {
@@ -291,7 +366,7 @@ bool Server::Impl::stream_some(Stream& s, httplib::DataSink& sink) {
     for (auto& j : s.jobs) {
       if (auto err = j->error()) {
         event(ApiError(500, *err, "", "server_error").body());
-        metrics.count_request("/v1/completions (stream error)", 500);
+        metrics.count_request(s.chat ? "/v1/chat/completions (stream error)" : "/v1/completions (stream error)", 500);
       }
       completion_tokens += j->completion_tokens();
       if (auto t = j->first_token_time())
@@ -313,7 +388,8 @@ bool Server::Impl::stream_some(Stream& s, httplib::DataSink& sink) {
   return true;
 }
 
-void Server::Impl::beam_search(const CompletionRequest& r, const std::string& id, httplib::Response& res) {
+void Server::Impl::beam_search(const CompletionRequest& r, const std::string& id, httplib::Response& res,
+                               bool is_chat) {
   const Clock::time_point start = Clock::now();
   if (!beam_slots.try_acquire_for(std::chrono::seconds(30)))
     throw ApiError(503, "too many beam-search requests are running; retry later", "", "server_error");
@@ -345,11 +421,15 @@ void Server::Impl::beam_search(const CompletionRequest& r, const std::string& id
         }
       }
       if (r.echo) text = tokenizer.decode(prompt) + text;
-      choices.push_back({{"index", choices.size()}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", reason}});
+      if (is_chat)
+        choices.push_back({{"index", choices.size()}, {"message", {{"role", "assistant"}, {"content", text}}},
+                           {"logprobs", nullptr}, {"finish_reason", reason}});
+      else
+        choices.push_back({{"index", choices.size()}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", reason}});
     }
   }
   metrics.request_latency.observe(seconds_since(start));
-  send_json(res, 200, completion_body(id, choices, prompt_tokens, completion_tokens));
+  send_json(res, 200, completion_body(id, choices, prompt_tokens, completion_tokens, is_chat));
 }
 
 Server::Server(Model model, Tokenizer tokenizer, std::string model_id, ServerOptions options)

@@ -1,5 +1,6 @@
 #pragma once
-// The OpenAI-compatible HTTP server (cpp-httplib): POST /v1/completions (JSON or SSE stream), GET /v1/models,
+// The OpenAI-compatible HTTP server (cpp-httplib): POST /v1/completions and /v1/chat/completions (JSON or SSE
+// stream; chat requests are rendered by the model's chat template, then run as completions), GET /v1/models,
 // /health, /metrics (Prometheus) and the playground page at /. Greedy and sampling requests run on the
 // continuous-batching Scheduler; beam-search requests run whole on the Engine (as HF, they have no stream).
 #include <memory>
@@ -16,6 +17,7 @@ struct ServerOptions {
   int port = 8080;              // 0 = any free port
   SchedulerOptions scheduler;
   int max_beam_requests = 2;    // beam-search requests run at once (each holds a thread and its own cache)
+  std::string model_dir;        // where the chat template comes from ("" = none: chat requests get a 400)
 };
 
 class Server {
