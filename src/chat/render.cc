@@ -27,6 +27,9 @@ struct Positioned {  // a RenderError that already carries its position
 class Renderer {
  public:
   Renderer(const Program& p, const RenderOptions& o) : prog_(p), opts_(o) {}
+  ~Renderer() {
+    for (auto& d : namespaces_) d->clear();
+  }
 
   std::string run(const nlohmann::ordered_json& context) {
     auto root = std::make_shared<Frame>();
@@ -82,6 +85,14 @@ class Renderer {
   }
 
   Flow exec(const Node& n) {
+    try {
+      return exec_node(n);
+    } catch (const RenderError& e) {  // from printing or comparing outside an expression's own handler
+      fail(n.pos, e.message);
+    }
+  }
+
+  Flow exec_node(const Node& n) {
     step(n.pos);
     switch (n.type) {
       case Node::kData: emit(n.pos, n.text); return Flow::kNormal;
@@ -104,7 +115,7 @@ class Renderer {
         Value m;
         m.kind = Kind::kMacro;
         m.macro = n.macro;
-        m.closure = std::make_shared<Scopes>(scopes_);
+        m.closure = keep_scopes();
         (*scopes_.back())[n.macro->name] = m;
         return Flow::kNormal;
       }
@@ -112,7 +123,7 @@ class Renderer {
         Value caller;
         caller.kind = Kind::kMacro;
         caller.macro = n.macro;
-        caller.closure = std::make_shared<Scopes>(scopes_);
+        caller.closure = keep_scopes();
         emit(n.pos, to_str(eval_call(*n.expr, &caller)));
         return Flow::kNormal;
       }
@@ -121,6 +132,13 @@ class Renderer {
       case Node::kGeneration: return exec(n.body);
     }
     return Flow::kNormal;
+  }
+
+  // Macros capture the scopes they are defined in. The renderer owns those copies and macro values point at
+  // them, so a frame holding a macro that holds the frame is no shared_ptr cycle (no leak).
+  const Scopes* keep_scopes() {
+    closures_.push_back(std::make_unique<Scopes>(scopes_));
+    return closures_.back().get();
   }
 
   void bind(Frame& frame, const std::vector<std::string>& targets, const Value& v, size_t pos) {
@@ -312,7 +330,7 @@ class Renderer {
       if (!known) throw RenderError{"macro '" + def.name + "' was invoked with an unknown argument '" + key + "'"};
     }
     Scopes saved = std::move(scopes_);
-    scopes_ = *static_cast<const Scopes*>(m.closure.get());
+    scopes_ = *static_cast<const Scopes*>(m.closure);
     scopes_.push_back(frame);
     for (size_t k = 0; k < def.params.size(); ++k) {
       const auto& [pname, dflt] = def.params[k];
@@ -359,7 +377,11 @@ class Renderer {
       if (f.is_undefined()) undefined_error(f);
       throw RenderError{"'" + type_name(f) + "' object is not callable"};
     }
-    if (!f.macro) return call_global(f.s, a, opts_.now);
+    if (!f.macro) {
+      Value v = call_global(f.s, a, opts_.now);
+      if (v.kind == Kind::kNamespace) namespaces_.push_back(v.dict);
+      return v;
+    }
     return call_macro(f, a, caller, e.pos);
   }
 
@@ -566,6 +588,8 @@ class Renderer {
   const Program& prog_;
   const RenderOptions& opts_;
   Scopes scopes_;
+  std::vector<std::unique_ptr<Scopes>> closures_;
+  std::vector<std::shared_ptr<Dict>> namespaces_;  // cleared at the end: `set ns.me = ns` must not leak
   std::string* out_ = nullptr;
   int64_t steps_ = 0;
   int depth_ = 0;

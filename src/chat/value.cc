@@ -124,15 +124,24 @@ static std::string repr_string(const std::string& s) {
   return out + q;
 }
 
-std::string repr(const Value& v) {
+// Containers can hold themselves (`set ns.me = ns`): printing and comparing stop at this depth.
+constexpr int kMaxDepth = 200;
+
+static std::string to_str_at(const Value& v, int depth);
+
+static std::string repr_at(const Value& v, int depth) {
   switch (v.kind) {
     case Kind::kString: return repr_string(v.s);
     case Kind::kUndefined: return "Undefined";
-    default: return to_str(v);
+    default: return to_str_at(v, depth);
   }
 }
 
-std::string to_str(const Value& v) {
+std::string repr(const Value& v) { return repr_at(v, 0); }
+std::string to_str(const Value& v) { return to_str_at(v, 0); }
+
+static std::string to_str_at(const Value& v, int depth) {
+  if (depth > kMaxDepth) throw RenderError{"value nested deeper than 200 levels (or containing itself)"};
   switch (v.kind) {
     case Kind::kUndefined: return "";
     case Kind::kNone: return "None";
@@ -142,7 +151,7 @@ std::string to_str(const Value& v) {
     case Kind::kString: return v.s;
     case Kind::kList: {
       std::string out = v.is_tuple ? "(" : "[";
-      for (size_t k = 0; k < v.list->size(); ++k) out += (k ? ", " : "") + repr((*v.list)[k]);
+      for (size_t k = 0; k < v.list->size(); ++k) out += (k ? ", " : "") + repr_at((*v.list)[k], depth + 1);
       if (v.is_tuple && v.list->size() == 1) out += ",";
       return out + (v.is_tuple ? ")" : "]");
     }
@@ -151,7 +160,10 @@ std::string to_str(const Value& v) {
     case Kind::kDict: case Kind::kNamespace: {
       std::string out = v.kind == Kind::kNamespace ? "<Namespace {" : "{";
       bool first = true;
-      for (const auto& [k, x] : *v.dict) { out += (first ? "" : ", ") + repr(k) + ": " + repr(x); first = false; }
+      for (const auto& [k, x] : *v.dict) {
+        out += (first ? "" : ", ") + repr_at(k, depth + 1) + ": " + repr_at(x, depth + 1);
+        first = false;
+      }
       return out + (v.kind == Kind::kDict ? "}" : "}>");
     }
     case Kind::kMacro: return "<Macro>";
@@ -172,7 +184,11 @@ bool truthy(const Value& v) {
   }
 }
 
-bool equals(const Value& a, const Value& b) {
+static bool equals_at(const Value& a, const Value& b, int depth);
+bool equals(const Value& a, const Value& b) { return equals_at(a, b, 0); }
+
+static bool equals_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxDepth) throw RenderError{"value nested deeper than 200 levels (or containing itself)"};
   if (a.is_number() && b.is_number()) {
     if (a.kind == Kind::kFloat || b.kind == Kind::kFloat) return a.as_double() == b.as_double();
     return (a.kind == Kind::kBool ? int64_t(a.b) : a.i) == (b.kind == Kind::kBool ? int64_t(b.b) : b.i);
@@ -184,13 +200,13 @@ bool equals(const Value& a, const Value& b) {
     case Kind::kList:
       if (a.is_tuple != b.is_tuple || a.list->size() != b.list->size()) return false;
       for (size_t k = 0; k < a.list->size(); ++k)
-        if (!equals((*a.list)[k], (*b.list)[k])) return false;
+        if (!equals_at((*a.list)[k], (*b.list)[k], depth + 1)) return false;
       return true;
     case Kind::kDict:
       if (a.dict->size() != b.dict->size()) return false;
       for (const auto& [k, x] : *a.dict) {
         const Value* y = b.find(k);
-        if (!y || !equals(x, *y)) return false;
+        if (!y || !equals_at(x, *y, depth + 1)) return false;
       }
       return true;
     case Kind::kNamespace: return a.dict == b.dict;
@@ -200,7 +216,11 @@ bool equals(const Value& a, const Value& b) {
   }
 }
 
-bool less(const Value& a, const Value& b) {
+static bool less_at(const Value& a, const Value& b, int depth);
+bool less(const Value& a, const Value& b) { return less_at(a, b, 0); }
+
+static bool less_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxDepth) throw RenderError{"value nested deeper than 200 levels (or containing itself)"};
   if (a.is_number() && b.is_number()) {
     if (a.kind == Kind::kFloat || b.kind == Kind::kFloat) return a.as_double() < b.as_double();
     return (a.kind == Kind::kBool ? int64_t(a.b) : a.i) < (b.kind == Kind::kBool ? int64_t(b.b) : b.i);
@@ -209,7 +229,7 @@ bool less(const Value& a, const Value& b) {
   if (a.kind == Kind::kList && b.kind == Kind::kList && a.is_tuple == b.is_tuple) {
     size_t n = std::min(a.list->size(), b.list->size());
     for (size_t k = 0; k < n; ++k) {
-      if (!equals((*a.list)[k], (*b.list)[k])) return less((*a.list)[k], (*b.list)[k]);
+      if (!equals_at((*a.list)[k], (*b.list)[k], depth + 1)) return less_at((*a.list)[k], (*b.list)[k], depth + 1);
     }
     return a.list->size() < b.list->size();
   }

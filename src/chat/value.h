@@ -32,7 +32,7 @@ struct Value {
   std::shared_ptr<List> list;    // kList (is_tuple: a Python tuple, printed with parentheses)
   std::shared_ptr<Dict> dict;    // kDict, kNamespace (mutable through `set ns.x`); kLoop: i = index0, list = items
   std::shared_ptr<const MacroDef> macro;  // kMacro (null: a built-in global function named by s)
-  std::shared_ptr<const void> closure;    // kMacro: the scopes the macro was defined in (renderer-owned type)
+  const void* closure = nullptr;          // kMacro: the scopes it was defined in (owned by the renderer: no cycle)
   bool is_tuple = false;
 
   static Value undefined(std::string hint) { Value v; v.s = std::move(hint); return v; }
