@@ -30,5 +30,8 @@ rc=0
 echo "== load test: tests/serve/load_test.py --concurrency 64 --requests 300 --max-tokens 32"
 "$VENV/bin/python" tests/serve/load_test.py --concurrency 64 --requests 300 --max-tokens 32 \
   --out build-serve/load.json || rc=$?
+echo "== chat load test: tests/serve/load_test.py --chat --concurrency 64 --requests 192 --max-tokens 24"
+"$VENV/bin/python" tests/serve/load_test.py --chat --concurrency 64 --requests 192 --max-tokens 24 \
+  --out build-serve/load-chat.json || rc=$?
 echo "scripts/test-server.sh: $(( $(date +%s) - start )) s"
 exit $rc

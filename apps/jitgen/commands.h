@@ -25,6 +25,7 @@ Subcommand register_tokenize(CLI::App& parent);
 Subcommand register_make_model(CLI::App& parent);
 Subcommand register_bench(CLI::App& parent);
 Subcommand register_serve(CLI::App& parent);
+Subcommand register_chat(CLI::App& parent);
 
 // jitgen bench --device cuda (cmd_bench_cuda.cc): presets, dtypes, batches and new-token counts are comma lists.
 int run_cuda_bench(const std::string& presets, const std::string& dtypes, const std::string& batches,

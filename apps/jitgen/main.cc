@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
       cli::register_tokenize,
       cli::register_make_model,
       cli::register_bench,
+      cli::register_chat,
 #ifdef JITGEN_WITH_SERVE
       cli::register_serve,
 #endif

@@ -4,6 +4,8 @@
 the server's memory stayed flat. Prints throughput and latency percentiles and writes them as JSON to --out.
 
   tests/serve/load_test.py [--concurrency 64] [--requests 300] [--max-tokens 32] [--out build-serve/load.json]
+  tests/serve/load_test.py --chat ...     the same with streamed /v1/chat/completions requests, against a tiny GPT-2
+                                          folder (`jitgen make-model`) given a chat template
 
 It starts its own server (`jitgen serve --port 0`, see serverproc.py) unless --url names a running one (then no
 memory check). Only 127.0.0.1 is ever contacted. Exit status 1 when a request failed or memory grew too much.
@@ -21,7 +23,9 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -46,11 +50,26 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))]  # nearest-rank
 
 
+CHAT_TEMPLATE = ("{% for m in messages %}{{ m.role | capitalize }}: {{ m.content }}\n{% endfor %}"
+                 "{% if add_generation_prompt %}Assistant:{% endif %}")
+
+
+def make_chat_model(root: Path) -> Path:
+    """A tiny random GPT-2 folder whose tokenizer_config.json has a chat template (for --chat)."""
+    from serverproc import find_binary
+    d = root / "chat-model"
+    subprocess.run([str(find_binary()), "make-model", "--out", str(d), "--config", "tiny", "--with-tokenizer"],
+                   check=True, capture_output=True)
+    (d / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|endoftext|>", "chat_template": CHAT_TEMPLATE}))
+    return d
+
+
 async def one_request(client: httpx.AsyncClient, body: dict) -> dict:
     t0 = time.perf_counter()
     res = {"ok": False, "ttft": None, "latency": None, "tokens": 0, "error": None}
+    chat = "messages" in body
     try:
-        async with client.stream("POST", "/v1/completions", json=body) as r:
+        async with client.stream("POST", "/v1/chat/completions" if chat else "/v1/completions", json=body) as r:
             if r.status_code != 200:
                 res["error"] = f"HTTP {r.status_code}: {(await r.aread())[:200]!r}"
                 return res
@@ -66,7 +85,8 @@ async def one_request(client: httpx.AsyncClient, body: dict) -> dict:
                 chunk = json.loads(data)
                 if chunk.get("usage"):
                     res["tokens"] = chunk["usage"]["completion_tokens"]
-                if res["ttft"] is None and any(c.get("text") for c in chunk.get("choices", [])):
+                if res["ttft"] is None and any(c.get("text") or c.get("delta", {}).get("content")
+                                               for c in chunk.get("choices", [])):
                     res["ttft"] = time.perf_counter() - t0
         res["latency"] = time.perf_counter() - t0
         if not done:
@@ -83,7 +103,7 @@ async def one_request(client: httpx.AsyncClient, body: dict) -> dict:
 
 
 async def run_phase(url: str, model: str, n_requests: int, concurrency: int, max_tokens: int,
-                    deadline: float) -> tuple[list[dict], float]:
+                    deadline: float, chat: bool = False) -> tuple[list[dict], float]:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n_requests):
         queue.put_nowait(i)
@@ -100,6 +120,13 @@ async def run_phase(url: str, model: str, n_requests: int, concurrency: int, max
                     return
                 body = {"model": model, "prompt": ps[i % len(ps)], "max_tokens": max_tokens, "stream": True,
                         "temperature": 0.8, "seed": i, "ignore_eos": True, "stream_options": {"include_usage": True}}
+                if chat:
+                    del body["prompt"]
+                    body["messages"] = [{"role": "user", "content": ps[i % len(ps)]}]
+                    if i % 3 == 0:  # multi-turn histories too
+                        body["messages"] = [{"role": "system", "content": "Be brief."}, body["messages"][0],
+                                            {"role": "assistant", "content": ps[(i + 1) % len(ps)][:40]},
+                                            {"role": "user", "content": "And then?"}]
                 results.append(await one_request(client, body))
 
         t0 = time.perf_counter()
@@ -137,19 +164,22 @@ def main() -> int:
                     help="extra `jitgen serve` arguments (default: %(default)s, so 64 clients never see 429)")
     ap.add_argument("--rss-growth-mib", type=float, help="allowed VmRSS growth after warm-up (default: see above)")
     ap.add_argument("--time-limit", type=float, default=600, help="give up after this many seconds")
+    ap.add_argument("--chat", action="store_true", help="streamed /v1/chat/completions requests (own chat model)")
     args = ap.parse_args()
     host = (args.url or "http://127.0.0.1").split("//", 1)[1].split(":")[0]
     if host not in ("127.0.0.1", "localhost", "[::1]"):
         ap.error("--url must be on loopback")
 
     deadline = time.monotonic() + args.time_limit
-    server = None if args.url else Server(*args.server_args.split())
+    tmp = tempfile.TemporaryDirectory(prefix="jitgen-load-") if args.chat and not args.url else None
+    chat_args = ["--model", str(make_chat_model(Path(tmp.name)))] if tmp else []
+    server = None if args.url else Server(*args.server_args.split(), *chat_args)
     url = args.url or server.url
     try:
         model = httpx.get(f"{url}/v1/models", timeout=30).json()["data"][0]["id"]
         rss = {"start_kib": server.rss_kib()} if server else {}
         n_warm = args.warmup if args.warmup is not None else 2 * args.concurrency
-        warm, _ = asyncio.run(run_phase(url, model, n_warm, args.concurrency, args.max_tokens, deadline))
+        warm, _ = asyncio.run(run_phase(url, model, n_warm, args.concurrency, args.max_tokens, deadline, args.chat))
         if server:
             rss["after_warmup_kib"] = server.rss_kib()
             samples, sampling = [], threading.Event()
@@ -161,7 +191,8 @@ def main() -> int:
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
         before = scrape(url)
-        results, wall = asyncio.run(run_phase(url, model, args.requests, args.concurrency, args.max_tokens, deadline))
+        results, wall = asyncio.run(run_phase(url, model, args.requests, args.concurrency, args.max_tokens, deadline,
+                                              args.chat))
         after = scrape(url)
         if server:
             sampling.set()
@@ -170,6 +201,8 @@ def main() -> int:
             rss["peak_kib"] = max(samples + [rss["end_kib"]])
     finally:
         rc = server.stop() if server else 0
+        if tmp:
+            tmp.cleanup()
 
     ok = [r for r in results if r["ok"]]
     failed = [r for r in results + warm if not r["ok"]]
@@ -178,6 +211,7 @@ def main() -> int:
     ttft = [r["ttft"] for r in ok if r["ttft"] is not None]
     tokens = sum(r["tokens"] for r in ok)
     report = {
+        "route": "/v1/chat/completions" if args.chat else "/v1/completions",
         "concurrency": args.concurrency, "requests": args.requests, "max_tokens": args.max_tokens,
         "succeeded": len(ok), "failed": len(failed) + missing, "failed_in_warmup": sum(not r["ok"] for r in warm),
         "wall_s": round(wall, 3),
@@ -202,7 +236,7 @@ def main() -> int:
             problems.append(f"server exit code {rc}")
     report["problems"] = problems
 
-    print(f"load test: {args.requests} requests, {args.concurrency} concurrent streaming clients, "
+    print(f"load test ({report['route']}): {args.requests} requests, {args.concurrency} concurrent streaming clients, "
           f"max_tokens {args.max_tokens}: {len(ok)} ok, {report['failed']} failed in {wall:.1f} s "
           f"(after a warm-up of {len(warm)} requests, {report['failed_in_warmup']} of them failed)")
     print(f"  throughput  {report['requests_per_s']} requests/s, {report['tokens_per_s']} generated tokens/s")

@@ -179,3 +179,23 @@ def test_chat_and_completions_share_the_batch(chat_client, chat_dir):
     with ThreadPoolExecutor(16) as pool:
         outs = list(pool.map(lambda i: (chat if i % 2 else completion)(i), range(16)))
     assert outs == [ref["text"]] * 16
+
+
+def test_cli_chat_keeps_history_and_resets(chat_dir):
+    """`jitgen chat` with piped stdin: one turn per line, each reply = `jitgen generate` on the prompt jinja2 renders
+    from the history so far; /reset drops the history but keeps --system."""
+    turns = ["Hello!", "Second turn", "/reset", "Again"]
+    out = subprocess.run([str(find_binary()), "chat", "--model", str(chat_dir), "--max-new-tokens", "6",
+                          "--system", "Be terse."], input="\n".join(turns) + "\n", capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    system = {"role": "system", "content": "Be terse."}
+    history, expected = [system], ""
+    for t in turns:
+        if t == "/reset":
+            history = [system]
+            continue
+        history.append({"role": "user", "content": t})
+        reply = reference(chat_dir, hf_render(history), 6)["text"]
+        expected += reply + "\n"
+        history.append({"role": "assistant", "content": reply})
+    assert out == expected
