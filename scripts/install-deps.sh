@@ -19,7 +19,9 @@ DEMO_MODEL_APT_PACKAGES=(bible-kjv bible-kjv-text)
 want_oracle=0
 for arg in "$@"; do
   case "$arg" in
-    --oracle) want_oracle=1 ;;
+    # --oracle also installs the KJV (bible-kjv prints bible-kjv-text): scripts/make_tokenizer_fixtures.py trains
+    # its tokenizers on it. Oracle-only: CI does not need them.
+    --oracle) want_oracle=1; APT_PACKAGES+=("${DEMO_MODEL_APT_PACKAGES[@]}") ;;
     --demo-model) want_oracle=1; APT_PACKAGES+=("${DEMO_MODEL_APT_PACKAGES[@]}") ;;
     *) echo "install-deps.sh: unknown option '$arg' (expected --oracle or --demo-model)" >&2; exit 2 ;;
   esac

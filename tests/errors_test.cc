@@ -486,14 +486,9 @@ const std::vector<LibCase>& lib_cases() {
       {"TOK-JSON-NUMBER", ErrorCode::kInvalidFile, "malformed JSON", [] { load_tokenizer_json_text("[1e999]"); }},
       {"TOK-ROOT", ErrorCode::kInvalidFile, "top-level value is a JSON array", [] { load_tokenizer_json_text("[]"); }},
       {"TOK-NO-MODEL", ErrorCode::kInvalidFile, "field 'model' is missing", [] { load_tokenizer_json_text("{}"); }},
-      {"TOK-MODEL-TYPE", ErrorCode::kInvalidFile, "(expected \"BPE\")", [] {
+      {"TOK-MODEL-TYPE", ErrorCode::kInvalidFile, "model.type is \"Bigram\" (expected one of \"BPE\", \"Unigram\"", [] {
          json d = tokenizer_doc();
-         d["model"]["type"] = "WordPiece";
-         load_tokenizer_json(d);
-       }},
-      {"TOK-SUBWORD-PREFIX", ErrorCode::kInvalidFile, "(expected \"\" or null for byte-level BPE)", [] {
-         json d = tokenizer_doc();
-         d["model"]["continuing_subword_prefix"] = "##";
+         d["model"]["type"] = "Bigram";
          load_tokenizer_json(d);
        }},
       {"TOK-DROPOUT", ErrorCode::kInvalidFile, "BPE dropout is for training", [] {
@@ -527,9 +522,9 @@ const std::vector<LibCase>& lib_cases() {
          load_tokenizer_json(d);
        }},
       {"TOK-BYTE-MISSING", ErrorCode::kInvalidFile, "vocabulary has no token for byte", [] {
-         json d = tokenizer_doc();
-         d["model"]["vocab"].erase("a");
-         load_tokenizer_json(d);
+         json v = byte_vocab();
+         v.erase("a");
+         load_vocab_merges(v.dump(), "");
        }},
       {"TOK-NO-MERGES", ErrorCode::kInvalidFile, "model.merges is missing or not an array", [] {
          json d = tokenizer_doc();
@@ -546,25 +541,79 @@ const std::vector<LibCase>& lib_cases() {
          d["model"]["merges"] = {"a b"};
          load_tokenizer_json(d);
        }},
-      {"TOK-NORMALIZER", ErrorCode::kInvalidFile, "is not supported (expected null, as in GPT-2)", [] {
+      {"TOK-NORMALIZER", ErrorCode::kInvalidFile, "normalizer.type is \"NFX\" (expected one of \"NFC\"", [] {
          json d = tokenizer_doc();
-         d["normalizer"] = {{"type", "NFC"}};
+         d["normalizer"] = {{"type", "NFX"}};
          load_tokenizer_json(d);
        }},
-      {"TOK-PRE-TOKENIZER", ErrorCode::kInvalidFile, "(expected \"ByteLevel\")", [] {
+      {"TOK-PRE-TOKENIZER", ErrorCode::kInvalidFile, "pre_tokenizer.type is \"Whitespacey\" (expected one of", [] {
          json d = tokenizer_doc();
-         d["pre_tokenizer"] = {{"type", "Whitespace"}};
+         d["pre_tokenizer"] = {{"type", "Whitespacey"}};
          load_tokenizer_json(d);
        }},
-      {"TOK-USE-REGEX", ErrorCode::kInvalidFile, "pre_tokenizer.use_regex is false", [] {
+      {"TOK-DECODER", ErrorCode::kInvalidFile, "decoder.decoders[1].type is \"Glue\" (expected one of", [] {
          json d = tokenizer_doc();
-         d["pre_tokenizer"]["use_regex"] = false;
+         d["decoder"] = {{"type", "Sequence"}, {"decoders", {{{"type", "Fuse"}}, {{"type", "Glue"}}}}};
          load_tokenizer_json(d);
        }},
-      {"TOK-DECODER", ErrorCode::kInvalidFile, "decoder.type is", [] {
+      {"TOK-POST-PROCESSOR", ErrorCode::kInvalidFile, "post_processor.type is \"Templat\" (expected one of", [] {
          json d = tokenizer_doc();
-         d["decoder"] = {{"type", "WordPiece"}};
+         d["post_processor"] = {{"type", "Templat"}};
          load_tokenizer_json(d);
+       }},
+      {"TOK-COMPONENT-FIELD", ErrorCode::kInvalidFile, "pre_tokenizer.behavior is \"Dropped\" (expected \"Removed\"", [] {
+         json d = tokenizer_doc();
+         d["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Dropped"}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-COMPONENT-MISSING", ErrorCode::kInvalidFile, "normalizer.prepend is missing (expected a string)", [] {
+         json d = tokenizer_doc();
+         d["normalizer"] = {{"type", "Prepend"}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-BAD-REGEX", ErrorCode::kInvalidFile, "pre_tokenizer.pattern \"[a-\" does not compile", [] {
+         json d = tokenizer_doc();
+         d["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "[a-"}}}, {"behavior", "Isolated"}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-UNK-MISSING", ErrorCode::kInvalidFile, "model.unk_token '<unk>' is not in the vocabulary", [] {
+         json d = tokenizer_doc();
+         d["model"]["unk_token"] = "<unk>";
+         load_tokenizer_json(d);
+       }},
+      {"TOK-UNK-MISSING-WORD", ErrorCode::kInvalidFile, "model.unk_token '[UNK]' is not in model.vocab", [] {
+         json d = tokenizer_doc();
+         d["model"] = {{"type", "WordPiece"}, {"vocab", {{"a", 0}}}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-UNIGRAM-UNK-ID", ErrorCode::kInvalidFile, "model.unk_id is 5 (expected an index into model.vocab, or null)", [] {
+         json d = tokenizer_doc();
+         d["model"] = {{"type", "Unigram"}, {"unk_id", 5}, {"vocab", json::array({json::array({"a", 0.0})})}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-UNIGRAM-PIECE", ErrorCode::kInvalidFile, "model.vocab[0] is [\"a\",\"x\"] (expected [piece, score])", [] {
+         json d = tokenizer_doc();
+         d["model"] = {{"type", "Unigram"}, {"vocab", json::array({json::array({"a", "x"})})}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-TEMPLATE-SPECIAL", ErrorCode::kInvalidFile, "that post_processor.special_tokens does not define", [] {
+         json d = tokenizer_doc();
+         d["post_processor"] = {{"type", "TemplateProcessing"},
+                                {"single", {{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}}},
+                                {"special_tokens", json::object()}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-PRECOMPILED", ErrorCode::kInvalidFile, "normalizer.precompiled_charsmap declares a trie of", [] {
+         json d = tokenizer_doc();
+         d["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "/////wAAAAA="}};
+         load_tokenizer_json(d);
+       }},
+      {"TOK-CONFIG-TOKEN", ErrorCode::kInvalidFile, "tokenizer_config.bos_token is 7 (expected a string, an object", [] {
+         const std::string d = scratch().file("cfgtok");
+         std::filesystem::create_directories(d);
+         test::write_file(d + "/tokenizer.json", tokenizer_doc().dump());
+         test::write_file(d + "/tokenizer_config.json", R"({"bos_token": 7})");
+         (void)Tokenizer::from_dir(d);
        }},
       {"TOK-ADDED-ARRAY", ErrorCode::kInvalidFile, "added_tokens is not an array", [] {
          json d = tokenizer_doc();

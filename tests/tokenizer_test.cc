@@ -352,28 +352,69 @@ TEST(TokenizerLoad, MergeReferencesTokenMissingFromVocab) {
   EXPECT_HAS(m, "uses token 'qz' that is not in");
 }
 
-TEST(TokenizerLoad, TokenizerJsonWrongModelTypeAndPipeline) {
+TEST(TokenizerLoad, TokenizerJsonUnknownComponentTypes) {
   TempDir d;
+  auto load_error = [&](const json& j) {
+    write_file(d.file("tokenizer.json"), j.dump());
+    return error_of([&] { Tokenizer::from_tokenizer_json(d.file("tokenizer.json")); });
+  };
   json j = make_tokenizer_json(false);
-  j["model"]["type"] = "WordPiece";
-  write_file(d.file("tokenizer.json"), j.dump());
-  std::string m = error_of([&] { Tokenizer::from_tokenizer_json(d.file("tokenizer.json")); });
-  EXPECT_HAS(m, d.file("tokenizer.json") + ": model.type is WordPiece (expected \"BPE\")");
+  j["model"]["type"] = "Bigram";
+  std::string m = load_error(j);
+  EXPECT_HAS(m, d.file("tokenizer.json") + ": model.type is \"Bigram\" (expected one of \"BPE\", \"Unigram\", \"WordPiece\" or \"WordLevel\")");
   j = make_tokenizer_json(false);
-  j["pre_tokenizer"] = {{"type", "Whitespace"}};
-  write_file(d.file("tokenizer.json"), j.dump());
-  m = error_of([&] { Tokenizer::from_tokenizer_json(d.file("tokenizer.json")); });
-  EXPECT_HAS(m, "pre_tokenizer.type is \"Whitespace\" (expected \"ByteLevel\")");
+  j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "ByteLevel"}}, {{"type", "Whitespacey"}}}}};
+  EXPECT_HAS(load_error(j), "pre_tokenizer.pretokenizers[1].type is \"Whitespacey\" (expected one of \"ByteLevel\", \"Split\"");
   j = make_tokenizer_json(false);
-  j["normalizer"] = {{"type", "NFC"}};
-  write_file(d.file("tokenizer.json"), j.dump());
-  m = error_of([&] { Tokenizer::from_tokenizer_json(d.file("tokenizer.json")); });
-  EXPECT_HAS(m, "normalizer \"NFC\" is not supported");
+  j["normalizer"] = {{"type", "NFX"}};
+  EXPECT_HAS(load_error(j), "normalizer.type is \"NFX\" (expected one of \"NFC\"");
+  j = make_tokenizer_json(false);
+  j["decoder"] = {{"type", "Sequence"}, {"decoders", {{{"type", "Fuse"}}, {{"type", "Glue"}}}}};
+  EXPECT_HAS(load_error(j), "decoder.decoders[1].type is \"Glue\" (expected one of \"ByteLevel\"");
+  j = make_tokenizer_json(false);
+  j["post_processor"] = {{"type", "Templat"}};
+  EXPECT_HAS(load_error(j), "post_processor.type is \"Templat\" (expected one of \"TemplateProcessing\"");
   j = make_tokenizer_json(false);
   j["added_tokens"][0]["id"] = 5;
-  write_file(d.file("tokenizer.json"), j.dump());
-  m = error_of([&] { Tokenizer::from_tokenizer_json(d.file("tokenizer.json")); });
-  EXPECT_HAS(m, "'<|endoftext|>' has id 5 but model.vocab gives 50256");
+  EXPECT_HAS(load_error(j), "'<|endoftext|>' has id 5 but model.vocab gives 50256");
+}
+
+TEST(TokenizerLoad, TokenizerJsonBadFieldsNameComponentAndField) {
+  TempDir d;
+  auto load_error = [&](const json& j) {
+    write_file(d.file("tokenizer.json"), j.dump());
+    return error_of([&] { Tokenizer::from_tokenizer_json(d.file("tokenizer.json")); });
+  };
+  json j = make_tokenizer_json(false);
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(?i:'s|[a-z"}}}, {"behavior", "Isolated"}};
+  std::string m = load_error(j);
+  EXPECT_HAS(m, "pre_tokenizer.pattern \"(?i:'s|[a-z\" does not compile (");
+  EXPECT_HAS(m, "expected a valid regex)");
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "\\s+"}}}, {"behavior", "Dropped"}};
+  EXPECT_HAS(load_error(j), "pre_tokenizer.behavior is \"Dropped\" (expected \"Removed\", \"Isolated\"");
+  j = make_tokenizer_json(false);
+  j["model"]["unk_token"] = "<unk>";
+  EXPECT_HAS(load_error(j), "model.unk_token '<unk>' is not in the vocabulary (expected one of its tokens, or null)");
+  j = make_tokenizer_json(false);
+  j["normalizer"] = {{"type", "Replace"}, {"pattern", {{"Regex", "a("}}}, {"content", "b"}};
+  EXPECT_HAS(load_error(j), "normalizer.pattern \"a(\" does not compile");
+  j["normalizer"] = {{"type", "Prepend"}};
+  EXPECT_HAS(load_error(j), "normalizer.prepend is missing (expected a string)");
+  j = make_tokenizer_json(false);
+  j["decoder"] = {{"type", "Strip"}, {"content", "ab"}, {"start", 1}, {"stop", 0}};
+  EXPECT_HAS(load_error(j), "decoder.content is \"ab\" (expected a one-character string)");
+  j = make_tokenizer_json(false);
+  j["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}}}}}},
+                         {"special_tokens", json::object()}};
+  EXPECT_HAS(load_error(j), "post_processor.single[0].SpecialToken names special token \"<s>\" that post_processor.special_tokens does not define");
+  j = make_tokenizer_json(false);
+  j["model"] = {{"type", "Unigram"}, {"unk_id", 5}, {"vocab", json::array({json::array({"a", 0.0}), json::array({"b", -1.0})})}};
+  EXPECT_HAS(load_error(j), "model.unk_id is 5 (expected an index into model.vocab, or null)");
+  j["model"] = {{"type", "Unigram"}, {"vocab", json::array({json::array({"a", "x"})})}};
+  EXPECT_HAS(load_error(j), "model.vocab[0] is [\"a\",\"x\"] (expected [piece, score])");
+  j["model"] = {{"type", "WordPiece"}, {"vocab", {{"a", 0}}}, {"unk_token", "[UNK]"}};
+  EXPECT_HAS(load_error(j), "model.unk_token '[UNK]' is not in model.vocab (expected one of its tokens)");
 }
 
 TEST(TokenizerLoad, BuiltinSha256Mismatch) {

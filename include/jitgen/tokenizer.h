@@ -1,7 +1,9 @@
 #pragma once
-// Byte-level BPE tokenizer, identical to Hugging Face's GPT-2 tokenizer (slow GPT2Tokenizer and fast
-// tokenizers ByteLevel BPE): same pre-tokenizer regex with real Unicode classes, same merges, same
-// byte-to-unicode mapping, same decoding of invalid UTF-8 (U+FFFD replacement, as errors="replace").
+// The Hugging Face tokenizer pipeline, identical to HF `tokenizers` (and transformers 5's TokenizersBackend
+// for the config files): tokenizer.json's normalizer, pre-tokenizer, model (BPE, Unigram, WordPiece,
+// WordLevel), post-processor, decoder and added tokens; tokenizer_config.json / special_tokens_map.json /
+// chat_template.jinja beside it. GPT-2's byte-level BPE (vocab.json + merges.txt, or the vendored files) is
+// one configuration of the same pipeline. Components and their HF sources: src/tokenizer/*/.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,6 +22,7 @@ struct BatchEncodeOptions {
   std::optional<int> max_length;            // truncation length when set
   PaddingSide truncation_side = PaddingSide::kRight;
   std::optional<int> pad_token_id;          // defaults to the tokenizer's pad, then eos
+  bool add_special_tokens = true;           // run the post-processor (e.g. Llama's <s>), as HF's default
 };
 
 struct BatchEncoding {
@@ -29,7 +32,8 @@ struct BatchEncoding {
 
 class Tokenizer {
  public:
-  // From a folder: tokenizer.json when present, else vocab.json + merges.txt. Throws jitgen::Error.
+  // From a folder: tokenizer.json when present, else vocab.json + merges.txt; then tokenizer_config.json,
+  // special_tokens_map.json and chat_template.jinja when present. Throws jitgen::Error.
   static Tokenizer from_dir(const std::string& dir);
   static Tokenizer from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
   static Tokenizer from_tokenizer_json(const std::string& path);
@@ -45,19 +49,38 @@ class Tokenizer {
   // Added/special tokens in the text (e.g. "<|endoftext|>") become their single id, as in HF. Invalid
   // UTF-8 in `text` is first replaced by U+FFFD per maximal subpart (what HF encodes for
   // bytes.decode("utf-8", errors="replace")); HF itself only accepts valid strings. Thread-safe.
-  std::vector<int32_t> encode(std::string_view text) const;
+  // add_special_tokens runs the post-processor (HF's default: true; GPT-2's adds nothing).
+  std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
   // Ids outside the vocabulary throw kInvalidArgument. Invalid UTF-8 byte runs become U+FFFD.
+  // clean_up_tokenization_spaces from tokenizer_config.json applies (not for BPE models, as transformers 5).
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
   BatchEncoding encode_batch(const std::vector<std::string>& texts, const BatchEncodeOptions& opt = {}) const;
 
   int vocab_size() const;
   std::optional<int32_t> token_to_id(std::string_view token) const;  // by vocabulary string
   std::string id_to_token(int32_t id) const;                         // byte-level string form
-  // Raw bytes this token stands for (used by streaming and stop strings).
+  // Raw bytes this token stands for (used by streaming and stop strings): the decoder applied to the token
+  // alone without its position-dependent steps (Strip, Metaspace's first-token rule), byte tokens
+  // (<0x0A>, byte-level chars) as raw bytes. A Llama decode() of several ids can differ from the concatenation
+  // by the leading space the decoder strips.
   std::string token_bytes(int32_t id) const;
-  std::optional<int32_t> eos_token_id() const;  // "<|endoftext|>" when present
-  std::optional<int32_t> pad_token_id() const;  // as configured (tokenizer.json / none)
+  // eos_token of tokenizer_config.json / special_tokens_map.json, else "<|endoftext|>" when present.
+  std::optional<int32_t> eos_token_id() const;
+  std::optional<int32_t> bos_token_id() const;  // bos_token of the config files
+  std::optional<int32_t> unk_token_id() const;  // unk_token of the config files
+  // pad_token of the config files, else tokenizer.json's padding.pad_id, else none.
+  std::optional<int32_t> pad_token_id() const;
   bool is_special_token(int32_t id) const;      // what decode(skip_special_tokens=true) drops
+
+  // Config accessors (for chat templates and callers). special_token("bos_token") is the string of a named
+  // special token (bos_token, eos_token, unk_token, pad_token, sep_token, cls_token, mask_token) from
+  // tokenizer_config.json / special_tokens_map.json; nullopt when not set (GPT-2 folders without a config).
+  std::optional<std::string> special_token(std::string_view name) const;
+  // The chat template: chat_template.jinja, else tokenizer_config.json's chat_template (a string, or the
+  // entry named "default" of a list); "" when none.
+  const std::string& chat_template() const;
+  // tokenizer_config.json model_max_length when it is a real limit (not transformers' 1e30 "none").
+  std::optional<int64_t> model_max_length() const;
 
  private:
   struct Impl;

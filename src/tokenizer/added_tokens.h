@@ -16,6 +16,7 @@ struct AddedToken {
   bool lstrip = false;
   bool rstrip = false;
   bool single_word = false;
+  bool normalized = false;  // matched in the normalized text (after the normalizer), else in the raw text
 };
 
 class AddedTokenSplitter {
@@ -25,12 +26,13 @@ class AddedTokenSplitter {
 
   bool empty() const { return tokens_.empty(); }
 
-  // Calls on_text(std::string_view) for each ordinary segment (never empty) and on_token(int32_t id)
-  // for each added token, in text order.
+  // Calls on_text(std::string_view segment, size_t begin) for each ordinary segment (never empty) and
+  // on_token(int32_t id) for each added token, in text order. Matching is leftmost-longest and
+  // non-overlapping (tokenizers' aho-corasick): a match rejected by single_word is skipped whole.
   template <typename TextFn, typename TokenFn>
   void split(std::string_view text, TextFn&& on_text, TokenFn&& on_token) const {
     if (tokens_.empty()) {
-      if (!text.empty()) on_text(text);
+      if (!text.empty()) on_text(text, size_t{0});
       return;
     }
     size_t seg_begin = 0, i = 0;
@@ -40,20 +42,25 @@ class AddedTokenSplitter {
         ++i;
         continue;
       }
+      if (!m.word_ok) {
+        i += m.token->content.size();
+        continue;
+      }
       size_t seg_end = i;
       if (m.token->lstrip) seg_end = seg_begin + rtrim_ws(text.substr(seg_begin, i - seg_begin));
-      if (seg_end > seg_begin) on_text(text.substr(seg_begin, seg_end - seg_begin));
+      if (seg_end > seg_begin) on_text(text.substr(seg_begin, seg_end - seg_begin), seg_begin);
       on_token(m.token->id);
       i += m.token->content.size();
       if (m.token->rstrip) i += ltrim_ws(text.substr(i));
       seg_begin = i;
     }
-    if (seg_begin < text.size()) on_text(text.substr(seg_begin));
+    if (seg_begin < text.size()) on_text(text.substr(seg_begin), seg_begin);
   }
 
  private:
   struct Match {
     const AddedToken* token = nullptr;
+    bool word_ok = true;  // single_word holds (always true for other tokens)
   };
   Match match_at(std::string_view text, size_t i) const;
   // Length of `s` without its trailing / leading Unicode White_Space.
@@ -64,7 +71,5 @@ class AddedTokenSplitter {
   std::vector<std::vector<uint32_t>> by_first_byte_;  // [256] -> indices into tokens_
 };
 
-// Unicode White_Space property (what Rust's char::is_whitespace and Python's regex \s use).
-bool is_white_space(char32_t cp);
 
 }  // namespace jitgen::tokenizer

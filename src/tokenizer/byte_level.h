@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "tokenizer/text.h"
+
 namespace jitgen::tokenizer {
 
 // bytes_to_unicode() from GPT-2's encoder.py: printable Latin-1 bytes map to themselves, the other 68
@@ -27,7 +29,5 @@ bool is_valid_utf8(std::string_view s);
 // which is what Python's bytes.decode("utf-8", errors="replace") and Rust's String::from_utf8_lossy do.
 std::string utf8_replace_invalid(std::string_view s);
 
-// Appends the UTF-8 encoding of `cp`.
-void append_utf8(std::string& out, char32_t cp);
 
 }  // namespace jitgen::tokenizer

@@ -1,0 +1,28 @@
+#pragma once
+// tokenizer.json decoders (HF tokenizers/src/decoders): ByteLevel, Metaspace, ByteFallback, Fuse, Strip,
+// Replace, WordPiece, BPEDecoder, Sequence. decode_chain maps the token strings of a decode call to new
+// strings; the decoded text is their concatenation (Decoder::decode).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tokenizer/json_read.h"
+
+namespace jitgen::tokenizer {
+
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  // raw = true decodes one token in isolation for Tokenizer::token_bytes: byte tokens stay raw bytes (no
+  // U+FFFD for a partial UTF-8 sequence), and position-dependent steps (Strip, the first-token rules of
+  // Metaspace / WordPiece) are skipped, so concatenated token bytes read like the running text.
+  virtual void decode_chain(std::vector<std::string>& tokens, bool raw) const = 0;
+};
+
+std::unique_ptr<Decoder> make_decoder(const Node& n);
+std::unique_ptr<Decoder> make_byte_level_decoder();
+
+// WordPiece's cleanup (" ." -> ".", " n't" -> "n't", ...), also transformers' clean_up_tokenization.
+std::string cleanup_tokenization(std::string s, bool do_not);
+
+}  // namespace jitgen::tokenizer
