@@ -7,6 +7,7 @@
 
 #include "fuzz_util.h"
 #include "io/hf_config.h"
+#include "models/gpt2/config.h"
 #include "jitgen/generation_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -9,8 +9,8 @@
 #include "graph/compile_cache.h"
 #include "graph/executable.h"
 #include "graph/tracing_builder.h"
-#include "models/compiled_step_runner.h"
-#include "models/eager_step_runner.h"
+#include "exec/compiled_step_runner.h"
+#include "exec/eager_step_runner.h"
 #include "generate/token_chooser.h"
 #include "jitgen/generate.h"
 #include "models/model_impl.h"
@@ -40,17 +40,17 @@ namespace jitgen {
 namespace {
 
 Graph trace_tiny(const Model& m, int rows, int tokens, int capacity, bool last_only) {
-  const io::Gpt2Config& c = m.impl().config;
+  const ModelSpec& c = m.impl().spec();
   TracingBuilder tb;
   tb.declare("input_ids", {rows, tokens}, DType::kI32);
   tb.declare("position_ids", {rows, tokens}, DType::kI32);
   tb.declare("cache_pos", {rows}, DType::kI32);
   tb.declare("key_mask", {rows, capacity}, DType::kI32);
   for (int l = 0; l < c.n_layer; ++l) {
-    tb.declare("k_cache." + std::to_string(l), {rows, c.n_head, capacity, c.head_dim()}, DType::kF32);
-    tb.declare("v_cache." + std::to_string(l), {rows, c.n_head, capacity, c.head_dim()}, DType::kF32);
+    tb.declare("k_cache." + std::to_string(l), {rows, c.n_kv_head, capacity, c.head_dim}, DType::kF32);
+    tb.declare("v_cache." + std::to_string(l), {rows, c.n_kv_head, capacity, c.head_dim}, DType::kF32);
   }
-  return tb.finish(build_gpt2(tb, c, m.impl().weights, last_only));
+  return tb.finish(m.impl().model->build(tb, last_only));
 }
 
 TEST(CompilerPasses, FusionRewritesEveryLayer) {

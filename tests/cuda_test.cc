@@ -15,7 +15,7 @@
 #include "generate/sampling.h"
 #include "jitgen/generate.h"
 #include "jitgen/tokenizer.h"
-#include "models/cuda_step_runner.h"
+#include "exec/cuda/cuda_step_runner.h"
 #include "models/model_impl.h"
 #include "ops/cuda/gemm.h"
 #include "ops/cuda/philox.cuh"

@@ -7,7 +7,7 @@
 
 #include "jitgen/error.h"
 #include "jitgen/model.h"
-#include "models/step_runner.h"
+#include "exec/step_runner.h"
 #ifdef JITGEN_WITH_CUDA
 #include "runtime/cuda_runtime.h"
 #endif

@@ -25,8 +25,9 @@
 #include "jitgen/generation_config.h"
 #include "jitgen/model.h"
 #include "jitgen/tokenizer.h"
-#include "models/kv_cache.h"
-#include "models/random_gpt2.h"
+#include "exec/kv_cache.h"
+#include "models/model_impl.h"
+#include "models/gpt2/random_gpt2.h"
 #include "test_support.h"
 
 namespace jitgen {
@@ -214,6 +215,16 @@ const std::vector<LibCase>& lib_cases() {
        [] { parse_config(R"({"model_type": 2})"); }},
       {"CFG-MODEL-TYPE", ErrorCode::kInvalidFile, "but only \"gpt2\" is supported",
        [] { parse_config(R"({"model_type": "llama"})"); }},
+      {"MODEL-TYPE-UNSUPPORTED", ErrorCode::kInvalidFile, "model_type \"t5\" is not supported (supported: gpt2",
+       [] {
+         test::write_file(scratch().file("config.json"), R"({"model_type": "t5"})");
+         (void)Model::from_dir(scratch().path());
+       }},
+      {"MODEL-NO-MODEL-TYPE", ErrorCode::kInvalidFile, "missing field \"model_type\" (expected one of: gpt2",
+       [] {
+         test::write_file(scratch().file("config.json"), R"({"n_layer": 2})");
+         (void)Model::from_dir(scratch().path());
+       }},
       {"CFG-POSITIVE-INT", ErrorCode::kInvalidFile, "field \"n_layer\" must be a positive integer, got 0",
        [] { parse_config(R"({"model_type": "gpt2", "n_layer": 0})"); }},
       {"CFG-ALIAS", ErrorCode::kInvalidFile, "but its alias",
@@ -314,7 +325,10 @@ const std::vector<LibCase>& lib_cases() {
       {"LIM-PROMPT-TOO-LONG", ErrorCode::kLimit, "exceeds the model's n_positions",
        [] { gen(ids({std::vector<int32_t>(2000, 464)})); }},
       {"LIM-KV-MEMORY", ErrorCode::kLimit, "out of memory: the KV cache for",
-       [] { KvCache cache(gpt2_preset("tiny"), 1 << 22, 256); }},
+       [] {
+         const Model m = Model::random_preset("tiny");
+         KvCache cache(m.impl().spec(), 1 << 22, 256);
+       }},
       // generate() inputs
       {"IN-EMPTY-BATCH", ErrorCode::kInvalidArgument, "input_ids: the batch is empty", [] { gen(ids({})); }},
       {"IN-EMPTY-PROMPT", ErrorCode::kInvalidArgument, "input_ids: the prompt is empty", [] { gen(ids({{}})); }},

@@ -12,13 +12,14 @@
 
 #include "graph/plan_store.h"
 #include "io/hf_config.h"
+#include "models/gpt2/config.h"
 #include "io/safetensors.h"
 #include "jitgen/error.h"
 #include "jitgen/generation_config.h"
 #include "jitgen/model.h"
 #include "jitgen/tokenizer.h"
 #include "models/model_impl.h"
-#include "models/step_plan.h"
+#include "exec/step_plan.h"
 #include "test_support.h"
 
 namespace jitgen {
@@ -178,12 +179,12 @@ PlanFromDisk compile_with_plan_file(const std::string& bytes) {
   const Model model = Model::builtin_default();  // its own compile cache
   const Model::Impl& m = model.impl();
   const test::TempDir dir;
-  auto store = std::make_shared<PlanStore>(dir.path(), model_fingerprint(m), gpt2_weights_by_name(m));
+  auto store = std::make_shared<PlanStore>(dir.path(), model_fingerprint(m), weights_by_name(m));
   test::write_file(store->path_for(key), bytes);
   m.compile_cache->set_store(store);
   testing::internal::CaptureStderr();
   PlanFromDisk r;
-  r.lookup = compile_gpt2_step(model, key.rows, key.step_tokens, key.capacity, key.last_only);
+  r.lookup = compile_step(model, key.rows, key.step_tokens, key.capacity, key.last_only);
   r.warnings = testing::internal::GetCapturedStderr();
   return r;
 }

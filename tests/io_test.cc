@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "io/hf_config.h"
+#include "models/gpt2/config.h"
 #include "io/safetensors.h"
 #include "test_support.h"
 

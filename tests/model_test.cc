@@ -10,7 +10,7 @@
 #include "io/hf_config.h"
 #include "jitgen/generate.h"
 #include "jitgen/model.h"
-#include "models/random_gpt2.h"
+#include "models/gpt2/random_gpt2.h"
 #include "test_support.h"
 
 namespace jitgen {

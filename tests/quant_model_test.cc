@@ -37,7 +37,7 @@ TEST(QuantModel, LogitsStayNearFp32AndEagerMatchesCompiled) {
   for (float v : ref) scale = std::max(scale, std::fabs(v));
   for (const std::string format : {"int8", "int4", "int4-g128-zp"}) {
     const Model q = tiny_with(format);
-    ASSERT_EQ(q.impl().weights.prepared->format().name(), format);
+    ASSERT_EQ(q.impl().model->prepared()->format().name(), format);
     const auto eager = q.forward_logits(ids, {}, ExecutionMode::kEager)[0];
     const auto compiled = q.forward_logits(ids, {}, ExecutionMode::kCompiled)[0];
     const float err = max_abs_diff(eager, ref);
@@ -49,9 +49,9 @@ TEST(QuantModel, LogitsStayNearFp32AndEagerMatchesCompiled) {
 
 TEST(QuantModel, LmHeadIsQuantizedOnlyWhenAsked) {
   const Model plain = tiny_with("int8"), head = tiny_with("int8", true);
-  EXPECT_EQ(head.impl().weights.prepared->format().name(), "int8+lm_head");
+  EXPECT_EQ(head.impl().model->prepared()->format().name(), "int8+lm_head");
   // The tiny preset's lm_head [V, C] is most of its weights: quantized it is about a quarter of fp32's bytes.
-  EXPECT_LT(head.impl().weights.prepared->nbytes(), plain.impl().weights.prepared->nbytes() * 0.6);
+  EXPECT_LT(head.impl().model->prepared()->nbytes(), plain.impl().model->prepared()->nbytes() * 0.6);
   const std::vector<std::vector<int32_t>> ids = {{1, 2, 3}};
   EXPECT_NE(plain.forward_logits(ids, {}, ExecutionMode::kEager), head.forward_logits(ids, {}, ExecutionMode::kEager));
 }

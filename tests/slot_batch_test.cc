@@ -9,9 +9,9 @@
 #include "generate/sampling.h"
 #include "jitgen/error.h"
 #include "jitgen/generate.h"
-#include "models/kv_cache.h"
+#include "exec/kv_cache.h"
 #include "models/model_impl.h"
-#include "models/slot_batch.h"
+#include "serve/slot_batch.h"
 #include "test_support.h"
 
 namespace jitgen {
@@ -106,7 +106,7 @@ TEST(SlotBatch, LimitsGiveClearErrors) {
 // old row src[r], also when one row feeds several.
 TEST(KvCache, ReorderGathersRowsEvenWhenOneFeedsSeveral) {
   const Model m = Model::builtin_default();
-  KvCache cache(m.impl().config, 3, 8);
+  KvCache cache(m.impl().spec(), 3, 8);
   auto fill = [](Tensor& t, int rows) {
     const int64_t per_row = t.numel() / rows;
     for (int64_t i = 0; i < t.numel(); ++i) {

@@ -19,8 +19,8 @@
 #include "runtime/roofline.h"
 #ifdef JITGEN_WITH_CUDA
 #include "generate/loop.h"
-#include "models/cuda_model_state.h"
-#include "models/cuda_step_runner.h"
+#include "exec/cuda/cuda_model_state.h"
+#include "exec/cuda/cuda_step_runner.h"
 #endif
 
 namespace jitgen::cli {
@@ -155,8 +155,8 @@ int run_cuda_bench(const std::string& preset_list, const std::string& dtypes, co
                                       {"tokens", best.tokens}});
           }
         }
-    const io::Gpt2Config& c = m.impl().config;
-    const runtime::DecodeShape shape{c.n_layer, c.n_embd, c.inner_dim(), c.vocab_size};
+    const ModelSpec& c = m.impl().spec();
+    const runtime::DecodeShape shape{c.n_layer, c.hidden_size, c.intermediate_size, c.vocab_size};
     doc["roofline_" + preset] = {{"bytes_per_token_f16_b1", runtime::bytes_per_token(shape, 2, 1, prompt_len + 64)},
                                  {"limit_tokens_per_s_f16_b1",
                                   bw * 1e9 / runtime::bytes_per_token(shape, 2, 1, prompt_len + 64)}};

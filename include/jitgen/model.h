@@ -1,5 +1,5 @@
 #pragma once
-// A loaded causal LM (GPT-2 family): hyper-parameters, weights and the folder's generation defaults.
+// A loaded causal LM of any registered family (models/registry.h): hyper-parameters, weights and the folder's generation defaults.
 // Cheap to copy (shared, immutable); safe to use from several threads.
 #include <cstdint>
 #include <memory>
@@ -13,6 +13,8 @@ namespace jitgen {
 struct ModelInfo {
   std::string model_type;
   int n_layer = 0, n_head = 0, n_embd = 0, n_positions = 0, vocab_size = 0;
+  int n_kv_head = 0;  // key/value heads (n_head for plain multi-head attention, fewer with GQA / MQA)
+  int head_dim = 0;   // per-head width (n_embd / n_head unless the config sets head_dim)
   int bos_token_id = -1, eos_token_id = -1;
 };
 
@@ -23,7 +25,8 @@ class Model {
   static Model from_dir(const std::string& dir, bool check_weights = false);
   // The built-in default: a small random GPT-2 (seed 0) with the real GPT-2 vocabulary, built in memory.
   static Model builtin_default();
-  // Random weights (deterministic in seed) at a named shape: tiny, gpt2, gpt2-medium, gpt2-large, gpt2-xl.
+  // Random weights (deterministic in seed) at a named shape of any family (tiny, gpt2, gpt2-medium, ...;
+  // "family:preset" picks the family explicitly).
   // Benchmarks use it: speed does not depend on the values.
   static Model random_preset(const std::string& preset, uint64_t seed = 0);
 

@@ -4,7 +4,7 @@
 //   Engine      -- jitgen::Engine on a loaded model; generate() resolves HF kwargs (as a JSON object) exactly like the
 //                  CLI (resolve_generation_config + validate), releases the GIL while generating, and returns numpy
 //   TextDecoder -- incremental UTF-8-safe detokenizer behind the streamers
-//   make_random_model -- what `jitgen make-model` writes (a deterministic random GPT-2 folder)
+//   make_random_model -- what `jitgen make-model` writes (a deterministic random folder of any family)
 // Every jitgen::Error becomes jitgen.JitgenError (a ValueError) with the engine's one-line message and .exit_code.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
@@ -30,7 +30,7 @@
 #include "jitgen/tokenizer.h"
 #include "models/model_impl.h"
 #include "ops/prepared_weights.h"
-#include "models/random_gpt2.h"
+#include "models/registry.h"
 
 namespace py = pybind11;
 using nlohmann::json;
@@ -292,30 +292,25 @@ struct PyEngine {
 
 void make_random_model(const std::string& out, const std::string& config, uint64_t seed, int n_layer, int n_head,
                        int n_embd, int n_positions, int vocab_size, const std::string& dtype, int shards,
-                       const std::string& tokenizer_dir) {
-  jitgen::io::Gpt2Config c = jitgen::gpt2_preset(config);
-  if (n_layer) c.n_layer = n_layer;
-  if (n_head) c.n_head = n_head;
-  if (n_embd) c.n_embd = n_embd;
-  if (n_positions) c.n_positions = n_positions;
-  if (vocab_size) {
-    c.vocab_size = vocab_size;
-    c.bos_token_id = c.eos_token_id = vocab_size - 1;
-  }
-  c = jitgen::io::parse_gpt2_config(c.to_json(), "make_random_model options");
+                       const std::string& tokenizer_dir, const std::string& family, int n_kv_head) {
+  std::string preset;
+  const jitgen::Family& f = jitgen::family_for_preset(family, config, preset);
   jitgen::RandomModelOptions opt;
   opt.seed = seed;
   opt.shards = shards;
+  opt.layers = n_layer;
+  opt.heads = n_head;
+  opt.kv_heads = n_kv_head;
+  opt.hidden = n_embd;
+  opt.positions = n_positions;
+  opt.vocab = vocab_size;
   if (dtype == "F32") opt.dtype = jitgen::DType::kF32;
   else if (dtype == "F16") opt.dtype = jitgen::DType::kF16;
   else if (dtype == "BF16") opt.dtype = jitgen::DType::kBF16;
   else jitgen::throw_invalid_argument(fmt::format("dtype \"{}\": expected F32, F16 or BF16", dtype));
-  if (!tokenizer_dir.empty()) {
-    if (c.vocab_size != 50257) jitgen::throw_invalid_argument("with_tokenizer needs vocab_size 50257 (the GPT-2 vocabulary)");
-    opt.tokenizer_dir = tokenizer_dir;
-  }
+  opt.tokenizer_dir = tokenizer_dir;
   py::gil_scoped_release nogil;
-  jitgen::write_random_gpt2(c, opt, out);
+  f.write_random(preset, opt, out);
 }
 
 }  // namespace
@@ -376,5 +371,6 @@ PYBIND11_MODULE(_jitgen, m) {
 
   m.def("make_random_model", &make_random_model, py::arg("out"), py::arg("config") = "tiny", py::arg("seed") = 0,
         py::arg("n_layer") = 0, py::arg("n_head") = 0, py::arg("n_embd") = 0, py::arg("n_positions") = 0,
-        py::arg("vocab_size") = 0, py::arg("dtype") = "F32", py::arg("shards") = 1, py::arg("tokenizer_dir") = "");
+        py::arg("vocab_size") = 0, py::arg("dtype") = "F32", py::arg("shards") = 1, py::arg("tokenizer_dir") = "",
+        py::arg("family") = "", py::arg("n_kv_head") = 0);
 }

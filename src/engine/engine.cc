@@ -13,7 +13,7 @@ Engine::Engine(Model model, EngineOptions options) : model_(std::move(model)), o
   if (!options_.plan_cache_dir.empty()) {
     const Model::Impl& m = model_.impl();
     m.compile_cache->set_store(
-        std::make_shared<PlanStore>(options_.plan_cache_dir, model_fingerprint(m), gpt2_weights_by_name(m)));
+        std::make_shared<PlanStore>(options_.plan_cache_dir, model_fingerprint(m), weights_by_name(m)));
   }
 }
 

@@ -8,7 +8,7 @@
 #include "generate/logits_processors.h"
 #include "generate/loop.h"
 #include "generate/run_report.h"
-#include "models/step_runner.h"
+#include "exec/step_runner.h"
 
 namespace jitgen::decoding {
 

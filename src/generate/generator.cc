@@ -13,7 +13,7 @@
 #include "jitgen/generate.h"
 #include "jitgen/tokenizer.h"
 #include "generate/run_report.h"
-#include "models/step_runner.h"
+#include "exec/step_runner.h"
 
 namespace jitgen {
 

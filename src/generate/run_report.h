@@ -1,7 +1,7 @@
 #pragma once
 // Copies a step runner's compile-cache counters and kernel profile into a GenerateOutput.
 #include "jitgen/generate.h"
-#include "models/step_runner.h"
+#include "exec/step_runner.h"
 
 namespace jitgen {
 

@@ -8,7 +8,7 @@
 #include "generate/stopping.h"
 #include "generate/streamer.h"
 #include "generate/token_chooser.h"
-#include "models/slot_batch.h"
+#include "serve/slot_batch.h"
 
 namespace jitgen::serve {
 

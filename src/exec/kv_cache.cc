@@ -1,4 +1,4 @@
-#include "models/kv_cache.h"
+#include "exec/kv_cache.h"
 
 #include <unistd.h>
 
@@ -10,25 +10,25 @@
 
 namespace jitgen {
 
-void check_request(const io::Gpt2Config& c, int rows, int capacity) {
+void check_request(const ModelSpec& c, int rows, int capacity) {
   if (rows < 1) throw_invalid_argument("the batch is empty");
-  if (capacity > c.n_positions)
+  if (capacity > c.max_positions)
     throw_limit(fmt::format("prompt + new tokens = {} exceeds the model's position table (n_positions = {})",
-                            capacity, c.n_positions));
+                            capacity, c.max_positions));
   // The whole cache at once, before any allocation: each layer's tensors may fit while all of them do not.
   static const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
-  const double bytes = 2.0 * c.n_layer * rows * static_cast<double>(capacity) * c.n_embd * sizeof(float);
+  const double bytes = 2.0 * c.n_layer * rows * static_cast<double>(capacity) * c.kv_width() * sizeof(float);
   if (ram > 0 && bytes > 0.8 * ram)
     throw_limit(fmt::format("out of memory: the KV cache for {} rows x {} positions needs {:.1f} GiB, more than 80% "
                             "of this machine's {:.1f} GiB; use a smaller batch or fewer new tokens",
                             rows, capacity, bytes / (1 << 30), ram / (1 << 30)));
 }
 
-KvCache::KvCache(const io::Gpt2Config& c, int rows_, int capacity_) : config(c), rows(rows_), capacity(capacity_) {
+KvCache::KvCache(const ModelSpec& c, int rows_, int capacity_) : config(c), rows(rows_), capacity(capacity_) {
   check_request(c, rows, capacity);
   for (int l = 0; l < c.n_layer; ++l) {
-    k.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));
-    v.push_back(Tensor::zeros({rows, c.n_head, capacity, c.head_dim()}));
+    k.push_back(Tensor::zeros({rows, c.n_kv_head, capacity, c.head_dim}));
+    v.push_back(Tensor::zeros({rows, c.n_kv_head, capacity, c.head_dim}));
   }
   key_mask = Tensor::zeros({rows, capacity}, DType::kI32);
 }
@@ -61,13 +61,13 @@ void KvCache::grow_to(int new_capacity) {
                   old_row);
     t = std::move(bigger);
   };
-  for (auto& t : k) regrow(t, static_cast<int64_t>(rows) * config.n_head, config.head_dim());
-  for (auto& t : v) regrow(t, static_cast<int64_t>(rows) * config.n_head, config.head_dim());
+  for (auto& t : k) regrow(t, static_cast<int64_t>(rows) * config.n_kv_head, config.head_dim);
+  for (auto& t : v) regrow(t, static_cast<int64_t>(rows) * config.n_kv_head, config.head_dim);
   regrow(key_mask, rows, 1);
   capacity = new_capacity;
 }
 
-PackedStep pack_step(const io::Gpt2Config& c, KvCache& cache, int length,
+PackedStep pack_step(const ModelSpec& c, KvCache& cache, int length,
                      const std::vector<std::vector<int32_t>>& ids, const std::vector<std::vector<int32_t>>& positions,
                      const std::vector<std::vector<int32_t>>& mask_new) {
   const int B = cache.rows;
@@ -84,8 +84,8 @@ PackedStep pack_step(const io::Gpt2Config& c, KvCache& cache, int length,
       const int32_t id = ids[b][t], pos = positions[b][t];
       if (id < 0 || id >= c.vocab_size)
         throw_invalid_argument(fmt::format("token id {} is outside the vocabulary [0, {})", id, c.vocab_size));
-      if (pos < 0 || pos >= c.n_positions)
-        throw_limit(fmt::format("position {} is outside the position table (n_positions = {})", pos, c.n_positions));
+      if (pos < 0 || pos >= c.max_positions)
+        throw_limit(fmt::format("position {} is outside the position table (n_positions = {})", pos, c.max_positions));
       p.ids.i32()[b * T + t] = id;
       p.positions.i32()[b * T + t] = pos;
       cache.key_mask.i32()[b * cache.capacity + length + t] = mask_new[b][t] ? 1 : 0;

@@ -5,21 +5,15 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "io/hf_config.h"
-#include "models/gpt2.h"
+#include "models/family.h"
+#include "models/gpt2/config.h"
+#include "models/gpt2/gpt2.h"
 
 namespace jitgen {
 
 // Init scales chosen so next-token distributions are peaked (top-1 well ahead of top-2), which keeps
 // greedy comparisons with HF free of argmax near-ties. See random_gpt2.cc.
 Gpt2Weights random_gpt2_weights(const io::Gpt2Config& config, uint64_t seed);
-
-struct RandomModelOptions {
-  uint64_t seed = 0;
-  DType dtype = DType::kF32;  // stored dtype: F32, F16 or BF16
-  int shards = 1;             // > 1 writes model-0000i-of-0000n.safetensors + index.json
-  std::string tokenizer_dir;  // copied into the folder when set (vocab.json, merges.txt, LICENSE)
-};
 
 // Writes config.json, generation_config.json, safetensors weights (and tokenizer files) into `dir`.
 void write_random_gpt2(const io::Gpt2Config& config, const RandomModelOptions& opt, const std::string& dir);

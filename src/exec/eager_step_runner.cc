@@ -1,4 +1,4 @@
-#include "models/eager_step_runner.h"
+#include "exec/eager_step_runner.h"
 
 #include <algorithm>
 
@@ -10,14 +10,14 @@
 namespace jitgen {
 
 EagerStepRunner::EagerStepRunner(const Model& model, int rows, int capacity)
-    : model_(model), cache_(model.impl().config, rows, 0), max_capacity_(capacity) {
-  check_request(model.impl().config, rows, capacity);  // the cache grows later: check its final size now
+    : model_(model), cache_(model.impl().spec(), rows, 0), max_capacity_(capacity) {
+  check_request(model.impl().spec(), rows, capacity);  // the cache grows later: check its final size now
 }
 
 Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
                              const std::vector<std::vector<int32_t>>& positions,
                              const std::vector<std::vector<int32_t>>& mask_new, bool last_only) {
-  const io::Gpt2Config& c = model_.impl().config;
+  const ModelSpec& c = model_.impl().spec();
   const int T = static_cast<int>(ids.at(0).size());
   if (length_ + T > max_capacity_)
     throw_limit(fmt::format("KV cache full: {} + {} tokens exceed its capacity {}", length_, T, max_capacity_));
@@ -35,14 +35,13 @@ Tensor EagerStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
     b.bind(fmt::format("k_cache.{}", l), cache_.k[l]);
     b.bind(fmt::format("v_cache.{}", l), cache_.v[l]);
   }
-  const Gpt2Weights& w = model_.impl().weights;
   Value logits;
   if (last_only && select_) {  // the same generation step the compiled runner traces, executed op by op
     b.bind("select_state", Tensor::zeros({1}, DType::kI32));
     b.bind_select(select_);
-    logits = build_gpt2_generation_step(b, c, w, beam_);
+    logits = build_generation_step(b, *model_.impl().model, beam_);
   } else {
-    logits = build_gpt2(b, c, w, last_only);
+    logits = model_.impl().model->build(b, last_only);
   }
   length_ += T;
   return b.tensor(logits);

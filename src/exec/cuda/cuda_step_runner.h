@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "models/model_impl.h"
-#include "models/step_runner.h"
+#include "exec/step_runner.h"
 #include "ops/cuda/cuda_executable.h"
 #include "ops/cuda/kernels.h"
 #include "runtime/cuda_runtime.h"

@@ -1,4 +1,4 @@
-#include "models/cuda_model_state.h"
+#include "exec/cuda/cuda_model_state.h"
 
 #include <chrono>
 #include <cstdlib>

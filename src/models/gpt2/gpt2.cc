@@ -1,4 +1,4 @@
-#include "models/gpt2.h"
+#include "models/gpt2/gpt2.h"
 
 #include <cmath>
 
@@ -99,21 +99,6 @@ Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool
   if (last_position_only) x = b.last_position(x);  // [B, 1, C]
   x = b.layer_norm(x, b.weight(w.ln_f_weight, "ln_f.weight"), b.weight(w.ln_f_bias, "ln_f.bias"), eps);
   return b.linear_transposed(x, b.weight(w.lm_head, "lm_head.weight"));  // [B, T|1, V]
-}
-
-Value build_gpt2_generation_step(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool beam_reorder) {
-  const Value state = b.input("select_state");
-  const Value tokens = b.select_tokens(build_gpt2(b, c, w, true), state);
-  if (beam_reorder) {
-    std::vector<Value> states;  // the KV caches first: the largest, it sizes the scratch
-    for (int i = 0; i < c.n_layer; ++i) {
-      states.push_back(b.input(fmt::format("k_cache.{}", i)));
-      states.push_back(b.input(fmt::format("v_cache.{}", i)));
-    }
-    states.push_back(b.input("key_mask"));
-    b.reorder_rows(tokens, state, b.input("cache_pos"), static_cast<int>(b.shape(b.input("input_ids"))[1]), states);
-  }
-  return tokens;
 }
 
 }  // namespace jitgen

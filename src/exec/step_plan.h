@@ -1,7 +1,7 @@
 #pragma once
-// A compiled GPT-2 step: its named inputs, its executable from the model's compile cache, and the binding of
+// A compiled model step: its named inputs, its executable from the model's compile cache, and the binding of
 // those inputs to the buffers of whoever runs it (a CompiledStepRunner, a SlotBatch). One place knows the
-// input names build_gpt2 reads.
+// input names FamilyModel::build reads (models/family.h).
 #include <string>
 #include <vector>
 
@@ -11,7 +11,7 @@
 namespace jitgen {
 
 // The buffers a step reads and writes: [B, T] ids and positions, [B] KV write slots, [B, S] key mask, and
-// per-layer K and V caches [B, H, S, D].
+// per-layer K and V caches [B, KV, S, D].
 struct StepBuffers {
   void* ids = nullptr;
   void* positions = nullptr;
@@ -24,7 +24,7 @@ struct StepBuffers {
 // The executable for (rows, step_tokens, capacity, last_only), compiled on a miss. With a `select` kind
 // ("greedy" / "sample" / "beam"; needs last_only) the step ends with the token choice (and for "beam" the KV rows
 // following their beams) and outputs tokens [B] i32.
-CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only,
+CacheLookup compile_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only,
                               const std::string& select = "");
 
 // The input pointers of `exe` in its input_names() order (RunContext::inputs).

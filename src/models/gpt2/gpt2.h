@@ -6,7 +6,7 @@
 
 #include "core/tensor.h"
 #include "graph/builder.h"
-#include "io/hf_config.h"
+#include "models/gpt2/config.h"
 #include "ops/prepared_weights.h"
 
 namespace jitgen {
@@ -70,12 +70,6 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
 //   states "k_cache.<l>", "v_cache.<l>" [B, H, S, D] f32.
 // Returns logits [B, T, V], or [B, 1, V] for the last position only.
 Value build_gpt2(Builder& b, const io::Gpt2Config& config, const Gpt2Weights& w, bool last_position_only);
-
-// One generation step: build_gpt2 on the new tokens, then the token choice on the last position's logits
-// (Builder::select_tokens with the "select_state" input) and, for beam search, the KV-cache rows following their
-// beams (reorder_rows). Returns the chosen tokens [B] i32; compiled, the whole step from ids to next tokens is one
-// program.
-Value build_gpt2_generation_step(Builder& b, const io::Gpt2Config& config, const Gpt2Weights& w, bool beam_reorder);
 
 Activation parse_activation(const std::string& hf_name);
 

@@ -13,7 +13,7 @@
 
 #include "graph/compile_cache.h"
 #include "models/model_impl.h"
-#include "models/cuda_step_runner.h"
+#include "exec/cuda/cuda_step_runner.h"
 #include "ops/cuda/cuda_executable.h"
 
 namespace jitgen {

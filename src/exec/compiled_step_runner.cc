@@ -1,4 +1,4 @@
-#include "models/compiled_step_runner.h"
+#include "exec/compiled_step_runner.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "models/model_impl.h"
-#include "models/step_plan.h"
+#include "exec/step_plan.h"
 
 namespace jitgen {
 
@@ -27,21 +27,21 @@ int CompiledStepRunner::capacity_bucket(int needed, int n_positions) {
 
 CompiledStepRunner::CompiledStepRunner(const Model& model, int rows, int capacity, int prompt_bucket)
     : model_(model), rows_(rows), requested_capacity_(capacity), prompt_bucket_(std::max(1, prompt_bucket)) {
-  check_request(model.impl().config, rows, capacity);  // the cache is allocated at the first step
+  check_request(model.impl().spec(), rows, capacity);  // the cache is allocated at the first step
   cache_pos_ = Tensor::zeros({rows}, DType::kI32);
 }
 
 void CompiledStepRunner::ensure_cache(int pad) {
   if (cache_) return;
-  const io::Gpt2Config& c = model_.impl().config;
-  cache_ = std::make_unique<KvCache>(c, rows_, capacity_bucket(requested_capacity_ + pad, c.n_positions));
+  const ModelSpec& c = model_.impl().spec();
+  cache_ = std::make_unique<KvCache>(c, rows_, capacity_bucket(requested_capacity_ + pad, c.max_positions));
 }
 
 CompiledStepRunner::Bound& CompiledStepRunner::bind(int step_tokens, bool last_only) {
   for (auto& b : bound_)
     if (b->step_tokens == step_tokens && b->last_only == last_only) return *b;
   const std::string select = last_only && select_ ? select_kind_ : "";
-  const CacheLookup lookup = compile_gpt2_step(model_, rows_, step_tokens, cache_->capacity, last_only, select);
+  const CacheLookup lookup = compile_step(model_, rows_, step_tokens, cache_->capacity, last_only, select);
   lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
   stats_.compile_ms += lookup.compile_ms;
 
@@ -100,7 +100,7 @@ Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
                                 const std::vector<std::vector<int32_t>>& positions,
                                 const std::vector<std::vector<int32_t>>& mask_new, bool last_only) {
   const auto t0 = std::chrono::steady_clock::now();
-  const io::Gpt2Config& c = model_.impl().config;
+  const ModelSpec& c = model_.impl().spec();
   JITGEN_CHECK(static_cast<int>(ids.size()) == rows_);
   const int T = static_cast<int>(ids[0].size());
   if (length_ + T > requested_capacity_)
@@ -110,13 +110,13 @@ Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
   int pad = 0;
   if (!cache_) {
     pad = round_up(T, prompt_bucket_) - T;
-    if (requested_capacity_ + pad > c.n_positions) pad = 0;  // no room in the position table: exact shape
+    if (requested_capacity_ + pad > c.max_positions) pad = 0;  // no room in the position table: exact shape
     ensure_cache(pad);
   }
   const int Tp = T + pad;
   std::vector<std::vector<int32_t>> pids = ids, ppos = positions, pmask = mask_new;
   if (pad > 0) {
-    const int32_t pad_pos = c.n_positions > 1 ? 1 : 0;
+    const int32_t pad_pos = c.max_positions > 1 ? 1 : 0;
     for (int b = 0; b < rows_; ++b) {
       pids[b].insert(pids[b].begin(), pad, 0);
       ppos[b].insert(ppos[b].begin(), pad, pad_pos);
@@ -147,7 +147,7 @@ Tensor CompiledStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
 
 const Tensor& CompiledStepRunner::decode(const int32_t* tokens, const int32_t* positions) {
   const auto t0 = std::chrono::steady_clock::now();
-  const io::Gpt2Config& c = model_.impl().config;
+  const ModelSpec& c = model_.impl().spec();
   if (length_ + 1 > requested_capacity_)
     throw_limit(fmt::format("KV cache full: {} + 1 tokens exceed its capacity {}", length_, requested_capacity_));
   ensure_cache(0);
@@ -158,9 +158,9 @@ const Tensor& CompiledStepRunner::decode(const int32_t* tokens, const int32_t* p
   for (int b = 0; b < rows_; ++b) {
     if (tokens[b] < 0 || tokens[b] >= c.vocab_size)
       throw_invalid_argument(fmt::format("token id {} is outside the vocabulary [0, {})", tokens[b], c.vocab_size));
-    if (positions[b] < 0 || positions[b] >= c.n_positions)
+    if (positions[b] < 0 || positions[b] >= c.max_positions)
       throw_limit(
-          fmt::format("position {} is outside the position table (n_positions = {})", positions[b], c.n_positions));
+          fmt::format("position {} is outside the position table (n_positions = {})", positions[b], c.max_positions));
     ids[b] = tokens[b];
     pos[b] = positions[b];
     mask[static_cast<int64_t>(b) * cache_->capacity + slots_] = 1;

@@ -1,20 +1,19 @@
-#include "models/step_plan.h"
+#include "exec/step_plan.h"
 
 #include <fmt/format.h>
 
 #include "graph/tracing_builder.h"
-#include "models/gpt2.h"
 #include "models/model_impl.h"
 
 namespace jitgen {
 
-CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only,
+CacheLookup compile_step(const Model& model, int rows, int step_tokens, int capacity, bool last_only,
                               const std::string& select) {
-  const io::Gpt2Config& c = model.impl().config;
+  const ModelSpec& c = model.impl().spec();
   JITGEN_CHECK(select.empty() || last_only);
-  const auto& prepared = model.impl().weights.prepared;  // the weight format changes the kernels a plan runs
+  const cpu::PreparedWeights* prepared = model.impl().model->prepared();  // the weight format changes the kernels
   const CompileKey key{"cpu", prepared ? prepared->format().name() : "f32", rows, step_tokens, capacity, last_only, select};
-  const Shape cache{rows, c.n_head, capacity, c.head_dim()};
+  const Shape cache{rows, c.n_kv_head, capacity, c.head_dim};
   InputDecls inputs;
   inputs["input_ids"] = {{rows, step_tokens}, DType::kI32};
   inputs["position_ids"] = {{rows, step_tokens}, DType::kI32};
@@ -28,9 +27,8 @@ CacheLookup compile_gpt2_step(const Model& model, int rows, int step_tokens, int
   return model.impl().compile_cache->get_or_compile(key, inputs, [&] {
     TracingBuilder tb;
     for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
-    const Gpt2Weights& w = model.impl().weights;
-    return tb.finish(select.empty() ? build_gpt2(tb, c, w, last_only)
-                                    : build_gpt2_generation_step(tb, c, w, select == "beam"));
+    const FamilyModel& m = *model.impl().model;
+    return tb.finish(select.empty() ? m.build(tb, last_only) : build_generation_step(tb, m, select == "beam"));
   });
 }
 

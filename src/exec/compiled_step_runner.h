@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "graph/compile_cache.h"
-#include "models/kv_cache.h"
-#include "models/step_runner.h"
+#include "exec/kv_cache.h"
+#include "exec/step_runner.h"
 
 namespace jitgen {
 

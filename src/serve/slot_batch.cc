@@ -1,4 +1,4 @@
-#include "models/slot_batch.h"
+#include "serve/slot_batch.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,16 +7,16 @@
 #include <fmt/format.h>
 
 #include "models/model_impl.h"
-#include "models/step_plan.h"
+#include "exec/step_plan.h"
 
 namespace jitgen {
 
 namespace {
 int round_up(int n, int m) { return m <= 1 ? n : (n + m - 1) / m * m; }
 // The config, once the request is known to fit (before the cache is allocated).
-const io::Gpt2Config& checked_config(const Model& model, int slots, int capacity) {
-  check_request(model.impl().config, slots, capacity);
-  return model.impl().config;
+const ModelSpec& checked_config(const Model& model, int slots, int capacity) {
+  check_request(model.impl().spec(), slots, capacity);
+  return model.impl().spec();
 }
 }  // namespace
 
@@ -46,7 +46,7 @@ SlotBatch::~SlotBatch() = default;
 SlotBatch::Plan& SlotBatch::plan(int rows, int step_tokens, bool last_only) {
   for (auto& p : plans_)
     if (p->rows == rows && p->step_tokens == step_tokens && p->last_only == last_only) return *p;
-  const CacheLookup lookup = compile_gpt2_step(model_, rows, step_tokens, capacity_, last_only);
+  const CacheLookup lookup = compile_step(model_, rows, step_tokens, capacity_, last_only);
   lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
   stats_.compile_ms += lookup.compile_ms;
   auto p = std::make_unique<Plan>();
@@ -71,7 +71,7 @@ const float* SlotBatch::prefill(int slot, const std::vector<int32_t>& ids, bool 
   const auto t0 = std::chrono::steady_clock::now();
   check_slot(slot);
   JITGEN_CHECK(!busy(slot));
-  const io::Gpt2Config& c = model_.impl().config;
+  const ModelSpec& c = model_.impl().spec();
   const int n = static_cast<int>(ids.size());
   if (n == 0) throw_invalid_argument("prompt is empty (at least one token is needed)");
   if (n >= capacity_)
@@ -92,11 +92,11 @@ const float* SlotBatch::prefill(int slot, const std::vector<int32_t>& ids, bool 
   for (int t = 0; t < Tp; ++t) {
     const bool real = t >= pad;
     prefill_ids_.i32()[t] = real ? ids[t - pad] : 0;
-    prefill_pos_.i32()[t] = real ? t - pad : (c.n_positions > 1 ? 1 : 0);
+    prefill_pos_.i32()[t] = real ? t - pad : (c.max_positions > 1 ? 1 : 0);
     mask[t] = real ? 1 : 0;
   }
   prefill_cache_pos_.i32()[0] = 0;
-  const int64_t row = static_cast<int64_t>(c.n_head) * capacity_ * c.head_dim();
+  const int64_t row = static_cast<int64_t>(c.n_kv_head) * capacity_ * c.head_dim;
   StepBuffers buffers{prefill_ids_.data(), prefill_pos_.data(), prefill_cache_pos_.data(), mask, {}, {}};
   for (int l = 0; l < c.n_layer; ++l) {
     buffers.k.push_back(cache_.k[l].f32() + slot * row);
@@ -115,12 +115,12 @@ void SlotBatch::fork(int src, int dst) {
   check_slot(src);
   check_slot(dst);
   JITGEN_CHECK(busy(src) && !busy(dst));
-  const io::Gpt2Config& c = model_.impl().config;
-  const int64_t D = c.head_dim(), S = capacity_, len = length_[src];
+  const ModelSpec& c = model_.impl().spec();
+  const int64_t D = c.head_dim, S = capacity_, len = length_[src];
   for (int l = 0; l < c.n_layer; ++l)
     for (Tensor* t : {&cache_.k[l], &cache_.v[l]})
-      for (int64_t h = 0; h < c.n_head; ++h)
-        std::memcpy(t->f32() + ((dst * c.n_head + h) * S) * D, t->f32() + ((src * c.n_head + h) * S) * D,
+      for (int64_t h = 0; h < c.n_kv_head; ++h)
+        std::memcpy(t->f32() + ((dst * c.n_kv_head + h) * S) * D, t->f32() + ((src * c.n_kv_head + h) * S) * D,
                     len * D * sizeof(float));
   std::memcpy(cache_.key_mask.i32() + dst * S, cache_.key_mask.i32() + src * S, S * sizeof(int32_t));
   length_[dst] = length_[src];
@@ -129,7 +129,7 @@ void SlotBatch::fork(int src, int dst) {
 
 const float* SlotBatch::decode(const std::vector<int32_t>& token, const std::vector<uint8_t>& feed) {
   const auto t0 = std::chrono::steady_clock::now();
-  const io::Gpt2Config& c = model_.impl().config;
+  const ModelSpec& c = model_.impl().spec();
   JITGEN_CHECK(static_cast<int>(token.size()) == slots_ && static_cast<int>(feed.size()) == slots_);
   if (!decode_) decode_ = &plan(slots_, 1, true);
   if (decode_->ctx.inputs.empty()) {
@@ -154,9 +154,9 @@ const float* SlotBatch::decode(const std::vector<int32_t>& token, const std::vec
       throw_limit(fmt::format("slot {} is full: its context of {} tokens has no room for another", s, capacity_));
     if (token[s] < 0 || token[s] >= c.vocab_size)
       throw_invalid_argument(fmt::format("token id {} is outside the vocabulary [0, {})", token[s], c.vocab_size));
-    if (tokens_[s] >= c.n_positions)
+    if (tokens_[s] >= c.max_positions)
       throw_limit(fmt::format("position {} is outside the position table (n_positions = {})", tokens_[s],
-                              c.n_positions));
+                              c.max_positions));
     ids_.i32()[s] = token[s];
     positions_.i32()[s] = tokens_[s];
     cache_pos_.i32()[s] = length_[s];

@@ -1,14 +1,14 @@
-#include "models/step_runner.h"
+#include "exec/step_runner.h"
 
 #include <cstdlib>
 #include <string>
 
 #include <fmt/format.h>
 
-#include "models/compiled_step_runner.h"
-#include "models/eager_step_runner.h"
+#include "exec/compiled_step_runner.h"
+#include "exec/eager_step_runner.h"
 #ifdef JITGEN_WITH_CUDA
-#include "models/cuda_step_runner.h"
+#include "exec/cuda/cuda_step_runner.h"
 #endif
 
 namespace jitgen {

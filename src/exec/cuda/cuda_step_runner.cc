@@ -1,4 +1,4 @@
-#include "models/cuda_step_runner.h"
+#include "exec/cuda/cuda_step_runner.h"
 
 #include <algorithm>
 #include <atomic>
@@ -10,10 +10,10 @@
 #include <fmt/format.h>
 
 #include "graph/tracing_builder.h"
-#include "models/compiled_step_runner.h"
-#include "models/cuda_decode_loop.h"
-#include "models/cuda_model_state.h"
-#include "models/kv_cache.h"
+#include "exec/compiled_step_runner.h"
+#include "exec/cuda/cuda_decode_loop.h"
+#include "exec/cuda/cuda_model_state.h"
+#include "exec/kv_cache.h"
 
 namespace jitgen {
 
@@ -27,10 +27,10 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // The whole KV cache must fit in the GPU's free memory (with room for the arena and cuBLASLt).
-void check_device_memory(const io::Gpt2Config& c, int rows, int capacity, cuda::Storage s) {
+void check_device_memory(const ModelSpec& c, int rows, int capacity, cuda::Storage s) {
   size_t free_bytes = 0, total = 0;
   JITGEN_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
-  const double bytes = 2.0 * c.n_layer * rows * static_cast<double>(capacity) * c.n_embd * cuda::storage_bytes(s);
+  const double bytes = 2.0 * c.n_layer * rows * static_cast<double>(capacity) * c.kv_width() * cuda::storage_bytes(s);
   if (bytes > 0.8 * static_cast<double>(free_bytes))
     throw_limit(fmt::format("out of GPU memory: the KV cache for {} rows x {} positions needs {:.1f} GiB, more than "
                             "80% of the {:.1f} GiB free; use a smaller batch or fewer new tokens",
@@ -53,7 +53,7 @@ cuda::Storage cuda_storage_from_env() {
 CudaStepRunner::CudaStepRunner(const Model& model, int rows, int capacity, const CudaRunnerOptions& options)
     : model_(with_device(model).impl()), rows_(rows), requested_capacity_(capacity), options_(options) {
   options_.prompt_bucket = std::max(1, options_.prompt_bucket);
-  const io::Gpt2Config& c = model.impl().config;
+  const ModelSpec& c = model.impl().spec();
   check_request(c, rows, capacity);
   state_ = &CudaModelState::of(model_);
   check_device_memory(c, rows, capacity, options_.storage);
@@ -77,9 +77,9 @@ int64_t CudaStepRunner::graph_launches() const {
 
 void CudaStepRunner::ensure_cache(int pad) {
   if (capacity_ > 0) return;
-  const io::Gpt2Config& c = model_.config;
-  capacity_ = CompiledStepRunner::capacity_bucket(requested_capacity_ + pad, c.n_positions);
-  const size_t layer_bytes = static_cast<size_t>(rows_) * c.n_head * capacity_ * c.head_dim() *
+  const ModelSpec& c = model_.spec();
+  capacity_ = CompiledStepRunner::capacity_bucket(requested_capacity_ + pad, c.max_positions);
+  const size_t layer_bytes = static_cast<size_t>(rows_) * c.n_kv_head * capacity_ * c.head_dim *
                              cuda::storage_bytes(options_.storage);
   for (int l = 0; l < c.n_layer; ++l) {
     k_.emplace_back(layer_bytes);
@@ -97,7 +97,7 @@ CudaStepRunner::Bound& CudaStepRunner::bind(int step_tokens, bool last_only) {
       ++stats_.cache_hits;  // a pooled runner reusing its bound plan (and captured graph)
       return *b;
     }
-  const io::Gpt2Config& c = model_.config;
+  const ModelSpec& c = model_.spec();
   CompileKey key;  // fields by name: the key grows (e.g. the traced token choice) without touching this
   key.device = options_.graphs ? "cuda" : "cuda-eager";
   key.dtype = cuda::storage_name(options_.storage);
@@ -110,7 +110,7 @@ CudaStepRunner::Bound& CudaStepRunner::bind(int step_tokens, bool last_only) {
   inputs["position_ids"] = {{rows_, step_tokens}, DType::kI32};
   inputs["cache_pos"] = {{rows_}, DType::kI32};
   inputs["key_mask"] = {{rows_, capacity_}, DType::kI32};
-  const Shape cache_shape{rows_, c.n_head, capacity_, c.head_dim()};
+  const Shape cache_shape{rows_, c.n_kv_head, capacity_, c.head_dim};
   for (int l = 0; l < c.n_layer; ++l) {
     inputs[fmt::format("k_cache.{}", l)] = {cache_shape, DType::kF32};
     inputs[fmt::format("v_cache.{}", l)] = {cache_shape, DType::kF32};
@@ -119,7 +119,7 @@ CudaStepRunner::Bound& CudaStepRunner::bind(int step_tokens, bool last_only) {
       state_->get_or_build(key, options_.graphs, options_.storage, [&] {
         TracingBuilder tb;
         for (const auto& [name, decl] : inputs) tb.declare(name, decl.first, decl.second);
-        return tb.finish(build_gpt2(tb, c, model_.weights, last_only));
+        return tb.finish(model_.model->build(tb, last_only));
       });
   lookup.hit ? ++stats_.cache_hits : ++stats_.cache_misses;
   stats_.compile_ms += lookup.compile_ms;
@@ -175,7 +175,7 @@ Tensor CudaStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
                             const std::vector<std::vector<int32_t>>& positions,
                             const std::vector<std::vector<int32_t>>& mask_new, bool last_only) {
   const auto t0 = std::chrono::steady_clock::now();
-  const io::Gpt2Config& c = model_.config;
+  const ModelSpec& c = model_.spec();
   JITGEN_CHECK(static_cast<int>(ids.size()) == rows_ && static_cast<int>(positions.size()) == rows_ &&
                static_cast<int>(mask_new.size()) == rows_);
   const int T = static_cast<int>(ids[0].size());
@@ -184,7 +184,7 @@ Tensor CudaStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
   int pad = 0;
   if (slots_ == 0) {  // the prefill runs at its length bucket: extra left pads, masked out
     pad = round_up(T, options_.prompt_bucket) - T;
-    if (requested_capacity_ + pad > c.n_positions) pad = 0;
+    if (requested_capacity_ + pad > c.max_positions) pad = 0;
     if (capacity_ > 0 && requested_capacity_ + pad > capacity_) pad = 0;  // a reused runner's cache: exact shape
     ensure_cache(pad);
   }
@@ -194,7 +194,7 @@ Tensor CudaStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
   if (!decode_) decode_ = &bind(1, true);
   Bound& b = bind(Tp, last_only);
 
-  std::vector<int32_t> hid(static_cast<size_t>(rows_) * Tp, 0), hpos(hid.size(), c.n_positions > 1 ? 1 : 0);
+  std::vector<int32_t> hid(static_cast<size_t>(rows_) * Tp, 0), hpos(hid.size(), c.max_positions > 1 ? 1 : 0);
   for (int r = 0; r < rows_; ++r) {
     JITGEN_CHECK(static_cast<int>(ids[r].size()) == T && static_cast<int>(positions[r].size()) == T &&
                  static_cast<int>(mask_new[r].size()) == T);
@@ -202,8 +202,8 @@ Tensor CudaStepRunner::step(const std::vector<std::vector<int32_t>>& ids,
       const int32_t id = ids[r][t], pos = positions[r][t];
       if (id < 0 || id >= c.vocab_size)
         throw_invalid_argument(fmt::format("token id {} is outside the vocabulary [0, {})", id, c.vocab_size));
-      if (pos < 0 || pos >= c.n_positions)
-        throw_limit(fmt::format("position {} is outside the position table (n_positions = {})", pos, c.n_positions));
+      if (pos < 0 || pos >= c.max_positions)
+        throw_limit(fmt::format("position {} is outside the position table (n_positions = {})", pos, c.max_positions));
       hid[static_cast<size_t>(r) * Tp + pad + t] = id;
       hpos[static_cast<size_t>(r) * Tp + pad + t] = pos;
       host_mask_[static_cast<size_t>(r) * capacity_ + slots_ + pad + t] = mask_new[r][t] ? 1 : 0;
@@ -256,7 +256,7 @@ void CudaStepRunner::record_decode(Bound& b) {
 
 const Tensor& CudaStepRunner::decode(const int32_t* tokens, const int32_t* positions) {
   const auto t0 = std::chrono::steady_clock::now();
-  const io::Gpt2Config& c = model_.config;
+  const ModelSpec& c = model_.spec();
   if (length_ + 1 > requested_capacity_)
     throw_limit(fmt::format("KV cache full: {} + 1 tokens exceed its capacity {}", length_, requested_capacity_));
   ensure_cache(0);
@@ -265,9 +265,9 @@ const Tensor& CudaStepRunner::decode(const int32_t* tokens, const int32_t* posit
   for (int b = 0; b < rows_; ++b) {
     if (tokens[b] < 0 || tokens[b] >= c.vocab_size)
       throw_invalid_argument(fmt::format("token id {} is outside the vocabulary [0, {})", tokens[b], c.vocab_size));
-    if (positions[b] < 0 || positions[b] >= c.n_positions)
+    if (positions[b] < 0 || positions[b] >= c.max_positions)
       throw_limit(
-          fmt::format("position {} is outside the position table (n_positions = {})", positions[b], c.n_positions));
+          fmt::format("position {} is outside the position table (n_positions = {})", positions[b], c.max_positions));
     staged[b] = tokens[b];
     staged[rows_ + b] = positions[b];
     host_mask_[static_cast<size_t>(b) * capacity_ + slots_] = 1;

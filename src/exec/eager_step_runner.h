@@ -1,12 +1,12 @@
 #pragma once
-// EagerStepRunner: runs the one GPT-2 definition op by op (EagerBuilder): every op allocates its
+// EagerStepRunner: runs the model's one definition op by op (EagerBuilder): every op allocates its
 // output, no fusion, and the KV cache grows by the step's tokens each step (HF DynamicCache). The
 // reference execution mode — an honest eager engine, not slowed on purpose.
 #include <cstdint>
 #include <vector>
 
-#include "models/kv_cache.h"
-#include "models/step_runner.h"
+#include "exec/kv_cache.h"
+#include "exec/step_runner.h"
 
 namespace jitgen {
 

@@ -1,10 +1,10 @@
-#include "models/cuda_decode_loop.h"
+#include "exec/cuda/cuda_decode_loop.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "models/cuda_step_runner.h"
+#include "exec/cuda/cuda_step_runner.h"
 #include "models/model_impl.h"
 #include "ops/cuda/cuda_executable.h"
 
@@ -22,7 +22,7 @@ void CudaDecodeLoop::prepare(CudaStepRunner& runner, const Key& key) {
   if (graph.ready() && built == key) return;
   graph.reset();
   const int R = rows;
-  const int64_t V = runner.model_.config.vocab_size;
+  const int64_t V = runner.model_.spec().vocab_size;
   if (ring.bytes() < sizeof(int32_t) * R * key.max_new)
     ring = cuda::PinnedBuffer(sizeof(int32_t) * R * key.max_new, true);
   eos.reserve(sizeof(int32_t) * std::max<size_t>(1, key.eos.size()));
@@ -96,7 +96,7 @@ void CudaDecodeLoop::prepare(CudaStepRunner& runner, const Key& key) {
 
 GreedyLoopResult CudaStepRunner::greedy_loop(const std::vector<int32_t>& next_positions,
                                              const GreedyLoopOptions& o) {
-  const io::Gpt2Config& c = model_.config;
+  const ModelSpec& c = model_.spec();
   const int R = rows_;
   JITGEN_CHECK(static_cast<int>(next_positions.size()) == R && last_logits_dev_ != nullptr);
   if (o.max_new_tokens < 1) throw_invalid_argument("greedy_loop: max_new_tokens must be at least 1");
@@ -104,9 +104,9 @@ GreedyLoopResult CudaStepRunner::greedy_loop(const std::vector<int32_t>& next_po
     throw_limit(fmt::format("KV cache full: {} + {} tokens exceed its capacity {}", length_, o.max_new_tokens - 1,
                             requested_capacity_));
   for (int32_t p : next_positions)
-    if (p < 0 || p + o.max_new_tokens - 1 > c.n_positions)
+    if (p < 0 || p + o.max_new_tokens - 1 > c.max_positions)
       throw_limit(fmt::format("position {} is outside the position table (n_positions = {})",
-                              p + o.max_new_tokens - 1, c.n_positions));
+                              p + o.max_new_tokens - 1, c.max_positions));
   ensure_cache(0);
   if (!decode_) decode_ = &bind(1, true);
   JITGEN_CHECK(last_logits_dev_ != nullptr);  // step() binds the decode plan first: its logits never move
