@@ -3,6 +3,8 @@
 //   build/bench/tokenizer_bench                        # all benchmarks
 //   JITGEN_TOKENIZER_CORPUS_OUT=/tmp/c.json [JITGEN_TOKENIZER_IDS_OUT=/tmp/i.json] build/bench/tokenizer_bench
 //     writes the documents (and our ids for them) as JSON and exits
+//   JITGEN_TOKENIZER_DIR=<HF folder> build/bench/tokenizer_bench   # encode / decode with that tokenizer
+//     (the corpus stays the same); bench/tokenizer_families_vs_hf.py runs it per tokenizer family
 // bench/tokenizer_vs_hf.py runs HF tokenizers on the dumped corpus and prints ratios.
 #include <benchmark/benchmark.h>
 
@@ -26,6 +28,15 @@ struct Lcg {
   }
   double unit() { return next() / 2147483648.0; }
 };
+
+// The tokenizer under test: JITGEN_TOKENIZER_DIR's, else the vendored GPT-2 one.
+const jitgen::Tokenizer& bench_tokenizer() {
+  static const jitgen::Tokenizer t = [] {
+    const char* dir = std::getenv("JITGEN_TOKENIZER_DIR");
+    return dir != nullptr ? jitgen::Tokenizer::from_dir(dir) : jitgen::Tokenizer::builtin_gpt2();
+  }();
+  return t;
+}
 
 // Documents of ~4 KB; about 4 MB in all.
 const std::vector<std::string>& corpus() {
@@ -88,11 +99,11 @@ size_t corpus_bytes() {
 
 // Steady state: the word cache is warm after the first pass, as in a long-running server.
 void BM_EncodeDocs(benchmark::State& state) {
-  const jitgen::Tokenizer& tok = jitgen::Tokenizer::builtin_gpt2();
+  const jitgen::Tokenizer& tok = bench_tokenizer();
   size_t tokens = 0;
   for (auto _ : state) {
     tokens = 0;
-    for (const auto& d : corpus()) tokens += tok.encode(d).size();
+    for (const auto& d : corpus()) tokens += tok.encode(d, /*add_special_tokens=*/false).size();
     benchmark::DoNotOptimize(tokens);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * corpus_bytes()));
@@ -128,7 +139,7 @@ void BM_EncodeBatchPadded(benchmark::State& state) {
 BENCHMARK(BM_EncodeBatchPadded)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 void BM_Decode(benchmark::State& state) {
-  const jitgen::Tokenizer& tok = jitgen::Tokenizer::builtin_gpt2();
+  const jitgen::Tokenizer& tok = bench_tokenizer();
   std::vector<std::vector<int32_t>> ids;
   for (const auto& d : corpus()) ids.push_back(tok.encode(d));
   for (auto _ : state) {
@@ -152,7 +163,7 @@ int main(int argc, char** argv) {
     std::ofstream(out) << nlohmann::json(corpus()).dump();
     if (const char* ids_out = std::getenv("JITGEN_TOKENIZER_IDS_OUT")) {
       std::vector<std::vector<int32_t>> ids;
-      for (const auto& d : corpus()) ids.push_back(jitgen::Tokenizer::builtin_gpt2().encode(d));
+      for (const auto& d : corpus()) ids.push_back(bench_tokenizer().encode(d, /*add_special_tokens=*/false));
       std::ofstream(ids_out) << nlohmann::json(ids).dump();
     }
     return 0;

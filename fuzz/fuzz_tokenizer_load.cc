@@ -1,4 +1,6 @@
-// tokenizer.json and vocab.json + merges.txt loading. Input: first byte even -> the rest is tokenizer.json;
+// tokenizer.json (every pipeline component: normalizers, pre-tokenizers, models, post-processors, decoders,
+// added tokens; seeds in fuzz/corpus/fuzz_tokenizer_load/ cover Llama / Llama-3 / T5 / WordPiece shapes) and
+// vocab.json + merges.txt loading. Input: first byte even -> the rest is tokenizer.json;
 // odd -> the rest is "vocab.json bytes \0 merges.txt bytes". A tokenizer that loads must then encode and
 // decode without trouble.
 #include <cstddef>
@@ -26,12 +28,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   jitgen::fuzz::expect_clean([&] {
     const jitgen::Tokenizer t = tokenizer_json ? jitgen::Tokenizer::from_tokenizer_json(tok_path)
                                                : jitgen::Tokenizer::from_vocab_merges(vocab_path, merges_path);
-    for (std::string_view text : {"Hello, world! <|endoftext|> 123  \xe2\x82\xac\n", "a", " aa bb", "\xff\xfe"}) {
-      const std::vector<int32_t> ids = t.encode(text);
-      for (int32_t id : ids)
-        if (id < 0 || id >= t.vocab_size()) __builtin_trap();
-      (void)t.decode(ids);
-      (void)t.decode(ids, /*skip_special_tokens=*/true);
+    for (std::string_view text : {"Hello, world! <|endoftext|> 123  \xe2\x82\xac\n", "a", " aa bb", "\xff\xfe",
+                                  "<s>ab </s> hi A\n\u2581a 12345 \xe2\x98\x83", "  \t\n\n abab"}) {
+      for (bool add_special : {true, false}) {
+        const std::vector<int32_t> ids = t.encode(text, add_special);
+        for (int32_t id : ids)
+          if (id < 0 || id >= t.vocab_size()) __builtin_trap();
+        (void)t.decode(ids);
+        (void)t.decode(ids, /*skip_special_tokens=*/true);
+      }
     }
     const int n = t.vocab_size();
     for (int32_t id : {0, n / 2, n - 1}) {

@@ -617,6 +617,11 @@ const std::vector<LibCase>& lib_cases() {
                                 {"special_tokens", json::object()}};
          load_tokenizer_json(d);
        }},
+      {"TOK-TEMPLATE-ID", ErrorCode::kInvalidFile, "post_processor adds token id 9999 that is not in the vocabulary", [] {
+         json d = tokenizer_doc();
+         d["post_processor"] = {{"type", "RobertaProcessing"}, {"cls", {"a", 9999}}, {"sep", {"b", 66}}};
+         load_tokenizer_json(d);
+       }},
       {"TOK-PRECOMPILED", ErrorCode::kInvalidFile, "normalizer.precompiled_charsmap declares a trie of", [] {
          json d = tokenizer_doc();
          d["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "/////wAAAAA="}};

@@ -100,6 +100,12 @@ std::unique_ptr<Pipeline> load_tokenizer_json(const std::string& path) {
   p->finish();
   if (p->pad_id && (*p->pad_id < 0 || static_cast<size_t>(*p->pad_id) >= p->has_id.size() || !p->has_id[*p->pad_id]))
     throw_invalid_file(path + ": padding.pad_id " + std::to_string(*p->pad_id) + " is not a token id (expected an id in the vocabulary)");
+  // Template ids are independent of the text: what they add to nothing is all they ever add.
+  for (int32_t id : p->post_process({})) {
+    if (id < 0 || static_cast<size_t>(id) >= p->has_id.size() || !p->has_id[id])
+      throw_invalid_file(path + ": post_processor adds token id " + std::to_string(id) +
+                         " that is not in the vocabulary (expected ids of model.vocab or added_tokens)");
+  }
   if (auto it = p->token_to_id.find(std::string_view("<|endoftext|>")); it != p->token_to_id.end()) p->eos_id = it->second;
   return p;
 }
