@@ -351,6 +351,79 @@ class PreTrainedTokenizer:
         out = self._core.decode_batch(a.astype(np.int64).tolist(), skip_special_tokens)
         return [_clean_up_tokenization(s) for s in out] if clean_up_tokenization_spaces else out
 
+    # chat templates
+    chat_template: Optional[str] = None
+    _chat_special_tokens: Dict[str, str] = {}
+
+    @property
+    def special_tokens_map(self) -> Dict[str, str]:
+        """What apply_chat_template passes to the template: tokenizer_config.json / special_tokens_map.json special
+        tokens (bos, eos, unk, pad, ...), else the GPT-2 defaults (every one is <|endoftext|>)."""
+        out = {k: v for k, v in (("bos_token", self.bos_token), ("eos_token", self.eos_token),
+                                 ("unk_token", self.unk_token), ("pad_token", self.pad_token)) if v is not None}
+        out.update(self._chat_special_tokens)
+        return out
+
+    def apply_chat_template(self, conversation: Any, tools: Optional[List[Dict[str, Any]]] = None,
+                            documents: Optional[List[Dict[str, str]]] = None, chat_template: Optional[str] = None,
+                            add_generation_prompt: bool = False, continue_final_message: bool = False,
+                            tokenize: bool = True, padding: Union[bool, str] = False, truncation: bool = False,
+                            max_length: Optional[int] = None, return_tensors: Optional[str] = None,
+                            return_dict: bool = True, return_assistant_tokens_mask: bool = False,
+                            tokenizer_kwargs: Optional[Dict[str, Any]] = None, **kwargs: Any) -> Any:
+        """HF ``tokenizer.apply_chat_template`` (transformers 5): renders ``conversation`` (a list of
+        ``{"role", "content"}`` dicts, or a list of such lists) with the chat template exactly as transformers does
+        (jitgen's own Jinja renderer, byte-identical on the goldens), passing ``tools``, ``documents``,
+        ``add_generation_prompt``, the special tokens and ``**kwargs`` to it. ``tokenize=False`` returns the text;
+        else it is tokenized without special tokens, returned as a BatchEncoding (``return_dict=True``, the
+        transformers 5 default) or the ids. ``continue_final_message`` and ``return_assistant_tokens_mask`` are not
+        supported."""
+        if continue_final_message or return_assistant_tokens_mask:
+            raise JitgenError("apply_chat_template: continue_final_message and return_assistant_tokens_mask are not "
+                              "supported")
+        template = chat_template if chat_template is not None else self.chat_template
+        if template is None:
+            raise JitgenError(f"{self.name_or_path}: cannot use apply_chat_template because the tokenizer has no "
+                              "chat_template (tokenizer_config.json \"chat_template\" or chat_template.jinja); pass "
+                              "chat_template=")
+        batched = isinstance(conversation, (list, tuple)) and len(conversation) > 0 and (
+            isinstance(conversation[0], (list, tuple)) or hasattr(conversation[0], "messages"))
+        conversations = conversation if batched else [conversation]
+
+        def plain(v: Any) -> Any:  # message objects (pydantic, dataclasses) to dicts, as transformers does
+            if hasattr(v, "model_dump"):
+                v = v.model_dump()
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [plain(x) for x in v]
+            return v
+
+        def normalise(conv: Any) -> List[Dict[str, Any]]:
+            msgs = plain(getattr(conv, "messages", conv))
+            for m in msgs:
+                if not isinstance(m, dict):
+                    raise JitgenError(f"apply_chat_template: chat messages must be dicts, got {m!r}")
+            return [{k: v for k, v in m.items() if v is not None} for m in msgs]
+
+        if tools is not None:
+            for t in tools:
+                if not isinstance(t, dict):
+                    raise JitgenError("apply_chat_template: tools must be JSON schemas (dicts); functions are not "
+                                      "converted")
+        context = {**self.special_tokens_map, **kwargs}
+        rendered = []
+        for conv in conversations:
+            ctx = {"messages": normalise(conv), "tools": plain(tools), "documents": plain(documents),
+                   "add_generation_prompt": add_generation_prompt, **context}
+            rendered.append(_jitgen.render_chat_template(template, json.dumps(ctx, ensure_ascii=False)))
+        text: Any = rendered if batched else rendered[0]
+        if not tokenize:
+            return text
+        out = self(text, padding=padding, truncation=truncation, max_length=max_length, add_special_tokens=False,
+                   return_tensors=return_tensors, **(tokenizer_kwargs or {}))
+        return out if return_dict else out["input_ids"]
+
     def __repr__(self) -> str:
         return (f"jitgen.PreTrainedTokenizer(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
                 f"padding_side={self.padding_side!r}, pad_token={self.pad_token!r})")
@@ -379,8 +452,11 @@ class AutoTokenizer:
                         model_max_length = int(json.load(f).get("model_max_length", 1024))
                 except (ValueError, TypeError, OverflowError):
                     pass
-        return PreTrainedTokenizer(_jitgen.Tokenizer.from_dir(path), path, padding_side, truncation_side, pad_token,
-                                   model_max_length)
+        tok = PreTrainedTokenizer(_jitgen.Tokenizer.from_dir(path), path, padding_side, truncation_side, pad_token,
+                                  model_max_length)
+        tok.chat_template, special = _jitgen.load_chat_config(path)
+        tok._chat_special_tokens = json.loads(special)
+        return tok
 
 
 GPT2Tokenizer = AutoTokenizer

@@ -20,6 +20,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "chat/chat_config.h"
+#include "chat/chat_template.h"
 #include "generate/streamer.h"
 #include "io/hf_config.h"
 #include "jitgen/engine.h"
@@ -368,6 +370,22 @@ PYBIND11_MODULE(_jitgen, m) {
       .def("resolve", &PyEngine::resolve, py::arg("overrides_json"))
       .def("generate", &PyEngine::generate, py::arg("input_ids"), py::arg("attention_mask"), py::arg("overrides_json"),
            py::arg("on_step") = py::none(), py::arg("tokenizer") = py::none());
+
+  // Chat templates (src/chat): the folder's template + special tokens, and rendering a context (a JSON object).
+  m.def("load_chat_config", [](const std::string& dir) -> py::tuple {
+    const jitgen::chat::ChatConfig c = jitgen::chat::load_chat_config(dir);
+    return py::make_tuple(c.chat_template ? py::object(py::str(*c.chat_template)) : py::object(py::none()),
+                          c.special_tokens.dump());
+  }, py::arg("dir"));
+  m.def("render_chat_template", [](const std::string& source, const std::string& context_json) -> std::string {
+    nlohmann::ordered_json ctx;
+    try {
+      ctx = nlohmann::ordered_json::parse(context_json);
+    } catch (const nlohmann::ordered_json::parse_error& e) {
+      jitgen::throw_invalid_argument(std::string("apply_chat_template: inputs are not JSON data: ") + e.what());
+    }
+    return jitgen::chat::ChatTemplate(source).render(ctx);
+  }, py::arg("source"), py::arg("context_json"));
 
   m.def("make_random_model", &make_random_model, py::arg("out"), py::arg("config") = "tiny", py::arg("seed") = 0,
         py::arg("n_layer") = 0, py::arg("n_head") = 0, py::arg("n_embd") = 0, py::arg("n_positions") = 0,
