@@ -82,7 +82,7 @@ int run_chat(const ChatFlags& f) {
     ctx["documents"] = nullptr;
     ctx["add_generation_prompt"] = true;
     const std::string prompt = tmpl.render(ctx);
-    const std::vector<int32_t> ids = tokenizer.encode(prompt);
+    const std::vector<int32_t> ids = tokenizer.encode(prompt, /*add_special_tokens=*/false);  // as apply_chat_template
     if (ids.empty()) throw_invalid_argument("chat: the rendered prompt encodes to no tokens");
     GenerationConfig turn = cfg;
     turn.max_new_tokens = std::min<int>(cfg.max_new_tokens.value_or(f.max_new_tokens),

@@ -134,7 +134,8 @@ ChatRequest parse_chat_request(const std::string& text, const ServedModel& m, co
   const bool no_tools = has("tool_choice") && body["tool_choice"] == "none";
   r.prompt_text = render_chat_prompt(chat, body["messages"], has("tools") && !no_tools ? body["tools"] : json(nullptr),
                                      has("chat_template_kwargs") ? body["chat_template_kwargs"] : json(nullptr));
-  const std::vector<int32_t> ids = m.tokenizer->encode(r.prompt_text);
+  // apply_chat_template tokenizes with add_special_tokens=False: the template writes the bos itself.
+  const std::vector<int32_t> ids = m.tokenizer->encode(r.prompt_text, /*add_special_tokens=*/false);
   if (ids.empty()) throw bad("messages", "the rendered prompt is empty (at least one token is needed)");
 
   json c = json::object();
