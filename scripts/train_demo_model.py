@@ -385,10 +385,14 @@ This folder is an unmodified Hugging Face folder as `save_pretrained` wrote it
   {warmup} steps then cosine to 10%, gradient clipping 1.0; {steps} steps x batch {batch} x {seq} tokens =
   {seen} tokens ({epochs:.2f} epochs); final training loss {final_loss}.
 - Wall time: {train_min:.1f} min of training, {total_min:.1f} min in all (tokenizer, encoding, evaluation,
-  saving), {tok_s:.0f} training tokens/s, on {machine}, run with `nice -n 10` while five other jobs were
-  compiling C++ on the same two cores (load average 6 to 14). The step count was sized for 30 minutes on
-  that machine from a short measured run (about 1000 tokens/s with the machine less loaded); on a quiet
-  machine the same run takes about half as long.
+  saving), {tok_s:.0f} training tokens/s, on {machine}, run with `nice -n 10` while five other helpers
+  compiled and tested C++ on the same two cores (1-minute load average {load}). A first measurement with
+  the machine less loaded (load average about 6) gave 1000 to 1900 tokens/s, from which 400 to 720 steps
+  were planned for 30 minutes; under the later load this run got a quarter to half of one core, a 400-step
+  attempt was stopped at step 140 (it would have needed more than an hour), and the step count was cut to
+  180 so that the run ended within the working session. So this run did not fit 30 minutes on the loaded
+  machine; it is far from converged (0.38 epochs), and on an idle machine a 30-minute budget would allow
+  several times more steps (`--steps`), which was not tried.
 
 ## Held-out perplexity
 
@@ -398,6 +402,9 @@ into consecutive non-overlapping {seq}-token windows (the last one shorter); exp
 cross-entropy over all {n_pred} predicted positions (a window's first token is not predicted).
 
     python3 scripts/train_demo_model.py --verify models/kjv-llama-5m    # checks SHA256SUMS, recomputes it with HF
+
+Reproducibility: the run is meant to be a function of the seeds (fixed seeds and data order, deterministic
+torch algorithms, a fixed thread count, single-threaded SentencePiece training without sampling). {repro}
 
 ## Samples (HF transformers {tf_version}, fp32, `max_new_tokens=48`)
 
@@ -427,7 +434,7 @@ def write_card(args):
         threads=info["threads"], wd=info["weight_decay"], lr=info["lr"], warmup=info["warmup_steps"],
         steps=info["steps"], batch=info["batch"], seen=seen, epochs=seen / info["train_tokens"],
         final_loss=info["final_loss"], train_min=info["train_seconds"] / 60, total_min=info["total_seconds"] / 60,
-        tok_s=info["train_tokens_per_s"], machine=info["machine"], ppl=info["held_out_perplexity"],
+        tok_s=info["train_tokens_per_s"], machine=info["machine"], load=args.card_load, repro=args.card_repro, ppl=info["held_out_perplexity"],
         ppl32=info["held_out_perplexity_fp32_weights"], n_pred=info["held_out_predicted"], samples=samples_md)
     with open(os.path.join(d, "README.md"), "w") as f:
         f.write(card)
@@ -452,6 +459,9 @@ def main():
                     "after STEP, writing nothing (a cheap determinism check against a full run's log)")
     ap.add_argument("--write-card", metavar="DIR", help="rewrite DIR/README.md from DIR/training_log.json "
                     "with fresh HF samples, then DIR/SHA256SUMS")
+    ap.add_argument("--card-load", default="not recorded", help="--write-card: the machine's load during "
+                    "the training run, in words")
+    ap.add_argument("--card-repro", default="", help="--write-card: what was checked of reproducibility")
     ap.add_argument("--verify", metavar="DIR", help="check SHA256SUMS and recompute the held-out perplexity")
     ap.add_argument("--samples", metavar="DIR", help="print greedy and sampled HF continuations")
     ap.add_argument("--write-manifest", metavar="DIR", help="rewrite DIR/SHA256SUMS")
