@@ -14,6 +14,7 @@
 
 #include "jitgen/generate.h"
 #include "jitgen/model.h"
+#include "models/model_impl.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
 #include "runtime/roofline.h"
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
     }
   }
   nlohmann::json out;
-  out["system"] = std::string("jitgen-") + mode + "-" + jitgen::cpu::weight_storage_name(jitgen::cpu::weight_storage_from_env());
+  // JITGEN_WEIGHTS picks the format: f32, bf16, int8, int4, ... (ops/prepared_weights.h)
+  out["system"] = std::string("jitgen-") + mode + "-" + jitgen::cpu::weight_format_for_load().name();
   out["threads"] = jitgen::runtime::num_threads();
   out["simd"] = jitgen::cpu::simd_name();
   if (roofline) {
@@ -101,8 +103,11 @@ int main(int argc, char** argv) {
   out["tokens"] = gen;
   const auto& info = model.info();
   const jitgen::runtime::DecodeShape shape{info.n_layer, info.n_embd, 4 * info.n_embd, info.vocab_size};
-  const int wb = jitgen::cpu::weight_storage_from_env() == jitgen::cpu::WeightStorage::kBF16 ? 2 : 4;
-  out["bytes_per_step_mid"] = jitgen::runtime::bytes_per_decode_step(shape, wb, B, T + new_tokens / 2);
+  // The weights a decode step streams: the prepared panels in their stored format (quantized codes + scales, or
+  // fp32 / bf16), plus biases, norms and the KV cache (bytes_per_decode_step with 0 bytes per weight).
+  const double panels = static_cast<double>(model.impl().weights.prepared->nbytes());
+  out["weight_bytes"] = panels;
+  out["bytes_per_step_mid"] = panels + jitgen::runtime::bytes_per_decode_step(shape, 0, B, T + new_tokens / 2);
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

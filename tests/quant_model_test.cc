@@ -56,6 +56,12 @@ TEST(QuantModel, LmHeadIsQuantizedOnlyWhenAsked) {
   EXPECT_NE(plain.forward_logits(ids, {}, ExecutionMode::kEager), head.forward_logits(ids, {}, ExecutionMode::kEager));
 }
 
+TEST(QuantModel, ScopedBf16StoresBf16Panels) {  // the scope sets the storage too, not only the quantized format
+  const Model m = tiny_with("bf16");
+  EXPECT_EQ(m.impl().weights.prepared->storage(), cpu::WeightStorage::kBF16);
+  EXPECT_EQ(m.impl().weights.prepared->format().name(), "bf16");
+}
+
 TEST(QuantModel, EnvironmentFormatIsParsedStrictly) {
   setenv("JITGEN_WEIGHTS", "int9", 1);
   try {

@@ -84,6 +84,23 @@ TEST(Quant, EveryPathMatchesTheOracleAtOddShapes) {
       }
 }
 
+TEST(Quant, GPT2SizedShapesMatchTheOracle) {  // many panels and long K (per-channel groups of 3072)
+  for (const QuantSpec& spec : {QuantSpec{8, 0, false, false}, QuantSpec{4, 128, false, true}})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{3072, 97}, {768, 2304}}) {
+      const std::vector<float> w = randn(static_cast<size_t>(K * N), 41, 0.02f), x = randn(static_cast<size_t>(3 * K), 42);
+      const cpu::QuantMatrix qm = cpu::quantize(w.data(), false, K, N, spec);
+      const cpu::QuantLinear packed = cpu::pack_quant(qm);
+      std::vector<float> want(static_cast<size_t>(3 * N));
+      ref::quant_linear(x.data(), 3, qm, nullptr, want.data());
+      for (QuantPath path : runnable_paths()) {
+        PathScope scope(path);
+        std::vector<float> got(want.size());
+        cpu::quant_linear(x.data(), 3, packed, nullptr, {}, got.data());
+        expect_close(got, want, spec.name() + " " + cpu::quant_path_name(path) + " K=" + std::to_string(K));
+      }
+    }
+}
+
 TEST(Quant, OracleIsCloseToTheFp32Product) {
   // The quantized product against the exact one: int8 within ~1%, int4 within ~15% of the output's scale (random
   // Gaussian weights; relative errors of the elements' rounding add up like a random walk).

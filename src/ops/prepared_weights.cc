@@ -28,7 +28,12 @@ std::shared_ptr<void> aligned_buffer(size_t bytes) {
 
 }  // namespace
 
+namespace {
+thread_local std::optional<WeightFormat> t_format;  // the innermost ScopedWeightFormat on this thread
+}  // namespace
+
 WeightStorage weight_storage_from_env() {
+  if (t_format) return t_format->storage;
   const char* e = std::getenv("JITGEN_WEIGHTS");
   if (e && (std::string(e) == "bf16" || std::string(e) == "BF16")) return WeightStorage::kBF16;
   return WeightStorage::kF32;
@@ -51,10 +56,6 @@ WeightFormat parse_weight_format(const std::string& text, const std::string& wha
   f.quant = parse_quant_spec(text, what);
   return f;
 }
-
-namespace {
-thread_local std::optional<WeightFormat> t_format;
-}  // namespace
 
 WeightFormat weight_format_for_load() {
   if (t_format) return *t_format;
