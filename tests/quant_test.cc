@@ -179,6 +179,28 @@ TEST(Quant, ActivationsRoundTripAndGroupSums) {
   }
 }
 
+TEST(Quant, FastActivationQuantizationIsBitEqualToTheScalarOne) {
+  for (auto [K, G] : {std::pair<int64_t, int64_t>{70, 32}, {300, 128}, {772, 772}, {5, 32}}) {
+    const int64_t M = 7, groups = (K + G - 1) / G;
+    std::vector<float> x = randn(static_cast<size_t>(M * K), 31, 3.0f);
+    for (int64_t k = 0; k < K; ++k) x[2 * K + k] = static_cast<float>(k % 255) - 127.0f + 0.5f;  // ties
+    for (int64_t k = 0; k < K; ++k) x[3 * K + k] = 0.0f;
+    x[4 * K + K / 2] = INFINITY;
+    x[5 * K] = -1e30f;
+    for (QuantPath path : runnable_paths()) {
+      PathScope scope(path);
+      cpu::QuantActs want, got;
+      cpu::quantize_activations(x.data(), M, K, G, groups, want);
+      cpu::quantize_activations_fast(x.data(), M, K, G, groups, got);
+      EXPECT_EQ(got.q, want.q) << cpu::quant_path_name(path) << " K=" << K;
+      EXPECT_EQ(got.qsum, want.qsum) << cpu::quant_path_name(path) << " K=" << K;
+      for (int64_t m = 0; m < M; ++m)
+        if (std::isnan(want.sx[m])) EXPECT_TRUE(std::isnan(got.sx[m]));
+        else EXPECT_EQ(got.sx[m], want.sx[m]);
+    }
+  }
+}
+
 TEST(Quant, EpilogueAppliesBiasActivationAndAliasedResidual) {
   const int64_t M = 6, K = 64, N = 45;
   const std::vector<float> w = randn(K * N, 21, 0.1f), x = randn(M * K, 22), bias = randn(N, 23);

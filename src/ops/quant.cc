@@ -279,12 +279,30 @@ const char* quant_path_name(QuantPath p) {
   return p == QuantPath::kVnni ? "vnni" : p == QuantPath::kAvx2 ? "avx2" : "portable";
 }
 
+// quantize_activations on the pool, rows in parallel, AVX-512 rows where the vnni path runs (bit-equal to the
+// scalar rows; tests compare the kernels, which use this, against the oracle, which uses the scalar code). It was
+// 19% of a batch-32 int8 decode profile when it ran scalar on one thread.
+void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& a) {
+  if (quant_path() != QuantPath::kVnni || (G % 16 != 0 && groups != 1)) return quantize_activations(x, M, K, G, groups, a);
+  a.M = M;
+  a.G = G;
+  a.groups = groups;
+  a.Kp = G * groups;
+  a.q.assign(static_cast<size_t>(M * a.Kp), 0);
+  a.sx.assign(static_cast<size_t>(M), 0.0f);
+  a.qsum.assign(static_cast<size_t>(M * groups), 0);
+  runtime::parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      quant::quantize_row_avx512(x + m * K, K, G, a.q.data() + m * a.Kp, a.qsum.data() + m * groups, a.sx.data() + m);
+  });
+}
+
 void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* bias, const LinearEpilogue& e, float* y) {
   thread_local QuantActs acts;  // reused across calls: no allocation once warm
-  quantize_activations(x, M, w.K, w.G, w.groups, acts);
+  quantize_activations_fast(x, M, w.K, w.G, w.groups, acts);
+  const QuantPath path = quant_path();
   const QuantActs& a = acts;  // a thread_local: its address, not its name, goes to the workers
   const quant::TileSink sink{bias, &e, y, w.N};
-  const QuantPath path = quant_path();
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
     switch (path) {
       case QuantPath::kVnni: quant::panels_vnni(a, w, sink, p0, p1); break;

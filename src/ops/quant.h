@@ -91,6 +91,8 @@ struct QuantActs {
   std::vector<int32_t> qsum;
 };
 void quantize_activations(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& out);
+// The same, bit for bit, rows in parallel on the pool and vectorised on the vnni path: what quant_linear uses.
+void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& out);
 
 // y[M, N] = epilogue(x[M, K] @ W + bias) on the pool, through the fastest path allowed (quant_simd()).
 void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* bias, const LinearEpilogue& e, float* y);

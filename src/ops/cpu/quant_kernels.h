@@ -24,6 +24,10 @@ void panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& o
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 
+// One row of quantize_activations with AVX-512 (bit-equal to the scalar code: the same max, scale, product and
+// round-to-nearest-even). q: Kp bytes, zeroed; qsum: groups ints, zeroed. Needs G % 16 == 0 or one group.
+void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_t* q, int32_t* qsum, float* sx);
+
 // The zero point z of (panel p, group g, column j): per column with zero points, else the format's constant.
 inline int32_t zero_of(const QuantLinear& w, int64_t p, int64_t g, int j) {
   if (w.zeros) return w.zeros.get()[(p * w.groups + g) * 32 + j];

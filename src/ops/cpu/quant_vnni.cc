@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "ops/cpu/quant_kernels.h"
@@ -117,6 +118,32 @@ void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t
 }
 
 }  // namespace
+
+JITGEN_VNNI void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_t* q, int32_t* qsum, float* sx) {
+  __m512 amax = _mm512_setzero_ps(), poison = _mm512_setzero_ps();  // poison: NaN if any x is NaN or Inf
+  for (int64_t k = 0; k < K; k += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(K - k >= 16 ? 0xFFFF : (1u << (K - k)) - 1), x + k);
+    amax = _mm512_max_ps(amax, _mm512_abs_ps(v));
+    poison = _mm512_add_ps(poison, _mm512_mul_ps(v, _mm512_setzero_ps()));
+  }
+  if (std::isnan(_mm512_reduce_add_ps(poison))) {
+    *sx = std::nanf("");
+    return;
+  }
+  const float m = _mm512_reduce_max_ps(amax);
+  *sx = m / 127.0f;
+  if (*sx == 0.0f) return;
+  const __m512 inv = _mm512_set1_ps(1.0f / *sx);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int64_t k = 0; k < K; k += 16) {
+    const __mmask16 mk = static_cast<__mmask16>(K - k >= 16 ? 0xFFFF : (1u << (K - k)) - 1);
+    // cvtps rounds to nearest even (the default MXCSR mode), as std::nearbyint does in the scalar code.
+    __m512i i = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + k), inv));
+    i = _mm512_max_epi32(lo, _mm512_min_epi32(hi, i));
+    _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, i);
+    qsum[k / G] += _mm512_reduce_add_epi32(_mm512_maskz_mov_epi32(mk, i));
+  }
+}
 
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   if (w.spec.bits == 8) return run<8, false>(a, w, sink, p0, p1);
