@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   const jitgen::runtime::DecodeShape shape{info.n_layer, info.n_embd, 4 * info.n_embd, info.vocab_size};
   // The weights a decode step streams: the prepared panels in their stored format (quantized codes + scales, or
   // fp32 / bf16), plus biases, norms and the KV cache (bytes_per_decode_step with 0 bytes per weight).
-  const double panels = static_cast<double>(model.impl().weights.prepared->nbytes());
+  const double panels = static_cast<double>(model.impl().model->prepared()->nbytes());
   out["weight_bytes"] = panels;
   out["bytes_per_step_mid"] = panels + jitgen::runtime::bytes_per_decode_step(shape, 0, B, T + new_tokens / 2);
   std::printf("%s\n", out.dump().c_str());

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
               cpu::quant_path_name(cpu::quant_path()));
   std::printf("| format | weight MB | max-abs logit err | max-abs / logit range | mean KL (nats) | argmax agree | "
               "greedy equal | greedy common prefix |\n|---|---|---|---|---|---|---|---|\n");
-  std::printf("| f32 | %.1f | 0 | 0 | 0 | 100%% | %zu/%zu | %d |\n", ref.impl().weights.prepared->nbytes() / 1e6,
+  std::printf("| f32 | %.1f | 0 | 0 | 0 | 100%% | %zu/%zu | %d |\n", ref.impl().model->prepared()->nbytes() / 1e6,
               prompts.size(), prompts.size(), n);
   std::stringstream fs(formats);
   for (std::string fmt; std::getline(fs, fmt, ',');) {
@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
       prefix += static_cast<double>(k);
     }
     std::printf("| %s | %.1f | %.4f | %.4f | %.2e | %.1f%% | %d/%zu | %.1f |\n", fmt.c_str(),
-                q.impl().weights.prepared->nbytes() / 1e6, max_err, max_err / range, kl_sum / positions,
+                q.impl().model->prepared()->nbytes() / 1e6, max_err, max_err / range, kl_sum / positions,
                 100.0 * agree / positions, equal, prompts.size(), prefix / prompts.size());
     std::fflush(stdout);
   }

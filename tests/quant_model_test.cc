@@ -58,8 +58,8 @@ TEST(QuantModel, LmHeadIsQuantizedOnlyWhenAsked) {
 
 TEST(QuantModel, ScopedBf16StoresBf16Panels) {  // the scope sets the storage too, not only the quantized format
   const Model m = tiny_with("bf16");
-  EXPECT_EQ(m.impl().weights.prepared->storage(), cpu::WeightStorage::kBF16);
-  EXPECT_EQ(m.impl().weights.prepared->format().name(), "bf16");
+  EXPECT_EQ(m.impl().model->prepared()->storage(), cpu::WeightStorage::kBF16);
+  EXPECT_EQ(m.impl().model->prepared()->format().name(), "bf16");
 }
 
 TEST(QuantModel, EnvironmentFormatIsParsedStrictly) {
