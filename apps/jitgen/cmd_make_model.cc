@@ -13,7 +13,7 @@ namespace jitgen::cli {
 namespace {
 
 struct MakeModelFlags {
-  std::string out, family, preset = "tiny", dtype = "F32";
+  std::string out, family, preset = "tiny", dtype = "F32", config_json;
   RandomModelOptions opt;
   bool tokenizer = false;
 };
@@ -26,6 +26,14 @@ int run_make_model(MakeModelFlags f) {
   else if (f.dtype == "BF16") f.opt.dtype = DType::kBF16;
   else throw_invalid_argument(fmt::format("--dtype \"{}\": expected F32, F16 or BF16", f.dtype));
   if (f.tokenizer) f.opt.tokenizer_dir = JITGEN_DEFAULT_TOKENIZER_DIR;
+  if (!f.config_json.empty()) {
+    try {
+      f.opt.config = nlohmann::json::parse(f.config_json);
+    } catch (const nlohmann::json::exception& e) {
+      throw_invalid_argument(fmt::format("--config-json: malformed JSON: {}", e.what()));
+    }
+    if (!f.opt.config.is_object()) throw_invalid_argument("--config-json: expected a JSON object of config.json fields");
+  }
   const std::string what = family.write_random(preset, f.opt, f.out);
   std::cerr << fmt::format("wrote {} to {}\n", what, f.out);
   return 0;
@@ -49,6 +57,8 @@ Subcommand register_make_model(CLI::App& parent) {
   mk->add_option("--n-embd", f->opt.hidden, "Override the hidden size");
   mk->add_option("--n-positions", f->opt.positions, "Override the position table / max_position_embeddings");
   mk->add_option("--vocab-size", f->opt.vocab, "Override vocab_size");
+  mk->add_option("--config-json", f->config_json,
+                 "config.json fields (HF names) merged over the preset, e.g. '{\"head_dim\": 32}' (Llama family)");
   mk->add_flag("--with-tokenizer", f->tokenizer, "Copy the vendored GPT-2 vocab.json/merges.txt (vocab 50257)");
   return {mk, [f] { return run_make_model(*f); }};
 }

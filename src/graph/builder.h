@@ -34,6 +34,25 @@ struct Value {
 
 enum class Activation { kGeluTanh, kGeluErf, kRelu, kSilu };
 
+// Rotary embeddings (Builder::rope). inv_freq [rotary_dim / 2] is a weight computed by the family from its
+// rope_type (HF modeling_rope_utils); rope_type "dynamic" recomputes it per step from the positions.
+struct RopeAttrs {
+  int head_dim = 0;
+  int rotary_dim = 0;              // <= head_dim; dims past it pass through
+  float attention_factor = 1.0f;   // cos and sin are multiplied by it (yarn)
+  float dynamic_base = 0;          // > 0: dynamic NTK with this rope_theta ...
+  float dynamic_factor = 0;        // ... scaling factor ...
+  int original_max = 0;            // ... once positions reach past max_position_embeddings
+};
+
+// Attention over separate q, k, v (Builder::attention_qkv).
+struct AttentionAttrs {
+  int n_head = 0;     // H query heads
+  int n_kv_head = 0;  // KV heads; H % KV == 0 (GQA), 1 = MQA
+  float scale = 1.0f;
+  int window = 0;     // > 0: sliding window (a query at slot s sees slots (s - window, s])
+};
+
 class Builder {
  public:
   virtual ~Builder() = default;
@@ -63,6 +82,17 @@ class Builder {
   // continuous batch can be at different lengths. Returns [B, T, C].
   virtual Value attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask,
                           int n_head, float scale) = 0;
+  // Over the last dim: x * rsqrt(mean(x^2) + eps) * gamma (HF LlamaRMSNorm).
+  virtual Value rms_norm(Value x, Value gamma, float eps) = 0;
+  // Elementwise product, same shapes (the gated MLP).
+  virtual Value mul(Value a, Value b) = 0;
+  // x [B, T, heads * head_dim], positions [B, T] i32, inv_freq [rotary_dim / 2] -> x rotated per head.
+  virtual Value rope(Value x, Value positions, Value inv_freq, const RopeAttrs& attrs) = 0;
+  // Causal attention over a KV cache from separate projections: q [B, T, H*D], k, v [B, T, KV*D]; k_cache, v_cache
+  // [B, KV, S, D] written at [cache_pos[b], cache_pos[b] + T) as attention() does; query head h reads KV head
+  // h / (H / KV). Returns [B, T, H*D].
+  virtual Value attention_qkv(Value q, Value k, Value v, Value k_cache, Value v_cache, Value cache_pos, Value key_mask,
+                              const AttentionAttrs& attrs) = 0;
   // [B, T, C] -> [B, 1, C]: the last position of each row (prefill only needs its logits).
   virtual Value last_position(Value x) = 0;
   // logits [B, 1, V] -> the chosen tokens [B] i32, by the TokenSelect bound as `select_state` (an input).

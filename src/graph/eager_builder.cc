@@ -93,6 +93,53 @@ Value EagerBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value cac
   return push(std::move(out));
 }
 
+Value EagerBuilder::rms_norm(Value x, Value gamma, float eps) {
+  const Tensor& in = tensor(x);
+  JITGEN_CHECK(tensor(gamma).numel() == in.dim(-1));
+  Tensor out = Tensor::zeros(in.shape());
+  cpu::rms_norm(in.f32(), tensor(gamma).f32(), eps, rows_of(in.shape()), in.dim(-1), out.f32());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::mul(Value a, Value b) {
+  const Tensor& x = tensor(a);
+  const Tensor& y = tensor(b);
+  JITGEN_CHECK(x.shape() == y.shape());
+  Tensor out = Tensor::zeros(x.shape());
+  cpu::mul(x.f32(), y.f32(), out.f32(), x.numel());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::rope(Value x, Value positions, Value inv_freq, const RopeAttrs& a) {
+  const Tensor& in = tensor(x);  // [B, T, heads * D]
+  const Tensor& pos = tensor(positions);
+  JITGEN_CHECK(in.shape().size() == 3 && pos.numel() == in.dim(0) * in.dim(1) && in.dim(2) % a.head_dim == 0 &&
+               tensor(inv_freq).numel() == a.rotary_dim / 2);
+  Tensor out = Tensor::zeros(in.shape());
+  const cpu::RopeShape s{in.dim(0) * in.dim(1), in.dim(2) / a.head_dim, a.head_dim, a.rotary_dim};
+  cpu::rope(in.f32(), pos.i32(), tensor(inv_freq).f32(), s, a.attention_factor,
+            {a.dynamic_base, a.dynamic_factor, a.original_max}, out.f32());
+  return push(std::move(out));
+}
+
+Value EagerBuilder::attention_qkv(Value q, Value k, Value v, Value k_cache, Value v_cache, Value cache_pos,
+                                 Value key_mask, const AttentionAttrs& a) {
+  const Tensor& qt = tensor(q);  // [B, T, H*D]
+  const Tensor& kt = tensor(k);  // [B, T, KV*D]
+  const Tensor& vt = tensor(v);
+  Tensor kc = tensor(k_cache);   // [B, KV, S, D] (shared storage: written in place)
+  Tensor vc = tensor(v_cache);
+  const Tensor& mask = tensor(key_mask);  // [B, S]
+  const cpu::AttentionShape s{qt.dim(0), qt.dim(1), kc.dim(2), a.n_head, kc.dim(3), a.n_kv_head, a.window};
+  JITGEN_CHECK(kc.dim(0) == s.B && kc.dim(1) == a.n_kv_head && qt.dim(2) == s.H * s.D &&
+               kt.dim(2) == a.n_kv_head * s.D && vt.shape() == kt.shape());
+  JITGEN_CHECK(mask.dim(0) == s.B && mask.dim(1) == s.S);
+  Tensor out = Tensor::zeros({s.B, s.T, s.H * s.D});
+  cpu::attention_qkv({qt.f32(), kt.f32(), vt.f32(), qt.dim(2), kt.dim(2), vt.dim(2)}, kc.f32(), vc.f32(),
+                     tensor(cache_pos).i32(), mask.i32(), s, a.scale, out.f32());
+  return push(std::move(out));
+}
+
 Value EagerBuilder::select_tokens(Value logits, Value) {
   JITGEN_CHECK(select_ != nullptr);
   const Tensor& l = tensor(logits);  // [B, 1, V]

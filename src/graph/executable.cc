@@ -178,6 +178,40 @@ void Executable::bind_kernels() {
         });
         break;
       }
+      case OpKind::kRmsNorm: {
+        const Ref x = in(0), gamma = in(1);
+        const int64_t R = rows_of(n.shape), C = n.shape.back();
+        const float eps = n.eps;
+        kernels.push_back([=](const RunContext& c) { cpu::rms_norm(x.f(c), gamma.f(c), eps, R, C, out.f(c)); });
+        break;
+      }
+      case OpKind::kMul: {
+        const Ref a = in(0), b = in(1);
+        const int64_t N = shape_numel(n.shape);
+        kernels.push_back([=](const RunContext& c) { cpu::mul(a.f(c), b.f(c), out.f(c), N); });
+        break;
+      }
+      case OpKind::kRope: {
+        const Ref x = in(0), pos = in(1), freq = in(2);
+        const cpu::RopeShape s{n.shape[0] * n.shape[1], n.shape[2] / n.head_dim, n.head_dim, n.rotary_dim};
+        const cpu::RopeDynamic dyn{n.rope_base, n.rope_factor, n.rope_original_max};
+        const float factor = n.scale;
+        kernels.push_back(
+            [=](const RunContext& c) { cpu::rope(x.f(c), pos.i(c), freq.f(c), s, factor, dyn, out.f(c)); });
+        break;
+      }
+      case OpKind::kAttentionQkv: {
+        const Ref q = in(0), k = in(1), v = in(2), kc = in(3), vc = in(4), pos = in(5), mask = in(6);
+        const Shape& cache = shape_of(3);  // [B, KV, S, D]
+        const cpu::AttentionShape s{n.shape[0], n.shape[1], cache[2], n.n_head, cache[3], cache[1], n.window};
+        const int64_t qs = shape_of(0)[2], ks = shape_of(1)[2], vs = shape_of(2)[2];
+        const float scale = n.scale;
+        kernels.push_back([=](const RunContext& c) {
+          cpu::attention_qkv({q.f(c), k.f(c), v.f(c), qs, ks, vs}, kc.f(c), vc.f(c), pos.i(c), mask.i(c), s, scale,
+                             out.f(c));
+        });
+        break;
+      }
       case OpKind::kLastPosition: {
         const Ref x = in(0);
         const Shape& xs = shape_of(0);

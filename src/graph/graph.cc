@@ -16,6 +16,10 @@ const char* op_name(OpKind op) {
     case OpKind::kLinearTransposed: return "linear_t";
     case OpKind::kActivation: return "activation";
     case OpKind::kAttention: return "attention";
+    case OpKind::kRmsNorm: return "rms_norm";
+    case OpKind::kMul: return "mul";
+    case OpKind::kRope: return "rope";
+    case OpKind::kAttentionQkv: return "attention_qkv";
     case OpKind::kLastPosition: return "last_position";
     case OpKind::kSelectTokens: return "select_tokens";
     case OpKind::kReorderRows: return "reorder_rows";
@@ -55,6 +59,12 @@ std::string Graph::dump() const {
     if (n.residual >= 0) attrs += fmt::format(" residual=%{}", n.residual);
     if (n.op == OpKind::kLayerNorm) attrs += fmt::format(" eps={}", n.eps);
     if (n.op == OpKind::kAttention) attrs += fmt::format(" heads={} scale={:.6g}", n.n_head, n.scale);
+    if (n.op == OpKind::kRmsNorm) attrs += fmt::format(" eps={}", n.eps);
+    if (n.op == OpKind::kAttentionQkv)
+      attrs += fmt::format(" heads={} kv_heads={} scale={:.6g} window={}", n.n_head, n.n_kv_head, n.scale, n.window);
+    if (n.op == OpKind::kRope)
+      attrs += fmt::format(" head_dim={} rotary={} factor={:.6g}{}", n.head_dim, n.rotary_dim, n.scale,
+                           n.rope_base > 0 ? fmt::format(" dynamic base={} x{}", n.rope_base, n.rope_factor) : "");
     if (n.op == OpKind::kReorderRows) attrs += fmt::format(" T={}", n.step_tokens);
     out += fmt::format("%{} = {}({}){} : {} {}{}\n", i, op_name(n.op), fmt::join(args, ", "), attrs,
                        shape_str(n.shape), dtype_name(n.dtype), static_cast<int>(i) == output ? "  <- output" : "");

@@ -20,6 +20,10 @@ enum class OpKind {
   kLinearTransposed,
   kActivation,
   kAttention,         // writes the KV cache (a side effect: never removed)
+  kRmsNorm,
+  kMul,
+  kRope,              // rotary embeddings (attrs: head_dim, rotary_dim, scale = attention_factor, dynamic NTK)
+  kAttentionQkv,      // separate q, k, v, GQA / MQA, sliding window; writes the KV cache (a side effect)
   kLastPosition,
   kSelectTokens,      // logits -> tokens through the bound TokenSelect (processors, sampling, finished flags)
   kReorderRows,       // beam search: rows of the KV cache follow their beams (a side effect: never removed)
@@ -37,6 +41,10 @@ struct Node {
   float eps = 0, scale = 0;
   int n_head = 0;
   int step_tokens = 0;        // kReorderRows: tokens the step wrote (filled slots = max(cache_pos) + this)
+  int n_kv_head = 0, window = 0;           // kAttentionQkv
+  int head_dim = 0, rotary_dim = 0;        // kRope
+  float rope_base = 0, rope_factor = 0;    // kRope, dynamic NTK (rope_base > 0)
+  int rope_original_max = 0;
   Activation act = Activation::kGeluTanh;
   bool has_act = false;       // kLinear epilogue
   int residual = -1;          // kLinear epilogue: node id added to the result

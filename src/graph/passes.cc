@@ -92,7 +92,8 @@ void eliminate_dead_code(Graph& g, PassStats& stats) {
   };
   mark(g.output);
   for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (!g.nodes[i].dead && (g.nodes[i].op == OpKind::kAttention || g.nodes[i].op == OpKind::kReorderRows))
+    if (!g.nodes[i].dead && (g.nodes[i].op == OpKind::kAttention || g.nodes[i].op == OpKind::kAttentionQkv ||
+                                 g.nodes[i].op == OpKind::kReorderRows))
       mark(static_cast<int>(i));
   while (!stack.empty()) {
     const Node& n = g.nodes[stack.back()];

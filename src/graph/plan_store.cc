@@ -23,7 +23,8 @@ using nlohmann::json;
 constexpr OpKind kAllOps[] = {OpKind::kInput,  OpKind::kWeight,           OpKind::kEmbedding, OpKind::kEmbeddingSum,
                               OpKind::kAdd,    OpKind::kLayerNorm,        OpKind::kLinear,    OpKind::kLinearTransposed,
                               OpKind::kActivation, OpKind::kAttention,    OpKind::kLastPosition,
-                              OpKind::kSelectTokens, OpKind::kReorderRows};
+                              OpKind::kSelectTokens, OpKind::kReorderRows, OpKind::kRmsNorm, OpKind::kMul,
+                              OpKind::kRope, OpKind::kAttentionQkv};
 
 OpKind op_from_name(const std::string& name) {
   for (OpKind op : kAllOps)
@@ -118,6 +119,36 @@ Shape expected_shape(const Graph& g, const Node& n) {
       need(in(3).dtype == DType::kI32 && in(4).dtype == DType::kI32, "bad attention inputs");
       return {q[0], q[1], q[2] / 3};
     }
+    case OpKind::kRmsNorm:
+      need(!in(0).shape.empty() && in(1).shape == Shape{in(0).shape.back()} && is_f32(in(0)) && is_f32(in(1)),
+           "bad rms_norm");
+      return in(0).shape;
+    case OpKind::kMul:
+      need(in(0).shape == in(1).shape && is_f32(in(0)) && is_f32(in(1)), "bad mul");
+      return in(0).shape;
+    case OpKind::kRope: {
+      const Shape& x = in(0).shape;
+      need(x.size() == 3 && is_f32(in(0)) && n.head_dim > 0 && x[2] % n.head_dim == 0 && n.rotary_dim >= 2 &&
+               n.rotary_dim % 2 == 0 && n.rotary_dim <= n.head_dim,
+           "bad rope");
+      need(in(1).shape == Shape{x[0], x[1]} && in(1).dtype == DType::kI32, "bad rope positions");
+      need(in(2).shape == Shape{n.rotary_dim / 2} && is_f32(in(2)), "bad rope inv_freq");
+      need(n.rope_base >= 0 && (n.rope_base == 0 || n.rope_original_max >= 1), "bad rope dynamic");
+      return x;
+    }
+    case OpKind::kAttentionQkv: {
+      const Shape& q = in(0).shape;
+      const Shape& k = in(3).shape;  // [B, KV, S, D]
+      need(q.size() == 3 && k.size() == 4 && in(4).shape == k && k[0] == q[0] && n.n_head > 0 && n.n_kv_head > 0 &&
+               n.n_kv_head == k[1] && n.n_head % n.n_kv_head == 0 && q[2] == n.n_head * k[3] && n.window >= 0 &&
+               q[1] <= k[2],
+           "bad attention_qkv");
+      need(in(1).shape == Shape{q[0], q[1], k[1] * k[3]} && in(2).shape == in(1).shape, "bad attention_qkv k/v");
+      need(in(5).shape == Shape{k[0]} && in(6).shape == Shape{k[0], k[2]} && in(5).dtype == DType::kI32 &&
+               in(6).dtype == DType::kI32,
+           "bad attention_qkv inputs");
+      return q;
+    }
     case OpKind::kSelectTokens:
       need(in(0).shape.size() == 3 && in(0).shape[1] == 1 && is_f32(in(0)) && in(1).op == OpKind::kInput &&
                in(1).name == "select_state" && n.dtype == DType::kI32,
@@ -153,7 +184,9 @@ Shape expected_shape(const Graph& g, const Node& n) {
 json node_to_json(const Node& n) {
   return {{"op", op_name(n.op)}, {"in", n.inputs},  {"shape", n.shape},   {"dtype", dtype_name(n.dtype)},
           {"name", n.name},      {"eps", n.eps},    {"scale", n.scale},   {"heads", n.n_head}, {"T", n.step_tokens},
-          {"act", static_cast<int>(n.act)},         {"has_act", n.has_act}, {"residual", n.residual}, {"dead", n.dead}};
+          {"act", static_cast<int>(n.act)},         {"has_act", n.has_act}, {"residual", n.residual}, {"dead", n.dead},
+          {"kv", n.n_kv_head}, {"window", n.window}, {"head_dim", n.head_dim}, {"rotary", n.rotary_dim},
+          {"rope_base", n.rope_base}, {"rope_factor", n.rope_factor}, {"rope_max", n.rope_original_max}};
 }
 
 }  // namespace
@@ -244,6 +277,13 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
       n.scale = j.at("scale").get<float>();
       n.n_head = integer<int>(j.at("heads"), "heads");
       n.step_tokens = integer<int>(j.at("T"), "T");
+      n.n_kv_head = integer<int>(j.at("kv"), "kv");
+      n.window = integer<int>(j.at("window"), "window");
+      n.head_dim = integer<int>(j.at("head_dim"), "head_dim");
+      n.rotary_dim = integer<int>(j.at("rotary"), "rotary");
+      n.rope_base = j.at("rope_base").get<float>();
+      n.rope_factor = j.at("rope_factor").get<float>();
+      n.rope_original_max = integer<int>(j.at("rope_max"), "rope_max");
       const int act = integer<int>(j.at("act"), "act");
       if (act < 0 || act > static_cast<int>(Activation::kSilu)) throw std::runtime_error("bad activation");
       n.act = static_cast<Activation>(act);

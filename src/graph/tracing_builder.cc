@@ -99,6 +99,48 @@ Value TracingBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value c
   return record(std::move(n));
 }
 
+Value TracingBuilder::rms_norm(Value x, Value gamma, float eps) {
+  JITGEN_CHECK(node(gamma).shape == Shape{node(x).shape.back()});
+  Node n{OpKind::kRmsNorm, {x.id, gamma.id}};
+  n.shape = node(x).shape;
+  n.eps = eps;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::mul(Value a, Value b) {
+  JITGEN_CHECK(node(a).shape == node(b).shape);
+  Node n{OpKind::kMul, {a.id, b.id}};
+  n.shape = node(a).shape;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::rope(Value x, Value positions, Value inv_freq, const RopeAttrs& a) {
+  const Shape& s = node(x).shape;  // [B, T, heads * D]
+  JITGEN_CHECK(s.size() == 3 && a.head_dim > 0 && s[2] % a.head_dim == 0 && a.rotary_dim % 2 == 0 &&
+               a.rotary_dim <= a.head_dim && node(inv_freq).shape == Shape{a.rotary_dim / 2});
+  Node n{OpKind::kRope, {x.id, positions.id, inv_freq.id}};
+  n.shape = s;
+  n.head_dim = a.head_dim;
+  n.rotary_dim = a.rotary_dim;
+  n.scale = a.attention_factor;
+  n.rope_base = a.dynamic_base;
+  n.rope_factor = a.dynamic_factor;
+  n.rope_original_max = a.original_max;
+  return record(std::move(n));
+}
+
+Value TracingBuilder::attention_qkv(Value q, Value k, Value v, Value k_cache, Value v_cache, Value cache_pos,
+                                   Value key_mask, const AttentionAttrs& a) {
+  Node n{OpKind::kAttentionQkv, {q.id, k.id, v.id, k_cache.id, v_cache.id, cache_pos.id, key_mask.id}};
+  n.shape = node(q).shape;  // [B, T, H*D]
+  n.n_head = a.n_head;
+  n.n_kv_head = a.n_kv_head;
+  n.scale = a.scale;
+  n.window = a.window;
+  n.name = node(k_cache).name;
+  return record(std::move(n));
+}
+
 Value TracingBuilder::select_tokens(Value logits, Value select_state) {
   Node n{OpKind::kSelectTokens, {logits.id, select_state.id}};
   n.shape = {node(logits).shape[0]};

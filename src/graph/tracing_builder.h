@@ -24,6 +24,11 @@ class TracingBuilder final : public Builder {
   Value layer_norm(Value x, Value gamma, Value beta, float eps) override;
   Value linear(Value x, Value w, Value bias) override;
   Value linear_transposed(Value x, Value w) override;
+  Value rms_norm(Value x, Value gamma, float eps) override;
+  Value mul(Value a, Value b) override;
+  Value rope(Value x, Value positions, Value inv_freq, const RopeAttrs& attrs) override;
+  Value attention_qkv(Value q, Value k, Value v, Value k_cache, Value v_cache, Value cache_pos, Value key_mask,
+                      const AttentionAttrs& attrs) override;
   Value activation(Value x, Activation kind) override;
   Value attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask, int n_head,
                   float scale) override;

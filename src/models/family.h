@@ -50,6 +50,8 @@ struct RandomModelOptions {
   std::string tokenizer_dir;  // tokenizer files copied into the folder when set (a GPT-2 byte-level BPE)
   // Shape overrides applied to the preset (0 = keep): layers, heads, KV heads, hidden size, positions, vocab.
   int layers = 0, heads = 0, kv_heads = 0, hidden = 0, positions = 0, vocab = 0;
+  // config.json fields (HF names) merged over the preset last, e.g. {"rope_scaling": {...}, "head_dim": 32}.
+  nlohmann::json config = nullptr;
 };
 
 struct Family {

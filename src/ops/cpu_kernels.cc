@@ -194,10 +194,19 @@ void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t fill
 void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out) {
   for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);
-  if (!use_avx512()) return ref::attention(qkv, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
-  runtime::parallel_for(s.B * s.H, 1, [&](int64_t bh0, int64_t bh1) {
-    avx512::attention_heads(qkv, k_cache, v_cache, cache_pos, key_mask, s.B, s.T, s.S, s.H, s.D, scale, out, bh0,
-                            bh1);
+  const int64_t C = s.H * s.D;
+  attention_qkv({qkv, qkv + C, qkv + 2 * C, 3 * C, 3 * C, 3 * C}, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
+}
+
+void attention_qkv(const AttentionInputs& in, float* k_cache, float* v_cache, const int32_t* cache_pos,
+                   const int32_t* key_mask, const AttentionShape& s, float scale, float* out) {
+  const int64_t KV = s.kv();
+  JITGEN_CHECK(KV >= 1 && s.H % KV == 0);
+  for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);
+  if (!use_avx512()) return ref::attention_qkv(in, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
+  runtime::parallel_for(s.B * KV, 1, [&](int64_t bk0, int64_t bk1) {
+    avx512::attention_heads(in.q, in.k, in.v, in.q_stride, in.k_stride, in.v_stride, k_cache, v_cache, cache_pos,
+                            key_mask, s.B, s.T, s.S, s.H, KV, s.D, s.window, scale, out, bk0, bk1);
   });
 }
 

@@ -35,12 +35,49 @@ void linear(const float* x, const float* w, const float* bias, int64_t M, int64_
 void linear_transposed(const float* x, const float* w, int64_t M, int64_t K, int64_t N, float* out);
 void activation(const float* x, float* out, int64_t n, Activation kind);
 
+// H query heads share KV = H / G key/value heads (G = 1: multi-head, KV = 1: multi-query). window > 0: a query at
+// slot s attends only to slots (s - window, s] (HF's sliding_window_overlay: kv_idx > q_idx - window).
 struct AttentionShape {
   int64_t B, T, S, H, D;
+  int64_t KV = 0;      // 0 = H
+  int64_t window = 0;  // 0 = full causal attention
+  int64_t kv() const { return KV > 0 ? KV : H; }
+};
+// Where the step's new q, k, v rows are: token (b, t) has q at q + (b*T + t) * q_stride ([H, D]), k and v likewise
+// ([KV, D]). Packed GPT-2 qkv is q = qkv, k = qkv + C, v = qkv + 2C with strides 3C.
+struct AttentionInputs {
+  const float *q, *k, *v;
+  int64_t q_stride, k_stride, v_stride;
 };
 // qkv [B, T, 3*H*D]; k_cache, v_cache [B, H, S, D]; key_mask [B, S] (i32 1/0); out [B, T, H*D].
 void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const AttentionShape& s, float scale, float* out);
+// Separate q [B, T, H*D], k, v [B, T, KV*D] (any row strides); k_cache, v_cache [B, KV, S, D]; out [B, T, H*D]. Each
+// (row, KV head) is one task: its new K/V rows are written once, then its G query heads attend while it is hot.
+void attention_qkv(const AttentionInputs& in, float* k_cache, float* v_cache, const int32_t* cache_pos,
+                   const int32_t* key_mask, const AttentionShape& s, float scale, float* out);
+
+// Llama-family ops (ops/cpu/rope.cc, ops/cpu/rms_norm.cc): plain loops the compiler vectorizes.
+// x [R, C] -> x * rsqrt(mean(x^2) + eps) * gamma (HF LlamaRMSNorm, fp32 throughout).
+void rms_norm(const float* x, const float* gamma, float eps, int64_t R, int64_t C, float* out);
+// out = a * b elementwise (the gated MLP's act(gate) * up).
+void mul(const float* a, const float* b, float* out, int64_t n);
+// Rotary embeddings, HF's rotate_half convention: for each of `heads` heads of D dims in a row, dims [0, rotary)
+// rotate as pairs (i, i + rotary/2) by angle position * inv_freq[i] (cos/sin scaled by attention_factor); dims
+// [rotary, D) pass through. x, out [rows, heads*D]; positions [rows] i32; inv_freq [rotary/2].
+struct RopeShape {
+  int64_t rows, heads, D, rotary;
+};
+// Dynamic NTK (rope_type "dynamic"): when max(positions) + 1 exceeds original_max, inv_freq is recomputed from a
+// grown base (HF dynamic_rope_update + _compute_dynamic_ntk_parameters). base = 0: static inv_freq.
+struct RopeDynamic {
+  float base = 0, factor = 0;
+  int64_t original_max = 0;
+};
+void rope(const float* x, const int32_t* positions, const float* inv_freq, const RopeShape& s, float attention_factor,
+          const RopeDynamic& dynamic, float* out);
+// The inv_freq a dynamic rope uses at seq_len (HF _compute_dynamic_ntk_parameters, in fp32 like torch): [rotary/2].
+void dynamic_inv_freq(const RopeDynamic& d, int64_t rotary, int64_t seq_len, float* inv_freq);
 
 // Beam reorder of a [B, ..., S, X] state in place (KV cache [B, H, S, D], key mask [B, S]): row r becomes old row
 // src[r], moving only slots [0, filled) of the slot axis (dim 2 of 4-d, dim 1 of 2-d). scratch: nbytes of the state.

@@ -98,15 +98,23 @@ void activation(const float* x, float* out, int64_t n, Activation kind) {
 void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
                const cpu::AttentionShape& s, float scale, float* out) {
   const int64_t C = s.H * s.D;
+  ref::attention_qkv(cpu::AttentionInputs{qkv, qkv + C, qkv + 2 * C, 3 * C, 3 * C, 3 * C}, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
+}
+
+void attention_qkv(const cpu::AttentionInputs& in, float* k_cache, float* v_cache, const int32_t* cache_pos,
+                   const int32_t* key_mask, const cpu::AttentionShape& s, float scale, float* out) {
+  const int64_t KV = s.kv(), G = s.H / KV, C = s.H * s.D;
+  JITGEN_CHECK(KV >= 1 && s.H % KV == 0);
   for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);
   // Write the new keys and values into their cache slots.
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t t = 0; t < s.T; ++t) {
-      const float* row = qkv + (b * s.T + t) * 3 * C;
-      for (int64_t h = 0; h < s.H; ++h) {
-        const int64_t slot = ((b * s.H + h) * s.S + cache_pos[b] + t) * s.D;
-        std::memcpy(k_cache + slot, row + C + h * s.D, s.D * sizeof(float));
-        std::memcpy(v_cache + slot, row + 2 * C + h * s.D, s.D * sizeof(float));
+      const float* k_row = in.k + (b * s.T + t) * in.k_stride;
+      const float* v_row = in.v + (b * s.T + t) * in.v_stride;
+      for (int64_t h = 0; h < KV; ++h) {
+        const int64_t slot = ((b * KV + h) * s.S + cache_pos[b] + t) * s.D;
+        std::memcpy(k_cache + slot, k_row + h * s.D, s.D * sizeof(float));
+        std::memcpy(v_cache + slot, v_row + h * s.D, s.D * sizeof(float));
       }
     }
   // The portable path of cpu::attention runs this in compiled decode steps, which allocate nothing: the score
@@ -115,14 +123,15 @@ void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* 
   if (static_cast<int64_t>(p.size()) < s.S) p.resize(s.S);
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t t = 0; t < s.T; ++t) {
-      const float* q_row = qkv + (b * s.T + t) * 3 * C;
-      const int64_t last = cache_pos[b] + t;  // causal: slots [0, last]
+      const float* q_row = in.q + (b * s.T + t) * in.q_stride;
+      const int64_t last = cache_pos[b] + t;  // causal: slots [first, last]
+      const int64_t first = s.window > 0 ? std::max<int64_t>(0, last - s.window + 1) : 0;
       for (int64_t h = 0; h < s.H; ++h) {
         const float* q = q_row + h * s.D;
-        const float* kh = k_cache + (b * s.H + h) * s.S * s.D;
-        const float* vh = v_cache + (b * s.H + h) * s.S * s.D;
+        const float* kh = k_cache + (b * KV + h / G) * s.S * s.D;  // query head h reads KV head h / G
+        const float* vh = v_cache + (b * KV + h / G) * s.S * s.D;
         float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j <= last; ++j) {
+        for (int64_t j = first; j <= last; ++j) {
           if (!key_mask[b * s.S + j]) continue;
           float dot = 0;
           for (int64_t d = 0; d < s.D; ++d) dot += q[d] * kh[j * s.D + d];
@@ -133,13 +142,13 @@ void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* 
         std::fill(o, o + s.D, 0.0f);
         if (mx == -std::numeric_limits<float>::infinity()) continue;  // a pad query: nothing to attend
         float sum = 0;
-        for (int64_t j = 0; j <= last; ++j) {
+        for (int64_t j = first; j <= last; ++j) {
           if (!key_mask[b * s.S + j]) continue;
           p[j] = std::exp(p[j] - mx);
           sum += p[j];
         }
         const float inv = 1.0f / sum;
-        for (int64_t j = 0; j <= last; ++j) {
+        for (int64_t j = first; j <= last; ++j) {
           if (!key_mask[b * s.S + j]) continue;
           const float w = p[j] * inv;
           for (int64_t d = 0; d < s.D; ++d) o[d] += w * vh[j * s.D + d];

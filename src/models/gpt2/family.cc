@@ -47,6 +47,7 @@ class Gpt2Model final : public FamilyModel {
 };
 
 io::Gpt2Config preset_with(const std::string& preset, const RandomModelOptions& o) {
+  if (!o.config.is_null()) throw_invalid_argument("--config-json: GPT-2 presets take the --n-* overrides only");
   io::Gpt2Config c = gpt2_preset(preset);
   if (o.layers) c.n_layer = o.layers;
   if (o.heads) c.n_head = o.heads;

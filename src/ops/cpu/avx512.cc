@@ -321,10 +321,11 @@ void activation(const float* x, float* y, int64_t n, Activation kind) {
   }
 }
 
-void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int32_t* cache_pos, const int32_t* key_mask,
-                     int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, float scale, float* out, int64_t bh0,
-                     int64_t bh1) {
-  const int64_t C = H * D;
+void attention_heads(const float* q_in, const float* k_in, const float* v_in, int64_t q_stride, int64_t k_stride,
+                     int64_t v_stride, float* k_cache, float* v_cache, const int32_t* cache_pos,
+                     const int32_t* key_mask, int64_t B, int64_t T, int64_t S, int64_t H, int64_t KV, int64_t D,
+                     int64_t window, float scale, float* out, int64_t bk0, int64_t bk1) {
+  const int64_t C = H * D, G = H / KV;
   const int64_t nd = (D + 15) / 16;
   // Scores and the output accumulator live on the stack for caches up to 4096 slots (GPT-2: 1024), so a
   // decode step allocates nothing even on a pool thread's first attention; longer caches use a
@@ -345,21 +346,23 @@ void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int
     o = o_heap.data();
   }
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t bh = bh0; bh < bh1; ++bh) {
-    const int64_t b = bh / H, h = bh % H;
-    float* kh = k_cache + bh * S * D;
-    float* vh = v_cache + bh * S * D;
+  for (int64_t bk = bk0; bk < bk1; ++bk) {
+    const int64_t b = bk / KV, kv = bk % KV;
+    float* kh = k_cache + bk * S * D;
+    float* vh = v_cache + bk * S * D;
     for (int64_t t = 0; t < T; ++t) {  // the new keys and values into their cache slots
-      const float* row = qkv + (b * T + t) * 3 * C;
-      std::memcpy(kh + (cache_pos[b] + t) * D, row + C + h * D, D * sizeof(float));
-      std::memcpy(vh + (cache_pos[b] + t) * D, row + 2 * C + h * D, D * sizeof(float));
+      std::memcpy(kh + (cache_pos[b] + t) * D, k_in + (b * T + t) * k_stride + kv * D, D * sizeof(float));
+      std::memcpy(vh + (cache_pos[b] + t) * D, v_in + (b * T + t) * v_stride + kv * D, D * sizeof(float));
     }
     const int32_t* mask = key_mask + b * S;
+    // The KV head's G query heads one after another: its keys and values stay in cache for the group.
+    for (int64_t h = kv * G; h < (kv + 1) * G; ++h)
     for (int64_t t = 0; t < T; ++t) {
-      const float* q = qkv + (b * T + t) * 3 * C + h * D;
-      const int64_t n = cache_pos[b] + t + 1;  // causal: slots [0, n)
+      const float* q = q_in + (b * T + t) * q_stride + h * D;
+      const int64_t n = cache_pos[b] + t + 1;  // causal: slots [j0, n)
+      const int64_t j0 = window > 0 ? std::max<int64_t>(0, n - window) : 0;
       float mx = neg_inf;
-      int64_t j = 0;
+      int64_t j = j0;
       if (D % 16 == 0) {
         // 16 keys at a time: independent FMA chains and one transposing reduction per block. The last block is
         // partial (its missing keys repeat the last one and are not stored), so every key's score is summed in
@@ -408,7 +411,7 @@ void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int
       }
       const __m512 mxv = _mm512_set1_ps(mx);
       __m512 sv = _mm512_setzero_ps();
-      for (int64_t j = 0; j < n; j += 16) {
+      for (int64_t j = j0; j < n; j += 16) {
         const __mmask16 mk = tail_mask(n - j);
         const __m512 e = _mm512_maskz_mov_ps(mk, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, p + j), mxv)));
         _mm512_mask_storeu_ps(p + j, mk, e);
@@ -416,7 +419,7 @@ void attention_heads(const float* qkv, float* k_cache, float* v_cache, const int
       }
       const float inv = 1.0f / hsum(sv);
       for (int64_t i = 0; i < nd; ++i) o[i] = _mm512_setzero_ps();
-      for (int64_t j = 0; j < n; ++j) {
+      for (int64_t j = j0; j < n; ++j) {
         if (p[j] == 0.0f) continue;  // masked (or underflowed) keys add nothing
         const __m512 w = _mm512_set1_ps(p[j]);
         const float* vj = vh + j * D;
