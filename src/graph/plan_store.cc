@@ -277,13 +277,16 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
       n.scale = j.at("scale").get<float>();
       n.n_head = integer<int>(j.at("heads"), "heads");
       n.step_tokens = integer<int>(j.at("T"), "T");
-      n.n_kv_head = integer<int>(j.at("kv"), "kv");
-      n.window = integer<int>(j.at("window"), "window");
-      n.head_dim = integer<int>(j.at("head_dim"), "head_dim");
-      n.rotary_dim = integer<int>(j.at("rotary"), "rotary");
-      n.rope_base = j.at("rope_base").get<float>();
-      n.rope_factor = j.at("rope_factor").get<float>();
-      n.rope_original_max = integer<int>(j.at("rope_max"), "rope_max");
+      // The Llama-family attributes are optional: plans written before those ops existed stay valid.
+      auto opt_int = [&](const char* k) { return j.contains(k) ? integer<int>(j.at(k), k) : 0; };
+      auto opt_float = [&](const char* k) { return j.contains(k) ? j.at(k).get<float>() : 0.0f; };
+      n.n_kv_head = opt_int("kv");
+      n.window = opt_int("window");
+      n.head_dim = opt_int("head_dim");
+      n.rotary_dim = opt_int("rotary");
+      n.rope_base = opt_float("rope_base");
+      n.rope_factor = opt_float("rope_factor");
+      n.rope_original_max = opt_int("rope_max");
       const int act = integer<int>(j.at("act"), "act");
       if (act < 0 || act > static_cast<int>(Activation::kSilu)) throw std::runtime_error("bad activation");
       n.act = static_cast<Activation>(act);

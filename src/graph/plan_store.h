@@ -16,7 +16,7 @@ namespace jitgen {
 
 class PlanStore {
  public:
-  static constexpr int kVersion = 4;  // 2: per-row cache_pos; 3: select_tokens, reorder_rows; 4: Llama-family ops
+  static constexpr int kVersion = 3;  // 2: per-row cache_pos; 3: select_tokens, reorder_rows (+ optional Llama-family op fields)
 
   // `weights`: every model weight by the name the model definition gives it.
   PlanStore(std::string dir, std::string model_fingerprint, std::map<std::string, Tensor> weights);
