@@ -123,10 +123,63 @@ TEST(ChatTemplate, RenderErrorsNamePositionAndCause) {
 TEST(ChatTemplate, HostileTemplatesStayBounded) {
   EXPECT_NE(error_of("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}").find("steps"),
             std::string::npos);
-  EXPECT_NE(error_of("{{ 'x' * 100000000 }}").find("16 MiB"), std::string::npos);
+  EXPECT_NE(error_of("{{ 'x' * 100000000 }}").find("repetition exceeds the limit of 16777216 bytes"), std::string::npos);
   EXPECT_NE(error_of("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("nested deeper"), std::string::npos);
   EXPECT_NE(error_of("{{" + std::string(300, '(') + "1" + std::string(300, ')') + "}}").find("deeper than 200"),
             std::string::npos);
+}
+
+std::string error_with(const std::string& source, const RenderOptions& o) {
+  try {
+    ChatTemplate(source).render(nlohmann::ordered_json::object(), o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(rendered)";
+}
+
+TEST(ChatTemplate, RenderBudgetsAreOptionsAndNamedInTheError) {
+  RenderOptions o;
+  o.max_steps = 50;
+  o.max_bytes = 100;
+  // 24 iterations x 2 steps (the iteration, the data node) + the loop itself fit in 50; 25 do not.
+  EXPECT_EQ(error_with("{% for i in range(24) %}x{% endfor %}", o), "(rendered)");
+  EXPECT_EQ(error_with("{% for i in range(25) %}x{% endfor %}", o),
+            "chat template line 1, column 25: rendering exceeds the limit of 50 steps");
+  // An inline loop filter counts its tests too.
+  EXPECT_NE(error_with("{% for i in range(99) if i > 98 %}{% endfor %}", o).find("limit of 50 steps"), std::string::npos);
+  EXPECT_EQ(error_with("{{ 'x' * 100 }}", o), "(rendered)");
+  EXPECT_EQ(error_with("{{ 'x' * 101 }}", o), "chat template line 1, column 8: repetition exceeds the limit of 100 bytes");
+  EXPECT_EQ(error_with("{{ 'x' * 60 }}{{ 'y' * 60 }}", o),
+            "chat template line 1, column 15: output exceeds the limit of 100 bytes");
+  EXPECT_NE(error_with("{{ ('x' * 60) ~ ('y' * 60) }}", o).find("string exceeds the limit of 100 bytes"), std::string::npos);
+  EXPECT_NE(error_with("{{ range(101) | list }}", o).find("range() exceeds the limit of 100 bytes"), std::string::npos);
+  EXPECT_NE(error_with("{{ range(0, 202, 2) | list }}", o).find("range() exceeds"), std::string::npos);
+  EXPECT_EQ(error_with("{{ range(0, 200, 2) | length }}{{ range(5, -95, -1) | length }}{{ range(3, 1) | length }}", o),
+            "(rendered)");
+  EXPECT_NE(error_with("{{ ['a'] * 101 }}", o).find("repetition exceeds the limit of 100 bytes"), std::string::npos);
+  // The budget is per render: the next render on the same thread has the default again.
+  EXPECT_EQ(error_with("{{ 'x' * 101 }}", RenderOptions{}), "(rendered)");
+}
+
+// fuzz/fuzz_chat_template.cc renders with max_steps 10000 and max_bytes 16 KiB: every golden case of the real
+// families' templates must render the same within those, or the harness would cut off what real use reaches.
+TEST(ChatTemplate, GoldensRenderWithinTheFuzzBudgets) {
+  auto g = load_goldens();
+  RenderOptions opts = fixed_clock(g["now"]);
+  opts.max_steps = 10000;
+  opts.max_bytes = 16 << 10;
+  int rendered = 0;
+  for (const auto& c : g["cases"]) {
+    if (!c.contains("output")) continue;
+    ChatTemplate t(g["templates"][c["template"].get<std::string>()].get<std::string>());
+    bool failed;
+    std::string out = render_or_error(t, c["context"], opts, &failed);
+    ASSERT_FALSE(failed) << c["template"] << " / " << c["chat"] << ": " << out;
+    EXPECT_EQ(out, c["output"].get<std::string>());
+    ++rendered;
+  }
+  EXPECT_GT(rendered, 300);
 }
 
 TEST(ChatTemplate, UndefinedFollowsJinjaDefaultUndefined) {

@@ -14,6 +14,19 @@
 
 namespace jitgen::chat {
 
+namespace {
+thread_local size_t t_max_value_size = size_t(16) << 20;
+}  // namespace
+
+size_t max_value_size() { return t_max_value_size; }
+
+void value_too_big(const char* what) {
+  throw RenderError{std::string(what) + " exceeds the limit of " + std::to_string(t_max_value_size) + " bytes"};
+}
+
+ValueLimitScope::ValueLimitScope(size_t limit) : saved_(t_max_value_size) { t_max_value_size = limit; }
+ValueLimitScope::~ValueLimitScope() { t_max_value_size = saved_; }
+
 const Value* Args::get(size_t i, const char* name) const {
   if (i < pos.size()) return &pos[i];
   for (const auto& [k, v] : kw)
@@ -217,7 +230,7 @@ Value call_method(const Value& obj, const std::string& name, const Args& a) {
       for (const auto& x : iterate(a.pos[0])) {
         out += (first ? "" : s) + need_string(x, "join");
         first = false;
-        if (out.size() > kMaxValueSize) fail("string exceeds the 16 MiB limit");
+        if (out.size() > max_value_size()) value_too_big("string");
       }
       return Value::string(out);
     }
@@ -312,9 +325,16 @@ Value call_global(const std::string& name, const Args& a, const std::optional<st
     else { start = need_int(a.pos[0], "range"); stop = need_int(a.pos[1], "range"); }
     if (a.pos.size() == 3) step = need_int(a.pos[2], "range");
     if (step == 0) fail("range() arg 3 must not be zero");
+    // The length first, as jinja2's sandbox does before it refuses ranges over MAX_RANGE = 100000
+    // (OverflowError); the render budget may be lower. Nothing is built for a range that is refused.
+    const __int128 stride = step > 0 ? __int128(step) : -__int128(step);
+    const __int128 span = step > 0 ? __int128(stop) - start : __int128(start) - stop;
+    const __int128 len = span <= 0 ? 0 : (span + stride - 1) / stride;
+    if (len > 100000) fail("range() of more than 100000 items is not supported in chat templates");
+    if (len > __int128(max_value_size())) value_too_big("range()");
     List out;
+    out.reserve(size_t(len));
     for (int64_t k = start; step > 0 ? k < stop : k > stop; k += step) {
-      if (out.size() >= 100000) fail("range() of more than 100000 items is not supported in chat templates");
       out.push_back(Value::integer(k));
       if ((step > 0 && k > INT64_MAX - step) || (step < 0 && k < INT64_MIN - step)) break;
     }

@@ -20,9 +20,22 @@ struct Args {
   const Value* get(size_t i, const char* name) const;
 };
 
-// The limit on a string or list any template operation builds (bytes / items): keeps a hostile template
-// from exhausting memory.
-inline constexpr size_t kMaxValueSize = size_t(16) << 20;
+// The limit on a string or list any template operation builds (bytes / items): RenderOptions::max_bytes of the
+// render running on this thread (16 MiB outside a render). Keeps a hostile template from exhausting memory.
+size_t max_value_size();
+// Throws RenderError "<what> exceeds the limit of N bytes" (N = max_value_size()).
+[[noreturn]] void value_too_big(const char* what);
+// Sets max_value_size() for the current thread while a render runs (renders do not nest).
+class ValueLimitScope {
+ public:
+  explicit ValueLimitScope(size_t limit);
+  ~ValueLimitScope();
+  ValueLimitScope(const ValueLimitScope&) = delete;
+  ValueLimitScope& operator=(const ValueLimitScope&) = delete;
+
+ private:
+  size_t saved_;
+};
 
 Value apply_filter(const std::string& name, const Value& v, const Args& args);
 bool apply_test(const std::string& name, const Value& v, const Args& args);

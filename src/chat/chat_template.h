@@ -24,6 +24,13 @@ struct Program;
 
 struct RenderOptions {
   std::optional<std::tm> now;  // the local time strftime_now() formats; default: the clock
+  // Budgets that keep a hostile or runaway template finite (untrusted Hub templates, server requests); over
+  // either, render() throws "chat template line L, column C: rendering exceeds the limit of N steps" (or
+  // "... N bytes"). The defaults are far above what real templates need: the longest golden case (Llama 3.1
+  // with tools) takes a few hundred steps and a few KB; the fuzz harness runs with 10000 steps and 64 KiB, and
+  // tests/chat_template_test.cc checks every golden case renders within those.
+  int64_t max_steps = 1'000'000;     // statements executed, loop iterations and macro calls included
+  size_t max_bytes = size_t(16) << 20;  // the output, and any one string (bytes) or list (items) built
 };
 
 class ChatTemplate {

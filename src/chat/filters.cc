@@ -242,7 +242,7 @@ Value apply_filter(const std::string& n, const Value& v, const Args& a) {
     for (const auto& x : iterate(v)) {
       out += (first ? "" : sep) + soft_str(attr ? attribute_of(x, need_string(*attr, "join attribute")) : x);
       first = false;
-      if (out.size() > kMaxValueSize) fail("string exceeds the 16 MiB limit");
+      if (out.size() > max_value_size()) value_too_big("string");
     }
     return Value::string(out);
   }

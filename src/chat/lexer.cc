@@ -178,11 +178,13 @@ class Lexer {
 
   // Closing delimiter at k: `+X}`, `-X}` + whitespace, or `X}` + one newline when trimming (blocks, comments).
   size_t close_at(size_t k, char x, bool trim) const {
-    auto at = [&](size_t q, const char* lit) { return s_.compare(q, std::strlen(lit), lit) == 0; };
-    std::string end = std::string(1, x) + "}";
-    if (x != '}' && at(k, ("+" + end).c_str())) return k + 3;
-    if (at(k, ("-" + end).c_str())) return skip_space(s_, k + 3);
-    if (at(k, end.c_str())) {
+    // Called at every token and at every character of a comment: compares bytes, allocates nothing.
+    auto at = [&](size_t q, char a, char b) { return q + 1 < s_.size() && s_[q] == a && s_[q + 1] == b; };
+    if (k >= s_.size()) return std::string::npos;
+    char c = s_[k];
+    if (x != '}' && c == '+' && at(k + 1, x, '}')) return k + 3;
+    if (c == '-' && at(k + 1, x, '}')) return skip_space(s_, k + 3);
+    if (at(k, x, '}')) {
       size_t q = k + 2;
       if (trim && q < s_.size() && s_[q] == '\n') ++q;
       return q;
@@ -229,8 +231,8 @@ class Lexer {
         p = k;
       } else {
         const char* op = nullptr;
-        for (const char* o : kOps)
-          if (s_.compare(p, std::strlen(o), o) == 0) { op = o; break; }
+        for (const char* o : kOps)  // one or two bytes each, longest first
+          if (c == o[0] && (o[1] == 0 || (p + 1 < s_.size() && s_[p + 1] == o[1]))) { op = o; break; }
         if (!op) throw_syntax(s_, p, std::string("unexpected character '") + c + "'");
         std::string o(op);
         if (o == "(" || o == "[" || o == "{") balance.push_back(o == "(" ? ')' : o == "[" ? ']' : '}');

@@ -15,8 +15,7 @@ namespace {
 using Frame = std::unordered_map<std::string, Value>;
 using Scopes = std::vector<std::shared_ptr<Frame>>;
 
-// Budgets that keep a hostile template finite (fuzzing, untrusted Hub templates).
-constexpr int64_t kMaxSteps = 1'000'000;
+// Keeps a hostile template's recursion off the C++ stack limit (steps and bytes: RenderOptions).
 constexpr int kMaxCallDepth = 64;
 
 struct Positioned {  // a RenderError that already carries its position
@@ -42,6 +41,7 @@ class Renderer {
       }
     }
     scopes_.push_back(root);
+    ValueLimitScope limit(opts_.max_bytes);
     std::string out;
     out_ = &out;
     try {
@@ -60,12 +60,14 @@ class Renderer {
   [[noreturn]] static void fail(size_t pos, const std::string& m) { throw Positioned{pos, m}; }
 
   void step(size_t pos) {
-    if (++steps_ > kMaxSteps) fail(pos, "rendering exceeds " + std::to_string(kMaxSteps) + " steps");
+    if (++steps_ > opts_.max_steps)
+      fail(pos, "rendering exceeds the limit of " + std::to_string(opts_.max_steps) + " steps");
   }
 
   void emit(size_t pos, const std::string& s) {
     out_->append(s);
-    if (out_->size() > kMaxValueSize) fail(pos, "output exceeds " + std::to_string(kMaxValueSize) + " bytes");
+    if (out_->size() > opts_.max_bytes)
+      fail(pos, "output exceeds the limit of " + std::to_string(opts_.max_bytes) + " bytes");
   }
 
   const Value* lookup(const std::string& name) const {
@@ -175,6 +177,7 @@ class Renderer {
     List items;
     if (n.filter) {  // the inline `if` filters before loop.* is computed (jinja2 semantics)
       for (const auto& x : all) {
+        step(n.pos);
         bind(*frame, n.targets, x, n.pos);
         if (truthy(eval(*n.filter))) items.push_back(x);
       }
@@ -439,13 +442,13 @@ class Renderer {
       }
     }
     if (op == Expr::kAdd && a.kind == Kind::kString && b.kind == Kind::kString) {
-      if (a.s.size() + b.s.size() > kMaxValueSize) throw RenderError{"string exceeds the 16 MiB limit"};
+      if (a.s.size() + b.s.size() > max_value_size()) value_too_big("string");
       return Value::string(a.s + b.s);
     }
     if (op == Expr::kAdd && a.kind == Kind::kList && b.kind == Kind::kList && a.is_tuple == b.is_tuple) {
       List l = *a.list;
       l.insert(l.end(), b.list->begin(), b.list->end());
-      if (l.size() > kMaxValueSize) throw RenderError{"list exceeds the size limit"};
+      if (l.size() > max_value_size()) value_too_big("list");
       return Value::list_of(std::move(l), a.is_tuple);
     }
     if (op == Expr::kMul && (a.kind == Kind::kString || a.kind == Kind::kList) && (b.kind == Kind::kInt || b.kind == Kind::kBool))
@@ -462,7 +465,7 @@ class Renderer {
   static Value repeat(const Value& v, int64_t n) {
     if (n <= 0) return v.kind == Kind::kString ? Value::string("") : Value::list_of({}, v.is_tuple);
     size_t unit = v.kind == Kind::kString ? v.s.size() : v.list->size();
-    if (unit != 0 && uint64_t(n) > kMaxValueSize / unit) throw RenderError{"repetition exceeds the 16 MiB limit"};
+    if (unit != 0 && uint64_t(n) > max_value_size() / unit) value_too_big("repetition");
     if (v.kind == Kind::kString) {
       std::string s;
       for (int64_t k = 0; k < n; ++k) s += v.s;
@@ -531,7 +534,7 @@ class Renderer {
         Value a = eval(*e.args[0]);
         Value b = eval(*e.args[1]);
         std::string s = to_str(a) + to_str(b);
-        if (s.size() > kMaxValueSize) throw RenderError{"string exceeds the 16 MiB limit"};
+        if (s.size() > max_value_size()) value_too_big("string");
         return Value::string(std::move(s));
       }
       case Expr::kCompare: {

@@ -4,6 +4,7 @@
 
 #include <utf8proc.h>
 
+#include "chat/builtins.h"
 #include "chat/value.h"
 
 namespace jitgen::chat::pystr {
@@ -164,7 +165,7 @@ std::string replace(const std::string& s, const std::string& old, const std::str
     for (size_t k = 0; k <= cps.size(); ++k) {
       if (count < 0 || done < count) { out += repl; ++done; }
       if (k < cps.size()) append_utf8(out, cps[k]);
-      if (out.size() > (size_t(16) << 20)) throw RenderError{"string exceeds the 16 MiB limit"};
+      if (out.size() > max_value_size()) value_too_big("string");
     }
     return out;
   }
@@ -175,7 +176,7 @@ std::string replace(const std::string& s, const std::string& old, const std::str
     if (f == std::string::npos) break;
     out.append(s, pos, f - pos);
     out += repl;
-    if (out.size() > (size_t(16) << 20)) throw RenderError{"string exceeds the 16 MiB limit"};
+    if (out.size() > max_value_size()) value_too_big("string");
     pos = f + old.size();
     ++done;
   }
