@@ -8,7 +8,6 @@
 
 namespace jitgen::serve {
 
-using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
 namespace {
@@ -32,12 +31,12 @@ const char* const kPassThrough[] = {"model", "temperature", "top_p", "n", "strea
                                     "top_k", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
                                     "num_beams", "length_penalty", "early_stopping", "min_tokens", "ignore_eos"};
 
-ojson normalise_messages(const json& messages) {
+ojson normalise_messages(const ojson& messages) {
   if (!messages.is_array() || messages.empty())
     throw bad("messages", "'messages' must be a non-empty list of {\"role\", \"content\"} objects");
   ojson out = ojson::array();
   for (size_t i = 0; i < messages.size(); ++i) {
-    const json& m = messages[i];
+    const ojson& m = messages[i];
     const std::string where = fmt::format("messages[{}]", i);
     if (!m.is_object()) throw bad("messages", where + " must be an object");
     if (!m.contains("role") || !m["role"].is_string())
@@ -48,7 +47,7 @@ ojson normalise_messages(const json& messages) {
       if (k == "content" && v.is_array()) {
         std::string text;
         for (size_t p = 0; p < v.size(); ++p) {
-          const json& part = v[p];
+          const ojson& part = v[p];
           if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
               !part["text"].is_string())
             throw bad("messages", fmt::format("{}.content[{}]: only text content parts "
@@ -60,7 +59,7 @@ ojson normalise_messages(const json& messages) {
       } else if (k == "content" && !v.is_string()) {
         throw bad("messages", where + ".content must be a string or a list of text parts");
       } else {
-        msg[k] = ojson::parse(v.dump());
+        msg[k] = v;
       }
     }
     out.push_back(std::move(msg));
@@ -92,16 +91,16 @@ ServedChat load_served_chat(const std::string& model_dir) {
   return c;
 }
 
-std::string render_chat_prompt(const ServedChat& chat, const json& messages, const json& tools,
-                               const json& template_kwargs) {
+std::string render_chat_prompt(const ServedChat& chat, const ojson& messages, const ojson& tools,
+                               const ojson& template_kwargs) {
   if (!chat.tmpl) throw ApiError(400, chat.error, "messages");
   ojson ctx = chat.special_tokens;
   ctx["messages"] = normalise_messages(messages);
-  ctx["tools"] = tools.is_null() ? ojson(nullptr) : ojson::parse(tools.dump());
+  ctx["tools"] = tools;
   ctx["documents"] = nullptr;
   ctx["add_generation_prompt"] = true;
   if (template_kwargs.is_object())
-    for (const auto& [k, v] : template_kwargs.items()) ctx[k] = ojson::parse(v.dump());
+    for (const auto& [k, v] : template_kwargs.items()) ctx[k] = v;
   try {
     return chat.tmpl->render(ctx);
   } catch (const Error& e) {
@@ -111,15 +110,8 @@ std::string render_chat_prompt(const ServedChat& chat, const json& messages, con
 }
 
 ChatRequest parse_chat_request(const std::string& text, const ServedModel& m, const ServedChat& chat) {
-  json body;
-  try {
-    body = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ApiError(400, fmt::format("request body is not valid JSON: {}", e.what()));
-  }
-  if (!body.is_object()) throw ApiError(400, "request body must be a JSON object");
-  for (const auto& [k, v] : body.items())
-    if (!kChatFields.count(k)) throw bad(k, fmt::format("unknown field '{}'", k));
+  // Ordered: the template must see tools, messages and tool-call arguments with their keys as sent.
+  const ojson body = parse_request_body<ojson>(text, kChatFields);
   auto has = [&](const char* k) { return body.contains(k) && !body[k].is_null(); };
   if (!has("messages")) throw bad("messages", "'messages' is required");
   if (has("tools") && !body["tools"].is_array()) throw bad("tools", "'tools' must be a list of tool definitions");
@@ -132,13 +124,13 @@ ChatRequest parse_chat_request(const std::string& text, const ServedModel& m, co
 
   ChatRequest r;
   const bool no_tools = has("tool_choice") && body["tool_choice"] == "none";
-  r.prompt_text = render_chat_prompt(chat, body["messages"], has("tools") && !no_tools ? body["tools"] : json(nullptr),
-                                     has("chat_template_kwargs") ? body["chat_template_kwargs"] : json(nullptr));
+  r.prompt_text = render_chat_prompt(chat, body["messages"], has("tools") && !no_tools ? body["tools"] : ojson(nullptr),
+                                     has("chat_template_kwargs") ? body["chat_template_kwargs"] : ojson(nullptr));
   // apply_chat_template tokenizes with add_special_tokens=False: the template writes the bos itself.
   const std::vector<int32_t> ids = m.tokenizer->encode(r.prompt_text, /*add_special_tokens=*/false);
   if (ids.empty()) throw bad("messages", "the rendered prompt is empty (at least one token is needed)");
 
-  json c = json::object();
+  ojson c = ojson::object();  // the /v1/completions body that runs the request
   for (const char* k : kPassThrough)
     if (body.contains(k)) c[k] = body[k];
   c["prompt"] = ids;

@@ -33,7 +33,7 @@ ChatRequest parse_chat_request(const std::string& body, const ServedModel& model
 
 // Renders messages (OpenAI shape) to the prompt text; shared with `jitgen chat`. Text content parts are
 // joined into one string; keys whose value is null are dropped (as transformers does).
-std::string render_chat_prompt(const ServedChat& chat, const nlohmann::json& messages, const nlohmann::json& tools,
-                               const nlohmann::json& template_kwargs);
+std::string render_chat_prompt(const ServedChat& chat, const nlohmann::ordered_json& messages,
+                               const nlohmann::ordered_json& tools, const nlohmann::ordered_json& template_kwargs);
 
 }  // namespace jitgen::serve

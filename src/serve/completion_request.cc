@@ -91,16 +91,25 @@ std::vector<std::vector<int32_t>> parse_prompts(const json& p, const ServedModel
 
 }  // namespace
 
-CompletionRequest parse_completion_request(const std::string& text, const ServedModel& m) {
-  json body;
+template <class Json>
+Json parse_request_body(const std::string& text, const std::set<std::string>& known) {
+  Json body;
   try {
-    body = json::parse(text);
-  } catch (const json::parse_error& e) {
+    body = Json::parse(text);
+  } catch (const typename Json::parse_error& e) {
     throw ApiError(400, fmt::format("request body is not valid JSON: {}", e.what()));
   }
   if (!body.is_object()) throw ApiError(400, "request body must be a JSON object");
   for (const auto& [k, v] : body.items())
-    if (!kFields.count(k)) throw bad(k, fmt::format("unknown field '{}'", k));
+    if (!known.count(k)) throw bad(k, fmt::format("unknown field '{}'", k));
+  return body;
+}
+template json parse_request_body<json>(const std::string&, const std::set<std::string>&);
+template nlohmann::ordered_json parse_request_body<nlohmann::ordered_json>(const std::string&,
+                                                                           const std::set<std::string>&);
+
+CompletionRequest parse_completion_request(const std::string& text, const ServedModel& m) {
+  const json body = parse_request_body<json>(text, kFields);
   auto has = [&](const char* k) { return body.contains(k) && !body[k].is_null(); };
 
   if (has("model")) {

@@ -6,6 +6,7 @@
 // an ApiError naming the field, with the HTTP status OpenAI would send.
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -52,5 +53,12 @@ struct CompletionRequest {
 };
 
 CompletionRequest parse_completion_request(const std::string& body, const ServedModel& model);
+
+// A request body as a JSON object, shared by the routes. Json = nlohmann::ordered_json keeps the keys in the order
+// they were sent, as Python's json.loads does (the chat route needs it: templates print tools and tool-call
+// arguments with tojson in that order). ApiError 400 for malformed JSON, a body that is not an object, or a field
+// not in `known` (the error names it).
+template <class Json>
+Json parse_request_body(const std::string& body, const std::set<std::string>& known);
 
 }  // namespace jitgen::serve

@@ -4,8 +4,9 @@
 the server's memory stayed flat. Prints throughput and latency percentiles and writes them as JSON to --out.
 
   tests/serve/load_test.py [--concurrency 64] [--requests 300] [--max-tokens 32] [--out build-serve/load.json]
-  tests/serve/load_test.py --chat ...     the same with streamed /v1/chat/completions requests, against a tiny GPT-2
-                                          folder (`jitgen make-model`) given a chat template
+  tests/serve/load_test.py --chat ...     the same with streamed /v1/chat/completions requests, against the HF
+                                          chat-model folder tests/fixtures/chat_model/qwen2-chat (Qwen2, Qwen2.5's
+                                          chat template; scripts/make_chat_model.py), or --chat-model DIR
 
 It starts its own server (`jitgen serve --port 0`, see serverproc.py) unless --url names a running one (then no
 memory check). Only 127.0.0.1 is ever contacted. Exit status 1 when a request failed or memory grew too much.
@@ -23,9 +24,7 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -50,18 +49,7 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))]  # nearest-rank
 
 
-CHAT_TEMPLATE = ("{% for m in messages %}{{ m.role | capitalize }}: {{ m.content }}\n{% endfor %}"
-                 "{% if add_generation_prompt %}Assistant:{% endif %}")
-
-
-def make_chat_model(root: Path) -> Path:
-    """A tiny random GPT-2 folder whose tokenizer_config.json has a chat template (for --chat)."""
-    from serverproc import find_binary
-    d = root / "chat-model"
-    subprocess.run([str(find_binary()), "make-model", "--out", str(d), "--config", "tiny", "--with-tokenizer"],
-                   check=True, capture_output=True)
-    (d / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|endoftext|>", "chat_template": CHAT_TEMPLATE}))
-    return d
+CHAT_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "chat_model" / "qwen2-chat"
 
 
 async def one_request(client: httpx.AsyncClient, body: dict) -> dict:
@@ -164,15 +152,15 @@ def main() -> int:
                     help="extra `jitgen serve` arguments (default: %(default)s, so 64 clients never see 429)")
     ap.add_argument("--rss-growth-mib", type=float, help="allowed VmRSS growth after warm-up (default: see above)")
     ap.add_argument("--time-limit", type=float, default=600, help="give up after this many seconds")
-    ap.add_argument("--chat", action="store_true", help="streamed /v1/chat/completions requests (own chat model)")
+    ap.add_argument("--chat", action="store_true", help="streamed /v1/chat/completions requests (a chat model)")
+    ap.add_argument("--chat-model", type=Path, default=CHAT_MODEL, help="with --chat: the folder (default: %(default)s)")
     args = ap.parse_args()
     host = (args.url or "http://127.0.0.1").split("//", 1)[1].split(":")[0]
     if host not in ("127.0.0.1", "localhost", "[::1]"):
         ap.error("--url must be on loopback")
 
     deadline = time.monotonic() + args.time_limit
-    tmp = tempfile.TemporaryDirectory(prefix="jitgen-load-") if args.chat and not args.url else None
-    chat_args = ["--model", str(make_chat_model(Path(tmp.name)))] if tmp else []
+    chat_args = ["--model", str(args.chat_model)] if args.chat and not args.url else []
     server = None if args.url else Server(*args.server_args.split(), *chat_args)
     url = args.url or server.url
     try:
@@ -201,8 +189,6 @@ def main() -> int:
             rss["peak_kib"] = max(samples + [rss["end_kib"]])
     finally:
         rc = server.stop() if server else 0
-        if tmp:
-            tmp.cleanup()
 
     ok = [r for r in results if r["ok"]]
     failed = [r for r in results + warm if not r["ok"]]
@@ -212,6 +198,7 @@ def main() -> int:
     tokens = sum(r["tokens"] for r in ok)
     report = {
         "route": "/v1/chat/completions" if args.chat else "/v1/completions",
+        "model": model,
         "concurrency": args.concurrency, "requests": args.requests, "max_tokens": args.max_tokens,
         "succeeded": len(ok), "failed": len(failed) + missing, "failed_in_warmup": sum(not r["ok"] for r in warm),
         "wall_s": round(wall, 3),
