@@ -2,8 +2,8 @@
 # Tests `jitgen serve` end to end: the pytest suite in tests/serve (official openai client, raw SSE, errors, metrics,
 # CLI equality, headless-Chromium playground), then the bounded loopback load test, whose numbers it prints and
 # writes to build-serve/load.json. Debian packages come from scripts/install-deps.sh (chromium, chromium-driver,
-# cpp-httplib); openai, httpx, pytest and selenium from PyPI into the venv build-serve/venv. Uses build/jitgen from
-# scripts/test.sh and builds it if missing.
+# cpp-httplib); openai, httpx, pytest, selenium, jinja2 and langchain-openai (a second real client) from PyPI into the
+# venv build-serve/venv. Uses build/jitgen from scripts/test.sh and builds it if missing.
 #   scripts/test-server.sh [pytest args...]       JITGEN_SCREENSHOT=1 also saves docs/playground.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ if ! $PY -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 VENV=build-serve/venv
 [ -x "$VENV/bin/python" ] || $PY -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check openai httpx pytest selenium jinja2
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check openai httpx pytest selenium jinja2 langchain-openai
 
 if [ ! -x build/jitgen ] && [ ! -x build/apps/jitgen/jitgen ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
