@@ -1,6 +1,9 @@
 """The playground page at / in headless Chromium (Debian's chromium + chromium-driver, driven by selenium): type a
-prompt, Generate, wait for the stream to finish, check the output and the statistics. With JITGEN_SCREENSHOT=1 the
-page is saved to docs/playground.png."""
+prompt, Generate, wait for the stream to finish, check the output and the statistics. Chat mode against the HF
+chat-model folder tests/fixtures/chat_model/qwen2-chat: turns, history and Reset give the replies HF computed for the
+same turns (the `jitgen chat` transcript of scripts/make_chat_model.py). With JITGEN_SCREENSHOT=1 the pages are
+saved to docs/playground.png and docs/playground-chat.png."""
+import json
 import os
 import shutil
 from pathlib import Path
@@ -50,7 +53,7 @@ def test_page_is_self_contained(http):
     assert r.headers["content-type"].startswith("text/html")
     html = r.text
     for needle in ('id="prompt"', 'id="max_tokens"', 'id="temperature"', 'id="generate"', 'id="output"',
-                   'id="stats"'):
+                   'id="stats"', 'id="mode_chat"', 'id="chat_log"', 'id="system"', 'id="reset"'):
         assert needle in html
     assert "http://" not in html.replace("http://HOST", "") and "https://" not in html, "external URL in the page"
     assert html == (REPO / "src/serve/playground.html").read_text(), "served page differs from the source file"
@@ -117,3 +120,61 @@ def test_playground_stop_button_aborts(server, browser, http):
     assert drv.find_element(By.ID, "stat_finish").text in ("stopped", "length", "stop")
     from conftest import metrics, wait_for
     assert wait_for(lambda: metrics(http)["jitgen_slots_busy"] == 0, 3)
+
+
+def test_playground_shows_errors_in_chat_mode(server, browser):
+    """The default server's model has no chat template: the chat turn shows the server's 400."""
+    drv = browser
+    drv.get(server.url + "/")
+    drv.find_element(By.ID, "mode_chat").click()
+    assert drv.execute_script("return document.body.dataset.mode") == "chat"
+    fill(drv, "prompt", "Hello")
+    drv.find_element(By.ID, "generate").click()
+    WebDriverWait(drv, 30).until(lambda d: state(d) in ("done", "error"))
+    assert state(drv) == "error"
+    assert "has no chat template" in drv.find_element(By.ID, "chat_log").text
+
+
+@pytest.fixture(scope="module")
+def chat_server():
+    from serverproc import Server
+    with Server("--model", str(REPO / "tests/fixtures/chat_model/qwen2-chat"), "--max-batch", "2") as srv:
+        yield srv
+
+
+def test_playground_chat_keeps_history_streams_and_resets(chat_server, browser):
+    cli = json.loads((REPO / "tests/fixtures/chat_model/goldens.json").read_text())["cli"]
+    turns = [t for t in cli["turns"][: cli["turns"].index("/exit")]]
+    drv = browser
+    drv.get(chat_server.url + "/")
+    WebDriverWait(drv, 10).until(lambda d: d.find_element(By.ID, "model").text not in ("", "…"))
+    drv.find_element(By.ID, "mode_chat").click()
+    fill(drv, "max_tokens", str(cli["max_new_tokens"]))
+    fill(drv, "temperature", "0")
+    replies = iter(cli["replies"])
+    shown = 0
+    for turn in turns:
+        if turn == "/reset":
+            drv.find_element(By.ID, "reset").click()
+            assert drv.find_elements(By.CSS_SELECTOR, "#chat_log .msg") == []
+            shown = 0
+            continue
+        fill(drv, "prompt", turn)
+        seen = set()
+        drv.find_element(By.ID, "generate").click()
+        WebDriverWait(drv, 60, poll_frequency=0.02).until(
+            lambda d: seen.add(state(d)) or state(d) in ("done", "error"))
+        assert state(drv) == "done", drv.find_element(By.ID, "chat_log").text
+        msgs = drv.find_elements(By.CSS_SELECTOR, "#chat_log .msg")
+        shown += 2
+        assert len(msgs) == shown  # the whole conversation stays on the page
+        assert msgs[-2].get_attribute("class") == "msg user" and msgs[-1].get_attribute("class") == "msg assistant"
+        assert msgs[-2].find_element(By.CLASS_NAME, "text").text == turn
+        reply = msgs[-1].find_element(By.CLASS_NAME, "text").get_attribute("textContent")
+        # HF's reply for this turn given the history so far (the second turn's depends on the first)
+        assert reply == next(replies)
+        assert drv.find_element(By.ID, "prompt").get_attribute("value") == ""  # ready for the next turn
+    assert next(replies, None) is None
+    assert drv.find_element(By.ID, "stat_finish").text in ("stop", "length")
+    if os.environ.get("JITGEN_SCREENSHOT") == "1":
+        assert drv.save_screenshot(str(REPO / "docs/playground-chat.png"))
