@@ -14,7 +14,6 @@
 #include <sstream>
 #include <string>
 
-#include "chat/chat_config.h"
 #include "chat/chat_template.h"
 #include "core/finite.h"
 #include "io/hf_config.h"
@@ -712,15 +711,13 @@ const std::vector<LibCase>& lib_cases() {
        [] { (void)chat::ChatTemplate("{{ x.y }}").render(nlohmann::ordered_json::object()); }},
       {"CHAT-RAISE", ErrorCode::kInvalidArgument, "raise_exception: roles must alternate",
        [] { (void)chat::ChatTemplate("{{ raise_exception('roles must alternate') }}").render(nlohmann::ordered_json::object()); }},
-      {"CHAT-CONFIG-TYPE", ErrorCode::kInvalidFile, "field \"chat_template\" must be a string or a list of named templates",
-       [] {
-         test::write_file(scratch().file("tokenizer_config.json"), R"({"chat_template": 3})");
-         (void)chat::load_chat_config(scratch().path());
-       }},
-      {"CHAT-CONFIG-NO-DEFAULT", ErrorCode::kInvalidFile, "lists no template named \"default\"",
-       [] {
-         test::write_file(scratch().file("tokenizer_config.json"), R"({"chat_template": [{"name": "tool_use", "template": "x"}]})");
-         (void)chat::load_chat_config(scratch().path());
+      {"CHAT-CONFIG-TYPE", ErrorCode::kInvalidFile,
+       "tokenizer_config.chat_template is 3 (expected a string or a list of {\"name\", \"template\"})", [] {
+         const std::string d = scratch().file("cfgchat");
+         std::filesystem::create_directories(d);
+         test::write_file(d + "/tokenizer.json", tokenizer_doc().dump());
+         test::write_file(d + "/tokenizer_config.json", R"({"chat_template": 3})");
+         (void)Tokenizer::from_dir(d);
        }},
       {"ENGINE-PLAN-CACHE-DIR", ErrorCode::kInvalidArgument, "cannot create the folder", [] {
          EngineOptions o;

@@ -33,7 +33,7 @@ const ojson& goldens() {  // ordered: the conversations keep their key order
 struct ChatFixture {
   Model model = Model::from_dir(kFolder);
   Tokenizer tokenizer = Tokenizer::from_dir(kFolder);
-  ServedChat chat = load_served_chat(kFolder);
+  ServedChat chat = load_served_chat(tokenizer, kFolder);
   ServedModel served() const {
     ServedModel m;
     m.id = "qwen2-chat";

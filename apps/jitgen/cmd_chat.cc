@@ -40,7 +40,7 @@ struct ChatFlags {
 int run_chat(const ChatFlags& f) {
   Model model = f.model.load_model();
   Tokenizer tokenizer = f.model.load_tokenizer();
-  chat::ChatConfig cc = chat::load_chat_config(f.model.dir);
+  const chat::ChatConfig cc = chat::chat_config(tokenizer);
   if (!cc.chat_template)
     throw_invalid_file(fmt::format("--model {}: the folder has no chat template (tokenizer_config.json "
                                    "\"chat_template\" or chat_template.jinja)",

@@ -452,9 +452,9 @@ class AutoTokenizer:
                         model_max_length = int(json.load(f).get("model_max_length", 1024))
                 except (ValueError, TypeError, OverflowError):
                     pass
-        tok = PreTrainedTokenizer(_jitgen.Tokenizer.from_dir(path), path, padding_side, truncation_side, pad_token,
-                                  model_max_length)
-        tok.chat_template, special = _jitgen.load_chat_config(path)
+        core = _jitgen.Tokenizer.from_dir(path)
+        tok = PreTrainedTokenizer(core, path, padding_side, truncation_side, pad_token, model_max_length)
+        tok.chat_template, special = _jitgen.chat_config(core)
         tok._chat_special_tokens = json.loads(special)
         return tok
 

@@ -371,12 +371,12 @@ PYBIND11_MODULE(_jitgen, m) {
       .def("generate", &PyEngine::generate, py::arg("input_ids"), py::arg("attention_mask"), py::arg("overrides_json"),
            py::arg("on_step") = py::none(), py::arg("tokenizer") = py::none());
 
-  // Chat templates (src/chat): the folder's template + special tokens, and rendering a context (a JSON object).
-  m.def("load_chat_config", [](const std::string& dir) -> py::tuple {
-    const jitgen::chat::ChatConfig c = jitgen::chat::load_chat_config(dir);
+  // Chat templates (src/chat): the tokenizer's template + special tokens, and rendering a context (a JSON object).
+  m.def("chat_config", [](const PyTokenizer& t) -> py::tuple {
+    const jitgen::chat::ChatConfig c = jitgen::chat::chat_config(*t.tok);
     return py::make_tuple(c.chat_template ? py::object(py::str(*c.chat_template)) : py::object(py::none()),
                           c.special_tokens.dump());
-  }, py::arg("dir"));
+  }, py::arg("tokenizer"));
   m.def("render_chat_template", [](const std::string& source, const std::string& context_json) -> std::string {
     nlohmann::ordered_json ctx;
     try {

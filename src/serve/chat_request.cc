@@ -69,14 +69,14 @@ ojson normalise_messages(const ojson& messages) {
 
 }  // namespace
 
-ServedChat load_served_chat(const std::string& model_dir) {
+ServedChat load_served_chat(const Tokenizer& tokenizer, const std::string& model_dir) {
   ServedChat c;
-  if (model_dir.empty()) {
+  chat::ChatConfig cfg = chat::chat_config(tokenizer);
+  c.special_tokens = cfg.special_tokens;
+  if (!cfg.chat_template && model_dir.empty()) {
     c.error = "the served model (the built-in default) has no chat template";
     return c;
   }
-  chat::ChatConfig cfg = chat::load_chat_config(model_dir);
-  c.special_tokens = cfg.special_tokens;
   if (!cfg.chat_template) {
     c.error = fmt::format("the model folder {} has no chat template (tokenizer_config.json \"chat_template\" or "
                           "chat_template.jinja); use /v1/completions",
@@ -86,7 +86,8 @@ ServedChat load_served_chat(const std::string& model_dir) {
   try {
     c.tmpl = std::make_unique<chat::ChatTemplate>(*cfg.chat_template);
   } catch (const Error& e) {
-    c.error = fmt::format("the model's chat template ({}) does not parse: {}", cfg.template_source, e.what());
+    c.error = fmt::format("the chat template of {} does not parse: {}", model_dir.empty() ? "the model" : model_dir,
+                          e.what());
   }
   return c;
 }

@@ -14,13 +14,14 @@
 
 namespace jitgen::serve {
 
-// The chat template of the served model, loaded once at start-up.
+// The chat template of the served model (its tokenizer's), parsed once at start-up.
 struct ServedChat {
   std::unique_ptr<chat::ChatTemplate> tmpl;  // null: no template (or it does not parse: see error)
   std::string error;                         // why there is no template, for the 400 a chat request gets
   nlohmann::ordered_json special_tokens = nlohmann::ordered_json::object();
 };
-ServedChat load_served_chat(const std::string& model_dir);
+// `model_dir` names the folder in messages ("" = the built-in default model).
+ServedChat load_served_chat(const Tokenizer& tokenizer, const std::string& model_dir);
 
 struct ChatRequest {
   CompletionRequest completion;  // prompts = {the rendered prompt's ids}

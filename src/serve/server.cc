@@ -102,7 +102,7 @@ struct Server::Impl {
         engine(model),
         scheduler(model, tokenizer, options.scheduler),
         beam_slots(std::max(1, options.max_beam_requests)),
-        chat(load_served_chat(options.model_dir)) {
+        chat(load_served_chat(tokenizer, options.model_dir)) {
     served.id = std::move(model_id);
     served.n_positions = model.info().n_positions;
     served.vocab_size = model.info().vocab_size;
