@@ -83,9 +83,46 @@ class Tokenizer {
   std::optional<int64_t> model_max_length() const;
 
  private:
+  friend class DecodeStream;
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Incremental decode for streaming (the role of HF tokenizers' DecodeStream and transformers' TextStreamer):
+// step(id) returns the text that this token made final, so that the pieces of every step plus finish() are
+// byte for byte decode(all ids fed, skip_special_tokens), for every pipeline. HF's TextStreamer waits for a
+// space; this emits as soon as the text cannot change any more, and holds back only what later tokens may
+// still change:
+//   - an incomplete UTF-8 sequence at the end (a trailing U+FFFD);
+//   - a run of ByteFallback byte tokens (<0xE2><0x82>...) until a non-byte token ends it: HF decodes a run that
+//     is not valid UTF-8 as one U+FFFD per byte, so the run's text is known only when it is complete;
+//   - the last token under decoders that change it when another follows (BPEDecoder's suffix, Strip's stop);
+//   - with clean_up_tokenization_spaces (non-BPE models), the text from a space within the last 6 bytes
+//     (" ." -> "." and the other rules may still apply).
+// The position-dependent first-token rules (Metaspace prepend_scheme, Strip start, WordPiece prefixes) apply
+// once, to the first token fed. Ids outside the vocabulary are dropped (HF's decode drops them; decode()
+// throws). Cost per step: a decode of the last <= 64 tokens, plus one decode of everything every 32 tokens.
+// The tokenizer must outlive the stream. Copyable (one stream per row of a batch).
+class DecodeStream {
+ public:
+  explicit DecodeStream(const Tokenizer& tokenizer, bool skip_special_tokens = false);
+  std::string step(int32_t id);  // the new final text (often empty)
+  std::string finish();          // everything held back; the stream then starts over
+
+ private:
+  std::optional<std::string> window_text(size_t end) const;
+  std::string settled_window_text() const;
+  void maybe_move_window();
+
+  const Tokenizer* tok_;
+  bool skip_special_;
+  std::vector<int32_t> ids_;  // the ids fed (skipped ones dropped)
+  size_t start_ = 0;          // window: ids_[start_, end) are decoded each step, primed by ids_[start_ - 1]
+  std::string base_;          // the final text of ids_[0, start_)
+  std::string primer_;        // decoder output of ids_[start_ - 1] alone ("" when start_ == 0)
+  size_t emitted_ = 0;        // bytes returned so far
+  size_t next_move_ = 0;      // ids_.size() at which the window may move next
 };
 
 }  // namespace jitgen

@@ -470,8 +470,9 @@ class TextStreamer:
     """HF TextStreamer: prints the text to stdout as it is generated (``print(..., flush=True, end="")``).
 
     ``model.generate(..., streamer=streamer)`` feeds it: first the prompt (dropped when ``skip_prompt``), then one token
-    per step. Only one sequence (batch 1, no beams), as in HF. Text is emitted as soon as it is complete UTF-8 (HF
-    waits for a space or newline); the concatenated text is the same."""
+    per step. Only one sequence (batch 1, no beams), as in HF. Text is emitted as soon as no later token can change it
+    (HF waits for a space or newline); the concatenated text is exactly ``tokenizer.decode`` of the streamed ids
+    (jitgen::DecodeStream says what is held back: incomplete characters, byte-fallback runs, cleanup context)."""
 
     def __init__(self, tokenizer: PreTrainedTokenizer, skip_prompt: bool = False, **decode_kwargs: Any):
         self.tokenizer = tokenizer

@@ -107,15 +107,24 @@ size_t Pipeline::added_by_post_processor() const {
 }
 
 std::string Pipeline::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
-  std::vector<std::string> tokens;
-  tokens.reserve(ids.size());
+  std::vector<int32_t> kept;
+  kept.reserve(ids.size());
   for (int32_t id : ids) {
-    if (id < 0 || static_cast<size_t>(id) >= has_id.size() || !has_id[id])
+    if (!valid_id(id))
       throw_invalid_argument("decode: token id " + std::to_string(id) + " is not in the vocabulary (expected 0 <= id < " +
                              std::to_string(has_id.size()) + ")");
     if (skip_special_tokens && is_special[id]) continue;
-    tokens.push_back(id_to_token[id]);
+    kept.push_back(id);
   }
+  std::string text = decode_text(kept.data(), kept.size());
+  // transformers 5 skips clean_up_tokenization for BPE models ("destructive for BPE").
+  return cleans_up() ? cleanup_tokenization(std::move(text), false) : text;
+}
+
+std::string Pipeline::decode_text(const int32_t* ids, size_t n) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(n);
+  for (size_t i = 0; i < n; ++i) tokens.push_back(id_to_token[ids[i]]);
   std::string text;
   if (decoder) {
     decoder->decode_chain(tokens, false);
@@ -123,9 +132,15 @@ std::string Pipeline::decode(const std::vector<int32_t>& ids, bool skip_special_
   } else {
     for (size_t i = 0; i < tokens.size(); ++i) text += (i ? " " : "") + tokens[i];
   }
-  // transformers 5 skips clean_up_tokenization for BPE models ("destructive for BPE").
-  if (clean_up_tokenization_spaces && !model_is_bpe) text = cleanup_tokenization(std::move(text), false);
   return is_valid_utf8(text) ? text : utf8_replace_invalid(text);
+}
+
+size_t Pipeline::unsettled_tail(const int32_t* ids, size_t n) const {
+  if (!decoder) return 0;
+  std::vector<std::string_view> tokens;
+  tokens.reserve(n);
+  for (size_t i = 0; i < n; ++i) tokens.push_back(id_to_token[ids[i]]);
+  return std::min(n, decoder->unsettled(tokens));
 }
 
 std::string Pipeline::decode_token_raw(int32_t id) const {

@@ -59,6 +59,13 @@ struct Pipeline {
   size_t added_by_post_processor() const;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
   std::string decode_token_raw(int32_t id) const;
+  // The decoder's text of ids[0, n) (valid ids, none skipped), invalid UTF-8 repaired, before transformers'
+  // clean_up_tokenization; decode() is cleanup(decode_text(...)) when cleans_up().
+  std::string decode_text(const int32_t* ids, size_t n) const;
+  bool cleans_up() const { return clean_up_tokenization_spaces && !model_is_bpe; }
+  // How many of the last ids of ids[0, n) the decoder may still decode differently once more ids follow.
+  size_t unsettled_tail(const int32_t* ids, size_t n) const;
+  bool valid_id(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < has_id.size() && has_id[id]; }
 };
 
 // tokenizer.json -> pipeline (config files not applied).

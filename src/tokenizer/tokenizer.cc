@@ -9,6 +9,7 @@
 
 #include "jitgen/error.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/impl.h"
 #include "tokenizer/pipeline.h"
 
 namespace jitgen {
@@ -32,10 +33,6 @@ std::string sha256_hex(const std::string& bytes) {
 }
 
 }  // namespace
-
-struct Tokenizer::Impl {
-  std::unique_ptr<tokenizer::Pipeline> p;
-};
 
 Tokenizer Tokenizer::from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt) {
   return Tokenizer(std::make_unique<Impl>(Impl{tokenizer::load_vocab_merges(vocab_json, merges_txt)}));

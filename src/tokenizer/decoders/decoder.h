@@ -4,6 +4,7 @@
 // strings; the decoded text is their concatenation (Decoder::decode).
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tokenizer/json_read.h"
@@ -17,6 +18,13 @@ class Decoder {
   // U+FFFD for a partial UTF-8 sequence), and position-dependent steps (Strip, the first-token rules of
   // Metaspace / WordPiece) are skipped, so concatenated token bytes read like the running text.
   virtual void decode_chain(std::vector<std::string>& tokens, bool raw) const = 0;
+  // How many of the last `tokens` (token strings, before the chain) may decode differently once more tokens
+  // follow; DecodeStream holds their text back. Incomplete UTF-8 at the end is not counted (it shows as U+FFFD).
+  virtual size_t unsettled(const std::vector<std::string_view>& tokens) const { return 0; }
+  // Fuse joins the tokens into one; a decoder after it that looks across characters (Replace's pattern,
+  // WordPiece's cleanup) then sees across token boundaries, and nothing is settled before the end.
+  virtual bool fuses() const { return false; }
+  virtual bool looks_across_chars() const { return false; }
 };
 
 std::unique_ptr<Decoder> make_decoder(const Node& n);

@@ -1,5 +1,7 @@
 #include "tokenizer/decoders/decoder.h"
 
+#include <algorithm>
+
 #include "tokenizer/byte_level.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/text.h"
@@ -40,7 +42,7 @@ class ByteLevel final : public Decoder {
 };
 
 // "<0xAB>" -> 0xAB; -1 otherwise (u8::from_str_radix on the two chars: hex digits of either case).
-int byte_token(const std::string& t) {
+int byte_token(std::string_view t) {
   if (t.size() != 6 || !t.starts_with("<0x") || t.back() != '>') return -1;
   auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
   int hi = hex(t[3]), lo = hex(t[4]);
@@ -71,6 +73,12 @@ class ByteFallback final : public Decoder {
     flush();
     tokens = std::move(out);
   }
+  // The trailing run of byte tokens: a later byte token can make the whole run invalid (all U+FFFD).
+  size_t unsettled(const std::vector<std::string_view>& tokens) const override {
+    size_t k = 0;
+    while (k < tokens.size() && byte_token(tokens[tokens.size() - 1 - k]) >= 0) ++k;
+    return k;
+  }
 };
 
 class Fuse final : public Decoder {
@@ -80,6 +88,7 @@ class Fuse final : public Decoder {
     for (const auto& t : tokens) all += t;
     tokens.assign(1, std::move(all));
   }
+  bool fuses() const override { return true; }
 };
 
 class Strip final : public Decoder {
@@ -106,6 +115,19 @@ class Strip final : public Decoder {
       t = t.substr(b, e - b);
     }
   }
+  // With stop, the end of the text (after Fuse: of the whole text) loses trailing `content` only while it is
+  // the end: the last token, and before it every token that is nothing but `content`.
+  size_t unsettled(const std::vector<std::string_view>& tokens) const override {
+    if (stop_ == 0 || tokens.empty()) return 0;
+    size_t k = 1;
+    auto only_content = [&](std::string_view t) {
+      bool only = true;
+      for_each_char(t, [&](char32_t cp, size_t, size_t) { only = only && cp == content_; });
+      return only;
+    };
+    while (k < tokens.size() && only_content(tokens[tokens.size() - 1 - k])) ++k;
+    return k;
+  }
 
  private:
   char32_t content_;
@@ -128,6 +150,7 @@ class Replace final : public Decoder {
       t = std::move(out);
     }
   }
+  bool looks_across_chars() const override { return true; }
 
  private:
   Regex re_;
@@ -167,6 +190,7 @@ class WordPiece final : public Decoder {
       if (cleanup_) t = cleanup_tokenization(std::move(t), true);
     }
   }
+  bool looks_across_chars() const override { return cleanup_; }
 
  private:
   std::string prefix_;
@@ -179,6 +203,7 @@ class BpeDecoder final : public Decoder {
   void decode_chain(std::vector<std::string>& tokens, bool raw) const override {
     for (size_t i = 0; i < tokens.size(); ++i) replace_all(tokens[i], suffix_, i + 1 == tokens.size() && !raw ? "" : " ");
   }
+  size_t unsettled(const std::vector<std::string_view>& tokens) const override { return tokens.empty() ? 0 : 1; }
 
  private:
   std::string suffix_;
@@ -189,6 +214,26 @@ class Sequence final : public Decoder {
   explicit Sequence(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
   void decode_chain(std::vector<std::string>& tokens, bool raw) const override {
     for (const auto& p : parts_) p->decode_chain(tokens, raw);
+  }
+  size_t unsettled(const std::vector<std::string_view>& tokens) const override {
+    size_t k = 0;
+    bool fused = false;
+    for (const auto& p : parts_) {
+      if (fused && p->looks_across_chars()) return tokens.size();
+      fused = fused || p->fuses();
+      k = std::max(k, p->unsettled(tokens));
+    }
+    return k;
+  }
+  bool fuses() const override {
+    for (const auto& p : parts_)
+      if (p->fuses()) return true;
+    return false;
+  }
+  bool looks_across_chars() const override {
+    for (const auto& p : parts_)
+      if (p->looks_across_chars()) return true;
+    return false;
   }
 
  private:
