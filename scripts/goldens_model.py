@@ -7,15 +7,13 @@ rebuild the exact same folder (the maker is deterministic) and compare against w
 Usage: scripts/goldens_model.py [--jitgen build/jitgen] [--out tests/fixtures/model_goldens.json]
 """
 import argparse
-import json
-import os
 import random
-import subprocess
-import sys
 import tempfile
 
 import torch
 from transformers import GPT2LMHeadModel
+
+from oracle_common import left_padded, make_model, rounded, top_gap, write_goldens
 
 # (name, make-model args). Three shapes: small vocab with gelu_new, an odd head count, and the
 # built-in default shape with the real 50257 vocabulary (stored as BF16 to test conversion too).
@@ -28,19 +26,6 @@ CONFIGS = [
 ]
 N_GREEDY_PROMPTS = 20
 MAX_NEW = 64
-
-
-def rounded(xs):
-    return [float(f"{x:.7g}") for x in xs]
-
-
-def make_model(jitgen, args, out):
-    subprocess.run([jitgen, "make-model", "--out", out, *args], check=True, capture_output=True)
-
-
-def top_gap(logits):
-    top2 = torch.topk(logits, 2, dim=-1).values
-    return float((top2[..., 0] - top2[..., 1]).min())
 
 
 def case_for(name, args, jitgen, rng):
@@ -60,9 +45,7 @@ def case_for(name, args, jitgen, rng):
         for p in logit_prompts:
             out = model(torch.tensor([p])).logits[0]  # [T, V]
             case["logits"].append({"input_ids": p, "logits": [rounded(row[:cols].tolist()) for row in out]})
-        T = max(len(p) for p in logit_prompts)
-        ids = [[eos] * (T - len(p)) + p for p in logit_prompts]
-        mask = [[0] * (T - len(p)) + [1] * len(p) for p in logit_prompts]
+        ids, mask = left_padded(logit_prompts, eos)
         pos = (torch.tensor(mask).cumsum(-1) - 1).clamp(min=0)
         out = model(torch.tensor(ids), attention_mask=torch.tensor(mask), position_ids=pos).logits
         case["padded_logits"] = {"input_ids": ids, "attention_mask": mask,
@@ -81,9 +64,7 @@ def case_for(name, args, jitgen, rng):
             greedy.append({"input_ids": p, "sequence": out.sequences[0].tolist()})
         # One left-padded batch of mixed lengths: must give each prompt's own tokens.
         batch = [g["input_ids"] for g in greedy[:6]]
-        T = max(len(p) for p in batch)
-        ids = [[eos] * (T - len(p)) + p for p in batch]
-        mask = [[0] * (T - len(p)) + [1] * len(p) for p in batch]
+        ids, mask = left_padded(batch, eos)
         out = model.generate(torch.tensor(ids), attention_mask=torch.tensor(mask), max_new_tokens=MAX_NEW,
                              do_sample=False, num_beams=1, pad_token_id=eos, eos_token_id=eos)
         case["greedy_batch"] = {"input_ids": ids, "attention_mask": mask, "sequences": out.tolist()}
@@ -99,19 +80,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     rng = random.Random(1234)
-    import transformers
     cases = [case_for(name, args, a.jitgen, rng) for name, args in CONFIGS]
-    doc = {"generator": "scripts/goldens_model.py", "transformers": transformers.__version__,
-           "torch": torch.__version__, "max_new_tokens": MAX_NEW, "cases": cases}
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
-    os.replace(tmp, a.out)
-    for c in cases:
-        print(f"{c['name']}: min top1-top2 logit gap along greedy paths = {c['greedy_min_top1_top2_gap']:.4f}",
-              file=sys.stderr)
-    print(f"wrote {a.out} ({os.path.getsize(a.out) // 1024} KiB)", file=sys.stderr)
-
+    write_goldens(a.out, "scripts/goldens_model.py", cases, max_new_tokens=MAX_NEW)
 
 if __name__ == "__main__":
     main()

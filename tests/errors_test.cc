@@ -199,7 +199,7 @@ struct CliCase {
   std::string args;
 };
 
-const std::vector<LibCase>& lib_cases() {
+const std::vector<LibCase>& core_lib_cases() {
   static const std::vector<LibCase> cases = {
       // config.json
       {"CFG-NOT-FOUND", ErrorCode::kInvalidFile, "file not found",
@@ -750,7 +750,7 @@ const std::vector<LibCase>& lib_cases() {
   return cases;
 }
 
-const std::vector<CliCase>& cli_cases() {
+const std::vector<CliCase>& core_cli_cases() {
   static const std::vector<CliCase> cases = {
       {"CLI-PARSE", 2, "(see --help)", "generate --no-such-flag x"},
       {"CLI-INT", 2, "--max-new-tokens: \"abc\" is not an integer", "generate --max-new-tokens abc hi"},
@@ -799,6 +799,8 @@ const std::vector<CliCase>& cli_cases() {
   };
   return cases;
 }
+
+#include "errors_test_families.inc"  // family_lib_cases(), family_cli_cases(), lib_cases(), cli_cases()
 
 // ------------------------------------------------------------------------------------------------ the tests
 

@@ -58,7 +58,7 @@ Subcommand register_make_model(CLI::App& parent) {
   mk->add_option("--n-positions", f->opt.positions, "Override the position table / max_position_embeddings");
   mk->add_option("--vocab-size", f->opt.vocab, "Override vocab_size");
   mk->add_option("--config-json", f->config_json,
-                 "config.json fields (HF names) merged over the preset, e.g. '{\"head_dim\": 32}' (Llama family)");
+                 "config.json fields (HF names) merged over the preset, e.g. '{\"head_dim\": 32}' (Llama family, OPT)");
   mk->add_flag("--with-tokenizer", f->tokenizer, "Copy the vendored GPT-2 vocab.json/merges.txt (vocab 50257)");
   return {mk, [f] { return run_make_model(*f); }};
 }

@@ -5,12 +5,13 @@
 #include "jitgen/error.h"
 #include "models/gpt2/family.h"
 #include "models/llama/family.h"
+#include "models/opt/family.h"
 
 namespace jitgen {
 
 const std::vector<Family>& families() {
   // An explicit list rather than static self-registration: static libraries drop unreferenced registrars.
-  static const std::vector<Family> all = {gpt2_family(), llama_family(), mistral_family(), qwen2_family()};
+  static const std::vector<Family> all = {gpt2_family(), llama_family(), mistral_family(), qwen2_family(), opt_family()};
   return all;
 }
 

@@ -19,17 +19,6 @@ Activation activation_of(const std::string& name) {
                                  name));
 }
 
-Tensor linear_to_kernel_layout(const Tensor& w) {
-  const Tensor f = w.to_f32();  // [out, in]
-  const int64_t N = f.dim(0), K = f.dim(1);
-  Tensor t = Tensor::zeros({K, N});
-  const float* src = f.f32();
-  float* dst = t.f32();
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k) dst[k * N + n] = src[n * K + k];
-  return t;
-}
-
 Weights load_weights(const std::string& dir, const LlamaConfig& c) {
   const io::Checkpoint ckpt = io::Checkpoint::open_dir(dir);
   Weights w;
@@ -40,14 +29,7 @@ Weights load_weights(const std::string& dir, const LlamaConfig& c) {
       throw_invalid_file(fmt::format("{}: missing tensor \"{}\" (config.json: {} layers, model_type \"{}\"{})",
                                      ckpt.description(), name, c.num_hidden_layers, c.model_type,
                                      name == "lm_head.weight" ? ", tie_word_embeddings false" : ""));
-    if (e->tensor.shape() != expected)
-      throw_invalid_file(fmt::format("{}: tensor \"{}\" has shape {}, expected {} from config.json", e->file, e->name,
-                                     shape_str(e->tensor.shape()), shape_str(expected)));
-    const DType dt = e->tensor.dtype();
-    if (dt != DType::kF32 && dt != DType::kF16 && dt != DType::kBF16)
-      throw_invalid_file(fmt::format("{}: tensor \"{}\" has dtype {}, expected F32, F16 or BF16", e->file, e->name,
-                                     dtype_name(dt)));
-    dst = linear ? linear_to_kernel_layout(e->tensor) : e->tensor.to_f32();
+    dst = checked_f32(*e, expected, linear);
   });
   finish_weights(c, w, cpu::weight_storage_from_env());
   return w;

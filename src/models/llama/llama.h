@@ -9,6 +9,7 @@
 #include "graph/builder.h"
 #include "models/llama/config.h"
 #include "models/llama/rope.h"
+#include "models/weight_layout.h"
 #include "ops/prepared_weights.h"
 
 namespace jitgen::llama {
@@ -70,8 +71,7 @@ void for_each_tensor(const LlamaConfig& c, W& w, Fn&& fn) {
   if (!c.tie_word_embeddings) fn("lm_head.weight", w.lm_head, Shape{V, C}, false);
 }
 
-// [out, in] -> [in, out] f32: how every family takes an nn.Linear weight into the kernels' layout.
-Tensor linear_to_kernel_layout(const Tensor& out_in);
+using ::jitgen::linear_to_kernel_layout;  // models/weight_layout.h
 
 // Loads safetensors (single or sharded, F32 / F16 / BF16) from `dir`; errors name the file and the tensor.
 Weights load_weights(const std::string& dir, const LlamaConfig& c);
