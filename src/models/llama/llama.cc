@@ -61,7 +61,7 @@ Value build(Builder& b, const LlamaConfig& c, const Weights& w, bool last_positi
   const Value key_mask = b.input("key_mask");       // [B, S]
   const Value inv_freq = b.weight(w.inv_freq, "model.rotary_emb.inv_freq");
   auto lin = [&](Value x, const Tensor& wt, const Tensor& bias, const std::string& name) {
-    return b.linear(x, b.weight(wt, name + ".weight"), bias.numel() ? b.weight(bias, name + ".bias") : Value{});
+    return b.linear(x, b.weight(wt, name + ".weight"), bias.defined() ? b.weight(bias, name + ".bias") : Value{});
   };
 
   Value x = b.embedding(b.weight(w.embed_tokens, "model.embed_tokens.weight"), ids);  // [B, T, C]
