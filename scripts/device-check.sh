@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one GPU run of issue 7 (docs/cuda.md): builds with -DJITGEN_CUDA=ON, runs the CUDA tests (and the HF golden
-# generation suite with JITGEN_DEVICE=cuda), then the GPU benchmark (jitgen eager / graph-step / graph-loop /
+# generation suite with JITGEN_DEVICE=cuda; the Llama / Mistral / Qwen2 / OPT goldens and GQA decode speed of
+# SmolLM2-135M and TinyLlama-1.1B shapes, issue 16), then the GPU benchmark (jitgen eager / graph-step / graph-loop /
 # generate() vs HF PyTorch eager and static cache + torch.compile, GPT-2 124M and gpt2-medium shapes, random
 # weights) and writes everything into OUTDIR: logs, jitgen_cuda.json, hf_*.jsonl, results.{json,md}.
-# Budget: under 8 minutes on an H100 (HF peers stop at a deadline). Without a GPU it builds, says so, exits 0.
+# Budget: under 10 minutes on an H100 (HF peers stop at a deadline). Without a GPU it builds, says so, exits 0.
 #
 #   scripts/device-check.sh bench/results/cuda-h100
 set -uo pipefail
@@ -51,6 +52,14 @@ for dtype in f16 bf16; do  # the goldens in half storage: token agreement is inf
   note "goldens in $dtype: $(grep -o '\[ generation goldens \].*' "$OUT/generate_test_on_cuda_$dtype.log")"
 done
 
+# 3b. The families beside GPT-2 (issue 16). ctest above ran cuda_test's Family* cases: llama / mistral / qwen2 / opt
+# presets' fp32 logits within 1e-4 of CPU eager, every HF family golden (greedy, padded batch, beam) token-exact on
+# the GPU in both modes, and a SmolLM2-135M-shaped model's greedy tokens equal to CPU fp32 compiled. Here: their
+# lines; the GQA decode speed runs last (7.), after the deadline-bound HF peers.
+grep -E '(Cuda\.Family|Cuda\.SmolLM2|cuda family goldens|\[ cuda \] (llama|opt))' "$OUT/cuda_tests.log" \
+  > "$OUT/families_on_cuda.txt" 2>&1
+note "families on cuda: $(grep -c 'Passed\|OK' "$OUT/families_on_cuda.txt") passed lines; $(grep -o '[0-9]* of [0-9]* HF runs token-exact on the GPU' "$OUT/cuda_tests.log")"
+
 # 4. jitgen on the GPU.
 build-cuda/jitgen bench --device cuda --config gpt2,gpt2-medium --dtypes f32,f16 --batches 1,8,32 --new 20,128 \
   --prompt-len 16 --reps 3 --json "$OUT/jitgen_cuda.json" > "$OUT/jitgen_cuda.txt" 2>&1 || status=1
@@ -81,5 +90,14 @@ note "HF peers: $(cat "$OUT"/hf_*.jsonl 2>/dev/null | grep -c '"steady_ms"') poi
 
 # 6. One table.
 python3 bench/gpu_report.py "$OUT" >> "$OUT/summary.txt" 2>&1 || status=1
+# 7. GQA decode speed of the Llama family: SmolLM2-135M (9 heads / 3 KV heads) and TinyLlama-1.1B (32 / 4) shapes,
+# random weights, jitgen's four CUDA modes per batch (tokens/s, first call, prefill / decode split).
+timeout 150 build-cuda/jitgen bench --device cuda --config smollm2-135m --dtypes f32,f16 --batches 1,8,32 --new 64 \
+  --prompt-len 16 --reps 3 --json "$OUT/jitgen_cuda_smollm2.json" > "$OUT/jitgen_cuda_smollm2.txt" 2>&1 || status=1
+note "GQA decode, smollm2-135m: $(grep -c 'cuda-graph-loop' "$OUT/jitgen_cuda_smollm2.txt") graph-loop rows (jitgen_cuda_smollm2.txt)"
+timeout 150 build-cuda/jitgen bench --device cuda --config tinyllama-1.1b --dtypes f16 --batches 1,8,32 --new 64 \
+  --prompt-len 16 --reps 2 --json "$OUT/jitgen_cuda_tinyllama.json" > "$OUT/jitgen_cuda_tinyllama.txt" 2>&1 || status=1
+note "GQA decode, tinyllama-1.1b: $(grep -c 'cuda-graph-loop' "$OUT/jitgen_cuda_tinyllama.txt") graph-loop rows (jitgen_cuda_tinyllama.txt)"
+
 note "done in $(( $(date +%s) - start )) s; results: $OUT/results.md (exit $status)"
 exit $status

@@ -1,6 +1,7 @@
 // The CUDA backend (JITGEN_CUDA builds only). Host logic is tested everywhere; everything that launches a
 // kernel skips (GTEST_SKIP) when cudaGetDeviceCount reports no device. On a GPU (scripts/device-check.sh):
-// fp32 logits within 1e-4 of CPU eager, fp16/bf16 within stated tolerances, HF golden greedy/beam tokens,
+// fp32 logits within 1e-4 of CPU eager (GPT-2 and every other family), fp16/bf16 within stated tolerances, HF golden
+// greedy/beam tokens (GPT-2, Llama, Mistral, Qwen2, OPT),
 // same seed => same sampled tokens as the CPU, the whole greedy loop as one graph, allocation-free decode.
 #include <gtest/gtest.h>
 #include <cuda_runtime.h>
@@ -215,6 +216,116 @@ TEST(Cuda, DeviceSamplerAndArgmaxFollowTheCpuRules) {
           << "step " << step << " row " << r;
     }
   }
+}
+
+// The families beside GPT-2 (rms_norm, mul, rope, attention_qkv with GQA / MQA / sliding windows; OPT's layer norms,
+// ReLU and learned positions) on the GPU: fp32 logits within 1e-4 of CPU eager, prefill with a left-padded row and
+// decode steps, with and without CUDA graphs.
+TEST(Cuda, FamilyPresetsFp32LogitsMatchCpuEager) {
+  SKIP_WITHOUT_GPU();
+  for (const char* preset : {"llama-tiny", "mistral-tiny", "qwen2-tiny", "opt-tiny", "opt-tiny-postln"}) {
+    const Model m = Model::random_preset(preset, 5);
+    for (int B : {1, 3}) {
+      auto cpu = make_step_runner(m, B, 48, ExecutionMode::kEager, 8, Device::kCpu);
+      const std::vector<float> want = run_steps(*cpu, m, B, 9, 20);  // mistral-tiny's window (16) is passed
+      for (bool graphs : {true, false}) {
+        CudaStepRunner gpu(m, B, 48, {Storage::kF32, graphs, 8});
+        EXPECT_LT(max_abs_diff(run_steps(gpu, m, B, 9, 20), want), 1e-4)
+            << preset << " B=" << B << (graphs ? " graphs" : " eager");
+      }
+    }
+  }
+}
+
+TEST(Cuda, FamilyHalfStorageLogitsWithinTolerance) {
+  SKIP_WITHOUT_GPU();
+  for (const char* preset : {"llama-tiny", "opt-tiny-postln"}) {
+    const Model m = Model::random_preset(preset, 6);
+    auto cpu = make_step_runner(m, 2, 40, ExecutionMode::kEager, 8, Device::kCpu);
+    const std::vector<float> want = run_steps(*cpu, m, 2, 6, 8);
+    double scale = 0;
+    for (float v : want) scale = std::max(scale, double{std::abs(v)});
+    for (auto [storage, rel] : {std::pair{Storage::kF16, 1e-2}, std::pair{Storage::kBF16, 5e-2}}) {
+      CudaStepRunner gpu(m, 2, 40, {storage, true, 8});
+      const double d = max_abs_diff(run_steps(gpu, m, 2, 6, 8), want);
+      std::cout << "[ cuda ] " << preset << " " << cuda::storage_name(storage) << " max |logit - cpu fp32| = " << d
+                << " (max |logit| " << scale << ")\n";
+      EXPECT_LT(d, rel * scale) << preset << " " << cuda::storage_name(storage);
+    }
+  }
+}
+
+// A real Llama shape (SmolLM2-135M: 30 layers, 9 query / 3 KV heads, tied head, random weights): greedy tokens on
+// the GPU (fp32, one-graph loop and per-step) equal CPU fp32 compiled, for a batch with a left-padded row.
+TEST(Cuda, SmolLM2ShapeGreedyEqualsCpuFp32) {
+  SKIP_WITHOUT_GPU();
+  const Model m = Model::random_preset("smollm2-135m", 1);
+  Rows ids = ids_rows(2, 12, m.info().vocab_size, 7), mask(2, std::vector<int32_t>(12, 1));
+  mask[1][0] = mask[1][1] = mask[1][2] = 0;
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 32;
+  cfg.eos_token_id = {};
+  cfg.pad_token_id = 0;
+  const GenerateOutput want = generate(m, GenerateInput{ids, mask}, cfg, nullptr, ExecutionMode::kCompiled);
+  setenv("JITGEN_DEVICE", "cuda", 1);
+  struct Unset {
+    ~Unset() { unsetenv("JITGEN_DEVICE"); }
+  } unset;
+  for (ExecutionMode mode : {ExecutionMode::kEager, ExecutionMode::kCompiled})
+    EXPECT_EQ(generate(m, GenerateInput{ids, mask}, cfg, nullptr, mode).sequences, want.sequences)
+        << (mode == ExecutionMode::kEager ? "eager" : "compiled");
+}
+
+// Every llama / mistral / qwen2 / opt HF golden (dynamic / llama3 / yarn rope, GQA 1-4, MQA, windows shorter than
+// the generation, F16 / BF16 checkpoints) greedy, left-padded greedy batch and beam, with generate() on the GPU:
+// token-exact with HF, hence with CPU fp32.
+TEST(Cuda, FamilyGoldensAreTokenExactOnTheGpu) {
+  SKIP_WITHOUT_GPU();
+  setenv("JITGEN_DEVICE", "cuda", 1);
+  struct Unset {
+    ~Unset() { unsetenv("JITGEN_DEVICE"); }
+  } unset;
+  const int64_t before = CudaStepRunner::instances();
+  int equal = 0, total = 0;
+  for (const char* fixture : {"llama_goldens.json", "opt_goldens.json"}) {
+    const nlohmann::json doc = test::load_fixture(fixture);
+    for (const auto& c : doc["cases"]) {
+      test::TempDir dir;
+      std::string cmd = "make-model --out '" + dir.path() + "'";
+      for (const auto& a : c["make_model_args"]) cmd += " '" + a.get<std::string>() + "'";
+      ASSERT_EQ(test::run_cli(cmd).exit_code, 0) << cmd;
+      const Model m = Model::from_dir(dir.path());
+      GenerationConfig cfg;
+      cfg.max_new_tokens = c["max_new_tokens"].get<int>();
+      cfg.eos_token_id = {c["eos_token_id"].get<int32_t>()};
+      cfg.pad_token_id = c["eos_token_id"].get<int32_t>();
+      for (ExecutionMode mode : {ExecutionMode::kEager, ExecutionMode::kCompiled}) {
+        const std::string tag = c["name"].get<std::string>() + (mode == ExecutionMode::kEager ? " eager" : " compiled");
+        auto check = [&](const Rows& got, const nlohmann::json& want, const char* what) {
+          EXPECT_EQ(got, want.get<Rows>()) << tag << " " << what;
+          equal += got == want.get<Rows>(), ++total;
+        };
+        for (const auto& g : c["greedy"])
+          check(generate(m, GenerateInput{{g["input_ids"].get<std::vector<int32_t>>()}, {}}, cfg, nullptr, mode)
+                    .sequences,
+                nlohmann::json::array({g["sequence"]}), "greedy");
+        const auto& gb = c["greedy_batch"];
+        check(generate(m, GenerateInput{gb["input_ids"].get<Rows>(), gb["attention_mask"].get<Rows>()}, cfg, nullptr,
+                       mode)
+                  .sequences,
+              gb["sequences"], "left-padded greedy batch");
+        GenerationConfig beam = cfg;
+        beam.num_beams = beam.num_return_sequences = c["beam"]["num_beams"].get<int>();
+        beam.max_new_tokens = c["beam"]["max_new_tokens"].get<int>();
+        for (const auto& run : c["beam"]["runs"])
+          check(generate(m, GenerateInput{{run["input_ids"].get<std::vector<int32_t>>()}, {}}, beam, nullptr, mode)
+                    .sequences,
+                run["sequences"], "beam");
+      }
+    }
+  }
+  std::cout << "[ cuda family goldens ] " << equal << " of " << total << " HF runs token-exact on the GPU\n";
+  EXPECT_GT(CudaStepRunner::instances(), before) << "generate() did not reach the CUDA runner";
 }
 
 // generate() on the GPU through JITGEN_DEVICE=cuda: the HF goldens (greedy, processors, beams, left pads) and

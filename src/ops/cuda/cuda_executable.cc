@@ -173,6 +173,51 @@ void CudaExecutable::bind(DeviceWeights& weights, cublasLtHandle_t lt) {
         });
         break;
       }
+      case OpKind::kRmsNorm: {
+        const Ref x = in(0), gamma = in(1);
+        const int64_t R = rows_of(n.shape), C = n.shape.back();
+        const float eps = n.eps;
+        launches.push_back([=](const CudaRunContext& c, cudaStream_t s) {
+          rms_norm(st, x.get(c), gamma.get(c), eps, R, C, out.get(c), s);
+        });
+        break;
+      }
+      case OpKind::kMul: {
+        const Ref a = in(0), b = in(1);
+        const int64_t N = shape_numel(n.shape);
+        launches.push_back([=](const CudaRunContext& c, cudaStream_t s) { mul(st, a.get(c), b.get(c), out.get(c), N, s); });
+        break;
+      }
+      case OpKind::kRope: {
+        const Ref x = in(0), pos = in(1);
+        const Node& freq_node = g.nodes[n.inputs[2]];
+        JITGEN_CHECK(freq_node.op == OpKind::kWeight);  // the family's inv_freq, a model weight
+        const float* inv_freq = weights.get_f32(freq_node.weight);
+        RopeDims d{n.shape[0] * n.shape[1], n.shape[2] / n.head_dim, n.head_dim, n.rotary_dim};
+        d.attention_factor = n.scale;
+        d.dynamic_base = n.rope_base;
+        d.dynamic_factor = n.rope_factor;
+        d.original_max = n.rope_original_max;
+        launches.push_back([=](const CudaRunContext& c, cudaStream_t s) {
+          rope(st, x.get(c), pos.i(c), inv_freq, d, out.get(c), s);
+        });
+        break;
+      }
+      case OpKind::kAttentionQkv: {
+        const Ref q = in(0), k = in(1), v = in(2), kc = in(3), vc = in(4), pos = in(5), mask = in(6);
+        const Shape& cache = shape_of(3);  // [B, KV, S, D]
+        AttentionDims d{n.shape[0], n.shape[1], cache[2], n.n_head, cache[3]};
+        d.KV = cache[1];
+        d.window = n.window;
+        const int64_t qs = shape_of(0)[2], ks = shape_of(1)[2], vs = shape_of(2)[2];
+        attention_workspace_bytes_ = std::max(attention_workspace_bytes_, jitgen::cuda::attention_workspace_bytes(d));
+        const float scale = n.scale;
+        launches.push_back([=](const CudaRunContext& c, cudaStream_t s) {
+          attention_qkv(st, QkvInputs{q.get(c), k.get(c), v.get(c), qs, ks, vs}, kc.get(c), vc.get(c), pos.i(c),
+                        mask.i(c), d, scale, out.get(c), c.attention_workspace, s);
+        });
+        break;
+      }
       case OpKind::kLastPosition: {
         const Ref x = in(0);
         const Shape& xs = shape_of(0);

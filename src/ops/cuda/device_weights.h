@@ -15,6 +15,9 @@ class DeviceWeights {
   explicit DeviceWeights(Storage storage) : storage_(storage) {}
   // The device copy of `host` (F32). Thread-safe; the pointer lives as long as this object.
   const void* get(const Tensor& host);
+  // An fp32 device copy whatever the storage: tensors whose precision the math needs (RoPE frequencies; HF keeps
+  // inv_freq an fp32 buffer in half-precision models too).
+  const float* get_f32(const Tensor& host);
   Storage storage() const { return storage_; }
   size_t bytes() const;
 
@@ -25,7 +28,7 @@ class DeviceWeights {
     Tensor host;  // keeps the host memory (the key) from being freed and reused by another weight
     DeviceBuffer device;
   };
-  std::map<const void*, Copy> copies_;
+  std::map<const void*, Copy> copies_, f32_copies_;
   size_t bytes_ = 0;
 };
 

@@ -39,6 +39,9 @@ void last_position(Storage s, const void* x, int64_t B, int64_t T, int64_t C, vo
 
 struct AttentionDims {
   int64_t B, T, S, H, D;
+  int64_t KV = 0;      // key/value heads (0 = H); query head h reads KV head h / (H / KV) (GQA, MQA)
+  int64_t window = 0;  // > 0: sliding window, a query at slot s sees slots (s - window, s]
+  int64_t kv() const { return KV > 0 ? KV : H; }
 };
 // How a query's keys are split between blocks (flash-decoding): decode steps (T = 1) over long caches use
 // several key chunks per (row, head) and a combine pass; prefill uses one. Host logic, unit-tested.
@@ -55,6 +58,36 @@ size_t attention_workspace_bytes(const AttentionDims& d);
 void attention(Storage s, const void* qkv, void* k_cache, void* v_cache, const int32_t* cache_pos,
                const int32_t* key_mask, const AttentionDims& d, float scale, void* out, void* workspace,
                cudaStream_t st);
+
+// Separate projections (Builder::attention_qkv): q [B, T, H*D], k, v [B, T, KV*D], each row `*_stride` elements apart;
+// k_cache, v_cache [B, KV, S, D] written at [cache_pos[b], cache_pos[b] + T); out [B, T, H*D]. Same rules as
+// attention() plus GQA / MQA and the sliding window (ops/reference.h ref::attention_qkv is the oracle). attention()
+// is this with q | k | v packed in one row of 3*H*D.
+struct QkvInputs {
+  const void *q, *k, *v;
+  int64_t q_stride, k_stride, v_stride;
+};
+void attention_qkv(Storage s, const QkvInputs& in, void* k_cache, void* v_cache, const int32_t* cache_pos,
+                   const int32_t* key_mask, const AttentionDims& d, float scale, void* out, void* workspace,
+                   cudaStream_t st);
+
+// Llama-family ops (llama_ops.cu); the CPU oracles are ref::rms_norm, ref::mul, ref::rope.
+// x [R, C] -> gamma * (x * rsqrt(mean(x^2) + eps)), one block per row, fp32 statistics.
+void rms_norm(Storage s, const void* x, const void* gamma, float eps, int64_t R, int64_t C, void* out,
+              cudaStream_t st);
+void mul(Storage s, const void* a, const void* b, void* out, int64_t n, cudaStream_t st);
+// x [rows, heads * D] rotated in HF's rotate_half convention over the first `rotary` dims of each head with
+// cos / sin of positions[r] * inv_freq[i] (inv_freq fp32 [rotary / 2], always: frequencies need fp32), scaled by
+// attention_factor. dynamic_base > 0: dynamic NTK, inv_freq recomputed on the device from max(positions) + 1 when it
+// exceeds original_max (cpu::dynamic_inv_freq's formula).
+struct RopeDims {
+  int64_t rows, heads, D, rotary;
+  float attention_factor = 1.0f;
+  float dynamic_base = 0, dynamic_factor = 0;
+  int64_t original_max = 0;
+};
+void rope(Storage s, const void* x, const int32_t* positions, const float* inv_freq, const RopeDims& d, void* out,
+          cudaStream_t st);
 
 // key_mask[b, cache_pos[b]] = 1 for every row: the slot a decode step is about to fill.
 void mark_decode_slot(int32_t* key_mask, const int32_t* cache_pos, int64_t B, int64_t S, cudaStream_t st);
