@@ -823,17 +823,21 @@ TFAutoModelForCausalLM = AutoModelForCausalLM
 def make_random_model(out: Union[str, os.PathLike], config: str = "tiny", *, seed: int = 0, n_layer: int = 0,
                       n_head: int = 0, n_embd: int = 0, n_positions: int = 0, vocab_size: int = 0,
                       dtype: str = "F32", shards: int = 1, with_tokenizer: bool = False, family: str = "",
-                      n_kv_head: int = 0) -> str:
+                      n_kv_head: int = 0, config_json: Union[str, dict, None] = None) -> str:
     """Writes a deterministic random-weight folder in HF format (what ``jitgen make-model`` writes, byte for
-    byte): a preset of any family (``tiny | gpt2 | gpt2-medium | ...`` for GPT-2; ``family`` = config.json
-    model_type picks the family explicitly) with optional shape overrides; with_tokenizer copies the GPT-2
-    vocab.json / merges.txt (needs vocab 50257). Returns the folder."""
+    byte): a preset of any family (``tiny | gpt2 | gpt2-medium | ...`` for GPT-2, ``llama-tiny | smollm2-135m |
+    ... | opt-tiny | opt-125m | opt-350m``; ``family`` = config.json model_type picks the family explicitly) with
+    optional shape overrides; config_json (a dict or JSON text of config.json fields, HF names, as make-model
+    --config-json) is merged over the preset last (Llama family, OPT); with_tokenizer copies the GPT-2 vocab.json /
+    merges.txt (needs vocab 50257). Returns the folder."""
     path = os.fspath(out)
     tok_dir = ""
     if with_tokenizer:
         tok_dir = _GPT2_TOKENIZER_DIR
         if not os.path.isdir(tok_dir):
             raise JitgenError(f"{tok_dir}: the packaged GPT-2 tokenizer is missing (reinstall jitgen)")
+    if isinstance(config_json, dict):
+        config_json = json.dumps(config_json)
     _jitgen.make_random_model(path, config, int(seed), int(n_layer), int(n_head), int(n_embd), int(n_positions),
-                              int(vocab_size), dtype, int(shards), tok_dir, family, int(n_kv_head))
+                              int(vocab_size), dtype, int(shards), tok_dir, family, int(n_kv_head), config_json or "")
     return path

@@ -294,7 +294,8 @@ struct PyEngine {
 
 void make_random_model(const std::string& out, const std::string& config, uint64_t seed, int n_layer, int n_head,
                        int n_embd, int n_positions, int vocab_size, const std::string& dtype, int shards,
-                       const std::string& tokenizer_dir, const std::string& family, int n_kv_head) {
+                       const std::string& tokenizer_dir, const std::string& family, int n_kv_head,
+                       const std::string& config_json) {
   std::string preset;
   const jitgen::Family& f = jitgen::family_for_preset(family, config, preset);
   jitgen::RandomModelOptions opt;
@@ -311,6 +312,14 @@ void make_random_model(const std::string& out, const std::string& config, uint64
   else if (dtype == "BF16") opt.dtype = jitgen::DType::kBF16;
   else jitgen::throw_invalid_argument(fmt::format("dtype \"{}\": expected F32, F16 or BF16", dtype));
   opt.tokenizer_dir = tokenizer_dir;
+  if (!config_json.empty()) {  // as make-model --config-json: config.json fields (HF names) merged over the preset
+    try {
+      opt.config = nlohmann::json::parse(config_json);
+    } catch (const nlohmann::json::parse_error& e) {
+      jitgen::throw_invalid_argument(fmt::format("config_json: malformed JSON: {}", e.what()));
+    }
+    if (!opt.config.is_object()) jitgen::throw_invalid_argument("config_json: expected a JSON object of config.json fields");
+  }
   py::gil_scoped_release nogil;
   f.write_random(preset, opt, out);
 }
@@ -390,5 +399,5 @@ PYBIND11_MODULE(_jitgen, m) {
   m.def("make_random_model", &make_random_model, py::arg("out"), py::arg("config") = "tiny", py::arg("seed") = 0,
         py::arg("n_layer") = 0, py::arg("n_head") = 0, py::arg("n_embd") = 0, py::arg("n_positions") = 0,
         py::arg("vocab_size") = 0, py::arg("dtype") = "F32", py::arg("shards") = 1, py::arg("tokenizer_dir") = "",
-        py::arg("family") = "", py::arg("n_kv_head") = 0);
+        py::arg("family") = "", py::arg("n_kv_head") = 0, py::arg("config_json") = "");
 }

@@ -1,4 +1,4 @@
-"""Shared fixtures: random GPT-2 folders made by the test run itself (jitgen.make_random_model == `jitgen make-model`)
+"""Shared fixtures: random model folders (GPT-2, Llama family, OPT) made by the test run itself (jitgen.make_random_model == `jitgen make-model`)
 with the exact make-model arguments recorded in the committed HF goldens."""
 import json
 import os
@@ -10,7 +10,9 @@ import jitgen
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures")
 
 _FLAGS = {"--config": "config", "--seed": "seed", "--n-layer": "n_layer", "--n-head": "n_head", "--n-embd": "n_embd",
-          "--n-positions": "n_positions", "--vocab-size": "vocab_size", "--dtype": "dtype", "--shards": "shards"}
+          "--n-positions": "n_positions", "--vocab-size": "vocab_size", "--dtype": "dtype", "--shards": "shards",
+          "--family": "family", "--n-kv-head": "n_kv_head", "--config-json": "config_json"}
+_TEXT = ("config", "dtype", "family", "config_json")
 
 
 def make_model_from_args(out, args):
@@ -22,7 +24,7 @@ def make_model_from_args(out, args):
             i += 1
             continue
         key = _FLAGS[args[i]]
-        kw[key] = args[i + 1] if key in ("config", "dtype") else int(args[i + 1])
+        kw[key] = args[i + 1] if key in _TEXT else int(args[i + 1])
         i += 2
     config = kw.pop("config", "tiny")
     return jitgen.make_random_model(str(out), config, **kw)
