@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Runs jitgen and its peers on the same random GPT-2 124M checkpoint, same prompts, same forced number
-of new tokens, greedy, over a grid of batch x prompt length; interleaves the systems (the order rotates
-per grid point) and measures the bandwidth roofline in the same run. Writes bench/results/peers.{json,md,png}.
+"""Runs jitgen and its peers on the same random checkpoint (GPT-2 124M by default, any make-model preset with
+--model-config, e.g. smollm2-135m), same prompts, same forced number of new tokens, greedy, over a grid of batch x
+prompt length; interleaves the systems (the order rotates per grid point) and measures the bandwidth roofline in
+the same run. Writes <out>/peers.{json,md,png}.
 
     bench/install_peers.sh && python3 bench/run_peers.py            # full grid
     python3 bench/run_peers.py --batches 1 --prompt-lens 16 --new 16  # a quick look
+    python3 bench/run_peers.py --model-config smollm2-135m --systems jitgen-compiled-f32,jitgen-compiled-bf16,hf-torch-eager \
+        --out bench/results/llama-smollm2       # a Llama-family shape (peers that only read GPT-2 are left out)
 """
 import argparse
 import json
@@ -16,7 +19,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-VENV = os.path.join(HERE, ".venv", "bin", "python")
+VENV = os.path.join(HERE, ".venv", "bin", "python")  # bench/install_peers.sh; else this interpreter (--python)
 VENV_TF = os.path.join(HERE, ".venv-tf", "bin", "python")
 WORK = os.path.join(HERE, ".work")
 BENCH = os.path.join(ROOT, "build", "bench", "generate_bench")
@@ -25,6 +28,7 @@ JITGEN = os.path.join(ROOT, "build", "jitgen")
 
 def systems(args):
     peers = os.path.join(HERE, "peers")
+    VENV = args.python  # noqa: N806 (the interpreter every Python peer runs under)
     s = {
         "jitgen-compiled-f32": ([BENCH, "--mode", "compiled"], {"JITGEN_WEIGHTS": "f32"}),
         "jitgen-compiled-bf16": ([BENCH, "--mode", "compiled"], {"JITGEN_WEIGHTS": "bf16"}),
@@ -45,11 +49,12 @@ def systems(args):
     return {k: v for k, v in s.items() if not args.systems or k in args.systems.split(",")}
 
 
-def prompts_file(B, T):
-    path = os.path.join(WORK, f"prompts_{B}_{T}.txt")
+def prompts_file(B, T, vocab):
+    path = os.path.join(WORK, f"prompts_{B}_{T}_{vocab}.txt")
+    span = min(50000, vocab - 100)  # GPT-2's 50257: the ids every earlier run used
     with open(path, "w") as f:  # deterministic ids, the same for every system
         for b in range(B):
-            f.write(" ".join(str((b * 7919 + t * 104729 + 12345) % 50000 + 100) for t in range(T)) + "\n")
+            f.write(" ".join(str((b * 7919 + t * 104729 + 12345) % span + 100) for t in range(T)) + "\n")
     return path
 
 
@@ -101,6 +106,9 @@ def main():
     ap.add_argument("--torch-compile", action="store_true", help="add HF static cache + torch.compile")
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--model-config", default="gpt2", help="jitgen make-model preset (gpt2, smollm2-135m, ...)")
+    ap.add_argument("--python", default=VENV if os.path.exists(VENV) else sys.executable,
+                    help="interpreter of the Python peers (default: bench/.venv, else this one)")
     args = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
@@ -108,12 +116,16 @@ def main():
     if not os.path.exists(os.path.join(build, "build.ninja")):
         subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"], check=True)
     subprocess.run(["cmake", "--build", build, "--target", "jitgen", "generate_bench"], check=True)
-    model = os.path.join(WORK, "gpt2")
-    if not os.path.exists(os.path.join(model, "model.safetensors")):
-        subprocess.run([JITGEN, "make-model", "--out", model, "--config", "gpt2", "--with-tokenizer"], check=True)
+    model = os.path.join(WORK, args.model_config)
+    if not os.path.exists(os.path.join(model, "config.json")):
+        subprocess.run([JITGEN, "make-model", "--out", model, "--config", args.model_config] +
+                       (["--with-tokenizer"] if args.model_config == "gpt2" else []), check=True)
+    with open(os.path.join(model, "config.json")) as f:
+        config = json.load(f)
     sysmap = systems(args)
-    result = {"machine": machine(), "new_tokens": args.new, "repeats": args.repeats, "model": "random GPT-2 124M "
-              "(jitgen make-model --config gpt2)", "roofline": [roofline()], "runs": []}
+    name = "GPT-2 124M" if args.model_config == "gpt2" else f"{config['model_type']} {args.model_config} shape"
+    result = {"machine": machine(), "new_tokens": args.new, "repeats": args.repeats, "model": f"random {name} "
+              f"(jitgen make-model --config {args.model_config})", "roofline": [roofline()], "runs": []}
     print("roofline", result["roofline"][-1], file=sys.stderr)
     names = list(sysmap)
     k = 0
@@ -122,7 +134,7 @@ def main():
     result["points"] = points
     for B, T in points:
         if True:
-            pf = prompts_file(B, T)
+            pf = prompts_file(B, T, config["vocab_size"])
             order = names[k % len(names):] + names[:k % len(names)]  # rotate: nobody always runs first
             k += 1
             for name in order:

@@ -7,7 +7,7 @@ import time
 
 def parse_args(extra=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--model", required=True, help="HF GPT-2 folder (made by jitgen make-model)")
+    p.add_argument("--model", required=True, help="HF model folder (made by jitgen make-model)")
     p.add_argument("--prompts", required=True, help="one prompt per line: token ids separated by spaces")
     p.add_argument("--new", type=int, default=32, help="new tokens, forced (min = max)")
     p.add_argument("--repeats", type=int, default=2, help="steady-state calls after the first")

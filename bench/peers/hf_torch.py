@@ -2,7 +2,7 @@
 import time
 
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import AutoModelForCausalLM
 
 from common import emit, parse_args, read_prompts, run_grid_point
 
@@ -10,7 +10,7 @@ args = parse_args([(("--compile",), {"action": "store_true"})])
 torch.set_num_threads(args.threads)
 prompts = read_prompts(args.prompts)
 t0 = time.perf_counter()
-model = GPT2LMHeadModel.from_pretrained(args.model, torch_dtype=torch.float32).eval()
+model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()  # any family
 load_s = time.perf_counter() - t0
 ids = torch.tensor(prompts, dtype=torch.long)
 mask = torch.ones_like(ids)

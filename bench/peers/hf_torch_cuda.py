@@ -10,7 +10,7 @@ import sys
 import time
 
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import AutoModelForCausalLM
 
 DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
@@ -33,7 +33,7 @@ def main():
     system = "hf-torch-compile-static" if args.compile else "hf-torch-eager"
     dev = torch.device("cuda")
     t0 = time.perf_counter()
-    model = GPT2LMHeadModel.from_pretrained(args.model, torch_dtype=DTYPES[args.dtype]).to(dev).eval()
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=DTYPES[args.dtype]).to(dev).eval()
     load_s = time.perf_counter() - t0
     if args.compile:
         model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
