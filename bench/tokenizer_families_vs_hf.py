@@ -3,8 +3,9 @@
 
   python3 bench/tokenizer_families_vs_hf.py [--bench build/bench/tokenizer_bench] [--rounds 2]
 
-For each folder of tests/fixtures/tokenizers/ (made by scripts/make_tokenizer_fixtures.py) and the vendored
-GPT-2 files: jitgen's BM_EncodeDocs (warm word cache, single thread, CPU-time rate) with
+For each folder of tests/fixtures/tokenizers/ (made by scripts/make_tokenizer_fixtures.py; spm_llama and spm_t5,
+tokenizer.model only, by scripts/make_spm_fixtures.py, whose HF side is the tokenizers pipeline transformers
+converts them to): jitgen's BM_EncodeDocs (warm word cache, single thread, CPU-time rate) with
 JITGEN_TOKENIZER_DIR=<folder>, and HF `Tokenizer.from_file(<folder>/tokenizer.json).encode_batch(docs,
 add_special_tokens=False)` (TOKENIZERS_PARALLELISM=false, CPU seconds, best of --repeats, warm). The two
 sides alternate per family and the whole table is repeated --rounds times (the machine is shared), the best
@@ -21,7 +22,7 @@ import time
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["RAYON_NUM_THREADS"] = "1"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAMILIES = ["llama2_legacy", "llama2", "llama3", "qwen2", "smollm", "t5"]
+FAMILIES = ["llama2_legacy", "llama2", "llama3", "qwen2", "smollm", "t5", "spm_llama", "spm_t5"]
 
 
 def best_of(fn, repeats):
@@ -40,13 +41,21 @@ def ours(bench, folder):
     return json.loads(res.stdout)["benchmarks"][0]["bytes_per_second"]
 
 
+def hf_backend(folder):
+    """tokenizer.json as HF tokenizers loads it; a SentencePiece-only folder (spm_*) as transformers converts it."""
+    from tokenizers import Tokenizer
+    if os.path.exists(os.path.join(folder, "tokenizer.json")):
+        return Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(folder).backend_tokenizer
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "tokenizer_bench"))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args()
-    from tokenizers import Tokenizer
 
     with tempfile.TemporaryDirectory() as td:
         corpus = os.path.join(td, "corpus.json")
@@ -54,7 +63,7 @@ def main():
         docs = json.load(open(corpus, encoding="utf-8"))
         nbytes = sum(len(d.encode("utf-8")) for d in docs)
         folders = {f: os.path.join(ROOT, "tests", "fixtures", "tokenizers", f) for f in FAMILIES}
-        hf = {f: Tokenizer.from_file(os.path.join(p, "tokenizer.json")) for f, p in folders.items()}
+        hf = {f: hf_backend(p) for f, p in folders.items()}
         for f, p in folders.items():  # identical ids first
             ids_path = os.path.join(td, f + ".ids.json")
             subprocess.run([a.bench], env=dict(os.environ, JITGEN_TOKENIZER_DIR=p, JITGEN_TOKENIZER_CORPUS_OUT=corpus,

@@ -2,11 +2,14 @@
 // added tokens; seeds in fuzz/corpus/fuzz_tokenizer_load/ cover Llama / Llama-3 / T5 / WordPiece shapes) and
 // vocab.json + merges.txt loading. Input: first byte even -> the rest is tokenizer.json;
 // odd -> the rest is "vocab.json bytes \0 merges.txt bytes". A tokenizer that loads must then encode and
-// decode without trouble.
+// decode without trouble, and streaming (DecodeStream) the ids of every text, one by one and all of them in one
+// stream (longer than the stream's window), must give exactly decode() of them.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_util.h"
 #include "jitgen/tokenizer.h"
@@ -28,16 +31,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   jitgen::fuzz::expect_clean([&] {
     const jitgen::Tokenizer t = tokenizer_json ? jitgen::Tokenizer::from_tokenizer_json(tok_path)
                                                : jitgen::Tokenizer::from_vocab_merges(vocab_path, merges_path);
-    for (std::string_view text : {"Hello, world! <|endoftext|> 123  \xe2\x82\xac\n", "a", " aa bb", "\xff\xfe",
-                                  "<s>ab </s> hi A\n\u2581a 12345 \xe2\x98\x83", "  \t\n\n abab"}) {
-      for (bool add_special : {true, false}) {
-        const std::vector<int32_t> ids = t.encode(text, add_special);
-        for (int32_t id : ids)
-          if (id < 0 || id >= t.vocab_size()) __builtin_trap();
-        (void)t.decode(ids);
-        (void)t.decode(ids, /*skip_special_tokens=*/true);
+    auto stream_matches_decode = [&](const std::vector<int32_t>& ids) {
+      for (bool skip : {false, true}) {
+        jitgen::DecodeStream s(t, skip);
+        std::string got;
+        for (int32_t id : ids) got += s.step(id);
+        got += s.finish();
+        if (got != t.decode(ids, skip)) __builtin_trap();
+      }
+    };
+    std::vector<int32_t> all;
+    for (int round = 0; round < 3; ++round) {
+      for (std::string_view text : {"Hello, world! <|endoftext|> 123  \xe2\x82\xac\n", "a", " aa bb", "\xff\xfe",
+                                    "<s>ab </s> hi A\n\u2581a 12345 \xe2\x98\x83", "  \t\n\n abab"}) {
+        for (bool add_special : {true, false}) {
+          const std::vector<int32_t> ids = t.encode(text, add_special);
+          for (int32_t id : ids)
+            if (id < 0 || id >= t.vocab_size()) __builtin_trap();
+          (void)t.decode(ids);
+          (void)t.decode(ids, /*skip_special_tokens=*/true);
+          if (round == 0) stream_matches_decode(ids);
+          all.insert(all.end(), ids.begin(), ids.end());
+        }
       }
     }
+    stream_matches_decode(all);
     const int n = t.vocab_size();
     for (int32_t id : {0, n / 2, n - 1}) {
       jitgen::fuzz::expect_clean([&] {

@@ -29,7 +29,8 @@ run_one() {
   local seeds=()
   [ -d "fuzz/corpus/$h" ] && seeds+=("fuzz/corpus/$h")
   local dict=()
-  [ "$h" != fuzz_tokenizer_codec ] && [ "$h" != fuzz_chat_template ] && dict+=("-dict=fuzz/json.dict")
+  [ "$h" != fuzz_tokenizer_codec ] && [ "$h" != fuzz_chat_template ] && [ "$h" != fuzz_tokenizer_model ] &&
+    dict+=("-dict=fuzz/json.dict")
   [ "$h" = fuzz_chat_template ] && dict+=("-dict=fuzz/jinja.dict")
   # Input size cap per harness (fuzz/README.md says why): plans are ~11 KB; the codec has no size-dependent
   # path past 256 bytes (the BPE word cache limit), and long inputs only slow it down.

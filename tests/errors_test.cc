@@ -98,6 +98,17 @@ void load_tokenizer_json_text(const std::string& text) {
   test::write_file(p, text);
   (void)Tokenizer::from_tokenizer_json(p);
 }
+std::string spm_fixture(const std::string& name) {
+  return test::read_file(test::fixture_path("tokenizers/" + name) + "/tokenizer.model");
+}
+// A folder with only tokenizer.model (the given bytes) and tokenizer_config.json.
+void load_spm_dir(const std::string& name, const std::string& model, const json& config) {
+  const std::string d = scratch().file("spm_" + name);
+  std::filesystem::create_directories(d);
+  test::write_file(d + "/tokenizer.model", model);
+  test::write_file(d + "/tokenizer_config.json", config.dump());
+  (void)Tokenizer::from_dir(d);
+}
 void load_vocab_merges(const std::string& vocab, const std::string& merges) {
   test::write_file(scratch().file("vocab.json"), vocab);
   test::write_file(scratch().file("merges.txt"), merges);
@@ -660,6 +671,24 @@ const std::vector<LibCase>& core_lib_cases() {
        }},
       {"TOK-MERGES-LINE", ErrorCode::kInvalidFile, "(expected two tokens separated by one space)",
        [] { load_vocab_merges(byte_vocab().dump(), "#version: 0.2\nab\n"); }},
+      {"TOK-SPM-MODEL", ErrorCode::kInvalidFile, "tokenizer.model: not a SentencePiece model (sentencepiece:",
+       [] { load_spm_dir("garbage", "not a model", {{"tokenizer_class", "LlamaTokenizer"}}); }},
+      {"TOK-SPM-CLASS", ErrorCode::kInvalidFile, "tokenizer_class is 'BertTokenizer' (expected LlamaTokenizer or T5Tokenizer",
+       [] { load_spm_dir("class", spm_fixture("spm_llama"), {{"tokenizer_class", "BertTokenizer"}}); }},
+      {"TOK-SPM-MODEL-TYPE", ErrorCode::kInvalidFile, "trainer_spec.model_type is 1 (expected 2, BPE", [] {
+         load_spm_dir("type", spm_fixture("spm_t5"), {{"tokenizer_class", "LlamaTokenizer"}});
+       }},
+      {"TOK-SPM-EXTRA-IDS", ErrorCode::kInvalidFile, "extra_ids is \"3\" (expected an integer >= 0)", [] {
+         load_spm_dir("extra", spm_fixture("spm_t5"), {{"tokenizer_class", "T5Tokenizer"}, {"extra_ids", "3"}});
+       }},
+      {"TOK-SPM-T5-EOS", ErrorCode::kInvalidFile, "T5Tokenizer needs an eos_token", [] {
+         load_spm_dir("eos", spm_fixture("spm_t5"), {{"tokenizer_class", "T5Tokenizer"}, {"eos_token", nullptr}});
+       }},
+      {"TOK-UNIGRAM-NO-UNK", ErrorCode::kInvalidFile, "model.unk_id is null but the text has a char no piece covers", [] {
+         const std::string p = scratch().file("tokenizer.json");
+         test::write_file(p, json({{"model", {{"type", "Unigram"}, {"vocab", json::array({json::array({"a", -1.0})})}}}}).dump());
+         (void)Tokenizer::from_tokenizer_json(p).encode("ab");
+       }},
       {"TOK-NO-TOKENIZER", ErrorCode::kInvalidFile, "no tokenizer found",
        [] { (void)Tokenizer::from_dir(scratch().path() + "/model"); }},
       {"TOK-SHA256", ErrorCode::kInvalidFile, "sha256 is", [] {

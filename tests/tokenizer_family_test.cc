@@ -143,7 +143,8 @@ TEST_P(TokenizerFamily, TokenBytesConcatenateToTheTextOfContentTokens) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, TokenizerFamily,
-                         ::testing::Values("llama2_legacy", "llama2", "llama3", "qwen2", "smollm", "t5"),
+                         ::testing::Values("llama2_legacy", "llama2", "llama3", "qwen2", "smollm", "t5", "spm_llama",
+                                           "spm_llama_legacy", "spm_llama_noprefix", "spm_t5"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

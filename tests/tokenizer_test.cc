@@ -290,7 +290,7 @@ TEST(TokenizerLoad, MissingFiles) {
   TempDir d;
   std::string m = error_of([&] { Tokenizer::from_dir(d.path()); });
   EXPECT_HAS(m, d.path());
-  EXPECT_HAS(m, "expected tokenizer.json, or vocab.json and merges.txt");
+  EXPECT_HAS(m, "expected tokenizer.json, tokenizer.model, or vocab.json and merges.txt");
   m = error_of([&] { Tokenizer::from_vocab_merges(d.file("vocab.json"), kTokDir + "/merges.txt"); });
   EXPECT_HAS(m, d.file("vocab.json"));
   EXPECT_HAS(m, "cannot open");

@@ -32,7 +32,9 @@ struct BatchEncoding {
 
 class Tokenizer {
  public:
-  // From a folder: tokenizer.json when present, else vocab.json + merges.txt; then tokenizer_config.json,
+  // From a folder: tokenizer.json when present, else a SentencePiece tokenizer.model (converted as transformers 5
+  // converts it for the tokenizer_class of tokenizer_config.json: LlamaTokenizer or T5Tokenizer; see
+  // src/tokenizer/sentencepiece.cc), else vocab.json + merges.txt; then tokenizer_config.json,
   // special_tokens_map.json and chat_template.jinja when present. Throws jitgen::Error.
   static Tokenizer from_dir(const std::string& dir);
   static Tokenizer from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);

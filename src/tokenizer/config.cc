@@ -81,6 +81,10 @@ void apply_config_files(const std::string& dir, Pipeline& p) {
   for (const char* key : kNamed) {
     std::optional<AddedToken> t = token_value(c, key);
     if (!t) t = token_value(m, key);
+    if (!t && !cfg.contains(key) && !map.contains(key)) {  // absent (not null): the tokenizer class's default, if any
+      for (const auto& [k, v] : p.default_special_tokens)
+        if (k == key) t = AddedToken{.content = v, .special = true};
+    }
     if (!t) continue;
     p.special_tokens[key] = t->content;
     bool present = false;

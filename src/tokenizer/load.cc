@@ -57,7 +57,10 @@ AddedToken added_token_of(const Node& a, size_t i, const std::string& path) {
 }  // namespace
 
 std::unique_ptr<Pipeline> load_tokenizer_json(const std::string& path) {
-  json j = parse_json_file(path, "tokenizer.json");
+  return load_tokenizer_json_value(parse_json_file(path, "tokenizer.json"), path);
+}
+
+std::unique_ptr<Pipeline> load_tokenizer_json_value(const json& j, const std::string& path) {
   if (!j.is_object()) throw_invalid_file(path + ": top-level value is a JSON " + std::string(j.type_name()) + " (expected an object)");
   auto p = std::make_unique<Pipeline>();
   p->source = path;

@@ -43,6 +43,8 @@ struct Pipeline {
 
   // tokenizer_config.json / special_tokens_map.json (HF names).
   std::map<std::string, std::string, std::less<>> special_tokens;  // "bos_token" -> "<s>", ...
+  // Named tokens the tokenizer class defaults to when the config files do not name them (tokenizer.model folders).
+  std::vector<std::pair<std::string, std::string>> default_special_tokens;
   std::string chat_template;
   bool clean_up_tokenization_spaces = false;
   std::optional<int64_t> model_max_length;
@@ -70,6 +72,11 @@ struct Pipeline {
 
 // tokenizer.json -> pipeline (config files not applied).
 std::unique_ptr<Pipeline> load_tokenizer_json(const std::string& path);
+// A parsed tokenizer.json document; `source` names it in messages.
+std::unique_ptr<Pipeline> load_tokenizer_json_value(const nlohmann::json& j, const std::string& source);
+// A folder with tokenizer.model (SentencePiece) and no tokenizer.json, as transformers 5 converts it; config
+// files applied (sentencepiece.cc).
+std::unique_ptr<Pipeline> load_sentencepiece_dir(const std::string& dir);
 // vocab.json + merges.txt (GPT-2 slow format) -> pipeline.
 std::unique_ptr<Pipeline> load_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
 // Applies tokenizer_config.json / special_tokens_map.json / chat_template.jinja found in `dir`.

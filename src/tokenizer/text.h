@@ -31,6 +31,7 @@ bool is_alphanumeric(char32_t cp);  // Rust char::is_alphanumeric: Alphabetic or
 bool is_numeric(char32_t cp);       // Rust char::is_numeric: Nd, Nl, No
 bool is_punctuation(char32_t cp);   // tokenizers' is_punc: ASCII punctuation or a P* category
 bool is_combining_mark(char32_t cp);  // Mn, Mc, Me
+bool is_other(char32_t cp);           // Cc, Cf, Co, Cs: bert.rs's is_control (tokenizers 0.23 keeps unassigned chars)
 bool is_word_char(char32_t cp);     // regex \w: letters, marks, Nd/Nl/No, Pc
 
 enum class NormalForm { kNFC, kNFD, kNFKC, kNFKD };

@@ -48,10 +48,12 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
   std::unique_ptr<tokenizer::Pipeline> p;
   if (fs::exists(d / "tokenizer.json")) {
     p = tokenizer::load_tokenizer_json((d / "tokenizer.json").string());
+  } else if (fs::exists(d / "tokenizer.model")) {
+    return Tokenizer(std::make_unique<Impl>(Impl{tokenizer::load_sentencepiece_dir(dir)}));  // config files applied
   } else if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) {
     p = tokenizer::load_vocab_merges((d / "vocab.json").string(), (d / "merges.txt").string());
   } else {
-    throw_invalid_file(dir + ": no tokenizer found (expected tokenizer.json, or vocab.json and merges.txt)");
+    throw_invalid_file(dir + ": no tokenizer found (expected tokenizer.json, tokenizer.model, or vocab.json and merges.txt)");
   }
   tokenizer::apply_config_files(dir, *p);
   return Tokenizer(std::make_unique<Impl>(Impl{std::move(p)}));

@@ -130,12 +130,9 @@ class Bert final : public Normalizer {
   }
 
  private:
-  static bool is_control(char32_t c) {
-    if (c == '\t' || c == '\n' || c == '\r') return false;
-    // Rust char::is_control is Cc; bert.rs also treats the other C* categories as control.
-    return c < 0x20 || (c >= 0x7F && c < 0xA0) || c == 0xAD || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
-           (c >= 0x2060 && c <= 0x2064) || c == 0xFEFF || (c >= 0xE000 && c <= 0xF8FF);
-  }
+  // bert.rs is_control: the "other" categories Cc, Cf, Co (U+0378, unassigned, is kept, as tokenizers 0.23 does),
+  // tab / newline / return excepted.
+  static bool is_control(char32_t c) { return c != '\t' && c != '\n' && c != '\r' && is_other(c); }
   static bool is_chinese(char32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
            (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
