@@ -2,8 +2,8 @@
 // added tokens; seeds in fuzz/corpus/fuzz_tokenizer_load/ cover Llama / Llama-3 / T5 / WordPiece shapes) and
 // vocab.json + merges.txt loading. Input: first byte even -> the rest is tokenizer.json;
 // odd -> the rest is "vocab.json bytes \0 merges.txt bytes". A tokenizer that loads must then encode and
-// decode without trouble, and streaming (DecodeStream) the ids of every text, one by one and all of them in one
-// stream (longer than the stream's window), must give exactly decode() of them.
+// decode without trouble, and streaming (DecodeStream) the ids of all the texts in one stream (longer than the
+// stream's window) must give exactly decode() of them.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -40,8 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (got != t.decode(ids, skip)) __builtin_trap();
       }
     };
-    std::vector<int32_t> all;
-    for (int round = 0; round < 3; ++round) {
+    std::vector<int32_t> all;  // about 100 ids: past the stream's 64-id window, cheap enough under ASan
+    for (int round = 0; round < 2; ++round) {
       for (std::string_view text : {"Hello, world! <|endoftext|> 123  \xe2\x82\xac\n", "a", " aa bb", "\xff\xfe",
                                     "<s>ab </s> hi A\n\u2581a 12345 \xe2\x98\x83", "  \t\n\n abab"}) {
         for (bool add_special : {true, false}) {
@@ -50,7 +50,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (id < 0 || id >= t.vocab_size()) __builtin_trap();
           (void)t.decode(ids);
           (void)t.decode(ids, /*skip_special_tokens=*/true);
-          if (round == 0) stream_matches_decode(ids);
           all.insert(all.end(), ids.begin(), ids.end());
         }
       }

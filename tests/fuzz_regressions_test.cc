@@ -119,6 +119,22 @@ TEST(FuzzRegressions, TokenizerJsonNumberOverflowIsAnInvalidFileError) {
   }
 }
 
+// libsentencepiece's Darts trie throws a foreign exception for a model with an empty piece: a one-line error.
+TEST(FuzzRegressions, SentencePieceModelWithAnEmptyPieceIsAnInvalidFileError) {
+  test::TempDir tmp;
+  test::write_file(tmp.file("tokenizer.model"),
+                   test::read_file(test::fixture_path("fuzz_regressions/tokenizer_model/empty_piece.model")));
+  test::write_file(tmp.file("tokenizer_config.json"), R"({"tokenizer_class": "T5Tokenizer"})");
+  try {
+    (void)Tokenizer::from_dir(tmp.path());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidFile);
+    EXPECT_NE(std::string(e.what()).find("tokenizer.model: not a SentencePiece model (sentencepiece:"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(FuzzRegressions, HugeTokenIdIsRejectedBeforeAllocating) {
   test::TempDir tmp;
   test::write_file(tmp.file("merges.txt"), "#version: 0.2\n");
