@@ -27,6 +27,8 @@
 #include "exec/kv_cache.h"
 #include "models/model_impl.h"
 #include "models/gpt2/random_gpt2.h"
+#include "models/quantized_checkpoint.h"
+#include "ops/prepared_weights.h"
 #include "test_support.h"
 
 namespace jitgen {
@@ -161,6 +163,28 @@ std::string broken_model(const std::string& name, const std::function<void(const
   std::filesystem::copy(model_dir(), d, std::filesystem::copy_options::recursive);
   edit(d);
   return d;
+}
+
+// Pre-quantized checkpoints (models/quantized_checkpoint.h): a quantization_config read on its own, and one tiny
+// GPTQ module "m" (in = out = 8, group_size 4) written to the scratch folder after `edit` changed its tensors.
+void read_qc(const json& qc) { (void)models::read_quantization_config(json{{"quantization_config", qc}}, "config.json"); }
+json gptq_qc() { return {{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 4}, {"desc_act", true}, {"sym", true}}; }
+void load_tiny_module(const std::function<void(std::map<std::string, Tensor>&)>& edit, int64_t K = 8,
+                      const std::string& method = "gptq", int group_size = 4) {
+  std::map<std::string, Tensor> t = {{"m.qweight", Tensor::zeros({1, 8}, DType::kI32)},
+                                     {"m.qzeros", Tensor::zeros({2, 1}, DType::kI32)},
+                                     {"m.scales", Tensor::zeros({2, 8}, DType::kF16)},
+                                     {"m.g_idx", Tensor::zeros({8}, DType::kI32)}};
+  for (int k = 0; k < 8; ++k) t["m.g_idx"].i32()[k] = k / 4;
+  edit(t);
+  const std::string d = scratch().file("qmodule");
+  std::filesystem::create_directories(d);
+  io::write_safetensors(d + "/model.safetensors", {t.begin(), t.end()});
+  models::QuantizedCheckpointConfig qc;
+  qc.method = method;
+  qc.group_size = group_size;
+  qc.desc_act = true;
+  (void)models::load_quantized_linear(io::Checkpoint::open_dir(d), qc, "m", K, 8);
 }
 
 // A sharded checkpoint folder: model.safetensors.index.json with `weight_map`, and each shard's tensors.
@@ -503,6 +527,45 @@ const std::vector<LibCase>& core_lib_cases() {
          });
          (void)Model::from_dir(d);
        }},
+      // pre-quantized checkpoints (GPTQ, AWQ)
+      {"QCKPT-METHOD", ErrorCode::kInvalidFile, "jitgen loads \"gptq\" and \"awq\" checkpoints (4 bits)",
+       [] { read_qc({{"quant_method", "bitsandbytes"}}); }},
+      {"QCKPT-VALUE", ErrorCode::kInvalidFile, "quantization_config.bits is 8; jitgen loads 4-bit", [] {
+         json q = gptq_qc();
+         q["bits"] = 8;
+         read_qc(q);
+       }},
+      {"QCKPT-FIELD", ErrorCode::kInvalidFile, "is not a field jitgen knows for gptq checkpoints", [] {
+         json q = gptq_qc();
+         q["codebooks"] = 2;
+         read_qc(q);
+       }},
+      {"QCKPT-REQUANTIZE", ErrorCode::kInvalidArgument, "the checkpoint is already quantized", [] {
+         const cpu::ScopedWeightFormat scope(cpu::parse_weight_format("int4", "--quantize"));
+         read_qc(gptq_qc());
+       }},
+      {"QCKPT-FAMILY", ErrorCode::kInvalidFile, "pre-quantized (GPTQ / AWQ) checkpoints are read for", [] {
+         const std::string d = broken_model("gptq-gpt2", [](const std::string& d) {
+           json c = io::read_json_file(d + "/config.json");
+           c["quantization_config"] = gptq_qc();
+           test::write_file(d + "/config.json", c.dump());
+         });
+         (void)Model::from_dir(d);
+       }},
+      {"QCKPT-TENSOR-MISSING", ErrorCode::kInvalidFile, "missing tensor \"m.scales\" (config.json quantization_config",
+       [] { load_tiny_module([](auto& t) { t.erase("m.scales"); }); }},
+      {"QCKPT-TENSOR-DTYPE", ErrorCode::kInvalidFile, "tensor \"m.scales\" has dtype F32, expected F16",
+       [] { load_tiny_module([](auto& t) { t["m.scales"] = Tensor::zeros({2, 8}); }); }},
+      {"QCKPT-TENSOR-SHAPE", ErrorCode::kInvalidFile, "tensor \"m.qzeros\" has shape [3, 1], expected [2, 1]",
+       [] { load_tiny_module([](auto& t) { t["m.qzeros"] = Tensor::zeros({3, 1}, DType::kI32); }); }},
+      {"QCKPT-PACK", ErrorCode::kInvalidFile, "4-bit gptq packing needs both to be multiples of 8",
+       [] { load_tiny_module([](auto&) {}, 12); }},
+      {"QCKPT-AWQ-GROUP", ErrorCode::kInvalidFile, "not a multiple of quantization_config.group_size",
+       [] { load_tiny_module([](auto&) {}, 8, "awq", 16); }},
+      {"QCKPT-GIDX", ErrorCode::kInvalidFile, "tensor \"m.g_idx\" [3] = 7 is outside [0, 2)",
+       [] { load_tiny_module([](auto& t) { t["m.g_idx"].i32()[3] = 7; }); }},
+      {"QCKPT-GIDX-FULL", ErrorCode::kInvalidFile, "puts more than group_size = 4 input rows into group 0",
+       [] { load_tiny_module([](auto& t) { t["m.g_idx"].i32()[7] = 0; }); }},
       // tokenizer files
       {"TOK-OPEN", ErrorCode::kInvalidFile, "cannot open tokenizer.json",
        [] { (void)Tokenizer::from_tokenizer_json(scratch().file("none.json")); }},

@@ -42,6 +42,7 @@ WeightStorage weight_storage_from_env() {
 const char* weight_storage_name(WeightStorage s) { return s == WeightStorage::kBF16 ? "bf16" : "f32"; }
 
 std::string WeightFormat::name() const {
+  if (!checkpoint.empty()) return checkpoint;
   if (!quant) return weight_storage_name(storage);
   return quant->name() + (quantize_lm_head ? "+lm_head" : "");
 }
@@ -108,9 +109,23 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
   return p;
 }
 
-void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head) {
+void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::shared_ptr<const QuantMatrix> pre) {
   std::unique_ptr<PackedLinear> p;
-  if (format_.quant && (!lm_head || format_.quantize_lm_head)) {
+  if (pre && !format_.dequantize_checkpoint) {
+    JITGEN_CHECK(!transposed && w.dtype() == DType::kF32 && w.rank() == 2 && w.dim(0) == pre->K && w.dim(1) == pre->N);
+    p = std::make_unique<PackedLinear>();
+    p->K = pre->K;
+    p->N = pre->N;
+    p->panels = (p->N + kPanel - 1) / kPanel;
+    p->storage = format_.storage;
+    p->source = w;
+    p->quant = std::make_shared<const QuantLinear>(pack_quant(*pre));
+    const std::string spec = pre->spec.name();
+    ckpt_mixed_ = ckpt_mixed_ || (!ckpt_spec_.empty() && ckpt_spec_ != spec);
+    if (ckpt_spec_.empty()) ckpt_spec_ = spec;
+    ckpt_perm_ = ckpt_perm_ || !pre->perm.empty();
+    format_.checkpoint = "ckpt-" + ckpt_spec_ + (ckpt_perm_ ? "-perm" : "") + (ckpt_mixed_ ? "+mixed" : "");
+  } else if (format_.quant && (!lm_head || format_.quantize_lm_head)) {
     JITGEN_CHECK(w.dtype() == DType::kF32 && w.rank() == 2);
     p = std::make_unique<PackedLinear>();
     p->K = transposed ? w.dim(1) : w.dim(0);

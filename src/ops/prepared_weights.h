@@ -40,7 +40,16 @@ struct WeightFormat {
   WeightStorage storage = WeightStorage::kF32;
   std::optional<QuantSpec> quant;  // --quantize / JITGEN_WEIGHTS=int8|int4...
   bool quantize_lm_head = false;   // --quantize-lm-head / JITGEN_QUANTIZE_LM_HEAD=1: the lm_head too
-  // The compile-key and plan-store spelling: "f32", "bf16", "int8", "int4-g128-zp", "+lm_head" when it is quantized.
+  // Pre-quantized checkpoints (GPTQ / AWQ, models/quantized_checkpoint.h): true runs their linears as fp32 (or bf16)
+  // panels of the exactly dequantized weights instead of the quantized kernels -- the reference path without
+  // activation quantization (tests, accuracy). Set through ScopedWeightFormat only.
+  bool dequantize_checkpoint = false;
+  // Set by PreparedWeights when it packed a checkpoint's own quantized weights: their panel format, e.g.
+  // "ckpt-int4-g128-f16-zp" ("-perm" when some matrix permutes its input rows, "+mixed" when matrices differ in
+  // format, e.g. sym and asym groups). Empty otherwise.
+  std::string checkpoint;
+  // The compile-key and plan-store spelling: "f32", "bf16", "int8", "int4-g128-zp", "+lm_head" when it is quantized,
+  // or `checkpoint` when set.
   std::string name() const;
 };
 // `text`: f32, bf16, or a quantized format (ops/quant.h parse_quant_spec). Throws naming `what` otherwise.
@@ -95,8 +104,11 @@ class PreparedWeights {
   PreparedWeights(const PreparedWeights&) = delete;
   PreparedWeights& operator=(const PreparedWeights&) = delete;
 
-  // lm_head: the output projection, quantized only when the format says quantize_lm_head.
-  void add(const Tensor& w, bool transposed, bool lm_head = false);
+  // lm_head: the output projection, quantized only when the format says quantize_lm_head. `prequantized`: the
+  // checkpoint's own quantized form of `w` (w is its dequantization), packed as it is (or, with
+  // dequantize_checkpoint, ignored: w is packed as fp32 / bf16).
+  void add(const Tensor& w, bool transposed, bool lm_head = false,
+           std::shared_ptr<const QuantMatrix> prequantized = nullptr);
   WeightStorage storage() const { return format_.storage; }
   const WeightFormat& format() const { return format_; }
   size_t nbytes() const;
@@ -104,6 +116,8 @@ class PreparedWeights {
  private:
   WeightFormat format_;
   std::vector<std::unique_ptr<PackedLinear>> packed_;
+  std::string ckpt_spec_;  // the first pre-quantized matrix's format; others differing make it "+mixed"
+  bool ckpt_perm_ = false, ckpt_mixed_ = false;
 };
 
 // The panels prepared for fp32 weight data `w` with that shape, or null.

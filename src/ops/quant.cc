@@ -82,8 +82,22 @@ QuantSpec parse_quant_spec(const std::string& text, const std::string& what) {
 float QuantMatrix::scale_at(int64_t n, int64_t g) const { return scale_value(scale[n * groups + g], spec.scale_f16); }
 
 float QuantMatrix::dequant(int64_t k, int64_t n) const {
+  JITGEN_CHECK(perm.empty());
   const int64_t g = k / G;
   return scale_at(n, g) * static_cast<float>(static_cast<int>(u[n * k_padded() + k]) - zero[n * groups + g]);
+}
+
+std::vector<float> QuantMatrix::dequantize() const {
+  std::vector<float> out(static_cast<size_t>(K * N), 0.0f);
+  const int64_t Kp = k_padded();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t s = 0; s < Kp; ++s) {
+      const int64_t k = perm.empty() ? s : perm[s];
+      if (k < 0 || k >= K) continue;  // padding
+      const int64_t g = s / G;
+      out[k * N + n] = scale_at(n, g) * static_cast<float>(static_cast<int>(u[n * Kp + s]) - zero[n * groups + g]);
+    }
+  return out;
 }
 
 QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, const QuantSpec& spec) {
@@ -159,6 +173,7 @@ QuantLinear pack_quant(const QuantMatrix& m) {
   w.G = m.G;
   w.groups = m.groups;
   w.panels = (m.N + 31) / 32;
+  if (!m.perm.empty()) w.perm = std::make_shared<const std::vector<int32_t>>(m.perm);
   const int64_t Kp = m.k_padded(), quads = m.G / 4;
   const size_t per_group = w.code_bytes_per_group();
   w.codes = aligned_array<uint8_t>(static_cast<size_t>(w.panels * w.groups) * per_group);
@@ -297,9 +312,24 @@ void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, 
   });
 }
 
+namespace {
+// x [M, K] -> [M, Kp] in slot order (perm[s], 0 for padding): what permuted matrices multiply (header comment).
+const float* gather_slots(const float* x, int64_t M, int64_t K, const std::vector<int32_t>& perm, std::vector<float>& buf) {
+  const int64_t Kp = static_cast<int64_t>(perm.size());
+  buf.resize(static_cast<size_t>(M * Kp));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t s = 0; s < Kp; ++s) buf[m * Kp + s] = perm[s] >= 0 && perm[s] < K ? x[m * K + perm[s]] : 0.0f;
+  return buf.data();
+}
+}  // namespace
+
 void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* bias, const LinearEpilogue& e, float* y) {
   thread_local QuantActs acts;  // reused across calls: no allocation once warm
-  quantize_activations_fast(x, M, w.K, w.G, w.groups, acts);
+  thread_local std::vector<float> gathered;
+  if (w.perm)
+    quantize_activations_fast(gather_slots(x, M, w.K, *w.perm, gathered), M, w.k_padded(), w.G, w.groups, acts);
+  else
+    quantize_activations_fast(x, M, w.K, w.G, w.groups, acts);
   const QuantPath path = quant_path();
   const QuantActs& a = acts;  // a thread_local: its address, not its name, goes to the workers
   const quant::TileSink sink{bias, &e, y, w.N};
@@ -318,7 +348,11 @@ namespace jitgen::ref {
 
 void quant_linear(const float* x, int64_t M, const cpu::QuantMatrix& w, const float* bias, float* y) {
   cpu::QuantActs a;
-  cpu::quantize_activations(x, M, w.K, w.G, w.groups, a);
+  std::vector<float> gathered;
+  if (w.perm.empty())
+    cpu::quantize_activations(x, M, w.K, w.G, w.groups, a);
+  else
+    cpu::quantize_activations(cpu::gather_slots(x, M, w.K, w.perm, gathered), M, w.k_padded(), w.G, w.groups, a);
   const int64_t Kp = w.k_padded();
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < w.N; ++n) {

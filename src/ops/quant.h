@@ -26,6 +26,13 @@
 // two 64-byte blocks of a quad in one: low nibbles are the block of columns 0-15, high nibbles that of 16-31, so
 // unpacking inside the tile is one AND and one shift. Scales: [panels][groups][32] uint16; zero points (int4 with
 // zero point only): [panels][groups][32] uint8.
+//
+// Permuted input rows (pre-quantized checkpoints, models/quantized_checkpoint.h): GPTQ with desc_act stores a group
+// index per input row (g_idx), so a group is not a run of consecutive k. Such a matrix carries `perm`: slot s of the
+// padded k axis (groups * G slots, group g = slots [g G, g G + G)) holds input row perm[s], or padding (-1). The
+// kernels gather x[m][perm[s]] (0 for padding) before quantizing the activations; since sx = max|x[m]| does not
+// depend on the order and each group's int32 sum is exact, y equals the same math over the unpermuted rows with
+// per-row group lookup g_idx[k] (tests/quant_checkpoint_test.cc checks it against that formula).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,10 +65,14 @@ struct QuantMatrix {
   std::vector<uint8_t> u;       // [N][groups * G] codes; padded k hold z
   std::vector<uint16_t> scale;  // [N][groups] bf16 or fp16 bits
   std::vector<uint8_t> zero;    // [N][groups]
+  std::vector<int32_t> perm;    // empty (slot = k), or [groups * G]: the input row of each slot, -1 = padding
 
   int64_t k_padded() const { return groups * G; }
   float scale_at(int64_t n, int64_t g) const;
-  float dequant(int64_t k, int64_t n) const;
+  float dequant(int64_t k, int64_t n) const;  // only without perm
+  // W [K, N] fp32 (kernel layout, unpermuted): s * (u - z) for every stored code; exact (an fp16 / bf16 scale times
+  // an integer below 2^9 needs at most 20 significant bits).
+  std::vector<float> dequantize() const;
 };
 
 // w [K, N] (Conv1D, transposed == false) or [N, K] (nn.Linear, transposed == true), fp32. Throws Error
@@ -74,6 +85,7 @@ struct QuantLinear {
   std::shared_ptr<uint8_t> codes;    // panels * groups * G * 32 bytes (int8) or half that (int4), 64-byte aligned
   std::shared_ptr<uint16_t> scales;  // panels * groups * 32
   std::shared_ptr<uint8_t> zeros;    // panels * groups * 32, or null without zero points
+  std::shared_ptr<const std::vector<int32_t>> perm;  // QuantMatrix::perm, or null
 
   int64_t k_padded() const { return groups * G; }
   size_t code_bytes_per_group() const { return static_cast<size_t>(G) * 32 * spec.bits / 8; }  // one panel

@@ -5,6 +5,7 @@
 #include "jitgen/error.h"
 #include "models/gpt2/gpt2.h"
 #include "models/gpt2/random_gpt2.h"
+#include "models/quantized_checkpoint.h"
 
 namespace jitgen {
 namespace {
@@ -72,6 +73,9 @@ const Family& gpt2_family() {
       [](const std::string& dir, const nlohmann::json& j, const std::string& path) {
         io::Gpt2Config c = io::parse_gpt2_config(j, path);
         parse_activation(c.activation_function);  // fail at load, not at the first step
+        if (models::read_quantization_config(j, path))
+          throw_invalid_file(path + ": quantization_config: pre-quantized (GPTQ / AWQ) checkpoints are read for the "
+                                    "llama family (llama, mistral, qwen2) only, not gpt2");
         Gpt2Weights w = load_gpt2_weights(dir, c);
         return std::shared_ptr<const FamilyModel>(std::make_shared<Gpt2Model>(std::move(c), std::move(w)));
       },

@@ -157,7 +157,7 @@ Family make_family(const std::string& model_type, std::vector<std::string> prese
       model_type, std::move(presets),
       [](const std::string& dir, const json& j, const std::string& path) {
         LlamaConfig c = llama::parse_llama_config(j, path);
-        llama::Weights w = llama::load_weights(dir, c);
+        llama::Weights w = llama::load_weights(dir, c, models::read_quantization_config(j, path));
         return std::shared_ptr<const FamilyModel>(std::make_shared<LlamaModel>(std::move(c), std::move(w)));
       },
       [model_type](const std::string& name, uint64_t seed) {

@@ -19,11 +19,19 @@ Activation activation_of(const std::string& name) {
                                  name));
 }
 
-Weights load_weights(const std::string& dir, const LlamaConfig& c) {
+Weights load_weights(const std::string& dir, const LlamaConfig& c,
+                     const std::optional<models::QuantizedCheckpointConfig>& quantized) {
   const io::Checkpoint ckpt = io::Checkpoint::open_dir(dir);
   Weights w;
   w.layers.resize(c.num_hidden_layers);
   for_each_tensor(c, w, [&](const std::string& name, Tensor& dst, const Shape& expected, bool linear) {
+    const std::string module = name.substr(0, name.size() - std::string(".weight").size());
+    if (linear && quantized && quantized->quantizes(module)) {  // expected: [out, in]
+      models::QuantizedLinear q = models::load_quantized_linear(ckpt, *quantized, module, expected[1], expected[0]);
+      dst = q.weight;
+      w.prequantized[dst.f32()] = std::move(q.quant);
+      return;
+    }
     const io::TensorEntry* e = ckpt.find(name);
     if (!e)
       throw_invalid_file(fmt::format("{}: missing tensor \"{}\" (config.json: {} layers, model_type \"{}\"{})",
@@ -43,8 +51,10 @@ void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage
   // Every linear weight goes through this one PreparedWeights::add (the place weight formats hook in).
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
   for (const Layer& l : w.layers)
-    for (const Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj})
-      p->add(*t, false);
+    for (const Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) {
+      const auto pre = w.prequantized.find(t->f32());
+      p->add(*t, false, false, pre == w.prequantized.end() ? nullptr : pre->second);
+    }
   p->add(w.lm_head, true);
   w.prepared = std::move(p);
 }

@@ -2,6 +2,8 @@
 // The Llama family (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM): weights, loading from an HF folder, and
 // the one model definition written against the Builder. Dimension legend: C = hidden_size, H / KV = query / key-value
 // heads, D = head_dim, I = intermediate_size, V = vocab.
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include "models/llama/config.h"
 #include "models/llama/rope.h"
 #include "models/weight_layout.h"
+#include "models/quantized_checkpoint.h"
 #include "ops/prepared_weights.h"
 
 namespace jitgen::llama {
@@ -33,6 +36,8 @@ struct Weights {
   Tensor norm;     // [C]
   Tensor lm_head;  // [V, C]; the embed_tokens storage when tied
   Tensor inv_freq;  // [rotary / 2], from the rope config (not a checkpoint tensor)
+  // GPTQ / AWQ checkpoints: the stored int4 form of each quantized linear, by its dequantized tensor's data.
+  std::map<const float*, std::shared_ptr<const cpu::QuantMatrix>> prequantized;
   std::shared_ptr<const cpu::PreparedWeights> prepared;
 };
 
@@ -73,8 +78,10 @@ void for_each_tensor(const LlamaConfig& c, W& w, Fn&& fn) {
 
 using ::jitgen::linear_to_kernel_layout;  // models/weight_layout.h
 
-// Loads safetensors (single or sharded, F32 / F16 / BF16) from `dir`; errors name the file and the tensor.
-Weights load_weights(const std::string& dir, const LlamaConfig& c);
+// Loads safetensors (single or sharded, F32 / F16 / BF16) from `dir`; errors name the file and the tensor. With
+// `quantized` (config.json's quantization_config), the linears it quantizes are read as GPTQ / AWQ tensors.
+Weights load_weights(const std::string& dir, const LlamaConfig& c,
+                     const std::optional<models::QuantizedCheckpointConfig>& quantized = std::nullopt);
 // Fills lm_head (tied), inv_freq and the prepared panels; weights must be in kernel layout.
 void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage);
 
