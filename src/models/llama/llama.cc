@@ -55,6 +55,7 @@ void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage
       const auto pre = w.prequantized.find(t->f32());
       p->add(*t, false, false, pre == w.prequantized.end() ? nullptr : pre->second);
     }
+  w.prequantized.clear();  // packed now: the plain codes (a byte per weight) are not kept
   p->add(w.lm_head, true);
   w.prepared = std::move(p);
 }
