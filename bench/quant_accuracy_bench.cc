@@ -1,6 +1,10 @@
 // Accuracy of the quantized weight formats against the fp32 model on the golden prompts:
-//   quant_accuracy_bench [--model DIR | --preset gpt2] [--new N] [--formats int8,int4,...]
-// Prompts: every distinct row of tests/fixtures/generation_goldens.json (padding stripped). For each prompt the fp32
+//   quant_accuracy_bench [--model DIR | --preset gpt2] [--new N] [--formats int8,int4,...] [--perplexity FILE.jsonl]
+// Prompts: every distinct row of tests/fixtures/generation_goldens.json (padding stripped), or with
+// --model models/kjv-llama-5m (any folder whose model.safetensors the demo goldens were made from) the English
+// prompts of tests/fixtures/demo_model_goldens.json. --perplexity adds each format's perplexity on the documents of
+// FILE.jsonl (jitgen/perplexity.h, windows of 256 tokens: the demo model card's held-out definition; write the
+// held-out chapters with scripts/goldens_demo_model.py --write-held-out FILE.jsonl). For each prompt the fp32
 // model's greedy continuation of N tokens is made first; then, per format, the logits of prompt + continuation
 // (teacher-forced, every position) give the max-abs logit error and the mean KL(p_fp32 || p_format) per position,
 // the argmax agreement per position, and free-running greedy decoding of N tokens gives the number of prompts whose
@@ -20,6 +24,9 @@
 #include "jitgen/engine.h"
 #include "jitgen/generation_config.h"
 #include "jitgen/model.h"
+#include "jitgen/perplexity.h"
+#include "jitgen/tokenizer.h"
+#include "io/sha256sums.h"
 #include "models/model_impl.h"
 #include "ops/prepared_weights.h"
 #include "ops/quant.h"
@@ -45,6 +52,25 @@ std::vector<std::vector<int32_t>> golden_prompts(int vocab) {
       if (!row.empty() && seen.insert(row).second) out.push_back(row);
     }
   }
+  return out;
+}
+
+// The demo model's English prompts when `dir` holds the weights its goldens were made from; else empty.
+std::vector<std::vector<int32_t>> demo_prompts(const std::string& dir) {
+  std::ifstream in(std::string(JITGEN_SOURCE_DIR) + "/tests/fixtures/demo_model_goldens.json");
+  if (dir.empty() || !in) return {};
+  const json doc = json::parse(in);
+  if (jitgen::io::sha256_file(dir + "/model.safetensors") != doc.at("model_safetensors_sha256")) return {};
+  std::vector<std::vector<int32_t>> out;
+  for (const json& t : doc.at("tokenized")) out.push_back(t.at("input_ids").get<std::vector<int32_t>>());
+  return out;
+}
+
+std::vector<std::string> jsonl_texts(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(json::parse(line).at("text").get<std::string>());
   return out;
 }
 
@@ -82,7 +108,7 @@ std::vector<std::vector<int32_t>> greedy(const jitgen::Model& m, const std::vect
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dir, preset = "gpt2", formats = "bf16,int8,int8-ch,int4,int4-g128,int4-g128-zp,int8+lm_head";
+  std::string dir, preset = "gpt2", formats = "bf16,int8,int8-ch,int4,int4-g128,int4-g128-zp,int8+lm_head", ppl_file;
   int n = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -90,10 +116,20 @@ int main(int argc, char** argv) {
     else if (a == "--preset") preset = argv[i + 1];
     else if (a == "--new") n = std::atoi(argv[i + 1]);
     else if (a == "--formats") formats = argv[i + 1];
+    else if (a == "--perplexity") ppl_file = argv[i + 1];
   }
   const jitgen::Model ref = load(dir, preset, "f32");
   const int64_t V = ref.info().vocab_size;
-  const auto prompts = golden_prompts(static_cast<int>(V));
+  const auto demo = demo_prompts(dir);
+  const auto prompts = demo.empty() ? golden_prompts(static_cast<int>(V)) : demo;
+  std::vector<int32_t> ppl_stream;  // --perplexity: the documents as the card's stream
+  if (!ppl_file.empty())
+    ppl_stream = jitgen::document_stream(jitgen::Tokenizer::from_dir(dir), jsonl_texts(ppl_file),
+                                         ref.info().bos_token_id, ref.info().eos_token_id);
+  auto ppl = [&](const jitgen::Model& m) {
+    return ppl_stream.empty() ? std::string()
+                              : " " + std::to_string(jitgen::perplexity(m, ppl_stream, 256).perplexity) + " |";
+  };
   const auto cont = greedy(ref, prompts, n);
   std::vector<std::vector<int32_t>> full;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -102,14 +138,17 @@ int main(int argc, char** argv) {
   }
   std::vector<std::vector<float>> ref_logits;
   for (const auto& f : full) ref_logits.push_back(ref.forward_logits({f}, {}, jitgen::ExecutionMode::kEager)[0]);
-  std::printf("model: %s; %zu golden prompts (tests/fixtures/generation_goldens.json), %d greedy tokens each; "
-              "threads %d, quant kernels %s\n\n",
-              ref.source().c_str(), prompts.size(), n, jitgen::runtime::num_threads(),
-              cpu::quant_path_name(cpu::quant_path()));
+  std::printf("model: %s; %zu golden prompts (tests/fixtures/%s), %d greedy tokens each; threads %d, quant kernels "
+              "%s%s\n\n",
+              ref.source().c_str(), prompts.size(), demo.empty() ? "generation_goldens.json" : "demo_model_goldens.json",
+              n, jitgen::runtime::num_threads(), cpu::quant_path_name(cpu::quant_path()),
+              ppl_stream.empty() ? "" : ("; perplexity over " + std::to_string(ppl_stream.size()) + " tokens of " +
+                                         ppl_file).c_str());
   std::printf("| format | weight MB | max-abs logit err | max-abs / logit range | mean KL (nats) | argmax agree | "
-              "greedy equal | greedy common prefix |\n|---|---|---|---|---|---|---|---|\n");
-  std::printf("| f32 | %.1f | 0 | 0 | 0 | 100%% | %zu/%zu | %d |\n", ref.impl().model->prepared()->nbytes() / 1e6,
-              prompts.size(), prompts.size(), n);
+              "greedy equal | greedy common prefix |%s\n|---|---|---|---|---|---|---|---|%s\n",
+              ppl_stream.empty() ? "" : " perplexity |", ppl_stream.empty() ? "" : "---|");
+  std::printf("| f32 | %.1f | 0 | 0 | 0 | 100%% | %zu/%zu | %d |%s\n", ref.impl().model->prepared()->nbytes() / 1e6,
+              prompts.size(), prompts.size(), n, ppl(ref).c_str());
   std::stringstream fs(formats);
   for (std::string fmt; std::getline(fs, fmt, ',');) {
     std::string base = fmt;
@@ -154,9 +193,9 @@ int main(int argc, char** argv) {
       while (k < gq[i].size() && k < cont[i].size() && gq[i][k] == cont[i][k]) ++k;
       prefix += static_cast<double>(k);
     }
-    std::printf("| %s | %.1f | %.4f | %.4f | %.2e | %.1f%% | %d/%zu | %.1f |\n", fmt.c_str(),
+    std::printf("| %s | %.1f | %.4f | %.4f | %.2e | %.1f%% | %d/%zu | %.1f |%s\n", fmt.c_str(),
                 q.impl().model->prepared()->nbytes() / 1e6, max_err, max_err / range, kl_sum / positions,
-                100.0 * agree / positions, equal, prompts.size(), prefix / prompts.size());
+                100.0 * agree / positions, equal, prompts.size(), prefix / prompts.size(), ppl(q).c_str());
     std::fflush(stdout);
   }
 }

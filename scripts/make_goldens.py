@@ -7,7 +7,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PARTS = ["goldens_tokenizer.py", "goldens_model.py", "goldens_families.py", "goldens_processors.py",
-         "goldens_generation.py", "goldens_chat_templates.py"]
+         "goldens_generation.py", "goldens_chat_templates.py", "goldens_demo_model.py"]
 
 for part in PARTS:
     path = os.path.join(HERE, part)

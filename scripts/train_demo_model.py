@@ -19,7 +19,7 @@ last one shorter); exp of the mean next-token cross-entropy over every predicted
 (a window's first token is not predicted). Computed in fp32 from the committed bf16 weights.
 
 Usage:
-  nice -n 10 python3 scripts/train_demo_model.py --out models/kjv-llama-5m            # train (< 30 min)
+  python3 scripts/train_demo_model.py --out models/kjv-llama-5m     # train (defaults: 1100 steps, 1 thread)
   python3 scripts/train_demo_model.py --measure                                      # tokens/s, 5 steps
   python3 scripts/train_demo_model.py --verify models/kjv-llama-5m                   # perplexity + sha256
   python3 scripts/train_demo_model.py --write-manifest models/kjv-llama-5m           # SHA256SUMS
@@ -41,6 +41,10 @@ import time
 SEQ_LEN = 256
 HELD_OUT_EVERY = 20  # chapter i is held out when i % 20 == 19
 MANIFEST = "SHA256SUMS"
+# The defaults are the committed model's run: 1100 steps (2.3 epochs) on one thread (torch's results depend on the
+# thread count; one thread leaves the other core to the machine's other work).
+DEFAULT_STEPS = 1100
+DEFAULT_THREADS = 1
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -99,13 +103,26 @@ def train_tokenizer(train_chapters, out_dir, vocab_size):
             minloglevel=2)
         os.makedirs(out_dir, exist_ok=True)
         with open(prefix + ".model", "rb") as src, open(os.path.join(out_dir, "tokenizer.model"), "wb") as dst:
-            dst.write(src.read())
+            dst.write(canonical_spm_model(src.read()))
     # transformers' own conversion: its Llama tokenizer reads tokenizer.model (vocab, merges by score, byte
     # fallback) and writes tokenizer.json + tokenizer_config.json; the folder is then loaded back as a user would.
     LlamaTokenizer.from_pretrained(out_dir, legacy=True, add_bos_token=True, add_eos_token=False,
                                    model_max_length=512).save_pretrained(out_dir)
     tok = AutoTokenizer.from_pretrained(out_dir)
     return tok
+
+
+def canonical_spm_model(data):
+    """The SentencePiece model with its trainer spec's input and model_prefix (this run's random temporary paths)
+    replaced by their file names, so that reruns write the same bytes (the vocabulary never depended on them)."""
+    from sentencepiece import sentencepiece_model_pb2
+    m = sentencepiece_model_pb2.ModelProto()
+    m.ParseFromString(data)
+    inputs = [os.path.basename(p) for p in m.trainer_spec.input]
+    del m.trainer_spec.input[:]
+    m.trainer_spec.input.extend(inputs)
+    m.trainer_spec.model_prefix = os.path.basename(m.trainer_spec.model_prefix)
+    return m.SerializeToString()
 
 
 def encode_stream(tok, chapters):
@@ -303,7 +320,7 @@ def verify(args):
     ppl, n = held_out_perplexity(model, held_ids)
     stated = json.load(open(os.path.join(d, "training_log.json")))["held_out_perplexity"]
     rel = abs(ppl - stated) / stated
-    print(f"held-out perplexity: {ppl:.4f} over {n} tokens (stated {stated}, relative difference {rel:.2e})")
+    print(f"held-out perplexity: {ppl:.6f} over {n} tokens (stated {stated}, relative difference {rel:.2e})")
     if bad or rel > 1e-3:
         sys.exit(1)
 
@@ -341,7 +358,9 @@ A {params_m:.2f}M-parameter Llama ({layers} layers, hidden {hidden}, {heads} que
 {ctx}) with an {vocab}-token SentencePiece BPE tokenizer with byte fallback, both trained from scratch by
 `scripts/train_demo_model.py` on CPU on the King James Version of the Bible. It is small and trained for
 minutes, so it writes KJV-flavoured English that drifts in meaning; it is a test and demo model, not a
-source of scripture. There is no chat template: it saw nothing chat-like.
+source of scripture. There is no chat template: it saw nothing chat-like. It is jitgen's built-in default
+model (`jitgen generate` without `--model`, `AutoModelForCausalLM.from_pretrained()` in Python), which checks
+`SHA256SUMS` at load.
 
 This folder is an unmodified Hugging Face folder as `save_pretrained` wrote it
 (`LlamaForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained` load it).
@@ -372,7 +391,9 @@ This folder is an unmodified Hugging Face folder as `save_pretrained` wrote it
 ## Training
 
     scripts/install-deps.sh --demo-model          # Debian bible-kjv + the PyPI oracle (torch, transformers, sentencepiece, protobuf)
-    nice -n 10 {command}
+    python3 scripts/train_demo_model.py --out models/kjv-llama-5m     # defaults: --steps {default_steps} --threads {default_threads}
+
+The weights in this folder came from `{command}` (training_log.json records it){run_note}.
 
 - Tokenizer: `sentencepiece` {spm_version} BPE, vocab {vocab}, byte fallback, split digits, identity
   normalisation, dummy prefix, whitespace kept, ids 0/1/2 = `<unk>`/`<s>`/`</s>`, one thread, no sampling or
@@ -385,14 +406,7 @@ This folder is an unmodified Hugging Face folder as `save_pretrained` wrote it
   {warmup} steps then cosine to 10%, gradient clipping 1.0; {steps} steps x batch {batch} x {seq} tokens =
   {seen} tokens ({epochs:.2f} epochs); final training loss {final_loss}.
 - Wall time: {train_min:.1f} min of training, {total_min:.1f} min in all (tokenizer, encoding, evaluation,
-  saving), {tok_s:.0f} training tokens/s, on {machine}, run with `nice -n 10` while five other helpers
-  compiled and tested C++ on the same two cores (1-minute load average {load}). A first measurement with
-  the machine less loaded (load average about 6) gave 1000 to 1900 tokens/s, from which 400 to 720 steps
-  were planned for 30 minutes; under the later load this run got a quarter to half of one core, a 400-step
-  attempt was stopped at step 140 (it would have needed more than an hour), and the step count was cut to
-  180 so that the run ended within the working session. So this run did not fit 30 minutes on the loaded
-  machine; it is far from converged (0.38 epochs), and on an idle machine a 30-minute budget would allow
-  several times more steps (`--steps`), which was not tried.
+  saving), {tok_s:.0f} training tokens/s, on {machine}. Load: {load}
 
 ## Held-out perplexity
 
@@ -434,7 +448,9 @@ def write_card(args):
         threads=info["threads"], wd=info["weight_decay"], lr=info["lr"], warmup=info["warmup_steps"],
         steps=info["steps"], batch=info["batch"], seen=seen, epochs=seen / info["train_tokens"],
         final_loss=info["final_loss"], train_min=info["train_seconds"] / 60, total_min=info["total_seconds"] / 60,
-        tok_s=info["train_tokens_per_s"], machine=info["machine"], load=args.card_load, repro=args.card_repro, ppl=info["held_out_perplexity"],
+        tok_s=info["train_tokens_per_s"], machine=info["machine"], load=args.card_load, repro=args.card_repro,
+        default_steps=DEFAULT_STEPS, default_threads=DEFAULT_THREADS, run_note=args.card_run_note,
+        ppl=info["held_out_perplexity"],
         ppl32=info["held_out_perplexity_fp32_weights"], n_pred=info["held_out_predicted"], samples=samples_md)
     with open(os.path.join(d, "README.md"), "w") as f:
         f.write(card)
@@ -445,13 +461,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="models/kjv-llama-5m")
     ap.add_argument("--seed", type=int, default=1611)
-    ap.add_argument("--steps", type=int, default=180)
+    ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup-frac", type=float, default=0.05)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--vocab-size", type=int, default=8000)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--measure", action="store_true", help="train --steps (default 5) into a temp folder, "
                     "print tokens/s, write nothing")
@@ -462,6 +478,8 @@ def main():
     ap.add_argument("--card-load", default="not recorded", help="--write-card: the machine's load during "
                     "the training run, in words")
     ap.add_argument("--card-repro", default="", help="--write-card: what was checked of reproducibility")
+    ap.add_argument("--card-run-note", default="", help="--write-card: text after the recorded command (how it "
+                    "was run, e.g. its nice level)")
     ap.add_argument("--verify", metavar="DIR", help="check SHA256SUMS and recompute the held-out perplexity")
     ap.add_argument("--samples", metavar="DIR", help="print greedy and sampled HF continuations")
     ap.add_argument("--write-manifest", metavar="DIR", help="rewrite DIR/SHA256SUMS")

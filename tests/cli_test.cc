@@ -1,4 +1,4 @@
-// The jitgen CLI end to end: generate on the built-in default model (batches, --json, --stream, --prompts-file,
+// The jitgen CLI end to end: generate on the built-in default model kjv-llama-5m (batches, --json, --stream, --prompts-file,
 // --pad-to-multiple-of), one-line errors with exit code 2 for every bad flag value, tokenize byte for byte.
 #include <gtest/gtest.h>
 
@@ -28,20 +28,30 @@ std::vector<std::string> error_lines(const std::string& err) {
   return out;
 }
 
-TEST(CliGenerate, DefaultModelGeneratesFromAPrompt) {
-  const auto r = test::run_cli("generate --max-new-tokens 5 'Hello, my name is'");
+TEST(CliGenerate, DefaultModelIsTheKjvDemoModelWithANote) {
+  const auto r = test::run_cli("generate --max-new-tokens 5 'In the beginning God'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("Hello, my name is", 0), 0u) << r.out;
-  EXPECT_NE(r.err.find("RANDOM weights"), std::string::npos);
+  EXPECT_EQ(r.out.rfind("In the beginning God", 0), 0u) << r.out;
+  EXPECT_NE(r.err.find("jitgen: no --model given: using the built-in kjv-llama-5m"), std::string::npos) << r.err;
+  // The same model as the folder named explicitly or by its built-in name (no note then).
+  const std::string args = " --json --max-new-tokens 8 'And the LORD said'";
+  const auto dflt = test::run_cli("generate" + args);
+  const auto by_name = test::run_cli("generate --model builtin:kjv-llama-5m" + args);
+  const auto by_dir = test::run_cli("generate --model '" + test::source_dir() + "/models/kjv-llama-5m'" + args);
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  ASSERT_EQ(by_dir.exit_code, 0) << by_dir.err;
+  EXPECT_EQ(by_name.err.find("no --model"), std::string::npos) << by_name.err;
+  const json d = json::parse(dflt.out);
+  EXPECT_EQ(d["sequences"][0]["ids"].size(), 8u);
+  EXPECT_EQ(json::parse(by_name.out)["sequences"][0]["ids"], d["sequences"][0]["ids"]);
+  EXPECT_EQ(json::parse(by_dir.out)["sequences"][0]["ids"], d["sequences"][0]["ids"]);
 }
 
-TEST(CliGenerate, RandomGpt2ByNameIsTheDefaultModelWithoutTheNote) {
-  const auto by_name = test::run_cli("generate --json --model builtin:random-gpt2 --max-new-tokens 5 'Hello'");
-  const auto dflt = test::run_cli("generate --json --max-new-tokens 5 'Hello'");
-  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
-  ASSERT_EQ(dflt.exit_code, 0) << dflt.err;
-  EXPECT_EQ(json::parse(by_name.out)["sequences"][0]["ids"], json::parse(dflt.out)["sequences"][0]["ids"]);
-  EXPECT_EQ(by_name.err.find("RANDOM weights"), std::string::npos) << by_name.err;  // asked for by name
+TEST(CliGenerate, RandomGpt2ByNameHasGpt2ShapesAndTokenizer) {
+  const auto r = test::run_cli("generate --json --model builtin:random-gpt2 --max-new-tokens 5 'Hello'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["sequences"][0]["ids"].size(), 5u);
+  EXPECT_EQ(r.err.find("no --model"), std::string::npos) << r.err;  // asked for by name
   const auto tok = test::run_cli("tokenize --model builtin:random-gpt2 'Hello world'");
   ASSERT_EQ(tok.exit_code, 0) << tok.err;
   EXPECT_EQ(tok.out, "15496 995\n");  // GPT-2's ids (HF GPT2Tokenizer)
@@ -91,18 +101,21 @@ TEST(CliGenerate, StreamPrintsTheSameTextAsPlainOutput) {
   EXPECT_EQ(stream.out, plain.out);
 }
 
+// --bad-words follows HF's GPT-2 recipe (the words' tokens with a leading space), so it runs on the GPT-2 tokenizer.
 TEST(CliGenerate, BadWordsBanTheirTokens) {
-  const auto first = test::run_cli("generate --json --max-new-tokens 6 'Hello'");
+  const std::string gpt2 = " --model builtin:random-gpt2";
+  const auto first = test::run_cli("generate --json --max-new-tokens 6 'Hello'" + gpt2);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const int banned = json::parse(first.out)["sequences"][0]["ids"][0];
-  const auto word = test::run_cli("tokenize --decode " + std::to_string(banned));
+  const auto word = test::run_cli("tokenize --decode " + std::to_string(banned) + gpt2);
   ASSERT_EQ(word.out.rfind(" ", 0), 0u) << "expected a word token with a leading space: " << word.out;
-  const auto r = test::run_cli("generate --json --max-new-tokens 6 --bad-words '" + word.out.substr(1) + "' 'Hello'");
+  const auto r =
+      test::run_cli("generate --json --max-new-tokens 6 --bad-words '" + word.out.substr(1) + "' 'Hello'" + gpt2);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out);  // named: a range-for over a temporary's member would dangle
   for (const auto& id : out["sequences"][0]["ids"]) EXPECT_NE(id.get<int>(), banned);
   const auto ids = test::run_cli("generate --json --max-new-tokens 6 --bad-words-ids '" + std::to_string(banned) +
-                                 "' 'Hello'");
+                                 "' 'Hello'" + gpt2);
   EXPECT_EQ(json::parse(ids.out)["sequences"][0]["ids"], json::parse(r.out)["sequences"][0]["ids"]);
 }
 
@@ -158,24 +171,26 @@ TEST(CliGenerate, EveryBadFlagValueIsAOneLineErrorNamingTheOption) {
   }
 }
 
+// GPT-2's byte-level BPE (builtin:random-gpt2): ids from HF GPT2Tokenizer, and a byte-exact round trip.
 TEST(CliTokenize, EncodeDecodeJsonAndStdinByteForByte) {
-  const auto enc = test::run_cli("tokenize 'Hello world'");
+  const std::string gpt2 = " --model builtin:random-gpt2";
+  const auto enc = test::run_cli("tokenize 'Hello world'" + gpt2);
   ASSERT_EQ(enc.exit_code, 0) << enc.err;
   EXPECT_EQ(enc.out, "15496 995\n");
-  const auto js = test::run_cli("tokenize --json 'Hello world'");
+  const auto js = test::run_cli("tokenize --json 'Hello world'" + gpt2);
   EXPECT_EQ(js.out, "[15496,995]\n");
-  const auto dec = test::run_cli("tokenize --decode '15496 995'");
+  const auto dec = test::run_cli("tokenize --decode '15496 995'" + gpt2);
   EXPECT_EQ(dec.out, "Hello world");
-  const auto decj = test::run_cli("tokenize --decode --json '[15496, 995]'");
+  const auto decj = test::run_cli("tokenize --decode --json '[15496, 995]'" + gpt2);
   EXPECT_EQ(decj.out, "\"Hello world\"\n");
   // stdin, byte for byte: trailing newlines, CR, tabs and multi-byte UTF-8 survive the round trip.
   const std::string text = "line one\r\n\ttab caf\xc3\xa9 \xe2\x82\xac\n\n";
-  const auto ids = test::run_cli("tokenize", text);
+  const auto ids = test::run_cli("tokenize" + gpt2, text);
   ASSERT_EQ(ids.exit_code, 0) << ids.err;
-  const auto back = test::run_cli("tokenize --decode", ids.out);
+  const auto back = test::run_cli("tokenize --decode" + gpt2, ids.out);
   ASSERT_EQ(back.exit_code, 0) << back.err;
   EXPECT_EQ(back.out, text);
-  const auto bad = test::run_cli("tokenize --decode '1 x'");
+  const auto bad = test::run_cli("tokenize --decode '1 x'" + gpt2);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--decode"), std::string::npos);
 }

@@ -54,7 +54,7 @@ Graph trace_tiny(const Model& m, int rows, int tokens, int capacity, bool last_o
 }
 
 TEST(CompilerPasses, FusionRewritesEveryLayer) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   const int L = m.info().n_layer;
   auto exe = Executable::compile(trace_tiny(m, 2, 8, 64, true));
   const PassStats& s = exe->pass_stats();
@@ -70,7 +70,7 @@ TEST(CompilerPasses, FusionRewritesEveryLayer) {
 }
 
 TEST(CompilerPasses, DeadCodeIsRemovedButAttentionKeepsItsSideEffect) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   Graph g = trace_tiny(m, 1, 4, 64, true);
   // A node nobody reads: must go. The attention nodes write the KV cache: must stay.
   Node orphan{OpKind::kAdd, {g.output, g.output}};
@@ -86,7 +86,7 @@ TEST(CompilerPasses, DeadCodeIsRemovedButAttentionKeepsItsSideEffect) {
 }
 
 TEST(CompilerMemoryPlan, BuffersAliveTogetherNeverOverlapAndMemoryIsReused) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   auto exe = Executable::compile(trace_tiny(m, 4, 16, 64, true));
   const Graph& g = exe->graph();
   const MemoryPlan& plan = exe->memory_plan();
@@ -115,7 +115,7 @@ TEST(CompilerMemoryPlan, BuffersAliveTogetherNeverOverlapAndMemoryIsReused) {
 }
 
 TEST(CompilerCache, PromptLengthsInOneBucketShareAPlan) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   auto run = [&](int prompt_len) {
     CompiledStepRunner r(m, 1, prompt_len + 3, 8);
     std::vector<std::vector<int32_t>> ids{std::vector<int32_t>(prompt_len, 11)}, pos(1), mask(1);
@@ -142,7 +142,7 @@ TEST(CompilerCache, CapacityBucketsGrowAndNeverExceedThePositionTable) {
 }
 
 TEST(CompilerCache, ALongerRequestOnTheSameRunnerIsALimitErrorNotAnOverflow) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   CompiledStepRunner r(m, 1, 3, 1);
   std::vector<std::vector<int32_t>> ids{{1, 2}}, pos{{0, 1}}, mask{{1, 1}};
   r.step(ids, pos, mask, true);
@@ -153,7 +153,7 @@ TEST(CompilerCache, ALongerRequestOnTheSameRunnerIsALimitErrorNotAnOverflow) {
 }
 
 TEST(CompilerEquality, CompiledLogitsEqualEagerForPrefillAndDecode) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   const int V = m.info().vocab_size;
   EagerStepRunner eager(m, 2, 12);
   CompiledStepRunner compiled(m, 2, 12, 8);
@@ -176,7 +176,7 @@ TEST(CompilerEquality, CompiledLogitsEqualEagerForPrefillAndDecode) {
 }
 
 TEST(CompilerAllocations, CompiledDecodeStepAllocatesNothing) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   CompiledStepRunner r(m, 4, 40, 8);
   std::vector<std::vector<int32_t>> ids(4, {1, 2, 3}), pos(4, {0, 1, 2}), mask(4, {1, 1, 1});
   r.step(ids, pos, mask, true);
@@ -193,7 +193,7 @@ TEST(CompilerAllocations, CompiledDecodeStepAllocatesNothing) {
 // The whole generation step is one compiled program: forward, processors, sampling and finished flags
 // (select_tokens) -- numeric options are runtime state, and a decode step still allocates nothing.
 TEST(CompilerAllocations, TracedGenerationStepChoosesLikeEagerAndAllocatesNothing) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   GenerationConfig cfg;
   cfg.do_sample = true;
   cfg.temperature = 0.7;
@@ -245,7 +245,7 @@ TEST(CompilerAllocations, TracedGenerationStepChoosesLikeEagerAndAllocatesNothin
 // Beam search traces its bookkeeping too: the beam plan ends with the candidate choice and the KV rows following
 // their beams (reorder_rows), and gives the eager engine's beams.
 TEST(CompilerEquality, BeamStepIsTracedWithItsCacheReorder) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   GenerationConfig cfg;
   cfg.num_beams = 3;
   cfg.num_return_sequences = 2;

@@ -64,11 +64,11 @@ constexpr ExecutionMode kModes[] = {ExecutionMode::kEager, ExecutionMode::kCompi
 constexpr int kThreads = 3;
 
 TEST(Concurrency, GenerateFromManyThreadsMatchesSequential) {
-  const Model model = Model::builtin_default();
+  const Model model = Model::builtin_random_gpt2();
   const std::vector<Case> cs = cases();
   // The sequential reference, on a separate Model (so the shared one starts with an empty compile cache and the
   // threads race to fill it).
-  const Model reference_model = Model::builtin_default();
+  const Model reference_model = Model::builtin_random_gpt2();
   std::vector<std::vector<Result>> expected(cs.size());
   for (size_t i = 0; i < cs.size(); ++i)
     for (ExecutionMode mode : kModes) expected[i].push_back(run(reference_model, cs[i], mode));
@@ -116,14 +116,14 @@ TEST(Concurrency, EngineFromManyThreadsMatchesSequential) {
     if (mode == ExecutionMode::kCompiled) opt.plan_cache_dir = plan_dir;
     std::vector<Result> expected;
     {
-      const Engine reference(Model::builtin_default(), EngineOptions{mode});
+      const Engine reference(Model::builtin_random_gpt2(), EngineOptions{mode});
       for (const Case& c : cs) {
         const GenerateOutput o = reference.generate(c.input, c.config);
         expected.push_back({o.sequences, o.sequences_scores});
       }
     }
     for (int round = 0; round < 2; ++round) {  // round 1 of the compiled engine reads the plans round 0 wrote
-      const Engine engine(Model::builtin_default(), opt);
+      const Engine engine(Model::builtin_random_gpt2(), opt);
       std::vector<std::vector<Result>> got(kThreads, std::vector<Result>(cs.size()));
       std::vector<std::string> errors(kThreads);
       std::vector<std::thread> threads;
@@ -154,11 +154,11 @@ TEST(Concurrency, EngineFromManyThreadsMatchesSequential) {
 }
 
 TEST(Concurrency, ForwardLogitsFromManyThreadsMatchesSequential) {
-  const Model model = Model::builtin_default();
+  const Model model = Model::builtin_random_gpt2();
   const std::vector<std::vector<int32_t>> ids = {{50256, 464, 3290}, {15496, 11, 616}};
   const std::vector<std::vector<int32_t>> mask = {{0, 1, 1}, {1, 1, 1}};
   std::vector<std::vector<std::vector<float>>> expected;
-  for (ExecutionMode mode : kModes) expected.push_back(Model::builtin_default().forward_logits(ids, mask, mode));
+  for (ExecutionMode mode : kModes) expected.push_back(Model::builtin_random_gpt2().forward_logits(ids, mask, mode));
   std::vector<int> mismatches(kThreads, 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {

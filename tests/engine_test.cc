@@ -25,7 +25,7 @@ GenerationConfig greedy(int n) {
 const GenerateInput kPrompt{{{464, 2068, 7586, 21831, 18045}}, {}};
 
 TEST(Engine, NumericOptionsAreRuntimeInputsAndNeverRecompile) {
-  const Engine e(Model::builtin_default());
+  const Engine e(Model::builtin_random_gpt2());
   GenerationConfig s = greedy(8);
   s.do_sample = true;
   s.temperature = 0.7;
@@ -50,7 +50,7 @@ TEST(Engine, NumericOptionsAreRuntimeInputsAndNeverRecompile) {
 }
 
 TEST(Engine, EagerAndCompiledEnginesAgree) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   EngineOptions eager;
   eager.mode = ExecutionMode::kEager;
   const GenerateOutput a = Engine(m, eager).generate(kPrompt, greedy(16));
@@ -63,12 +63,12 @@ TEST(EnginePlanCache, ANewEngineLoadsThePlansFromDiskAndGivesTheSameTokens) {
   test::TempDir dir;
   EngineOptions o;
   o.plan_cache_dir = dir.path();
-  const GenerateOutput cold = Engine(Model::builtin_default(), o).generate(kPrompt, greedy(12));
+  const GenerateOutput cold = Engine(Model::builtin_random_gpt2(), o).generate(kPrompt, greedy(12));
   int files = 0;
   for (const auto& f : std::filesystem::directory_iterator(dir.path())) files += f.path().extension() == ".json";
   EXPECT_EQ(files, 2);  // prefill and decode plans
 
-  const Engine warm(Model::builtin_default(), o);  // a fresh model: nothing compiled in memory
+  const Engine warm(Model::builtin_random_gpt2(), o);  // a fresh model: nothing compiled in memory
   const GenerateOutput out = warm.generate(kPrompt, greedy(12));
   EXPECT_EQ(out.sequences, cold.sequences);
   EXPECT_EQ(warm.cache_stats().loaded_from_disk, 2);
@@ -78,7 +78,7 @@ TEST(EnginePlanCache, CorruptOrStaleEntriesAreIgnoredAndRebuilt) {
   test::TempDir dir;
   EngineOptions o;
   o.plan_cache_dir = dir.path();
-  const GenerateOutput ref = Engine(Model::builtin_default(), o).generate(kPrompt, greedy(6));
+  const GenerateOutput ref = Engine(Model::builtin_random_gpt2(), o).generate(kPrompt, greedy(6));
   std::vector<std::string> paths;
   for (const auto& f : std::filesystem::directory_iterator(dir.path())) paths.push_back(f.path().string());
   ASSERT_EQ(paths.size(), 2u);
@@ -92,7 +92,7 @@ TEST(EnginePlanCache, CorruptOrStaleEntriesAreIgnoredAndRebuilt) {
   test::write_file(paths[1], other);
 
   testing::internal::CaptureStderr();
-  const Engine e(Model::builtin_default(), o);
+  const Engine e(Model::builtin_random_gpt2(), o);
   const GenerateOutput out = e.generate(kPrompt, greedy(6));
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_EQ(out.sequences, ref.sequences);
@@ -100,7 +100,7 @@ TEST(EnginePlanCache, CorruptOrStaleEntriesAreIgnoredAndRebuilt) {
   EXPECT_NE(err.find("ignoring plan cache file"), std::string::npos) << err;
   EXPECT_NE(err.find("format version 9"), std::string::npos) << err;
   // Rebuilt and rewritten: a third engine loads both.
-  const Engine third(Model::builtin_default(), o);
+  const Engine third(Model::builtin_random_gpt2(), o);
   third.generate(kPrompt, greedy(6));
   EXPECT_EQ(third.cache_stats().loaded_from_disk, 2);
 }
@@ -109,7 +109,7 @@ TEST(EnginePlanCache, APlanWhoseShapesLieIsRejectedNotRun) {
   test::TempDir dir;
   EngineOptions o;
   o.plan_cache_dir = dir.path();
-  Engine(Model::builtin_default(), o).generate(kPrompt, greedy(4));
+  Engine(Model::builtin_random_gpt2(), o).generate(kPrompt, greedy(4));
   for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
     std::string text = test::read_file(f.path().string());
     const auto at = text.find("\"shape\":[1,1,50257]");
@@ -118,14 +118,14 @@ TEST(EnginePlanCache, APlanWhoseShapesLieIsRejectedNotRun) {
     test::write_file(f.path().string(), text);
   }
   testing::internal::CaptureStderr();
-  const Engine e(Model::builtin_default(), o);
+  const Engine e(Model::builtin_random_gpt2(), o);
   e.generate(kPrompt, greedy(4));
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("ignoring plan cache file"), std::string::npos) << err;
 }
 
 TEST(Engine, DumpShowsEveryPlanWithItsFusions) {
-  const Engine e(Model::builtin_default());
+  const Engine e(Model::builtin_random_gpt2());
   e.generate(kPrompt, greedy(3));
   const std::string dump = e.dump_graphs();
   EXPECT_NE(dump.find("== plan cpu/f32/B=1/T=8/S=64/last"), std::string::npos) << dump;
@@ -137,7 +137,7 @@ TEST(Engine, DumpShowsEveryPlanWithItsFusions) {
 TEST(Engine, RejectsABadPromptBucket) {
   EngineOptions o;
   o.prompt_bucket = 0;
-  EXPECT_THROW(Engine(Model::builtin_default(), o), Error);
+  EXPECT_THROW(Engine(Model::builtin_random_gpt2(), o), Error);
 }
 
 }  // namespace

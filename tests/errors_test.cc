@@ -118,7 +118,7 @@ void load_vocab_merges(const std::string& vocab, const std::string& merges) {
 }
 
 const Model& tiny() {
-  static const Model* m = new Model(Model::builtin_default());
+  static const Model* m = new Model(Model::builtin_random_gpt2());
   return *m;
 }
 
@@ -494,6 +494,25 @@ const std::vector<LibCase>& core_lib_cases() {
          const std::string d = sharded_model("not-in-shard", {{"a", "s1.safetensors"}, {"b", "s1.safetensors"}},
                                              {{"s1.safetensors", {"a"}}});
          (void)io::Checkpoint::open_dir(d);
+       }},
+      // The built-in default's SHA256SUMS check (Model::builtin_default(dir), io/sha256sums.h).
+      {"SUMS-MISMATCH", ErrorCode::kInvalidFile, "expected 0000000000000000000000000000000000000000000000000000000000000000 (", [] {
+         const std::string d = scratch().file("sums-mismatch");
+         std::filesystem::create_directories(d);
+         test::write_file(d + "/a.txt", "x");
+         test::write_file(d + "/SHA256SUMS", std::string(64, '0') + "  a.txt\n");
+         (void)Model::builtin_default(d);
+       }},
+      {"SUMS-LINE", ErrorCode::kInvalidFile, "SHA256SUMS line 2: expected \"<64 lower-case hex digits>  <file name>\"", [] {
+         const std::string d = scratch().file("sums-line");
+         std::filesystem::create_directories(d);
+         test::write_file(d + "/a.txt", "x");
+         test::write_file(d + "/SHA256SUMS",
+                          "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  a.txt\nnot a line\n");
+         (void)Model::builtin_default(d);
+       }},
+      {"SUMS-MISSING", ErrorCode::kInvalidFile, "SHA256SUMS: not found", [] {
+         (void)Model::builtin_default(scratch().path());
        }},
       {"MODEL-NO-DIR", ErrorCode::kInvalidFile, "model folder not found",
        [] { (void)Model::from_dir(scratch().file("no-such-model")); }},
@@ -887,6 +906,12 @@ const std::vector<CliCase>& core_cli_cases() {
 #ifdef JITGEN_WITH_SERVE
       {"CLI-SERVE-CTX", 2, "--ctx 100000 exceeds the model's position table", "serve --ctx 100000"},
       {"CLI-SERVE-LISTEN", 2, "cannot listen there", "serve --host 203.0.113.1 --port 8080"},
+      {"CLI-PPL-MAX-LENGTH", 2, "--max-length 600: must be 2 .. 512",
+       "perplexity --max-length 600 '" + test::source_dir() + "/README.md'"},
+      {"CLI-PPL-JSONL", 3, "line 1: expected a JSON object with a string field \"text\"", [] {
+         test::write_file(scratch().file("bad.jsonl"), "[1, 2]\n");
+         return "perplexity '" + scratch().file("bad.jsonl") + "'";
+       }()},
 #endif
   };
   return cases;

@@ -177,7 +177,7 @@ TEST(FuzzRegressions, Safetensors) {
   for (const auto& f : files) expect_clean(f, [&] { (void)io::SafetensorsFile::open(f); });
 }
 
-// Plan cache files (fuzz/fuzz_plan_store.cc) for the built-in default model: `bytes` is put where the store looks
+// Plan cache files (fuzz/fuzz_plan_store.cc) for the built-in random GPT-2: `bytes` is put where the store looks
 // for the plan of the step named by its own "key" field, then the step is compiled through the model's cache.
 struct PlanFromDisk {
   CacheLookup lookup;
@@ -192,7 +192,7 @@ PlanFromDisk compile_with_plan_file(const std::string& bytes) {
                     &key.step_tokens, &key.capacity, tail) == 4)
       key.last_only = std::string(tail) == "last";
   }
-  const Model model = Model::builtin_default();  // its own compile cache
+  const Model model = Model::builtin_random_gpt2();  // its own compile cache
   const Model::Impl& m = model.impl();
   const test::TempDir dir;
   auto store = std::make_shared<PlanStore>(dir.path(), model_fingerprint(m), weights_by_name(m));

@@ -127,7 +127,7 @@ TEST(ModelRandom, MakerIsDeterministicAndSeedSensitive) {
 }
 
 TEST(ModelErrors, PromptBeyondPositionTableIsALimitError) {
-  const Model model = Model::builtin_default();
+  const Model model = Model::builtin_random_gpt2();
   GenerationConfig cfg;
   cfg.max_new_tokens = 10;
   std::vector<int32_t> ids(model.info().n_positions - 5, 1);
@@ -141,7 +141,7 @@ TEST(ModelErrors, PromptBeyondPositionTableIsALimitError) {
 }
 
 TEST(ModelErrors, TokenOutsideVocabularyIsRejected) {
-  const Model model = Model::builtin_default();
+  const Model model = Model::builtin_random_gpt2();
   GenerationConfig cfg;
   cfg.max_new_tokens = 1;
   try {
@@ -154,7 +154,7 @@ TEST(ModelErrors, TokenOutsideVocabularyIsRejected) {
 }
 
 TEST(ModelErrors, EmptyPromptIsRejected) {
-  const Model model = Model::builtin_default();
+  const Model model = Model::builtin_random_gpt2();
   EXPECT_THROW(generate(model, GenerateInput{{{}}, {}}, GenerationConfig{}), Error);
 }
 

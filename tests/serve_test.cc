@@ -22,7 +22,7 @@ namespace {
 using json = nlohmann::json;
 
 struct Fixture {
-  Model model = Model::builtin_default();
+  Model model = Model::builtin_random_gpt2();
   Tokenizer tokenizer = Tokenizer::builtin_gpt2();
   ServedModel served() const {
     ServedModel m;

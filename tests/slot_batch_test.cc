@@ -28,7 +28,7 @@ std::vector<int32_t> alone(const Model& m, const std::vector<int32_t>& prompt, i
 int32_t argmax(const float* row, int V) { return decoding::argmax_row(row, V); }
 
 TEST(SlotBatch, StaggeredSequencesMatchGenerationAlone) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   const int V = m.info().vocab_size, N = 12;
   const std::vector<std::vector<int32_t>> prompts = {
       {464, 2068, 7586, 21831, 18045}, {40, 1101, 257, 2746, 11, 290, 314, 588, 284, 6716, 13}, {15496, 995}, {1}};
@@ -75,7 +75,7 @@ TEST(SlotBatch, StaggeredSequencesMatchGenerationAlone) {
 }
 
 TEST(SlotBatch, ForkedSlotsContinueLikeTheOriginal) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   const int V = m.info().vocab_size;
   const std::vector<int32_t> prompt = {464, 2068, 7586, 21831, 18045, 625};
   SlotBatch batch(m, 2, 64);
@@ -91,7 +91,7 @@ TEST(SlotBatch, ForkedSlotsContinueLikeTheOriginal) {
 }
 
 TEST(SlotBatch, LimitsGiveClearErrors) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   SlotBatch batch(m, 1, 64);
   EXPECT_THROW(batch.prefill(0, {}), Error);
   EXPECT_THROW(batch.prefill(0, std::vector<int32_t>(64, 1)), Error);
@@ -105,7 +105,7 @@ TEST(SlotBatch, LimitsGiveClearErrors) {
 // The host beam reorder (runners that cannot trace it): row r of every K/V layer and of the key mask becomes
 // old row src[r], also when one row feeds several.
 TEST(KvCache, ReorderGathersRowsEvenWhenOneFeedsSeveral) {
-  const Model m = Model::builtin_default();
+  const Model m = Model::builtin_random_gpt2();
   KvCache cache(m.impl().spec(), 3, 8);
   auto fill = [](Tensor& t, int rows) {
     const int64_t per_row = t.numel() / rows;

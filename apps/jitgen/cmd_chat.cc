@@ -44,7 +44,7 @@ int run_chat(const ChatFlags& f) {
   if (!cc.chat_template)
     throw_invalid_file(fmt::format("--model {}: the folder has no chat template (tokenizer_config.json "
                                    "\"chat_template\" or chat_template.jinja)",
-                                   f.model.dir.empty() ? "(built-in default)" : f.model.dir));
+                                   f.model.dir.empty() ? "(built-in default kjv-llama-5m)" : f.model.dir));
   const chat::ChatTemplate tmpl(*cc.chat_template);
 
   nlohmann::json overrides = {{"max_new_tokens", f.max_new_tokens}, {"do_sample", f.do_sample}};

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "generate/continuation.h"
 #include "generate/streamer.h"
 #include "jitgen/error.h"
 #include "jitgen/generate.h"
@@ -327,8 +328,20 @@ int run_generate(const GenerateFlags& g) {
     streamer = std::make_unique<decoding::TextStreamer>(decoding::TextStreamer::from_tokenizer(tokenizer, true));
     std::cout << prompts[0] << std::flush;
     auto done = std::make_shared<bool>(false);
-    opt.on_step = [&streamer, done, &cfg](int, const std::vector<int32_t>& tokens) {
+    // The streamed deltas are decode(new ids); before the first text, print what joins it to the prompt (the space
+    // a SentencePiece decoder strips from a first token), so that the stream shows what the plain output shows.
+    auto fresh = std::make_shared<std::vector<int32_t>>();
+    auto joined = std::make_shared<bool>(false);
+    std::vector<int32_t> prompt_ids;
+    for (size_t t = 0; t < batch.input_ids[0].size(); ++t)
+      if (batch.attention_mask[0][t]) prompt_ids.push_back(batch.input_ids[0][t]);
+    opt.on_step = [&streamer, done, fresh, joined, prompt_ids, &tokenizer, &cfg](int, const std::vector<int32_t>& tokens) {
       if (*done) return;  // HF streamers see the pad fill too; skip_special_tokens drops it, so stop at EOS
+      fresh->push_back(tokens[0]);
+      if (!*joined && !tokenizer.decode(*fresh, true).empty()) {
+        std::cout << decoding::continuation_join(tokenizer, prompt_ids, *fresh, true);
+        *joined = true;
+      }
       std::cout << streamer->put(tokens[0]) << std::flush;
       if (std::find(cfg.eos_token_id.begin(), cfg.eos_token_id.end(), tokens[0]) != cfg.eos_token_id.end())
         *done = true;
@@ -354,9 +367,14 @@ int run_generate(const GenerateFlags& g) {
   for (size_t r = 0; r < out.sequences.size(); ++r) {
     const int p = out.prompt_index[r];
     std::vector<int32_t> fresh(out.sequences[r].begin() + out.prompt_length, out.sequences[r].end());
+    std::vector<int32_t> prompt_ids;  // the prompt without its left padding
+    for (size_t t = 0; t < batch.input_ids[p].size(); ++t)
+      if (batch.attention_mask[p][t]) prompt_ids.push_back(batch.input_ids[p][t]);
     const std::string text = tokenizer.decode(fresh, true);  // HF batch_decode(skip_special_tokens=True)
     if (!g.json) {
-      std::cout << prompts[p] << text << "\n";
+      // As HF's decode of the whole sequence shows it: the prompt, then what the new tokens add to its text (with the
+      // space a SentencePiece decoder strips from the first new token when it is decoded alone).
+      std::cout << prompts[p] << decoding::continuation_text(tokenizer, prompt_ids, fresh, true) << "\n";
       continue;
     }
     json row = {{"prompt_index", p}, {"prompt", prompts[p]}, {"ids", fresh}, {"text", text}};

@@ -32,6 +32,7 @@ extern "C" void on_stop_signal(int sig) {
 
 std::string model_id(const std::string& dir) {
   if (dir.empty()) return "jitgen-default";
+  if (dir.rfind("builtin:", 0) == 0) return dir.substr(8);  // builtin:random-gpt2 -> random-gpt2
   const std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
   const std::string name = (p.has_filename() ? p.filename() : p.parent_path().filename()).string();
   return name.empty() ? "jitgen-model" : name;
@@ -74,7 +75,7 @@ Subcommand register_serve(CLI::App& parent) {
             if (f->server.scheduler.capacity > model.info().n_positions)
               throw_invalid_argument(fmt::format("--ctx {} exceeds the model's position table (n_positions = {})",
                                                  f->server.scheduler.capacity, model.info().n_positions));
-            f->server.model_dir = f->model.dir;
+            f->server.model_dir = f->model.folder();
             serve::Server server(std::move(model), f->model.load_tokenizer(), model_id(f->model.dir), f->server);
             const int port = server.bind();
             std::thread waiter([&] {

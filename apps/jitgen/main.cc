@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       cli::register_make_model,
       cli::register_bench,
       cli::register_chat,
+      cli::register_perplexity,
 #ifdef JITGEN_WITH_SERVE
       cli::register_serve,
 #endif

@@ -1,4 +1,4 @@
-// --model: shared by generate, tokenize, serve and bench.
+// --model: shared by generate, tokenize, serve, chat and bench.
 #include <iostream>
 
 #include "commands.h"
@@ -6,14 +6,17 @@
 namespace jitgen::cli {
 
 namespace {
-// The random-weight GPT-2 (tiny preset, seed 0) with the vendored GPT-2 tokenizer, by name, so that
-// benchmarks and tests can ask for it whatever the default becomes.
+// The built-in default by name: kjv-llama-5m (models/kjv-llama-5m, sha256-checked at load).
+constexpr const char* kBuiltinDefault = "builtin:kjv-llama-5m";
+// The random-weight GPT-2 (tiny preset, seed 0) with the vendored GPT-2 tokenizer, by name, so that benchmarks and
+// tests can ask for real GPT-2 shapes.
 constexpr const char* kRandomGpt2 = "builtin:random-gpt2";
 }  // namespace
 
 void ModelFlag::add_to(CLI::App* cmd) {
   cmd->add_option("--model", dir,
-                  "Hugging Face model folder, or builtin:random-gpt2 (default: built-in small random GPT-2)");
+                  "Hugging Face model folder, builtin:kjv-llama-5m (the default: a 5M Llama trained on the King James "
+                  "Bible) or builtin:random-gpt2");
   cmd->add_flag("--check-weights", check_weights, "Scan every weight for NaN/Inf at load");
   cmd->add_option("--quantize", quantize,
                   "Quantize the linear weights at load (CPU): int8, int8-ch, int4, int4-g128, +-f16, int4 +-zp "
@@ -30,19 +33,26 @@ cpu::WeightFormat ModelFlag::weight_format() const {
   return f;
 }
 
+bool ModelFlag::is_random_gpt2() const { return dir == kRandomGpt2; }
+
+std::string ModelFlag::folder() const {
+  if (dir.empty() || dir == kBuiltinDefault) return Model::builtin_default_dir();  // checks SHA256SUMS
+  return is_random_gpt2() ? std::string() : dir;
+}
+
 Model ModelFlag::load_model() const {
   const cpu::ScopedWeightFormat format(weight_format());
-  if (dir.empty()) {
-    std::cerr << "jitgen: no --model given: using the built-in GPT-2 with RANDOM weights (the text is "
-                 "meaningless)\n";
-    return Model::builtin_default();
-  }
-  if (dir == kRandomGpt2) return Model::builtin_default();
-  return Model::from_dir(dir, check_weights);
+  if (is_random_gpt2()) return Model::builtin_random_gpt2();
+  const std::string d = folder();
+  if (dir.empty())
+    std::cerr << "jitgen: no --model given: using the built-in kjv-llama-5m (a 5M-parameter Llama trained on the "
+                 "King James Bible, "
+              << d << ")\n";
+  return Model::from_dir(d, check_weights);
 }
 
 Tokenizer ModelFlag::load_tokenizer() const {
-  return dir.empty() || dir == kRandomGpt2 ? Tokenizer::builtin_gpt2() : Tokenizer::from_dir(dir);
+  return is_random_gpt2() ? Tokenizer::builtin_gpt2() : Tokenizer::from_dir(folder());
 }
 
 }  // namespace jitgen::cli

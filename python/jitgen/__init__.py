@@ -50,10 +50,29 @@ __all__ = [
     "JitgenError",
     "make_random_model",
     "set_seed",
+    "BUILTIN_MODEL",
+    "BUILTIN_MODEL_DIR",
 ]
 
 _DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _GPT2_TOKENIZER_DIR = os.path.join(_DATA_DIR, "gpt2-tokenizer")
+# The built-in default model (models/kjv-llama-5m: a 5M Llama trained on the King James Bible by
+# scripts/train_demo_model.py), installed into the package; from_pretrained() without a path loads it.
+BUILTIN_MODEL = "builtin:kjv-llama-5m"
+BUILTIN_MODEL_DIR = os.path.join(_DATA_DIR, "kjv-llama-5m")
+
+
+def _resolve_path(pretrained_model_name_or_path: Optional[Union[str, os.PathLike]]) -> str:
+    """A local folder, or the built-in default (None or BUILTIN_MODEL) after its SHA256SUMS check."""
+    if pretrained_model_name_or_path is None or pretrained_model_name_or_path == BUILTIN_MODEL:
+        if not os.path.isdir(BUILTIN_MODEL_DIR):
+            raise JitgenError(f"{BUILTIN_MODEL_DIR}: the packaged built-in model is missing (reinstall jitgen)")
+        _jitgen.verify_sha256sums(BUILTIN_MODEL_DIR)
+        return BUILTIN_MODEL_DIR
+    path = os.fspath(pretrained_model_name_or_path)
+    if not os.path.isdir(path):
+        raise JitgenError(f"{path}: not a folder (jitgen loads local HF folders only; nothing is downloaded)")
+    return path
 
 
 # --- conversions --------------------------------------------------------------------------------------------------
@@ -434,12 +453,11 @@ class AutoTokenizer:
     merges.txt)."""
 
     @staticmethod
-    def from_pretrained(pretrained_model_name_or_path: Union[str, os.PathLike], *, padding_side: str = "right",
-                        truncation_side: str = "right", pad_token: Optional[str] = None,
+    def from_pretrained(pretrained_model_name_or_path: Optional[Union[str, os.PathLike]] = None, *,
+                        padding_side: str = "right", truncation_side: str = "right", pad_token: Optional[str] = None,
                         model_max_length: Optional[int] = None, **kwargs: Any) -> PreTrainedTokenizer:
-        path = os.fspath(pretrained_model_name_or_path)
-        if not os.path.isdir(path):
-            raise JitgenError(f"{path}: not a folder (jitgen loads local HF folders only; nothing is downloaded)")
+        """A local HF folder; None (or ``jitgen.BUILTIN_MODEL``) = the built-in default's tokenizer."""
+        path = _resolve_path(pretrained_model_name_or_path)
         for k in kwargs:
             if k not in ("use_fast", "trust_remote_code", "revision", "local_files_only", "cache_dir"):
                 raise JitgenError(f"AutoTokenizer.from_pretrained: unsupported argument {k!r}")
@@ -793,11 +811,13 @@ class AutoModelForCausalLM:
     model.safetensors or shards, optional generation_config.json) on the jitgen engine."""
 
     @staticmethod
-    def from_pretrained(pretrained_model_name_or_path: Union[str, os.PathLike], *, device: Any = "cpu",
-                        mode: str = "compiled", prompt_bucket: int = 8, plan_cache_dir: Optional[str] = None,
+    def from_pretrained(pretrained_model_name_or_path: Optional[Union[str, os.PathLike]] = None, *,
+                        device: Any = "cpu", mode: str = "compiled", prompt_bucket: int = 8, plan_cache_dir: Optional[str] = None,
                         device_map: Any = None, quantize: Optional[str] = None, quantize_lm_head: bool = False,
                         **kwargs: Any) -> PreTrainedModel:
-        """mode: "compiled" (fused plans cached per shape bucket; prompt lengths round up to a multiple of
+        """pretrained_model_name_or_path: a local HF folder; None (or ``jitgen.BUILTIN_MODEL``) = the built-in default
+        kjv-llama-5m packaged with jitgen, its files checked against its SHA256SUMS first.
+        mode: "compiled" (fused plans cached per shape bucket; prompt lengths round up to a multiple of
         ``prompt_bucket``) or "eager" (op by op). plan_cache_dir keeps compiled plans on disk across runs.
         quantize: "int8" or "int4" (also int8-ch, int4-g128, -f16 scales, int4 -zp) quantizes the linear weights at
         load (CPU only; embeddings and lm_head stay fp32 unless quantize_lm_head=True)."""
@@ -806,9 +826,7 @@ class AutoModelForCausalLM:
             device = "cuda" if _jitgen.has_cuda else "cpu"
         elif device_map not in (None, "cpu"):
             device = _check_device(device_map)
-        path = os.fspath(pretrained_model_name_or_path)
-        if not os.path.isdir(path):
-            raise JitgenError(f"{path}: not a folder (jitgen loads local HF folders only; nothing is downloaded)")
+        path = _resolve_path(pretrained_model_name_or_path)
         for k in kwargs:
             if k not in ("torch_dtype", "trust_remote_code", "revision", "local_files_only", "cache_dir",
                          "low_cpu_mem_usage", "from_pt"):

@@ -24,6 +24,7 @@
 #include "chat/chat_template.h"
 #include "generate/streamer.h"
 #include "io/hf_config.h"
+#include "io/sha256sums.h"
 #include "jitgen/engine.h"
 #include "jitgen/error.h"
 #include "jitgen/generate.h"
@@ -396,6 +397,8 @@ PYBIND11_MODULE(_jitgen, m) {
     return jitgen::chat::ChatTemplate(source).render(ctx);
   }, py::arg("source"), py::arg("context_json"));
 
+  // The built-in default folder's check (Model::builtin_default): every SHA256SUMS line against its file.
+  m.def("verify_sha256sums", [](const std::string& dir) { return jitgen::io::verify_sha256sums(dir); }, py::arg("dir"));
   m.def("make_random_model", &make_random_model, py::arg("out"), py::arg("config") = "tiny", py::arg("seed") = 0,
         py::arg("n_layer") = 0, py::arg("n_head") = 0, py::arg("n_embd") = 0, py::arg("n_positions") = 0,
         py::arg("vocab_size") = 0, py::arg("dtype") = "F32", py::arg("shards") = 1, py::arg("tokenizer_dir") = "",

@@ -57,7 +57,7 @@ Model Model::from_dir(const std::string& dir, bool check_weights) {
   return Model(std::move(impl));
 }
 
-Model Model::builtin_default() {
+Model Model::builtin_random_gpt2() {
   Model m = random_preset("tiny", 0);
   std::const_pointer_cast<Impl>(m.impl_)->source = "<built-in random gpt2>";
   return m;

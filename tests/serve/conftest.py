@@ -1,5 +1,5 @@
-"""Fixtures for the server suite: one `jitgen serve --port 0` for the whole session, an openai client bound to it,
-and helpers shared by the test files. Run with scripts/test-server.sh (it builds the binary and the venv)."""
+"""Fixtures for the server suite: one `jitgen serve --port 0 --model builtin:random-gpt2` for the whole session, an
+openai client bound to it, and helpers shared by the test files. Run with scripts/test-server.sh (it builds the binary and the venv)."""
 from __future__ import annotations
 
 import functools
@@ -13,13 +13,13 @@ import openai
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serverproc import Server, ServerError, cli_generate  # noqa: E402
+from serverproc import SUITE_MODEL, Server, ServerError, cli_generate  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def server():
     try:
-        srv = Server()
+        srv = Server("--model", SUITE_MODEL)
     except (ServerError, FileNotFoundError) as e:
         pytest.fail(f"jitgen serve did not start: {e}", pytrace=False)
     yield srv

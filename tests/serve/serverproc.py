@@ -14,6 +14,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# The model of the shared test server and of the CLI references: the random GPT-2 with the real GPT-2 tokenizer (the
+# suite's expectations are GPT-2's: <|endoftext|> = 50256, byte-level token texts). Without --model the server runs
+# the built-in default kjv-llama-5m (test_default_model.py).
+SUITE_MODEL = "builtin:random-gpt2"
 READY = re.compile(r"jitgen serve: listening on http://(?P<host>[^\s:]+):(?P<port>\d+)")
 
 
@@ -109,9 +113,11 @@ class Server:
 
 
 def cli_generate(prompt: str, max_new_tokens: int, *extra: str) -> dict:
-    """Greedy reference from `jitgen generate --json` for one prompt: the first entry of "sequences"
-    (ids, text, ...) plus the top-level prompt_length."""
-    cmd = [str(find_binary()), "generate", "--json", "--max-new-tokens", str(max_new_tokens), *extra, "--", prompt]
+    """Greedy reference from `jitgen generate --json` for one prompt (on SUITE_MODEL unless extra has --model): the
+    first entry of "sequences" (ids, text, ...) plus the top-level prompt_length."""
+    model = [] if "--model" in extra else ["--model", SUITE_MODEL]
+    cmd = [str(find_binary()), "generate", "--json", "--max-new-tokens", str(max_new_tokens), *model, *extra, "--",
+           prompt]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
         raise ServerError(f"{cmd} failed ({out.returncode}): {out.stderr}")
@@ -121,7 +127,7 @@ def cli_generate(prompt: str, max_new_tokens: int, *extra: str) -> dict:
     return seq
 
 
-def cli_tokenize(text: str) -> list[int]:
-    out = subprocess.run([str(find_binary()), "tokenize", "--json", "--", text], capture_output=True, text=True,
-                         timeout=60, check=True)
+def cli_tokenize(text: str, model: str = SUITE_MODEL) -> list[int]:
+    out = subprocess.run([str(find_binary()), "tokenize", "--json", "--model", model, "--", text], capture_output=True,
+                         text=True, timeout=60, check=True)
     return json.loads(out.stdout)

@@ -31,7 +31,7 @@ def test_models(http, model_id):
     assert len(body["data"]) == 1
     m = body["data"][0]
     assert m["object"] == "model"
-    assert m["id"] == model_id == "jitgen-default"
+    assert m["id"] == model_id == "random-gpt2"  # --model builtin:random-gpt2 (test_default_model.py: jitgen-default)
 
 
 def test_models_via_client(client, model_id):

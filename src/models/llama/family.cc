@@ -45,7 +45,9 @@ class LlamaModel final : public FamilyModel {
   std::map<std::string, Tensor> weights_by_name() const override {
     std::map<std::string, Tensor> out;
     auto& w = const_cast<llama::Weights&>(weights_);  // the visitor takes non-const; nothing is written
-    llama::for_each_tensor(config_, w, [&](const std::string& name, Tensor& t, const Shape&, bool) { out[name] = t; });
+    llama::for_each_tensor(config_, w, [&](const std::string& name, Tensor& t, const Shape&, bool) {
+      if (t.defined()) out[name] = t;  // absent optional tensors (biases) are not weights
+    });
     out["lm_head.weight"] = weights_.lm_head;
     out["model.rotary_emb.inv_freq"] = weights_.inv_freq;
     return out;
