@@ -94,7 +94,7 @@ def main():
             for r in range(b):
                 f.write(" ".join(str((r * 131 + t * 17 + 11) % 49000) for t in range(a.prompt_len)) + "\n")
     bench = os.path.join(a.build, "bench", "generate_bench")
-    runs, header = {}, None
+    runs, loads, header = {}, {}, None
     for rnd in range(a.rounds):
         for b in batches:
             for name, folder, weights in variants:
@@ -104,6 +104,7 @@ def main():
                 r = json.loads(out.strip().splitlines()[-1])
                 header = header or r
                 runs.setdefault((b, name), []).append(b * a.new / r["decode_s"])
+                loads.setdefault(name, []).append(r["load_s"])
                 print(f"round {rnd} b{b} {name}: decode {runs[(b, name)][-1]:.1f} tok/s", flush=True)
     lines = [f"{a.preset} shape (random weights), prompt {a.prompt_len} tokens, {a.new} new tokens, greedy, compiled; "
              f"{header['threads']} threads, SIMD {header['simd']}; {a.rounds} interleaved rounds, median.",
@@ -114,6 +115,8 @@ def main():
             med = statistics.median(runs[(b, name)])
             lines.append(f"| {b} | {name} | {med:.1f} | {', '.join(f'{x:.1f}' for x in runs[(b, name)])} | "
                          f"{med / ref:.2f}x |")
+    lines += ["", "| variant | load s (median; the GPTQ repack vs quantizing the fp16 weights) |", "|---|---|"]
+    lines += [f"| {name} | {statistics.median(loads[name]):.2f} |" for name, _, _ in variants]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:

@@ -56,7 +56,7 @@ void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage
       p->add(*t, false, false, pre == w.prequantized.end() ? nullptr : pre->second);
     }
   w.prequantized.clear();  // packed now: the plain codes (a byte per weight) are not kept
-  p->add(w.lm_head, true);
+  p->add(w.lm_head, true, /*lm_head=*/true);  // 16-bit unless --quantize-lm-head, as for GPT-2 (docs/quantization.md)
   w.prepared = std::move(p);
 }
 
