@@ -49,6 +49,10 @@ struct CompletionRequest {
   bool echo = false;
   std::vector<std::string> stop;  // OpenAI stop sequences: generation ends there, the text excludes them
   GenerationConfig config;        // HF semantics: sampling, processors, beams, eos
+  // /v1/completions: the text continues the prompt's, so it is decoded in the prompt's context (a SentencePiece
+  // decoder keeps the space of the first new token: prompt + text = decode(prompt + new ids), as vLLM answers).
+  // Chat replies are HF's decode of the new tokens alone (false).
+  bool continue_prompt_text = false;
   bool beam() const { return config.num_beams > 1; }
 };
 

@@ -27,6 +27,7 @@ Job::Job(std::vector<int32_t> prompt_ids, const CompletionRequest& r, std::share
       max_tokens(r.max_tokens),
       logprobs(r.logprobs),
       echo(r.echo),
+      continue_prompt_text(r.continue_prompt_text),
       stop(r.stop),
       config(r.config),
       signal_(std::move(signal)) {}

@@ -16,11 +16,15 @@
 
 namespace jitgen::serve {
 
+// A token's text is what it adds to the choice's text in context (the row's DecodeStream step, skip_special_tokens):
+// the tokens of a choice concatenate to its text (special tokens add "", a byte-fallback token that ends inside a
+// character adds "" and the token that completes it the character). An alternative's text is what it would have
+// added at that point.
 struct TokenLogprob {
-  std::string token;        // the token's text (U+FFFD for an incomplete UTF-8 piece)
+  std::string token;        // the token's text in context
   std::optional<float> logprob;  // none for the first prompt token (echo)
   std::vector<std::pair<std::string, float>> top;  // the `logprobs` most likely tokens, best first
-  int text_offset = 0;      // byte offset of the token in the choice's text
+  int text_offset = 0;      // offset of the token in the choice's text, in characters (Unicode code points)
 };
 
 struct ChoiceEvent {
@@ -52,6 +56,7 @@ class Job {
   const int n, max_tokens;
   const std::optional<int> logprobs;
   const bool echo;
+  const bool continue_prompt_text;  // CompletionRequest::continue_prompt_text
   const std::vector<std::string> stop;
   const GenerationConfig config;
   const std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();

@@ -6,21 +6,19 @@
 #include <fmt/format.h>
 
 #include "generate/stopping.h"
-#include "generate/streamer.h"
 #include "generate/token_chooser.h"
 #include "serve/slot_batch.h"
 
 namespace jitgen::serve {
 
 using decoding::DecodeRow;
-using decoding::TextStreamer;
 using decoding::TokenChooser;
 
 struct Scheduler::Row {
   int choice = 0;
   int slot = -1;  // -1 once finished
   DecodeRow decode;
-  TextStreamer streamer;
+  DecodeStream stream;     // skip_special_tokens; primed with the prompt when the text continues it
   std::string text;        // generated text so far (stop strings cut it)
   size_t emitted = 0;      // bytes of `text` already sent
   int generated = 0;
@@ -31,7 +29,7 @@ struct Scheduler::Running {
   std::shared_ptr<Job> job;
   std::unique_ptr<TokenChooser> chooser;
   std::vector<Row> rows;
-  size_t echo_bytes = 0;  // the prompt text in front of every choice (echo)
+  size_t echo_chars = 0;  // code points of the prompt text in front of every choice (echo)
   int live = 0;
 };
 
@@ -57,18 +55,29 @@ struct Scheduler::State {
 
 namespace {
 
-// A token's text alone (U+FFFD for an incomplete UTF-8 piece); empty for ids past the tokenizer's vocabulary.
-std::string token_text(const Tokenizer& tok, int32_t id) { return id < tok.vocab_size() ? tok.decode({id}) : ""; }
+// Code points of UTF-8 text (OpenAI's and vLLM's text_offset count characters).
+size_t utf8_chars(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
 
-// log_softmax(logits)[token] and the `top` most likely tokens, from the model's raw logits.
-TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, const Tokenizer& text) {
+// The text `id` would add after what `context` was fed (a copy steps it and flushes what it held back).
+std::string text_in_context(const DecodeStream& context, int32_t id) {
+  DecodeStream s = context;
+  std::string t = s.step(id);
+  return t + s.finish();
+}
+
+// log_softmax(logits)[token] and the `top` most likely tokens, from the model's raw logits; the alternatives' text
+// is what each would add after `context`. The token's own text is the caller's (its stream step).
+TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, const DecodeStream& context) {
   float mx = logits[0];
   for (int v = 1; v < V; ++v) mx = std::max(mx, logits[v]);
   double sum = 0;
   for (int v = 0; v < V; ++v) sum += std::exp(static_cast<double>(logits[v]) - mx);
   const double lse = mx + std::log(sum);
   TokenLogprob lp;
-  lp.token = token_text(text, token);
   lp.logprob = static_cast<float>(logits[token] - lse);
   std::vector<int32_t> best;  // ids of the top entries, kept sorted best first
   for (int v = 0; v < V && top > 0; ++v) {
@@ -77,7 +86,7 @@ TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, cons
     best.insert(at, v);
     if (static_cast<int>(best.size()) > top) best.pop_back();
   }
-  for (int32_t id : best) lp.top.emplace_back(token_text(text, id), static_cast<float>(logits[id] - lse));
+  for (int32_t id : best) lp.top.emplace_back(text_in_context(context, id), static_cast<float>(logits[id] - lse));
   return lp;
 }
 
@@ -181,7 +190,6 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
   try {
     run->chooser = std::make_unique<TokenChooser>(job->config, T, T + std::max(job->max_tokens, 1),
                                                   resolved_pad_token_id(job->config), std::nullopt);
-    const TextStreamer prototype = TextStreamer::from_tokenizer(tokenizer_, true);
     const int first_slot = st.take_slot();
     const bool prompt_logprobs = job->echo && job->logprobs.has_value();
     const float* logits = st.batch.prefill(first_slot, job->prompt, prompt_logprobs);
@@ -189,25 +197,33 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
       std::lock_guard lock(mu_);
       stats_.prompt_tokens += T;
     }
-    // Echo: every choice starts with the prompt (and its tokens' logprobs: none for the first).
+    // The prompt through a DecodeStream (skip_special_tokens, so a Llama <s> adds nothing): the echo text is
+    // decode(prompt, skip_special_tokens) and each prompt token's text is its step (logprobs: none for the first).
+    // A completion's rows continue this stream, so their text is decoded in the prompt's context.
+    DecodeStream context(tokenizer_, true);
     std::string echo_text;
     std::vector<TokenLogprob> echo_lp;
-    if (job->echo) {
-      echo_text = tokenizer_.decode(job->prompt);
-      size_t offset = 0;
-      for (int t = 0; t < T && job->logprobs; ++t) {
+    if (job->echo || job->continue_prompt_text) {
+      for (int t = 0; t < T; ++t) {
         TokenLogprob lp;
-        if (t == 0) lp.token = token_text(tokenizer_, job->prompt[0]);
-        else lp = logprob_of(logits + static_cast<int64_t>(t - 1) * V, V, job->prompt[t], *job->logprobs, tokenizer_);
-        lp.text_offset = static_cast<int>(offset);
-        offset += tokenizer_.token_bytes(job->prompt[t]).size();
-        echo_lp.push_back(std::move(lp));
+        if (job->echo && job->logprobs && t > 0)
+          lp = logprob_of(logits + static_cast<int64_t>(t - 1) * V, V, job->prompt[t], *job->logprobs, context);
+        lp.token = context.step(job->prompt[t]);
+        lp.text_offset = static_cast<int>(utf8_chars(echo_text));
+        echo_text += lp.token;
+        if (job->echo && job->logprobs) echo_lp.push_back(std::move(lp));
       }
-      if (prompt_logprobs) logits += static_cast<int64_t>(T - 1) * V;
+      DecodeStream tail = context;  // what the stream still holds (an unfinished character): the echo shows it
+      const std::string rest = tail.finish();
+      echo_text += rest;
+      if (!echo_lp.empty()) echo_lp.back().token += rest;
     }
-    run->echo_bytes = echo_text.size();
+    if (prompt_logprobs) logits += static_cast<int64_t>(T - 1) * V;
+    if (!job->echo) echo_text.clear();
+    run->echo_chars = utf8_chars(echo_text);
     for (int j = 0; j < job->n; ++j) {
-      Row row{j, j == 0 ? first_slot : st.take_slot(), {}, prototype, {}, 0, 0, {}};
+      Row row{j, j == 0 ? first_slot : st.take_slot(), {},
+              job->continue_prompt_text ? context : DecodeStream(tokenizer_, true), {}, 0, 0, {}};
       if (j > 0) st.batch.fork(first_slot, row.slot);
       row.decode.seq = job->prompt;
       row.decode.row = j;
@@ -236,7 +252,6 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
 void Scheduler::emit(Running& run, Row& row, bool finished, const std::string& reason) {
   const Job& job = *run.job;
   std::string why = reason;
-  if (finished) row.text += row.streamer.finish();
   size_t limit = row.text.size();
   size_t hold = 0;
   size_t stop_at = std::string::npos;
@@ -270,13 +285,18 @@ void Scheduler::advance(Running& run, Row& row, const float* logits) {
   const Job& job = *run.job;
   const int V = model_.info().vocab_size;
   const int32_t tok = run.chooser->choose(row.decode, logits, V, row.generated);
-  if (job.logprobs) {
-    row.pending_logprobs.push_back(logprob_of(logits, V, tok, *job.logprobs, tokenizer_));
-    row.pending_logprobs.back().text_offset = static_cast<int>(run.echo_bytes + row.text.size());
-  }
+  TokenLogprob lp;
+  if (job.logprobs) lp = logprob_of(logits, V, tok, *job.logprobs, row.stream);  // before the stream takes tok
   const bool done = run.chooser->append(row.decode, tok);
   ++row.generated;
-  row.text += row.streamer.put(tok);
+  std::string delta = row.stream.step(tok);
+  if (done) delta += row.stream.finish();  // the last token's text includes what was held back
+  if (job.logprobs) {
+    lp.token = delta;
+    lp.text_offset = static_cast<int>(run.echo_chars + utf8_chars(row.text));
+    row.pending_logprobs.push_back(std::move(lp));
+  }
+  row.text += delta;
   emit(run, row, done, decoding::is_eos(tok, job.config.eos_token_id) ? "stop" : "length");
 }
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "generate/continuation.h"
 #include "generate/stopping.h"
 #include "jitgen/error.h"
 #include "models/model_impl.h"
@@ -238,6 +239,7 @@ json Server::Impl::chunk(const Stream& s, const json& choices) const {
 void Server::Impl::completions(const std::string& body, httplib::Response& res, bool is_chat) {
   const Clock::time_point start = Clock::now();
   CompletionRequest r = is_chat ? parse_chat_request(body, served, chat).completion : parse_completion_request(body, served);
+  r.continue_prompt_text = !is_chat;
   const std::string id =
       fmt::format("{}-{:016x}", is_chat ? "chatcmpl" : "cmpl", next_id.fetch_add(0x9E3779B97F4A7C15ull));
   if (r.beam()) return beam_search(r, id, res, is_chat);
@@ -412,7 +414,8 @@ void Server::Impl::beam_search(const CompletionRequest& r, const std::string& id
         reason = "stop";
       }
       completion_tokens += static_cast<int>(gen.size());
-      std::string text = tokenizer.decode(gen, true);
+      std::string text = r.continue_prompt_text ? decoding::continuation_text(tokenizer, prompt, gen, true)
+                                                : tokenizer.decode(gen, true);
       for (const std::string& s : r.stop) {
         const size_t p = text.find(s);
         if (p != std::string::npos) {
@@ -420,7 +423,7 @@ void Server::Impl::beam_search(const CompletionRequest& r, const std::string& id
           reason = "stop";
         }
       }
-      if (r.echo) text = tokenizer.decode(prompt) + text;
+      if (r.echo) text = tokenizer.decode(prompt, true) + text;
       if (is_chat)
         choices.push_back({{"index", choices.size()}, {"message", {{"role", "assistant"}, {"content", text}}},
                            {"logprobs", nullptr}, {"finish_reason", reason}});

@@ -1,5 +1,6 @@
 """Fixtures for the server suite: one `jitgen serve --port 0 --model builtin:random-gpt2` for the whole session, an
-openai client bound to it, and helpers shared by the test files. Run with scripts/test-server.sh (it builds the binary and the venv)."""
+openai client bound to it, one `jitgen serve` of the built-in default (the trained kjv-llama-5m, a SentencePiece
+tokenizer: `default_server`, `default_complete`), and helpers shared by the test files. Run with scripts/test-server.sh (it builds the binary and the venv)."""
 from __future__ import annotations
 
 import functools
@@ -53,6 +54,37 @@ def model_id(http) -> str:
 def client(server):
     # max_retries=0: the client would otherwise retry 429/5xx answers and hide them from the error tests.
     return openai.OpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def default_server():
+    """`jitgen serve` without --model: the trained kjv-llama-5m (Llama, SentencePiece BPE with byte fallback)."""
+    try:
+        srv = Server()
+    except (ServerError, FileNotFoundError) as e:
+        pytest.fail(f"jitgen serve (default model) did not start: {e}", pytrace=False)
+    yield srv
+    died = srv.proc.poll()
+    srv.stop()
+    assert died is None, f"jitgen serve (default model) died during the session (exit code {died}):\n{srv.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def default_complete(default_server):
+    """complete() on the default model (greedy unless overridden)."""
+    c = openai.OpenAI(base_url=f"{default_server.url}/v1", api_key="none", max_retries=0, timeout=120)
+
+    def call(prompt, **kw):
+        kw.setdefault("temperature", 0)
+        return c.completions.create(model="jitgen-default", prompt=prompt, **kw)
+
+    return call
+
+
+@pytest.fixture(params=["random-gpt2", "kjv-llama-5m"])
+def any_complete(request):
+    """complete() on each served tokenizer kind: GPT-2 byte-level BPE, and the default model's SentencePiece."""
+    return request.getfixturevalue("complete" if request.param == "random-gpt2" else "default_complete")
 
 
 @pytest.fixture(scope="session")

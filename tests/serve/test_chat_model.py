@@ -118,11 +118,12 @@ def test_n_seed_stop_and_logprobs(client, model_id):
     lp = client.chat.completions.create(model=model_id, max_tokens=MAX, temperature=0, logprobs=True, top_logprobs=3,
                                         **request(case)).choices[0]
     assert lp.message.content == case["reply"]
-    # One entry per generated token: the reply's, then the end-of-turn token's (its text is not in the content).
+    # One entry per generated token: the reply's, then the end-of-turn token's, whose text in the reply is "" (special
+    # tokens add nothing under skip_special_tokens), so the tokens concatenate to the content (docs/server.md).
     assert len(lp.logprobs.content) == len(case["generated"])
-    assert lp.logprobs.content[-1].token == "<|im_end|>"
-    assert "".join(t.token for t in lp.logprobs.content[:-1]) == case["reply"]
-    assert b"".join(bytes(t.bytes) for t in lp.logprobs.content[:-1]) == case["reply"].encode()
+    assert lp.logprobs.content[-1].token == "" and lp.logprobs.content[-1].bytes == []
+    assert "".join(t.token for t in lp.logprobs.content) == case["reply"]
+    assert b"".join(bytes(t.bytes) for t in lp.logprobs.content) == case["reply"].encode()
     for t in lp.logprobs.content:
         assert len(t.top_logprobs) == 3 and t.top_logprobs[0].token == t.token and t.logprob <= 0
 

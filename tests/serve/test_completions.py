@@ -108,8 +108,8 @@ def test_stop_not_found_finishes_by_length(complete):
     assert r.usage.completion_tokens == 6
 
 
-def test_logprobs_shape(complete):
-    r = complete(PROMPT, max_tokens=6, logprobs=3, extra_body={"ignore_eos": True})
+def test_logprobs_shape(any_complete):
+    r = any_complete(PROMPT, max_tokens=6, logprobs=3, extra_body={"ignore_eos": True})
     c = r.choices[0]
     lp = c.logprobs
     assert lp is not None
@@ -129,15 +129,15 @@ def test_logprobs_shape(complete):
         assert b - a == len(tok)
 
 
-def test_logprobs_zero_lists_chosen_token_only(complete):
-    lp = complete(PROMPT, max_tokens=4, logprobs=0).choices[0].logprobs
+def test_logprobs_zero_lists_chosen_token_only(any_complete):
+    lp = any_complete(PROMPT, max_tokens=4, logprobs=0).choices[0].logprobs
     assert lp is not None and len(lp.token_logprobs) == len(lp.tokens)
     assert all(len(top or {}) <= 1 for top in lp.top_logprobs)
 
 
-def test_echo_prepends_prompt(complete):
-    plain = complete(PROMPT, max_tokens=8).choices[0].text
-    r = complete(PROMPT, max_tokens=8, echo=True)
+def test_echo_prepends_prompt(any_complete):
+    plain = any_complete(PROMPT, max_tokens=8).choices[0].text
+    r = any_complete(PROMPT, max_tokens=8, echo=True)
     assert r.choices[0].text == PROMPT + plain
 
 
@@ -173,8 +173,8 @@ def test_absent_temperature_samples(client, model_id):
     assert len(texts) > 1
 
 
-def test_echo_with_logprobs_covers_prompt_and_completion(complete):
-    r = complete("Hello world", max_tokens=3, echo=True, logprobs=1, extra_body={"ignore_eos": True})
+def test_echo_with_logprobs_covers_prompt_and_completion(any_complete):
+    r = any_complete("Hello world", max_tokens=3, echo=True, logprobs=1, extra_body={"ignore_eos": True})
     c = r.choices[0]
     lp = c.logprobs
     n = r.usage.prompt_tokens + 3
@@ -188,9 +188,9 @@ def test_echo_with_logprobs_covers_prompt_and_completion(complete):
         assert lp.text_offset[i] == lp.text_offset[i - 1] + len(lp.tokens[i - 1]), (i, lp.text_offset)
 
 
-def test_echo_max_tokens_zero_scores_the_prompt(complete):
+def test_echo_max_tokens_zero_scores_the_prompt(any_complete):
     # The lm-eval-harness loglikelihood call: echo the prompt with its logprobs, generate nothing.
-    r = complete("The quick brown fox", max_tokens=0, echo=True, logprobs=0)
+    r = any_complete("The quick brown fox", max_tokens=0, echo=True, logprobs=0)
     c = r.choices[0]
     assert c.text == "The quick brown fox"
     assert r.usage.completion_tokens == 0
