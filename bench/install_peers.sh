@@ -8,8 +8,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 py=${PYTHON:-python3}
 if [[ ! -x "$here/.venv/bin/python" ]]; then "$py" -m venv --system-site-packages "$here/.venv"; fi
 "$here/.venv/bin/pip" install -q numpy matplotlib safetensors ctranslate2 gguf sentencepiece
-# Native CPU build (AVX-512, bf16) of llama.cpp, like a user building it on this machine.
-CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2} \
+# Native CPU build (AVX-512, bf16) of llama.cpp, like a user building it on this machine; without the multimodal
+# (llava / mtmd) library, which no peer uses (a third of the build).
+CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2} \
   "$here/.venv/bin/pip" install -q --no-binary llama-cpp-python llama-cpp-python
 if [[ "${WITH_TF:-1}" == 1 ]]; then
   # No torch here: torch and TF in one process clash (LLVM options registered twice); hf_tf.py maps the

@@ -4,9 +4,9 @@ interleaved: every round runs every (batch, format) once, in order, so machine d
 
     python3 bench/quant_speed.py [--build build] [--rounds 3] [--new 32] [--prompt-len 16] [--out FILE.md]
 
-Per point: decode tokens/s (batch * new / decode seconds, median of the rounds), the weight bytes the step
-streams in that format (prepared panels: codes + scales, or fp32 / bf16), and the read-bandwidth roofline on those
-bytes (read probe GB/s / bytes per generated token at mid context, KV cache included) measured in the same round.
+Per point: decode tokens/s (batch * (new - 1) / decode seconds: the first new token comes from the prefill;
+median of the rounds), the weight bytes the step streams in that format (prepared panels: codes + scales, or fp32 /
+bf16), and the read-bandwidth roofline on those bytes (read probe GB/s / bytes per generated token at mid context, KV cache included) measured in the same round.
 """
 import argparse
 import json
@@ -55,7 +55,7 @@ def main():
                 r = json.loads(out.strip().splitlines()[-1])
                 header = header or r
                 runs.setdefault((b, fmt), []).append(r)
-                print(f"round {rnd} b{b} {fmt}: decode {b * a.new / r['decode_s']:.1f} tok/s, "
+                print(f"round {rnd} b{b} {fmt}: decode {b * (a.new - 1) / r['decode_s']:.1f} tok/s, "
                       f"read {r['read_gbps']:.1f} GB/s", flush=True)
     lines = [f"GPT-2 124M shape, RANDOM weights; prompt {a.prompt_len} tokens, {a.new} new tokens, greedy; "
              f"{header['threads']} threads, SIMD {header['simd']}; {a.rounds} interleaved rounds, medians. "
@@ -67,7 +67,7 @@ def main():
         base = None
         for fmt in formats:
             rs = runs[(b, fmt)]
-            tps = statistics.median(b * a.new / r["decode_s"] for r in rs)
+            tps = statistics.median(b * (a.new - 1) / r["decode_s"] for r in rs)
             roof = statistics.median(r["read_gbps"] * 1e9 / (r["bytes_per_step_mid"] / b) for r in rs)
             read = statistics.median(r["read_gbps"] for r in rs)
             base = base or tps

@@ -1,6 +1,10 @@
-"""llama.cpp through llama-cpp-python: the GGUF (f32 or f16) of the same folder, greedy, batched decode
-with its batch API (one sequence id per prompt, one llama_decode per step for all rows)."""
+"""llama.cpp through llama-cpp-python: the GGUF of the same folder (GPT-2: bench/peers/gguf_gpt2.py, Llama:
+bench/peers/gguf_llama.py; f32 or f16, or q8_0 / q4_0 quantized from the f32 GGUF by llama.cpp's own
+llama_model_quantize with `pure`: every 2-D weight in that one type, the tied token_embd / lm_head included, as
+jitgen's int8 / int4 with the lm_head quantized), greedy, batched decode with its batch API (one sequence id per
+prompt, one llama_decode per step for all rows)."""
 import ctypes
+import json
 import os
 import time
 
@@ -8,14 +12,40 @@ import numpy as np
 from llama_cpp import Llama, llama_cpp
 
 from common import emit, parse_args, read_prompts, run_grid_point
-from gguf_gpt2 import convert
 
-args = parse_args([(("--ftype",), {"default": "f32"}), (("--flash-attn",), {"action": "store_true"})])
+QUANT_FTYPES = {"q8_0": 7, "q4_0": 2}  # llama_ftype LLAMA_FTYPE_MOSTLY_Q8_0 / _Q4_0
+
+args = parse_args([(("--ftype",), {"default": "f32", "choices": ["f32", "f16", *QUANT_FTYPES]}),
+                   (("--flash-attn",), {"action": "store_true"})])
 prompts = read_prompts(args.prompts)
 B, T, N = len(prompts), len(prompts[0]), args.new
-path = os.path.join(args.work, f"gpt2-{args.ftype}.gguf")
-if not os.path.exists(path):
-    convert(args.model, path, args.ftype)
+
+
+def gguf_path(ftype):
+    """The folder's GGUF in `ftype`, converted (or quantized) once into --work."""
+    with open(os.path.join(args.model, "config.json")) as f:
+        family = json.load(f)["model_type"]
+    stem = "gpt2" if family == "gpt2" else os.path.basename(os.path.normpath(args.model))
+    path = os.path.join(args.work, f"{stem}-{ftype}.gguf")
+    if os.path.exists(path):
+        return path
+    tmp = path + ".part"  # a run killed mid-write leaves no truncated GGUF behind
+    if ftype in QUANT_FTYPES:
+        p = llama_cpp.llama_model_quantize_default_params()
+        p.ftype, p.pure, p.nthread = QUANT_FTYPES[ftype], True, args.threads
+        if llama_cpp.llama_model_quantize(gguf_path("f32").encode(), tmp.encode(), ctypes.byref(p)) != 0:
+            raise RuntimeError(f"llama_model_quantize {ftype} failed")
+    elif family == "gpt2":
+        from gguf_gpt2 import convert
+        convert(args.model, tmp, ftype)
+    else:
+        from gguf_llama import convert
+        convert(args.model, tmp, ftype)
+    os.replace(tmp, path)
+    return path
+
+
+path = gguf_path(args.ftype)
 per_seq = (T + N + 255) // 256 * 256
 t0 = time.perf_counter()
 llm = Llama(model_path=path, n_ctx=64, n_threads=args.threads, verbose=False)  # loads the weights
