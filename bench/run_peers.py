@@ -8,6 +8,9 @@ the same run. Writes <out>/peers.{json,md,png}.
     python3 bench/run_peers.py --batches 1 --prompt-lens 16 --new 16  # a quick look
     python3 bench/run_peers.py --model-config smollm2-135m --systems jitgen-compiled-f32,jitgen-compiled-bf16,hf-torch-eager \
         --out bench/results/llama-smollm2       # a Llama-family shape (peers that only read GPT-2 are left out)
+    python3 bench/run_peers.py --model-dir models/kjv-llama-5m --points 1x16,8x16 \
+        --systems jitgen-compiled-f32,jitgen-compiled-bf16,jitgen-compiled-int8,jitgen-compiled-int4,hf-torch-eager \
+        --out bench/results/kjv-llama-5m        # an HF folder as it is (the trained default model)
 """
 import argparse
 import json
@@ -32,7 +35,11 @@ def systems(args):
     s = {
         "jitgen-compiled-f32": ([BENCH, "--mode", "compiled"], {"JITGEN_WEIGHTS": "f32"}),
         "jitgen-compiled-bf16": ([BENCH, "--mode", "compiled"], {"JITGEN_WEIGHTS": "bf16"}),
+        "jitgen-compiled-int8": ([BENCH, "--mode", "compiled"], {"JITGEN_WEIGHTS": "int8"}),
+        "jitgen-compiled-int4": ([BENCH, "--mode", "compiled"], {"JITGEN_WEIGHTS": "int4"}),
         "hf-torch-eager": ([VENV, f"{peers}/hf_torch.py"], {}),
+        # torch's OpenMP threads also stall when another process holds a core: the same on one thread.
+        "hf-torch-eager-t1": ([VENV, f"{peers}/hf_torch.py", "--threads", "1"], {}),
         "ctranslate2-float32": ([VENV, f"{peers}/ctranslate2_peer.py"], {}),
         "llama.cpp-f32": ([VENV, f"{peers}/llama_cpp_peer.py", "--ftype", "f32"], {}),
         "llama.cpp-f16": ([VENV, f"{peers}/llama_cpp_peer.py", "--ftype", "f16"], {}),
@@ -107,6 +114,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--model-config", default="gpt2", help="jitgen make-model preset (gpt2, smollm2-135m, ...)")
+    ap.add_argument("--model-dir", default="", help="an HF model folder to run instead of a random preset")
     ap.add_argument("--python", default=VENV if os.path.exists(VENV) else sys.executable,
                     help="interpreter of the Python peers (default: bench/.venv, else this one)")
     args = ap.parse_args()
@@ -116,16 +124,19 @@ def main():
     if not os.path.exists(os.path.join(build, "build.ninja")):
         subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"], check=True)
     subprocess.run(["cmake", "--build", build, "--target", "jitgen", "generate_bench"], check=True)
-    model = os.path.join(WORK, args.model_config)
-    if not os.path.exists(os.path.join(model, "config.json")):
+    model = os.path.abspath(args.model_dir) if args.model_dir else os.path.join(WORK, args.model_config)
+    if not args.model_dir and not os.path.exists(os.path.join(model, "config.json")):
         subprocess.run([JITGEN, "make-model", "--out", model, "--config", args.model_config] +
                        (["--with-tokenizer"] if args.model_config == "gpt2" else []), check=True)
     with open(os.path.join(model, "config.json")) as f:
         config = json.load(f)
     sysmap = systems(args)
     name = "GPT-2 124M" if args.model_config == "gpt2" else f"{config['model_type']} {args.model_config} shape"
-    result = {"machine": machine(), "new_tokens": args.new, "repeats": args.repeats, "model": f"random {name} "
-              f"(jitgen make-model --config {args.model_config})", "roofline": [roofline()], "runs": []}
+    described = (f"{os.path.relpath(model, ROOT)} ({config['model_type']}, trained weights as committed)"
+                 if args.model_dir else f"random {name} (jitgen make-model --config {args.model_config})")
+    result = {"machine": machine(), "new_tokens": args.new, "repeats": args.repeats, "model": described,
+              "command": " ".join(["python3", "bench/run_peers.py"] + sys.argv[1:]), "roofline": [roofline()],
+              "runs": []}
     print("roofline", result["roofline"][-1], file=sys.stderr)
     names = list(sysmap)
     k = 0
@@ -164,8 +175,10 @@ def report(result, out):
              f"{result['machine']['mem_gib']} GiB, {result['machine']['os']}; load average at start "
              f"{result['machine']['load_avg_at_start']}.",
              f"Model: {result['model']}. Greedy, {result['new_tokens']} new tokens forced, first call + "
-             f"{result['repeats']} steady calls (median). Bandwidth probes during the run (GB/s triad / read): " +
+             f"{result['repeats']} steady calls (median). Command: `{result.get('command', '')}`. Bandwidth probes during the run (GB/s triad / read): " +
              ", ".join(f"{r['triad_gbps']:.0f}/{r['read_gbps']:.0f}" for r in result["roofline"] if r.get("triad_gbps")) + ".",
+             "jitgen SIMD target (generate_bench): " + ", ".join(sorted({f"{r['system']}={r['simd']}" for r in runs
+                                                                    if r.get("simd")})) + ".",
              "", "Ratios are jitgen-compiled-f32 over the system at the same grid point (>1: jitgen faster). "
              "`same` = rows whose greedy tokens equal jitgen-compiled-f32's.", "",
              "| batch | prompt | system | first call s | steady call s | tokens/s | decode tok/s | prefill tok/s | "
