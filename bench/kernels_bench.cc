@@ -1,9 +1,11 @@
 // Decode kernels against the bandwidth they stream at, interleaved in one run:
-//   [JITGEN_SIMD=<target>] kernels_bench [threads]
+//   [JITGEN_SIMD=<target>] kernels_bench [threads] [attention]   ("attention": only the attention and norm rows)
 // prints the SIMD target (cpu_kernels.h), GB/s of the pure read probe, and of the M = 1 GEMV over an
 // lm_head-sized [50257, 768] weight (fp32 and bf16 panels; bf16 on avx512 by AVX512_BF16 dot products and by
 // widening to fp32, elsewhere widened), and of one GPT-2 c_fc [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too),
-// fp32 and bf16.
+// fp32 and bf16; then attention over a KV cache (GPT-2 heads, one new token per row, batch 1 and 8 at a 1024-slot
+// context; a Llama-style GQA layer) by the dispatched kernel and by the scalar reference (single-threaded: what
+// every target but avx512 ran before the Highway kernel), and RMSNorm / LayerNorm rows.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,10 +16,45 @@
 #include "ops/cpu/avx512.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
+#include "ops/reference.h"
 #include "runtime/roofline.h"
 #include "runtime/thread_pool.h"
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Decode attention: B rows, one new token each at slot pos of an S-slot cache, H query heads over KV key/value heads.
+template <typename TimeIt>
+void attention_rows(TimeIt&& time_it) {
+  struct Shape {
+    const char* name;
+    int64_t B, S, H, KV, D, pos;
+  };
+  for (const Shape& a : {Shape{"gpt2 b1", 1, 1024, 12, 12, 64, 1000}, Shape{"gpt2 b8", 8, 1024, 12, 12, 64, 1000},
+                         Shape{"gqa 32/8 b1", 1, 2048, 32, 8, 64, 2000}}) {
+    const jitgen::cpu::AttentionShape s{a.B, 1, a.S, a.H, a.D, a.KV};
+    std::vector<float> q(a.B * a.H * a.D, 0.01f), kv(a.B * a.KV * a.D, 0.02f), out(q.size());
+    std::vector<float> kc(a.B * a.KV * a.S * a.D), vc(kc.size());
+    for (size_t i = 0; i < kc.size(); ++i) kc[i] = static_cast<float>(i % 13) * 0.01f, vc[i] = static_cast<float>(i % 7);
+    std::vector<int32_t> pos(a.B, static_cast<int32_t>(a.pos)), mask(a.B * a.S, 1);
+    const jitgen::cpu::AttentionInputs in{q.data(), kv.data(), kv.data(), a.H * a.D, a.KV * a.D, a.KV * a.D};
+    const double t = time_it([&] { jitgen::cpu::attention_qkv(in, kc.data(), vc.data(), pos.data(), mask.data(), s, 0.125f, out.data()); }, 50);
+    const double tr = time_it([&] { jitgen::ref::attention_qkv(in, kc.data(), vc.data(), pos.data(), mask.data(), s, 0.125f, out.data()); }, 5);
+    const double bytes = 2.0 * a.B * a.KV * (a.pos + 1) * a.D * 4;  // K and V read once per KV head
+    std::printf("   attention %s ctx %lld: %.3f ms (%.1f GB/s of K/V) | scalar reference %.3f ms (%.1fx)\n", a.name,
+                static_cast<long long>(a.pos + 1), t * 1e3, bytes / t / 1e9, tr * 1e3, tr / t);
+  }
+  for (auto [R, C] : {std::pair<int64_t, int64_t>{1, 2048}, {32, 2048}}) {
+    std::vector<float> x(R * C, 0.5f), g(C, 1.0f), b(C, 0.0f), y(R * C);
+    const double tr = time_it([&] { jitgen::cpu::rms_norm(x.data(), g.data(), 1e-6f, R, C, y.data()); }, 200);
+    const double tl = time_it([&] { jitgen::cpu::layer_norm(x.data(), g.data(), b.data(), 1e-5f, R, C, y.data()); }, 200);
+    std::printf("   rms_norm [%lld, %lld] %.2f us | layer_norm %.2f us\n", static_cast<long long>(R),
+                static_cast<long long>(C), tr * 1e6, tl * 1e6);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1) jitgen::runtime::set_num_threads(std::atoi(argv[1]));
@@ -36,6 +73,10 @@ int main(int argc, char** argv) {
   };
   std::printf("threads %d, simd %s\n", jitgen::runtime::num_threads(), jitgen::cpu::simd_name());
   // bf16 by AVX512_BF16 dot products and by widening exist on avx512 only; other targets widen.
+  if (argc > 2 && std::string(argv[2]) == "attention") {
+    for (int round = 0; round < 3; ++round) attention_rows(time_it);
+    return 0;
+  }
   const std::vector<bool> dots = std::string(jitgen::cpu::simd_name()) == "avx512" ? std::vector<bool>{true, false}
                                                                                   : std::vector<bool>{false};
   for (int round = 0; round < 3; ++round) {
@@ -84,5 +125,6 @@ int main(int argc, char** argv) {
       std::printf("   c_fc M=%d BLAS   %.2f ms, %.1f GFLOP/s\n", M, t * 1e3, 2.0 * M * C * I / t / 1e9);
     }
     jitgen::cpu::set_panel_max_m(panel_max_m);
+    attention_rows(time_it);
   }
 }

@@ -168,9 +168,11 @@ TEST_P(OpsTest, Bf16PairsRoundLikeTheScalarConversionAndPadOddK) {
   for (const int64_t K : {int64_t{37}, int64_t{36}}) {
     const int64_t M = static_cast<int64_t>(x.size()) / K, k_stored = (K + 1) / 2 * 2;
     std::vector<uint32_t> pairs(M * k_stored / 2, 0xdeadbeefu);
+#if defined(__x86_64__)
     if (GetParam() == "avx512")  // the intrinsics that avx512's panels use
       cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
     else
+#endif
       cpu::simd::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
     for (int64_t m = 0; m < M; ++m)
       for (int64_t k = 0; k < k_stored; ++k) {
@@ -234,6 +236,46 @@ TEST_P(OpsTest, AttentionRowsAreIndependentOfTheirNeighbours) {
     cpu::attention(q1.data(), k1.data(), v1.data(), &pos[b], mask.data() + b * S, one, 0.25f, out1.data());
     for (int64_t i = 0; i < T * C; ++i) EXPECT_EQ(out1[i], got[b * T * C + i]) << "row " << b;
     for (int64_t i = 0; i < per_row; ++i) ASSERT_EQ(k1[i], kb[b * per_row + i]) << "row " << b;
+  }
+}
+
+// GQA / MQA / sliding window, head sizes off the vector width, and a cache longer than the kernels' stack buffer
+// (4096 slots): every target's attention against the scalar reference, and the cache rows written as the reference
+// writes them.
+TEST_P(OpsTest, AttentionQkvGroupsWindowsAndLongCachesMatchReference) {
+  SimdScope scope(GetParam());
+  struct Case {
+    int64_t B, T, S, H, KV, D, window;
+    int32_t pos;
+  };
+  for (const Case& c : {Case{2, 3, 40, 4, 2, 16, 0, 20}, Case{1, 1, 64, 6, 1, 24, 0, 50}, Case{2, 5, 23, 8, 2, 32, 5, 9},
+                        Case{1, 2, 30, 3, 3, 7, 3, 11}, Case{1, 1, 5000, 2, 1, 12, 0, 4990},
+                        Case{1, 1, 5000, 2, 2, 8, 700, 4500}, Case{1, 9, 9, 2, 1, 128, 0, 0}}) {
+    const cpu::AttentionShape s{c.B, c.T, c.S, c.H, c.D, c.KV, c.window};
+    const int64_t cache = c.B * c.KV * c.S * c.D;
+    const auto q = randn(c.B * c.T * c.H * c.D, 40), k = randn(c.B * c.T * c.KV * c.D, 41);
+    const auto v = randn(c.B * c.T * c.KV * c.D, 42), k0 = randn(cache, 43), v0 = randn(cache, 44);
+    std::vector<int32_t> mask(c.B * c.S, 1), pos(c.B, c.pos);
+    mask[0] = 0;  // a left pad in row 0
+    if (c.S > 100) mask[c.pos - 7] = 0;  // a masked key inside the history
+    std::vector<float> kg = k0, vg = v0, kw = k0, vw = v0, got(q.size()), want(q.size());
+    const cpu::AttentionInputs in{q.data(), k.data(), v.data(), c.H * c.D, c.KV * c.D, c.KV * c.D};
+    cpu::attention_qkv(in, kg.data(), vg.data(), pos.data(), mask.data(), s, 0.3f, got.data());
+    ref::attention_qkv(in, kw.data(), vw.data(), pos.data(), mask.data(), s, 0.3f, want.data());
+    EXPECT_LT(max_rel_err(got, want), 2e-5f) << c.H << "/" << c.KV << " D=" << c.D << " S=" << c.S << " w=" << c.window;
+    EXPECT_EQ(kg, kw);
+    EXPECT_EQ(vg, vw);
+  }
+}
+
+TEST_P(OpsTest, RmsNormMatchesReference) {
+  SimdScope scope(GetParam());
+  for (auto [R, C] : {std::pair<int64_t, int64_t>{1, 768}, {7, 37}, {3, 1}, {2, 4099}, {9, 64}}) {
+    const auto x = randn(R * C, 50, 3.0f), g = randn(C, 51);
+    std::vector<float> got(R * C), want(R * C);
+    cpu::rms_norm(x.data(), g.data(), 1e-6f, R, C, got.data());
+    ref::rms_norm(x.data(), g.data(), 1e-6f, R, C, want.data());
+    EXPECT_LT(max_rel_err(got, want), 2e-6f) << R << "x" << C;
   }
 }
 

@@ -47,7 +47,8 @@ CliResult run_cli(const std::string& args, const std::string& stdin_bytes) {
   TempDir tmp;
   const std::string in = tmp.file("stdin"), out = tmp.file("stdout"), err = tmp.file("stderr");
   write_file(in, stdin_bytes);
-  const std::string cmd = std::string("'") + JITGEN_CLI_PATH + "' " + args + " <'" + in + "' >'" + out +
+  const std::string emulator = JITGEN_CLI_EMULATOR;  // empty unless cross-built (qemu-user)
+  const std::string cmd = (emulator.empty() ? "" : emulator + " ") + "'" + JITGEN_CLI_PATH + "' " + args + " <'" + in + "' >'" + out +
                           "' 2>'" + err + "'";
   const int status = std::system(cmd.c_str());
   CliResult r;

@@ -47,7 +47,14 @@ int64_t initial_panel_max_m() {
 const bool g_simd_init = initial_simd();
 std::atomic<int64_t> g_panel_max_m{initial_panel_max_m()};
 
+// The AVX-512 intrinsics kernels (cpu/avx512.h) are built on x86-64 only; elsewhere every call takes Highway's.
+#if defined(__x86_64__)
+#define JITGEN_AVX512_KERNELS 1
 bool use_avx512() { return simd::target_is_avx512(); }
+#else
+#define JITGEN_AVX512_KERNELS 0
+constexpr bool use_avx512() { return false; }
+#endif
 
 // Rows of x processed per pass over the panels when M is large: keeps the x block in L2 next to a panel.
 constexpr int64_t kRowBlock = 96;
@@ -63,9 +70,11 @@ void run_panels(const float* x, int64_t M, const PackedLinear& w, const PanelEpi
     if (em.residual) em.residual += m0 * w.N;
     if (bf16) {
       if (static_cast<int64_t>(pairs.size()) < mb * words) pairs.resize(mb * words);
+#if JITGEN_AVX512_KERNELS
       if (avx512)
         avx512::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
       else
+#endif
         simd::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
     }
     const uint32_t* xp = bf16 ? pairs.data() : nullptr;  // a thread_local: its address, not its name, goes to workers
@@ -73,19 +82,21 @@ void run_panels(const float* x, int64_t M, const PackedLinear& w, const PanelEpi
       simd::gemm_panels(x + m0 * w.K, xp, mb, w, em, y + m0 * w.N);
       continue;
     }
+#if JITGEN_AVX512_KERNELS
     runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
       avx512::gemm_panels(x + m0 * w.K, xp, mb, w, em, y + m0 * w.N, p0, p1);
     });
+#endif
   }
 }
 
 // The activation the selected target's panel epilogue applies, so that fused and separate activations agree
 // bit for bit (eager and compiled steps give the same scores).
 void activation_any(const float* x, float* out, int64_t n, Activation kind) {
-  if (use_avx512())
-    avx512::activation(x, out, n, kind);
-  else
-    simd::activation(x, out, n, kind);
+#if JITGEN_AVX512_KERNELS
+  if (use_avx512()) return avx512::activation(x, out, n, kind);
+#endif
+  simd::activation(x, out, n, kind);
 }
 
 // Columns [n0, n1) of out [M, N]: activation, then residual.
@@ -133,6 +144,12 @@ void linear_any(const float* x, const float* w, bool transposed, const float* bi
 
 }  // namespace
 
+#if !JITGEN_AVX512_KERNELS
+// No AVX512_BF16 on this architecture: the dot product is never allowed, as on an x86 CPU without it (avx512.h).
+bool avx512::bf16_dot() { return false; }
+void avx512::set_bf16_dot(bool) {}
+#endif
+
 const char* simd_name() { return simd::target_name(); }
 std::vector<std::string> simd_targets() { return simd::runnable_targets(); }
 bool set_simd(const std::string& name) { return simd::select_target(name); }
@@ -169,8 +186,12 @@ void linear_transposed(const float* x, const float* w, int64_t M, int64_t K, int
 }
 
 void activation(const float* x, float* out, int64_t n, Activation kind) {
-  if (!use_avx512()) return simd::activation(x, out, n, kind);
-  runtime::parallel_for(n, 1 << 14, [&](int64_t lo, int64_t hi) { avx512::activation(x + lo, out + lo, hi - lo, kind); });
+#if JITGEN_AVX512_KERNELS
+  if (use_avx512())
+    return runtime::parallel_for(
+        n, 1 << 14, [&](int64_t lo, int64_t hi) { avx512::activation(x + lo, out + lo, hi - lo, kind); });
+#endif
+  simd::activation(x, out, n, kind);
 }
 
 void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t filled, const int32_t* src, char* scratch) {
@@ -203,11 +224,14 @@ void attention_qkv(const AttentionInputs& in, float* k_cache, float* v_cache, co
   const int64_t KV = s.kv();
   JITGEN_CHECK(KV >= 1 && s.H % KV == 0);
   for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);
-  if (!use_avx512()) return ref::attention_qkv(in, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
-  runtime::parallel_for(s.B * KV, 1, [&](int64_t bk0, int64_t bk1) {
-    avx512::attention_heads(in.q, in.k, in.v, in.q_stride, in.k_stride, in.v_stride, k_cache, v_cache, cache_pos,
-                            key_mask, s.B, s.T, s.S, s.H, KV, s.D, s.window, scale, out, bk0, bk1);
-  });
+#if JITGEN_AVX512_KERNELS
+  if (use_avx512())
+    return runtime::parallel_for(s.B * KV, 1, [&](int64_t bk0, int64_t bk1) {
+      avx512::attention_heads(in.q, in.k, in.v, in.q_stride, in.k_stride, in.v_stride, k_cache, v_cache, cache_pos,
+                              key_mask, s.B, s.T, s.S, s.H, KV, s.D, s.window, scale, out, bk0, bk1);
+    });
+#endif
+  simd::attention(in, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
 }
 
 }  // namespace jitgen::cpu

@@ -57,7 +57,7 @@ void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* 
 void attention_qkv(const AttentionInputs& in, float* k_cache, float* v_cache, const int32_t* cache_pos,
                    const int32_t* key_mask, const AttentionShape& s, float scale, float* out);
 
-// Llama-family ops (ops/cpu/rope.cc, ops/cpu/rms_norm.cc): plain loops the compiler vectorizes.
+// Llama-family ops: RMSNorm a Highway kernel (cpu/simd.cc); rope and mul plain loops the compiler vectorizes.
 // x [R, C] -> x * rsqrt(mean(x^2) + eps) * gamma (HF LlamaRMSNorm, fp32 throughout).
 void rms_norm(const float* x, const float* gamma, float eps, int64_t R, int64_t C, float* out);
 // out = a * b elementwise (the gated MLP's act(gate) * up).
@@ -86,7 +86,7 @@ void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t fill
 // The SIMD target the kernels run on (cpu/simd.h): "avx512", "avx2", "sse4", "ssse3", "neon", "emu128" (the
 // portable one). At start the best this CPU runs, or JITGEN_SIMD=<name> ("portable": the lowest; a name this CPU
 // cannot run warns on stderr and keeps the best). On avx512 the linear panels and attention use the AVX-512
-// intrinsics (cpu/avx512.h); every other kernel, and every target, the Highway kernels.
+// intrinsics (cpu/avx512.h); every other kernel, and every other target (attention too), the Highway kernels.
 const char* simd_name();
 // Targets this binary and CPU can run, best first; set_simd selects one (false: not runnable, nothing changed).
 // Tests use these to run every kernel on every target; not for use while kernels run.

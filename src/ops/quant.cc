@@ -34,11 +34,18 @@ std::shared_ptr<T> aligned_array(size_t count) {
 uint16_t round_scale(float s, bool f16) { return f16 ? f32_to_f16(s) : f32_to_bf16(s); }
 float scale_value(uint16_t bits, bool f16) { return f16 ? f16_to_f32(bits) : bf16_to_f32(bits); }
 
+// The vnni and avx2 kernels exist on x86-64 only (cpu/quant_vnni.cc, cpu/quant_avx2.cc); other CPUs run the portable
+// panels.
+#if defined(__x86_64__)
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
 bool cpu_has_vnni() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512vnni");
 }
+#else
+bool cpu_has_avx2() { return false; }
+bool cpu_has_vnni() { return false; }
+#endif
 
 // The best path the CPU has, capped by JITGEN_SIMD (cpu_kernels.h): avx512 keeps VNNI, avx2 caps at AVX2, and the
 // older targets (sse4, ssse3, scalar, portable) take the portable panels.
@@ -298,6 +305,7 @@ const char* quant_path_name(QuantPath p) {
 // scalar rows; tests compare the kernels, which use this, against the oracle, which uses the scalar code). It was
 // 19% of a batch-32 int8 decode profile when it ran scalar on one thread.
 void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& a) {
+#if defined(__x86_64__)
   if (quant_path() != QuantPath::kVnni || (G % 16 != 0 && groups != 1)) return quantize_activations(x, M, K, G, groups, a);
   a.M = M;
   a.G = G;
@@ -310,6 +318,9 @@ void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, 
     for (int64_t m = m0; m < m1; ++m)
       quant::quantize_row_avx512(x + m * K, K, G, a.q.data() + m * a.Kp, a.qsum.data() + m * groups, a.sx.data() + m);
   });
+#else
+  quantize_activations(x, M, K, G, groups, a);
+#endif
 }
 
 namespace {
@@ -335,8 +346,13 @@ void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* 
   const quant::TileSink sink{bias, &e, y, w.N};
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
     switch (path) {
+#if defined(__x86_64__)
       case QuantPath::kVnni: quant::panels_vnni(a, w, sink, p0, p1); break;
       case QuantPath::kAvx2: quant::panels_avx2(a, w, sink, p0, p1); break;
+#else
+      case QuantPath::kVnni:
+      case QuantPath::kAvx2:  // never selected: cpu_has_* are false here
+#endif
       case QuantPath::kPortable: quant::panels_portable(a, w, sink, p0, p1); break;
     }
   });

@@ -1,13 +1,19 @@
 #include "runtime/roofline.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#define JITGEN_ROOFLINE_AVX2 1
+#else
+#define JITGEN_ROOFLINE_AVX2 0
+#endif
 
 #include "runtime/thread_pool.h"
 
@@ -24,15 +30,20 @@ using Buffer = std::unique_ptr<float[], FreeDeleter>;
 
 Buffer alloc(int64_t n) { return Buffer(static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)))); }
 
+#if JITGEN_ROOFLINE_AVX2
+// AVX2 streams (non-temporal stores for the triad) where the CPU has them; plain loops elsewhere (other ISAs: the
+// compiler's vectorization of the plain loops).
 __attribute__((target("avx2,fma"))) void triad_avx2(float* a, const float* b, const float* c, float s, int64_t lo,
                                                     int64_t hi) {
   const __m256 sv = _mm256_set1_ps(s);
   for (int64_t i = lo; i < hi; i += 8)
     _mm256_stream_ps(a + i, _mm256_fmadd_ps(sv, _mm256_load_ps(c + i), _mm256_load_ps(b + i)));
 }
+#endif
 void triad_plain(float* a, const float* b, const float* c, float s, int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; ++i) a[i] = b[i] + s * c[i];
 }
+#if JITGEN_ROOFLINE_AVX2
 __attribute__((target("avx2,fma"))) float sum_avx2(const float* a, int64_t lo, int64_t hi) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (int64_t i = lo; i < hi; i += 32) {
@@ -45,10 +56,39 @@ __attribute__((target("avx2,fma"))) float sum_avx2(const float* a, int64_t lo, i
   _mm256_store_ps(t, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
   return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
+#endif
 float sum_plain(const float* a, int64_t lo, int64_t hi) {
   float s = 0;
   for (int64_t i = lo; i < hi; ++i) s += a[i];
   return s;
+}
+
+bool cpu_has_avx2() {
+#if JITGEN_ROOFLINE_AVX2
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+void triad(bool avx2, float* a, const float* b, const float* c, float s, int64_t lo, int64_t hi) {
+#if JITGEN_ROOFLINE_AVX2
+  if (avx2) return triad_avx2(a, b, c, s, lo, hi);
+#endif
+  triad_plain(a, b, c, s, lo, hi);
+}
+float sum(bool avx2, const float* a, int64_t lo, int64_t hi) {
+#if JITGEN_ROOFLINE_AVX2
+  if (avx2) return sum_avx2(a, lo, hi);
+#endif
+  return sum_plain(a, lo, hi);
+}
+// The streamed (non-temporal) stores are globally visible before the clock stops.
+void store_fence() {
+#if JITGEN_ROOFLINE_AVX2
+  _mm_sfence();
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
 }
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -59,7 +99,7 @@ Bandwidth measure_bandwidth(int repeats) {
   const int64_t n = int64_t{1} << 25;  // 32 Mi floats = 128 MiB per array, 4x the LLC
   const int64_t grain = 4096;
   Buffer a = alloc(n), b = alloc(n), c = alloc(n);
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx2 = cpu_has_avx2();
   // First touch from the pool, so pages land where the threads that stream them run.
   parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) a[i] = 0, b[i] = 1, c[i] = 2;
@@ -69,13 +109,13 @@ Bandwidth measure_bandwidth(int repeats) {
   for (int r = 0; r < std::max(1, repeats); ++r) {
     auto t0 = Clock::now();
     parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
-      avx2 ? triad_avx2(a.get(), b.get(), c.get(), 3.0f, lo, hi) : triad_plain(a.get(), b.get(), c.get(), 3.0f, lo, hi);
+      triad(avx2, a.get(), b.get(), c.get(), 3.0f, lo, hi);
     });
-    _mm_sfence();
+    store_fence();
     bw.triad_gbps = std::max(bw.triad_gbps, 3.0 * n * sizeof(float) / seconds_since(t0) / 1e9);
     t0 = Clock::now();
     parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
-      const float s = avx2 ? sum_avx2(b.get(), lo, hi) : sum_plain(b.get(), lo, hi);
+      const float s = sum(avx2, b.get(), lo, hi);
       sink[(lo / grain) % 64] += s;
     });
     bw.read_gbps = std::max(bw.read_gbps, 1.0 * n * sizeof(float) / seconds_since(t0) / 1e9);

@@ -10,11 +10,23 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 namespace jitgen::runtime {
 
 namespace {
+
+// One spin-wait step: tells the core this thread is waiting (x86 pause, ARM yield), so a sibling hyperthread
+// or the waited-for worker gets the pipeline.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
 
 thread_local bool t_inside_pool = false;
 
@@ -57,7 +69,7 @@ class Pool {
     work(gen);
     t_inside_pool = false;
     for (int spins = 0; done_.load(std::memory_order_acquire) < parts; ++spins) {
-      if (spins < 4000) _mm_pause();
+      if (spins < 4000) cpu_relax();
       else std::this_thread::yield();  // a claimed part runs on a preempted worker: let it finish
     }
   }
@@ -86,7 +98,7 @@ class Pool {
       for (int spins = 0; ((s = state_.load(std::memory_order_acquire)) >> 32) == seen; ++spins) {
         if (stop_.load(std::memory_order_relaxed)) return;
         if (spins < 2000) {
-          _mm_pause();
+          cpu_relax();
           continue;
         }
         sleepers_.fetch_add(1);

@@ -1,6 +1,7 @@
 #pragma once
-// AVX-512 (F, BW, DQ, VL) kernels. Compiled with those flags in their own file; callers dispatch here
-// only when the selected SIMD target is avx512 (cpu/simd.h). Shapes use the legend of graph/builder.h.
+// AVX-512 (F, BW, DQ, VL) kernels. Compiled with those flags in their own file, on x86-64 only; callers dispatch
+// here only when the selected SIMD target is avx512 (cpu/simd.h). Shapes use the legend of graph/builder.h. On other
+// architectures only bf16_dot / set_bf16_dot exist (always false there, cpu_kernels.cc).
 #include <cstdint>
 
 #include "graph/builder.h"

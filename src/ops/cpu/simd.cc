@@ -281,6 +281,36 @@ void LayerNorm(const float* x, const float* gamma, const float* beta, float eps,
   });
 }
 
+void RmsNorm(const float* x, const float* gamma, float eps, int64_t R, int64_t C, float* out) {
+  runtime::parallel_for(R, 4, [&](int64_t r0, int64_t r1) {
+    const DF d;
+    const int64_t full = C / static_cast<int64_t>(kLanes) * static_cast<int64_t>(kLanes);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * C;
+      float* yr = out + r * C;
+      // Two vector accumulators (several partial sums: closer to torch's pairwise mean than one chain).
+      VF s0 = hn::Zero(d), s1 = hn::Zero(d);
+      int64_t c = 0;
+      for (; c + 2 * static_cast<int64_t>(kLanes) <= C; c += 2 * kLanes) {
+        const VF a = hn::LoadU(d, xr + c), b = hn::LoadU(d, xr + c + kLanes);
+        s0 = hn::MulAdd(a, a, s0);
+        s1 = hn::MulAdd(b, b, s1);
+      }
+      for (; c < full; c += kLanes) {
+        const VF a = hn::LoadU(d, xr + c);
+        s0 = hn::MulAdd(a, a, s0);
+      }
+      float ss = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+      for (; c < C; ++c) ss += xr[c] * xr[c];
+      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(C) + eps);
+      const VF iv = hn::Set(d, inv);
+      for (c = 0; c < full; c += kLanes)  // HF: weight * (x * rsqrt(var + eps))
+        hn::StoreU(hn::Mul(hn::LoadU(d, gamma + c), hn::Mul(hn::LoadU(d, xr + c), iv)), d, yr + c);
+      for (; c < C; ++c) yr[c] = gamma[c] * (xr[c] * inv);
+    }
+  });
+}
+
 }  // namespace jitgen::cpu::simd::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -292,6 +322,7 @@ HWY_EXPORT(GemmPanels);
 HWY_EXPORT(Bf16Pairs);
 HWY_EXPORT(Activations);
 HWY_EXPORT(LayerNorm);
+HWY_EXPORT(RmsNorm);
 
 namespace {
 
@@ -383,6 +414,10 @@ void activation(const float* x, float* out, int64_t n, Activation kind) {
 
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C, float* out) {
   HWY_DYNAMIC_DISPATCH(LayerNorm)(x, gamma, beta, eps, R, C, out);
+}
+
+void rms_norm(const float* x, const float* gamma, float eps, int64_t R, int64_t C, float* out) {
+  HWY_DYNAMIC_DISPATCH(RmsNorm)(x, gamma, eps, R, C, out);
 }
 
 }  // namespace jitgen::cpu::simd

@@ -2,7 +2,8 @@
 // CPU kernels written once over Highway (hwy/highway.h) and compiled for every SIMD target Highway 1.0.3
 // attains on this architecture: x86-64 AVX3 (AVX-512 F/BW/DQ/VL), AVX2 (+FMA, F16C), SSE4, SSSE3 and EMU128
 // (portable C++, the binary's generic baseline); ARM NEON and EMU128. Each entry point dispatches once per call
-// (HWY_DYNAMIC_DISPATCH) and then runs its per-target loop, threaded on the runtime pool. cpu_kernels.cc
+// (HWY_DYNAMIC_DISPATCH) and then runs its per-target loop, threaded on the runtime pool. SVE targets are not
+// built (src/ops/CMakeLists.txt: the panels keep arrays of vectors, which sizeless SVE vectors cannot be). cpu_kernels.cc
 // decides per call whether a kernel goes here or to the AVX-512 intrinsics (cpu/avx512.h: bf16 dot products on
 // AVX512_BF16, and the attention kernel). Shapes use the legend of graph/builder.h; no allocation per call.
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "graph/builder.h"
+#include "ops/cpu_kernels.h"
 #include "ops/cpu/panel_epilogue.h"
 #include "ops/prepared_weights.h"
 
@@ -39,5 +41,10 @@ void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t
 void activation(const float* x, float* out, int64_t n, Activation kind);
 // x [R, C] -> out [R, C]
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C, float* out);
+// x [R, C] -> out [R, C] = gamma * (x * rsqrt(mean(x^2) + eps)) (HF LlamaRMSNorm, fp32).
+void rms_norm(const float* x, const float* gamma, float eps, int64_t R, int64_t C, float* out);
+// cpu::attention_qkv's contract (cpu_kernels.h), shapes already checked (cpu/simd_attention.cc).
+void attention(const AttentionInputs& in, float* k_cache, float* v_cache, const int32_t* cache_pos,
+               const int32_t* key_mask, const AttentionShape& s, float scale, float* out);
 
 }  // namespace jitgen::cpu::simd

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Cross-builds jitgen and its test suite for 64-bit ARM (Debian's aarch64 toolchain, arm64 multiarch libraries) in
+# build-arm/ and runs the whole CTest suite under qemu-user, so that the Highway kernels' ARM targets (NEON, SVE,
+# SVE2) are proven correct on an x86 machine. Speed under emulation means nothing; correctness is what this shows.
+#   scripts/test-arm.sh                 install what is missing, build, run every test (qemu -cpu max)
+#   JITGEN_ARM_CPU=cortex-a72 scripts/test-arm.sh   another emulated CPU (a72: NEON only, no SVE)
+#   JITGEN_ARM_JOBS=N                   ctest -jN (default 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+scripts/install-deps.sh --arm
+
+build=build-arm
+cpu=${JITGEN_ARM_CPU:-max}
+export JITGEN_ARM_EMULATOR="qemu-aarch64;-cpu;${cpu}"  # CMAKE_CROSSCOMPILING_EMULATOR (cmake/aarch64-linux-gnu.cmake)
+
+# SentencePiece's arm64 packages cannot be installed beside the host's (no Multi-Arch: same), so they are unpacked
+# here and found through a pkg-config file that points at the unpacked copy; the binaries find the library by
+# their build RPATH.
+deps=$PWD/$build/deps
+if [ ! -f "$deps/pkgconfig/sentencepiece.pc" ]; then
+  rm -rf "$deps" && mkdir -p "$deps/debs" "$deps/root" "$deps/pkgconfig"
+  (cd "$deps/debs" && apt-get download -q libsentencepiece0:arm64 libsentencepiece-dev:arm64 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  for d in "$deps"/debs/*.deb; do dpkg-deb -x "$d" "$deps/root"; done
+  sed "s|^prefix=.*|prefix=$deps/root/usr|" "$deps/root/usr/lib/aarch64-linux-gnu/pkgconfig/sentencepiece.pc" \
+    >"$deps/pkgconfig/sentencepiece.pc"
+fi
+export PKG_CONFIG_PATH="$deps/pkgconfig"
+
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+  "${launcher[@]}" >/dev/null
+nice -n 10 cmake --build "$build"
+built=$(date +%s)
+
+# Which Highway target the kernels run on under this emulated CPU, and what else it could run.
+echo "test-arm.sh: emulated CPU '$cpu': $(qemu-aarch64 -cpu "$cpu" "$build/apps/jitgen/jitgen" --version | grep -i simd)"
+
+# Every test runs; none is filtered out. Emulation is ~10-50x slower than native, so the per-test timeout is raised.
+nice -n 10 ctest --test-dir "$build" --output-on-failure -j"${JITGEN_ARM_JOBS:-2}" --timeout 1800
+echo "test-arm.sh: build $((built - start)) s, tests $(( $(date +%s) - built )) s, total $(( $(date +%s) - start )) s"
