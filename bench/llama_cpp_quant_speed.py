@@ -59,11 +59,14 @@ def main():
     ap.add_argument("--python", default=VENV)
     ap.add_argument("--work", default=os.path.join(HERE, ".work", "llama_cpp_speed"))
     ap.add_argument("--out")
+    ap.add_argument("--from-json", help="only write the table from a speed.json of an earlier (maybe cut short) run")
     a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
-    jitgen, bench = os.path.join(a.build, "jitgen"), os.path.join(a.build, "bench", "generate_bench")
     points = [tuple(map(int, p.split(":"))) for p in a.points.split(",")]
     presets = a.presets.split(",")
+    if a.from_json:
+        return report(json.load(open(a.from_json)), a, presets, points)
+    os.makedirs(a.work, exist_ok=True)
+    jitgen, bench = os.path.join(a.build, "jitgen"), os.path.join(a.build, "bench", "generate_bench")
     models, prompts = {}, {}
     for pr in presets:
         models[pr] = os.path.join(a.work, pr)
@@ -138,6 +141,7 @@ def report(result, a, presets, points):
             med = {s: statistics.median(r["decode_tps"] for r in v) for s, v in sel.items() if v}
             for jit, lc in PAIRS:
                 if jit not in med or lc not in med:
+                    lines.append(f"| {pr} | {B} | {th} | {jit} / {lc} | not measured (run cut short) | | | |")
                     continue
                 jr = sel[jit][0]
                 roof = [r["read_gbps"] * 1e9 / (jr["bytes_per_step_mid"] / B) for r in sel[jit]]
