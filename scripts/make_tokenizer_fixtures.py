@@ -14,6 +14,13 @@ Vocabularies are small (1-2k) so the committed fixtures stay small.
   t5                       SentencePiece Unigram converted by transformers' T5Converter (Precompiled
                            normalizer, Metaspace, TemplateProcessing adding </s>)
   (GPT-2: the real files, goldens in scripts/goldens_tokenizer.py)
+  cls_*                    folders whose tokenizer.json and tokenizer_class disagree, as hub folders saved by
+                           transformers 4.x do (class_folders below): AutoTokenizer rebuilds the pipeline for
+                           LlamaTokenizer (legacy true / false / absent, add_prefix_space false), GemmaTokenizer,
+                           Qwen2Tokenizer (also picked by config.json's model_type), GPT2Tokenizer,
+                           GPTNeoXTokenizer and T5Tokenizer, and takes PreTrainedTokenizerFast (and LlamaTokenizer
+                           over a byte-level file) as is
+  kjv-llama-5m.goldens.json  the same goldens for the built-in default model's folder, models/kjv-llama-5m
 
 Each family is written to tests/fixtures/tokenizers/<name>/ as an HF folder (tokenizer.json +
 tokenizer_config.json) plus goldens.json from transformers 5 (AutoTokenizer on the folder, i.e.
@@ -23,7 +30,8 @@ with and without skip_special_tokens, and padded / truncated batches. The script
 
 Run:  python3 scripts/make_tokenizer_fixtures.py            (regenerate the fixtures)
       python3 scripts/make_tokenizer_fixtures.py --compare  (regenerate in a temp dir and run jitgen's
-                                                              `tokenize` CLI against HF live)
+                                                              family test against HF live)
+      add --classes-only for just the cls_* folders
 """
 import argparse
 import json
@@ -209,7 +217,10 @@ def family_texts(specials, seed):
 
 
 # ------------------------------------------------------------------------------------------ goldens
-def goldens(folder, texts, specials):
+def goldens(folder, texts, specials, raw_check=True):
+    """AutoTokenizer's ids / decodes / batches on `folder`. raw_check: assert that tokenizer.json loaded as is
+    (tokenizers.Tokenizer.from_file) gives the same ids; otherwise (class_folders, where transformers rebuilds the
+    pipeline) count the texts where it does not, as `differs_from_tokenizer_json`."""
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
     hf = AutoTokenizer.from_pretrained(folder)
@@ -224,12 +235,15 @@ def goldens(folder, texts, specials):
         n_pre += 1
     n_post = len(empty) - n_pre
     enc = []
+    differs = 0
     for t in texts:
         ids = hf(t)["input_ids"]
         plain = hf(t, add_special_tokens=False)["input_ids"]
-        if raw is not None:
+        if raw is not None and raw_check:
             assert plain == raw.encode(t, add_special_tokens=False).ids, (folder, t)
             assert ids == raw.encode(t).ids, (folder, t)
+        elif raw is not None:
+            differs += ids != raw.encode(t).ids
         rec = {"text": t, "ids": ids}
         if ids[n_pre:len(ids) - n_post] != plain:
             rec["ids_plain"] = plain
@@ -252,6 +266,10 @@ def goldens(folder, texts, specials):
             ids.insert(rnd.randint(0, len(ids)), rnd.choice(special_ids))
         for skip in (False, True):
             dec.append({"ids": ids, "skip_special_tokens": skip, "text": hf.decode(ids, skip_special_tokens=skip)})
+    specials_info = {k: getattr(hf, k) for k in ("bos_token", "eos_token", "unk_token", "pad_token")}
+    ids_info = {k + "_id": getattr(hf, k + "_id") for k in ("bos_token", "eos_token", "unk_token", "pad_token")}
+    if hf.pad_token is None:  # the folder names no pad token: pad with eos, as jitgen's encode_batch then does
+        hf.pad_token = hf.eos_token
     batch_texts = [texts[10:13], [texts[3], texts[3]], ["", texts[100]], texts[300:304]]
     batch = []
     for tb in batch_texts:
@@ -272,33 +290,179 @@ def goldens(folder, texts, specials):
                                       "truncation_side": trunc[1] if trunc else "right", "add_special_tokens": add,
                                       "input_ids": out["input_ids"], "attention_mask": out["attention_mask"]})
     hf.truncation_side = "right"
-    specials_info = {k: getattr(hf, k) for k in ("bos_token", "eos_token", "unk_token", "pad_token")}
-    ids_info = {k + "_id": getattr(hf, k + "_id") for k in ("bos_token", "eos_token", "unk_token", "pad_token")}
-    return {"vocab_size": len(hf), "post_processor_prefix": n_pre, "post_processor_suffix": n_post, "special_tokens": specials_info, "special_ids": ids_info,
+    extra = {} if raw_check else {"hf_class": type(hf).__name__, "differs_from_tokenizer_json": differs}
+    return {**extra, "vocab_size": len(hf), "post_processor_prefix": n_pre, "post_processor_suffix": n_post, "special_tokens": specials_info, "special_ids": ids_info,
             "chat_template": hf.chat_template or "", "model_max_length": hf.model_max_length,
             "encode": enc, "decode": dec, "batch": batch}
 
 
-def save_family(name, tok, config, specials, out_root):
+def save_family(name, tok, config, specials, out_root, model_config=None, raw_check=True):
+    """An HF folder: tokenizer.json (`tok`), tokenizer_config.json (`config`; tokenizer_class
+    PreTrainedTokenizerFast unless it names one), config.json when `model_config` is given, and goldens.json."""
     import tokenizers
     import transformers
     folder = os.path.join(out_root, name)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     tok.save(os.path.join(folder, "tokenizer.json"), pretty=False)
-    config = dict(config, tokenizer_class="PreTrainedTokenizerFast")
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", **config}
     with open(os.path.join(folder, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1, ensure_ascii=False)
-    texts = family_texts(specials, seed=hash(name) % 1000 if False else len(name))
+    if model_config is not None:
+        with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(model_config, f, indent=1)
+    texts = family_texts(specials, seed=len(name))
     assert len(texts) >= 500, (name, len(texts))
-    g = goldens(folder, texts, specials)
+    g = goldens(folder, texts, specials, raw_check=raw_check)
     g["generated_by"] = "scripts/make_tokenizer_fixtures.py"
     g["versions"] = {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
     with open(os.path.join(folder, "goldens.json"), "w", encoding="utf-8") as f:
         json.dump(g, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
     size = sum(os.path.getsize(os.path.join(folder, x)) for x in os.listdir(folder))
-    print(f"{name}: {len(g['encode'])} texts, {len(g['decode'])} decodes, {len(g['batch'])} batches, {size} bytes")
+    cls = f", {g['hf_class']}, {g['differs_from_tokenizer_json']} texts differ from tokenizer.json as is" if "hf_class" in g else ""
+    print(f"{name}: {len(g['encode'])} texts, {len(g['decode'])} decodes, {len(g['batch'])} batches, {size} bytes{cls}")
+    return g
+
+
+# ------------------------------------------------------------------------------------------ class folders
+# transformers 5 rebuilds the normalizer / pre-tokenizer / decoder (and model options) of tokenizer.json for a
+# tokenizer_class with its own __init__, keeping the file's vocab / merges (docs/tokenizers.md). Real hub folders
+# saved by transformers 4.x therefore hold a tokenizer.json their class does not reproduce; these folders are made
+# that way, and their goldens are what AutoTokenizer gives (not the file as is).
+def llama2_as_transformers4_saved(tok):
+    """The Llama-2 layout transformers 4.x's LlamaConverter wrote (legacy): normalizer Prepend("▁") +
+    Replace(" ", "▁"), no pre-tokenizer, decoder Replace / ByteFallback / Fuse / Strip, BPE unk_token <unk>."""
+    from tokenizers import decoders, normalizers
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.pre_tokenizer = None
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.model.unk_token = "<unk>"
+    return tok
+
+
+def added_tokens_decoder(tok):
+    """tokenizer_config.json's added_tokens_decoder as transformers 4.x saved it."""
+    return {str(i): {"content": t.content, "lstrip": t.lstrip, "normalized": t.normalized, "rstrip": t.rstrip,
+                     "single_word": t.single_word, "special": t.special}
+            for i, t in sorted(tok.get_added_tokens_decoder().items())}
+
+
+def class_folders(lines, work):
+    """(name, tokenizer, tokenizer_config, specials, config.json or None, loaded as is?) for each class folder."""
+    llama, cfg, sp = make_llama2(lines, work, legacy=True)
+    llama = llama2_as_transformers4_saved(llama)
+    cfg = {k: v for k, v in cfg.items() if k != "legacy"}
+    cfg4 = dict(cfg, added_tokens_decoder=added_tokens_decoder(llama))
+    l3, l3cfg, l3sp = make_byte_level(lines, LLAMA3_PATTERN, "<|begin_of_text|>", "<|end_of_text|>")
+    sm, smcfg, smsp = make_byte_level(lines, None, "<|endoftext|>", "<|endoftext|>", digits=True, ignore_merges=False,
+                                      nfc=False)
+    t5, t5cfg, t5sp = make_t5(lines, work)
+    no_pad = {k: v for k, v in l3cfg.items() if k != "pad_token"}
+    return [
+        ("cls_llama_legacy", llama, dict(cfg4, tokenizer_class="LlamaTokenizer", legacy=True), sp, None, False),
+        ("cls_llama_nonlegacy", llama, dict(cfg4, tokenizer_class="LlamaTokenizerFast", legacy=False), sp, None, False),
+        # legacy absent (LlamaTokenizer's default: False); add_bos_token / add_eos_token, which transformers 5
+        # drops when a tokenizer.json is present (the file's post-processor stays)
+        ("cls_llama_nolegacy", llama, dict(cfg4, tokenizer_class="LlamaTokenizer", add_bos_token=False,
+                                           add_eos_token=True), sp, None, False),
+        ("cls_llama_noprefix", llama, dict(cfg4, tokenizer_class="LlamaTokenizer", legacy=True, add_prefix_space=False),
+         sp, None, False),
+        # GemmaTokenizer over the same file, no added_tokens_decoder (the file's added tokens); mask_token unnamed:
+        # the class's default <mask> is added
+        ("cls_gemma", llama, dict(cfg, tokenizer_class="GemmaTokenizer"), sp, None, False),
+        # the class that takes the file as is
+        ("cls_fast_asis", llama, dict(cfg4, tokenizer_class="PreTrainedTokenizerFast", legacy=False, add_bos_token=False),
+         sp, None, True),
+        # LlamaTokenizer over a byte-level tokenizer.json: AutoTokenizer loads TokenizersBackend (as is)
+        ("cls_llama_bytelevel", l3, dict(l3cfg, tokenizer_class="LlamaTokenizer", legacy=False), l3sp, None, True),
+        ("cls_qwen2", sm, dict(smcfg, tokenizer_class="Qwen2Tokenizer"), smsp, None, False),
+        # config.json model_type qwen2 overrides the hub's class (MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS)
+        ("cls_qwen2_modeltype", l3, dict(l3cfg, tokenizer_class="PreTrainedTokenizerFast", add_prefix_space=True), l3sp,
+         {"model_type": "qwen2"}, False),
+        ("cls_gpt2", sm, {k: v for k, v in dict(smcfg, tokenizer_class="GPT2Tokenizer", add_prefix_space=True).items()
+                          if k not in ("bos_token", "eos_token")}, smsp, None, False),
+        # GPTNeoXTokenizer: NFC + ByteLevel, its update_post_processor drops the file's BOS template; pad_token
+        # unnamed: the class's default <|padding|> is added
+        ("cls_neox", l3, dict(no_pad, tokenizer_class="GPTNeoXTokenizer"), l3sp, None, False),
+        # T5Tokenizer: extra_ids absent (default 100), the file has 3
+        ("cls_t5", t5, dict(t5cfg, tokenizer_class="T5Tokenizer"), t5sp, None, False),
+    ]
+
+
+DEFAULT_MODEL = os.path.join(ROOT, "models", "kjv-llama-5m")
+
+
+def build_default_model_goldens(out_root):
+    """The built-in default model's own folder (LlamaTokenizer over a tokenizer.json whose Metaspace says "always"
+    where the class builds "first"): goldens only, as kjv-llama-5m.goldens.json (the folder is sha256-checked)."""
+    import tokenizers
+    import transformers
+    specials = ["<s>", "</s>", "<unk>"]
+    texts = family_texts(specials, seed=5)
+    g = goldens(DEFAULT_MODEL, texts, specials, raw_check=False)
+    assert g["hf_class"] == "LlamaTokenizer" and g["differs_from_tokenizer_json"] > 0, g["hf_class"]
+    g["generated_by"] = "scripts/make_tokenizer_fixtures.py"
+    g["versions"] = {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
+    with open(os.path.join(out_root, "kjv-llama-5m.goldens.json"), "w", encoding="utf-8") as f:
+        json.dump(g, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    print(f"kjv-llama-5m: {len(g['encode'])} texts, {len(g['decode'])} decodes, {len(g['batch'])} batches, "
+          f"{g['differs_from_tokenizer_json']} texts differ from tokenizer.json as is")
+
+
+def build_class_resolution(out_root):
+    """Which class AutoTokenizer.from_pretrained picks for combinations of tokenizer_config.json's tokenizer_class,
+    config.json's tokenizer_class / model_type and whether tokenizer.json is byte-level: the classes'
+    from_pretrained is replaced by one returning the class name, so nothing is built (tests/fixtures/tokenizers/
+    class_resolution.json; src/tokenizer/hf_class_rules.cc resolve_hf_tokenizer_class must agree)."""
+    import itertools
+    from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+    cfg_classes = [None, "LlamaTokenizer", "LlamaTokenizerFast", "PreTrainedTokenizerFast", "TokenizersBackend",
+                   "Qwen2Tokenizer", "Qwen2TokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast", "GemmaTokenizer",
+                   "T5Tokenizer", "GPTNeoXTokenizerFast", "BloomTokenizerFast", "CodeLlamaTokenizer", "BertTokenizer",
+                   "ConvBertTokenizer", "NoSuchTokenizer", "PythonBackend"]
+    model_types = [None, "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma3_text", "gpt2", "opt", "t5",
+                   "gpt_neox", "bert", "olmo2"]
+    cases = []
+    saved = PreTrainedTokenizerBase.__dict__["from_pretrained"]
+    PreTrainedTokenizerBase.from_pretrained = classmethod(lambda cls, *a, **k: cls.__name__)
+    try:
+        from transformers import AutoTokenizer
+        with tempfile.TemporaryDirectory() as d:
+            combos = list(itertools.product(cfg_classes, model_types, (False, True), (None,)))
+            combos += [(None, mt, bl, cc) for mt in (None, "llama", "qwen2", "gpt2") for bl in (False, True)
+                       for cc in ("LlamaTokenizerFast", "GPT2Tokenizer", "T5Tokenizer")]
+            for cls, mt, byte_level, config_cls in combos:
+                for f in os.listdir(d):
+                    os.remove(os.path.join(d, f))
+                pre = {"type": "ByteLevel"} if byte_level else {"type": "Metaspace"}
+                with open(os.path.join(d, "tokenizer.json"), "w") as f:
+                    json.dump({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": pre}, f)
+                with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+                    json.dump({} if cls is None else {"tokenizer_class": cls}, f)
+                if mt is not None or config_cls is not None:
+                    with open(os.path.join(d, "config.json"), "w") as f:
+                        json.dump({k: v for k, v in (("model_type", mt), ("tokenizer_class", config_cls)) if v}, f)
+                got = AutoTokenizer.from_pretrained(d)
+                cases.append({"tokenizer_class": cls or "", "config_tokenizer_class": config_cls or "",
+                              "model_type": mt or "", "byte_level": byte_level, "class": got})
+    finally:
+        PreTrainedTokenizerBase.from_pretrained = saved
+    with open(os.path.join(out_root, "class_resolution.json"), "w") as f:
+        json.dump({"generated_by": "scripts/make_tokenizer_fixtures.py", "cases": cases}, f, indent=0)
+    print(f"class_resolution.json: {len(cases)} cases, classes {sorted(set(c['class'] for c in cases))}")
+
+
+def build_classes(out_root):
+    lines = corpus_lines()
+    with tempfile.TemporaryDirectory() as work:
+        for name, tok, cfg, sp, model_config, as_is in class_folders(lines, work):
+            g = save_family(name, tok, cfg, sp, out_root, model_config=model_config, raw_check=as_is)
+            assert as_is or g["differs_from_tokenizer_json"] > 0, (name, "the class rebuilds nothing the texts see")
+    build_default_model_goldens(out_root)
+    build_class_resolution(out_root)
 
 
 def build_all(out_root):
@@ -316,20 +480,24 @@ def build_all(out_root):
         save_family("smollm", tok, cfg, sp, out_root)
         tok, cfg, sp = make_t5(lines, work)
         save_family("t5", tok, cfg, sp, out_root)
+    build_classes(out_root)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compare", action="store_true", help="regenerate into a temp dir and compare with jitgen")
+    ap.add_argument("--classes-only", action="store_true", help="only the cls_* folders (tokenizer_class rules)")
     ap.add_argument("--jitgen", default=os.path.join(ROOT, "build", "tests", "tokenizer_family_test"))
     a = ap.parse_args()
+    build = build_classes if a.classes_only else build_all
     if not a.compare:
-        build_all(OUT_ROOT)
+        build(OUT_ROOT)
         return
     with tempfile.TemporaryDirectory() as out:
-        build_all(out)
+        build(out)
         env = dict(os.environ, JITGEN_TOKENIZER_FIXTURES=out)
-        sys.exit(subprocess.call([a.jitgen], env=env))
+        args = [a.jitgen] + (["--gtest_filter=*cls_*:*kjv*"] if a.classes_only else [])
+        sys.exit(subprocess.call(args, env=env))
 
 
 if __name__ == "__main__":

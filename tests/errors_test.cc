@@ -111,6 +111,14 @@ void load_spm_dir(const std::string& name, const std::string& model, const json&
   test::write_file(d + "/tokenizer_config.json", config.dump());
   (void)Tokenizer::from_dir(d);
 }
+// A folder with tokenizer.json `doc` and tokenizer_config.json `config` (hf_class_rules.cc applies the class).
+void load_class_dir(const std::string& name, const json& doc, const json& config) {
+  const std::string d = scratch().file("cls_" + name);
+  std::filesystem::create_directories(d);
+  test::write_file(d + "/tokenizer.json", doc.dump());
+  test::write_file(d + "/tokenizer_config.json", config.dump());
+  (void)Tokenizer::from_dir(d);
+}
 void load_vocab_merges(const std::string& vocab, const std::string& merges) {
   test::write_file(scratch().file("vocab.json"), vocab);
   test::write_file(scratch().file("merges.txt"), merges);
@@ -765,6 +773,21 @@ const std::vector<LibCase>& core_lib_cases() {
        }},
       {"TOK-SPM-T5-EOS", ErrorCode::kInvalidFile, "T5Tokenizer needs an eos_token", [] {
          load_spm_dir("eos", spm_fixture("spm_t5"), {{"tokenizer_class", "T5Tokenizer"}, {"eos_token", nullptr}});
+       }},
+      {"TOK-CLASS-UNSUPPORTED", ErrorCode::kInvalidFile,
+       "tokenizer_config.json: the folder loads as BertTokenizer in transformers 5, which rebuilds the tokenizer.json pipeline",
+       [] { load_class_dir("bert", tokenizer_doc(), {{"tokenizer_class", "BertTokenizerFast"}}); }},
+      {"TOK-CLASS-MODEL-TYPE", ErrorCode::kInvalidFile,
+       "tokenizer.json: model.type is \"WordLevel\" (expected \"BPE\": tokenizer_config.json's Qwen2Tokenizer rebuilds", [] {
+         json d = tokenizer_doc();
+         d["model"] = {{"type", "WordLevel"}, {"vocab", {{"a", 0}}}, {"unk_token", "a"}};
+         load_class_dir("wordlevel", d, {{"tokenizer_class", "Qwen2Tokenizer"}});
+       }},
+      {"TOK-CLASS-T5-EOS", ErrorCode::kInvalidFile, "tokenizer_config.json: T5Tokenizer needs an eos_token in the vocabulary", [] {
+         const json d = {{"model", {{"type", "Unigram"}, {"vocab", json::array({json::array({"<pad>", 0.0}), json::array({"b", -1.0}),
+                                                                    json::array({"<unk>", 0.0}), json::array({"a", -1.0})})},
+                             {"unk_id", 2}}}};
+         load_class_dir("t5", d, {{"tokenizer_class", "T5Tokenizer"}, {"eos_token", nullptr}, {"extra_ids", 0}});
        }},
       {"TOK-UNIGRAM-NO-UNK", ErrorCode::kInvalidFile, "model.unk_id is null but the text has a char no piece covers", [] {
          const std::string p = scratch().file("tokenizer.json");

@@ -312,14 +312,19 @@ INSTANTIATE_TEST_SUITE_P(Layouts, PermutedModule,
 
 // ------------------------------------------------------------------ the CLI
 
-// A copy of a fixture folder with a WordLevel tokenizer over its 64 ids ("w0" .. "w63"), so the CLI can run it.
+// A copy of a fixture folder with a character-level BPE tokenizer over its 64 ids ("a" .. "z" = 0 .. 25, then
+// "A" .. "Z", "0" .. "9", "!", "<|endoftext|>"), so the CLI can run it. A BPE without merges, because
+// transformers 5 loads a qwen2 folder's tokenizer.json as Qwen2Tokenizer, which keeps only a BPE vocabulary and
+// names <|endoftext|> its eos / unk / pad (hf_class_rules.cc); "fjr" is 5 9 17 either way.
 std::string with_tokenizer(const test::TempDir& dir, const std::string& fixture) {
   for (const auto& e : std::filesystem::directory_iterator(test::fixture_path("quantized/" + fixture)))
     std::filesystem::copy_file(e.path(), dir.file(e.path().filename().string()));
   json vocab = json::object();
-  for (int i = 0; i < 64; ++i) vocab["w" + std::to_string(i)] = i;
+  const std::string chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!";
+  for (int i = 0; i < 63; ++i) vocab[chars.substr(i, 1)] = i;
+  vocab["<|endoftext|>"] = 63;
   const json tok = {{"version", "1.0"},
-                    {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "w0"}}},
+                    {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}},
                     {"pre_tokenizer", {{"type", "WhitespaceSplit"}}}};
   test::write_file(dir.file("tokenizer.json"), tok.dump());
   return dir.path();
@@ -330,7 +335,7 @@ TEST(QuantCheckpointCli, GeneratesWithoutAFlagAndRefusesQuantize) {
   for (const std::string fixture : {"gptq_g32_asym_descact_qwen2", "awq_g32_skip_down"}) {
     test::TempDir dir;
     const std::string model = with_tokenizer(dir, fixture);
-    const auto r = test::run_cli("generate --model '" + model + "' --max-new-tokens 6 --json 'w5 w9 w17'");
+    const auto r = test::run_cli("generate --model '" + model + "' --max-new-tokens 6 --json 'fjr'");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json out = json::parse(r.out);
     const Model m = Model::from_dir(model);

@@ -106,7 +106,9 @@ TEST_P(StreamFamily, RandomIdsConcatenateToDecode) {
 
 INSTANTIATE_TEST_SUITE_P(AllKinds, StreamFamily, ::testing::Values("llama2", "llama2_legacy", "llama3", "qwen2",
                                                                    "smollm", "t5", "gpt2", "spm_llama_legacy",
-                                                                   "spm_t5"));
+                                                                   "spm_t5", "cls_llama_nonlegacy", "cls_llama_noprefix",
+                                                                   "cls_gemma", "cls_qwen2_modeltype", "cls_gpt2",
+                                                                   "cls_neox", "cls_t5"));
 
 std::vector<int32_t> ids_of(const Tokenizer& tok, std::initializer_list<const char*> tokens) {
   std::vector<int32_t> ids;

@@ -2,14 +2,17 @@
 // by scripts/make_tokenizer_fixtures.py with the oracle libraries' own trainers / converters (Llama-2 style
 // SentencePiece BPE with byte fallback, legacy and not; Llama-3 and Qwen2 style byte-level BPE with their
 // Split regexes, NFC and ignore_merges; SmolLM style with individual digits; T5 style Unigram with the
-// Precompiled normalizer) and goldens.json from transformers 5 on that folder. JITGEN_TOKENIZER_FIXTURES
-// points at a freshly generated set instead (the script's --compare mode).
+// Precompiled normalizer) and goldens.json from transformers 5 on that folder. The cls_* folders hold a
+// tokenizer.json that their tokenizer_class rebuilds differently in transformers 5 (as hub folders saved by
+// transformers 4.x do; src/tokenizer/hf_class_rules.cc), and kjv_llama_5m is the built-in default model's folder.
+// JITGEN_TOKENIZER_FIXTURES points at a freshly generated set instead (the script's --compare mode).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
 #include "jitgen/tokenizer.h"
 #include "test_support.h"
+#include "tokenizer/hf_class_rules.h"
 
 namespace jitgen {
 namespace {
@@ -29,9 +32,12 @@ struct Family {
 class TokenizerFamily : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = fixtures_root() + "/" + GetParam();
+    // The built-in default model's folder is not copied into the fixtures (it is sha256-checked in models/): only
+    // its goldens are.
+    const bool builtin = GetParam() == "kjv_llama_5m";
+    dir_ = builtin ? test::source_dir() + "/models/kjv-llama-5m" : fixtures_root() + "/" + GetParam();
     tok_ = std::make_unique<Tokenizer>(Tokenizer::from_dir(dir_));
-    g_ = json::parse(test::read_file(dir_ + "/goldens.json"));
+    g_ = json::parse(test::read_file(builtin ? fixtures_root() + "/kjv-llama-5m.goldens.json" : dir_ + "/goldens.json"));
   }
   std::string dir_;
   std::unique_ptr<Tokenizer> tok_;
@@ -142,9 +148,27 @@ TEST_P(TokenizerFamily, TokenBytesConcatenateToTheTextOfContentTokens) {
   EXPECT_GT(checked, 200);
 }
 
+TEST(TokenizerClass, ResolvedAsAutoTokenizerResolvesIt) {
+  // class_resolution.json: the class AutoTokenizer.from_pretrained picks for combinations of tokenizer_config.json's
+  // tokenizer_class, config.json's tokenizer_class / model_type and a byte-level or Metaspace tokenizer.json.
+  const json g = json::parse(test::read_file(fixtures_root() + "/class_resolution.json"));
+  ASSERT_GE(g["cases"].size(), 500u);
+  int bad = 0;
+  for (const json& c : g["cases"]) {
+    const std::string got = tokenizer::resolve_hf_tokenizer_class(c["tokenizer_class"].get<std::string>(),
+                                                                  c["config_tokenizer_class"].get<std::string>(),
+                                                                  c["model_type"].get<std::string>(), c["byte_level"]);
+    if (got != c["class"].get<std::string>() && ++bad <= 20) ADD_FAILURE() << c.dump() << " got " << got;
+  }
+  EXPECT_EQ(bad, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, TokenizerFamily,
                          ::testing::Values("llama2_legacy", "llama2", "llama3", "qwen2", "smollm", "t5", "spm_llama",
-                                           "spm_llama_legacy", "spm_llama_noprefix", "spm_t5"),
+                                           "spm_llama_legacy", "spm_llama_noprefix", "spm_t5", "cls_llama_legacy",
+                                           "cls_llama_nonlegacy", "cls_llama_nolegacy", "cls_llama_noprefix", "cls_gemma",
+                                           "cls_fast_asis", "cls_llama_bytelevel", "cls_qwen2", "cls_qwen2_modeltype",
+                                           "cls_gpt2", "cls_neox", "cls_t5", "kjv_llama_5m"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

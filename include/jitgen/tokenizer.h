@@ -32,10 +32,14 @@ struct BatchEncoding {
 
 class Tokenizer {
  public:
-  // From a folder: tokenizer.json when present, else a SentencePiece tokenizer.model (converted as transformers 5
-  // converts it for the tokenizer_class of tokenizer_config.json: LlamaTokenizer or T5Tokenizer; see
+  // From a folder, as transformers 5's AutoTokenizer loads it: tokenizer.json when present, rebuilt for the
+  // tokenizer class AutoTokenizer picks (LlamaTokenizer, Qwen2Tokenizer, GPT2Tokenizer, ... keep only the file's
+  // vocab / merges and build their own normalizer / pre-tokenizer / decoder from tokenizer_config.json's flags;
+  // TokenizersBackend / PreTrainedTokenizerFast take it as is; docs/tokenizers.md, src/tokenizer/hf_class_rules.cc),
+  // else a SentencePiece tokenizer.model (converted as transformers 5 converts it for LlamaTokenizer or T5Tokenizer;
   // src/tokenizer/sentencepiece.cc), else vocab.json + merges.txt; then tokenizer_config.json,
-  // special_tokens_map.json and chat_template.jinja when present. Throws jitgen::Error.
+  // special_tokens_map.json and chat_template.jinja when present. Throws jitgen::Error (a class whose rebuild
+  // jitgen does not implement is refused).
   static Tokenizer from_dir(const std::string& dir);
   static Tokenizer from_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
   static Tokenizer from_tokenizer_json(const std::string& path);

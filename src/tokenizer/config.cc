@@ -1,8 +1,9 @@
 // tokenizer_config.json, special_tokens_map.json and chat_template.jinja, applied as transformers 5's
-// TokenizersBackend does: named special tokens (bos/eos/unk/pad/sep/cls/mask) and added_tokens_decoder
-// entries missing from the tokenizer become special added tokens; add_bos_token / add_eos_token, when
-// present, replace the post-processor by "[bos] $A [eos]"; clean_up_tokenization_spaces, model_max_length
-// and chat_template are kept for callers.
+// TokenizersBackend does: named special tokens (bos/eos/unk/sep/pad/cls/mask), extra special tokens and
+// added_tokens_decoder entries missing from the tokenizer become special added tokens; add_bos_token /
+// add_eos_token, when present (and no tokenizer.json: _from_pretrained drops them otherwise), replace the
+// post-processor by "[bos] $A [eos]"; clean_up_tokenization_spaces, model_max_length and chat_template are kept
+// for callers.
 #include <filesystem>
 
 #include "jitgen/error.h"
@@ -14,11 +15,11 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kNamed[] = {"bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"};
+// SPECIAL_TOKENS_ATTRIBUTES order (tokenization_utils_base.py): tokens missing from the vocabulary get ids in this order.
+constexpr const char* kNamed[] = {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"};
 
 // A special token value: "<s>" or {"content": "<s>", ...} (AddedToken form); nullopt for null / absent.
-std::optional<AddedToken> token_value(const Node& parent, const char* key) {
-  auto n = parent.get(key);
+std::optional<AddedToken> token_of(const std::optional<Node>& n) {
   if (!n) return std::nullopt;
   AddedToken t;
   t.special = true;
@@ -37,9 +38,11 @@ std::optional<AddedToken> token_value(const Node& parent, const char* key) {
   return t;
 }
 
+std::optional<AddedToken> token_value(const Node& parent, const char* key) { return token_of(parent.get(key)); }
+
 }  // namespace
 
-void apply_config_files(const std::string& dir, Pipeline& p) {
+void apply_config_files(const std::string& dir, Pipeline& p, bool add_bos_eos_from_config) {
   namespace fs = std::filesystem;
   const fs::path d(dir);
   const std::string cfg_path = (d / "tokenizer_config.json").string();
@@ -94,6 +97,33 @@ void apply_config_files(const std::string& dir, Pipeline& p) {
       changed = true;
     }
   }
+  // Extra special tokens (transformers 5's extra_special_tokens; additional_special_tokens before it): a list of
+  // tokens, or a dict of model-specific named tokens; the class's own (T5's <extra_id_N>) come after them.
+  std::vector<AddedToken> extras;
+  for (const Node* src : {&c, &m}) {
+    std::optional<Node> list = src->get("extra_special_tokens");
+    if (!list || (list->json().is_array() && list->json().empty())) list = src->get("additional_special_tokens");
+    if (!list) continue;
+    if (list->json().is_object()) {
+      for (auto it = list->json().begin(); it != list->json().end(); ++it)
+        if (auto t = token_value(*list, it.key().c_str())) extras.push_back(*t);
+    } else {
+      list->require_array("a list of tokens");
+      for (size_t i = 0; i < list->json().size(); ++i) {
+        if (auto t = token_of(list->index(i))) extras.push_back(*t);
+      }
+    }
+    break;  // tokenizer_config.json's list wins over special_tokens_map.json's
+  }
+  for (const std::string& s : p.default_extra_special_tokens) extras.push_back(AddedToken{.content = s, .special = true});
+  for (AddedToken& t : extras) {
+    bool present = false;
+    for (const AddedToken& a : p.added) present |= a.content == t.content;
+    if (!present) {
+      p.add_token(std::move(t));
+      changed = true;
+    }
+  }
   if (changed) p.finish();
 
   auto id_of = [&](const char* key) -> std::optional<int32_t> {
@@ -108,7 +138,9 @@ void apply_config_files(const std::string& dir, Pipeline& p) {
   p.unk_id = id_of("unk_token");
   if (auto pad = id_of("pad_token")) p.pad_id = pad;
 
-  if (c.get("add_bos_token") || c.get("add_eos_token")) {
+  // transformers' _from_pretrained drops add_bos_token / add_eos_token when a tokenizer.json is present (its
+  // post-processor stays); for tokenizer.model and vocab.json folders they set "[bos] $A [eos]".
+  if (add_bos_eos_from_config && (c.get("add_bos_token") || c.get("add_eos_token"))) {
     bool add_bos = c.flag("add_bos_token", false) && p.bos_id;
     bool add_eos = c.flag("add_eos_token", false) && p.eos_id;
     p.post_processor = make_bos_eos_processor(add_bos ? p.bos_id : std::nullopt, add_eos ? p.eos_id : std::nullopt);

@@ -65,8 +65,12 @@ void Pipeline::add_token(AddedToken t) {
       return;
     }
   }
-  if (auto it = token_to_id.find(t.content); it != token_to_id.end()) t.id = it->second;
-  else t.id = static_cast<int32_t>(has_id.size());
+  if (auto it = token_to_id.find(t.content); it != token_to_id.end()) {
+    t.id = it->second;
+  } else {  // the next id, counting tokens added since the last finish()
+    t.id = static_cast<int32_t>(has_id.size());
+    for (const AddedToken& a : added) t.id = std::max(t.id, a.id + 1);
+  }
   added.push_back(std::move(t));
 }
 

@@ -45,6 +45,8 @@ struct Pipeline {
   std::map<std::string, std::string, std::less<>> special_tokens;  // "bos_token" -> "<s>", ...
   // Named tokens the tokenizer class defaults to when the config files do not name them (tokenizer.model folders).
   std::vector<std::pair<std::string, std::string>> default_special_tokens;
+  std::vector<std::string> default_extra_special_tokens;  // the class's extra special tokens (T5's <extra_id_N>)
+  std::string hf_class;  // the transformers class the folder loads as (hf_class_rules.cc); "" outside from_dir
   std::string chat_template;
   bool clean_up_tokenization_spaces = false;
   std::optional<int64_t> model_max_length;
@@ -80,7 +82,8 @@ std::unique_ptr<Pipeline> load_sentencepiece_dir(const std::string& dir);
 // vocab.json + merges.txt (GPT-2 slow format) -> pipeline.
 std::unique_ptr<Pipeline> load_vocab_merges(const std::string& vocab_json, const std::string& merges_txt);
 // Applies tokenizer_config.json / special_tokens_map.json / chat_template.jinja found in `dir`.
-void apply_config_files(const std::string& dir, Pipeline& p);
+// add_bos_eos_from_config: whether add_bos_token / add_eos_token set the post-processor (not with a tokenizer.json).
+void apply_config_files(const std::string& dir, Pipeline& p, bool add_bos_eos_from_config);
 
 std::string read_whole_file(const std::string& path, const char* what);
 nlohmann::json parse_json_file(const std::string& path, const char* what);

@@ -27,6 +27,7 @@
 #include <filesystem>
 
 #include "jitgen/error.h"
+#include "tokenizer/hf_class_rules.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/text.h"
 
@@ -166,10 +167,6 @@ Family family_of(const std::filesystem::path& dir, const json& cfg, const std::s
                      "how transformers converts this SentencePiece model)");
 }
 
-bool cfg_flag(const json& cfg, const char* key, bool fallback) {
-  return cfg.is_object() && cfg.contains(key) && cfg[key].is_boolean() ? cfg[key].get<bool>() : fallback;
-}
-
 json added(int id, const std::string& content, bool special) {
   return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
           {"normalized", false}, {"special", special}};
@@ -189,19 +186,13 @@ json llama_json(const sentencepiece::SentencePieceProcessor& sp, const json& cfg
       if (vocab.contains(l) && vocab.contains(r)) merges.push_back({l, r});
     });
   }
-  const bool legacy = cfg_flag(cfg, "legacy", false), prefix = cfg_flag(cfg, "add_prefix_space", true);
-  json dec = json::array({{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
-                          {{"type", "ByteFallback"}},
-                          {{"type", "Fuse"}}});
-  if (prefix) dec.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+  // The class's components are the same as for a tokenizer.json folder (hf_class_rules.cc).
   json j = {{"model",
              {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}, {"fuse_unk", true}, {"byte_fallback", true},
               {"unk_token", nullptr}, {"ignore_merges", false}}},
             {"normalizer", nullptr},
-            {"pre_tokenizer",
-             {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"},
-              {"prepend_scheme", !prefix ? "never" : legacy ? "always" : "first"}, {"split", false}}},
-            {"decoder", {{"type", "Sequence"}, {"decoders", dec}}}};
+            {"pre_tokenizer", llama_pre_tokenizer(cfg)},
+            {"decoder", llama_decoder(cfg)}};
   return j;
 }
 
@@ -209,10 +200,9 @@ json t5_json(const sentencepiece::SentencePieceProcessor& sp, const SpmSpec& spe
   json vocab = json::array();
   for (int i = 0; i < sp.GetPieceSize(); ++i) vocab.push_back({sp.IdToPiece(i), sp.GetScore(i)});
   for (int i = extra_ids - 1; i >= 0; --i) vocab.push_back({"<extra_id_" + std::to_string(i) + ">", 0.0});
-  json meta = {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", "always"}, {"split", true}};
   json j = {{"model", {{"type", "Unigram"}, {"vocab", vocab}, {"unk_id", 2}, {"byte_fallback", false}}},
-            {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", json::array({{{"type", "WhitespaceSplit"}}, meta})}}},
-            {"decoder", meta}};
+            {"pre_tokenizer", t5_pre_tokenizer()},
+            {"decoder", t5_decoder()}};
   j["normalizer"] = spec.charsmap.empty() ? json(nullptr)
                                           : json{{"type", "Precompiled"}, {"precompiled_charsmap", base64(spec.charsmap)}};
   return j;
@@ -277,7 +267,7 @@ std::unique_ptr<Pipeline> load_sentencepiece_dir(const std::string& dir) {
                                : std::vector<std::pair<const char*, const char*>>{{"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"pad_token", "<pad>"}};
   p->default_special_tokens.assign(defaults.begin(), defaults.end());
   p->eos_id.reset();  // not the tokenizer.json rule (<|endoftext|>): the named eos_token decides
-  apply_config_files(dir, *p);
+  apply_config_files(dir, *p, /*add_bos_eos_from_config=*/true);
   if (family == Family::kT5) {
     // T5Tokenizer.__init__ sets "$A </s>" after everything else.
     if (!p->eos_id) throw_invalid_file(path + ": T5Tokenizer needs an eos_token in the vocabulary (expected '</s>')");

@@ -9,6 +9,7 @@
 
 #include "jitgen/error.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/hf_class_rules.h"
 #include "tokenizer/impl.h"
 #include "tokenizer/pipeline.h"
 
@@ -47,7 +48,8 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
   fs::path d(dir);
   std::unique_ptr<tokenizer::Pipeline> p;
   if (fs::exists(d / "tokenizer.json")) {
-    p = tokenizer::load_tokenizer_json((d / "tokenizer.json").string());
+    // Rebuilt for the tokenizer class as transformers 5 does, config files applied (hf_class_rules.cc).
+    return Tokenizer(std::make_unique<Impl>(Impl{tokenizer::load_tokenizer_json_dir(dir)}));
   } else if (fs::exists(d / "tokenizer.model")) {
     return Tokenizer(std::make_unique<Impl>(Impl{tokenizer::load_sentencepiece_dir(dir)}));  // config files applied
   } else if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) {
@@ -55,7 +57,7 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
   } else {
     throw_invalid_file(dir + ": no tokenizer found (expected tokenizer.json, tokenizer.model, or vocab.json and merges.txt)");
   }
-  tokenizer::apply_config_files(dir, *p);
+  tokenizer::apply_config_files(dir, *p, /*add_bos_eos_from_config=*/true);
   return Tokenizer(std::make_unique<Impl>(Impl{std::move(p)}));
 }
 
