@@ -143,7 +143,52 @@ def small_cases(model, rng):
     kw = dict(base, max_new_tokens=10, num_beams=3, eos_token_id=eos_for(1), repetition_penalty=1.3,
               no_repeat_ngram_size=2)
     cases.append(make_case(model, "beam_with_processors", "small", [prompts[1]], kw))
+    cases += option_cases(model, prompts, paths, eos_for)
     return cases, prompts
+
+
+def option_cases(model, prompts, paths, eos_for):
+    """The generation_config.json processors beyond the classic ones, greedy and beam, left-padded batches."""
+    base = {"do_sample": False, "pad_token_id": 0}
+    cases = []
+    g0, g1 = paths[0][0], paths[1][0]
+    batch = prompts[:4]  # lengths 3, 7, 12, 1: left padding up to 12
+    opts = [
+        ("sequence_bias", dict(sequence_bias=[[[g0[0]], -30.0], [[g1[2], g1[3]], -30.0], [[g0[4]], 2.5],
+                                              [[g1[5], g1[6], g1[7]], 8.0]])),
+        ("suppress_tokens", dict(suppress_tokens=[g0[0], g0[1], g1[0], paths[2][0][0], paths[3][0][0], 5000])),
+        ("begin_suppress_tokens", dict(begin_suppress_tokens=[paths[i][0][0] for i in range(4)])),
+        ("forced_eos_token_id", dict(forced_eos_token_id=[g0[3], 7], max_new_tokens=6)),
+        ("exponential_decay", dict(exponential_decay_length_penalty=[2, 1.6], eos_token_id=eos_for(0) + eos_for(1))),
+        ("encoder_repetition_penalty_1.6", dict(encoder_repetition_penalty=1.6)),
+        ("encoder_repetition_penalty_0.5", dict(encoder_repetition_penalty=0.5, repetition_penalty=1.2)),
+        ("remove_invalid_values", dict(remove_invalid_values=True, bad_words_ids=[[g0[0]], [g1[1]]], min_new_tokens=3,
+                                       eos_token_id=[g0[2], g1[4]])),
+        ("renormalize_logits", dict(renormalize_logits=True, bad_words_ids=[[g0[0]]], suppress_tokens=[g1[0]])),
+    ]
+    for name, kw in opts:
+        kw = dict(base, **{"max_new_tokens": 12, "eos_token_id": [999], **kw})
+        cases.append(make_case(model, f"opt_{name}_batch", "small", batch, kw, transition=True))
+    # a one-token prompt: forced_bos_token_id takes the first step, begin_suppress_tokens the second (HF begin_index)
+    kw = dict(base, max_new_tokens=8, eos_token_id=[999], forced_bos_token_id=17,
+              begin_suppress_tokens=[paths[3][0][0], paths[3][0][1]])
+    cases.append(make_case(model, "opt_forced_bos_begin_suppress", "small", [prompts[3]], kw, transition=True))
+    kw = dict(base, max_new_tokens=8, eos_token_id=[999], forced_bos_token_id=17)
+    cases.append(make_case(model, "opt_forced_bos_longer_prompt_batch", "small", batch, kw))
+    # beam search: processors on log-probs, renormalize_logits changes the beam scores, expanded rows
+    beams = [
+        ("renormalize", dict(renormalize_logits=True, bad_words_ids=[[g0[0]]], suppress_tokens=[g1[0]])),
+        ("all_options", dict(sequence_bias=[[[g0[0]], -5.0], [[g1[2], g1[3]], 3.0]], suppress_tokens=[g1[1]],
+                             begin_suppress_tokens=[g0[0]], encoder_repetition_penalty=1.3,
+                             exponential_decay_length_penalty=[1, 1.3], renormalize_logits=True,
+                             remove_invalid_values=True, forced_eos_token_id=eos_for(0)[:1])),
+        ("encoder_repetition_penalty", dict(encoder_repetition_penalty=0.7)),
+    ]
+    for name, kw in beams:
+        kw = dict(base, **{"max_new_tokens": 8, "num_beams": 3, "num_return_sequences": 2, "length_penalty": 1.0,
+                           "early_stopping": False, "eos_token_id": eos_for(0) + eos_for(2), **kw})
+        cases.append(make_case(model, f"opt_beam_{name}", "small", [prompts[0], prompts[2]], kw, transition=True))
+    return cases
 
 
 def tiny_cases(model, tok):
@@ -181,6 +226,14 @@ SAMPLING = [
     {"temperature": 1.3, "top_k": 20, "top_p": 0.8},
     {"temperature": 0.8, "top_k": 30, "repetition_penalty": 1.3, "no_repeat_ngram_size": 2},
     {"temperature": 0.9, "top_k": 0, "top_p": 0.95, "min_p": 0.02, "typical_p": 0.95},
+    # the warpers HF adds beyond the classic ones (appended: the cases above keep their seeds)
+    {"top_k": 0, "epsilon_cutoff": 0.003},
+    {"top_k": 0, "eta_cutoff": 0.003},
+    {"top_k": 0, "top_h": 0.6},
+    {"temperature": 0.8, "top_k": 40, "top_h": 0.9, "epsilon_cutoff": 0.001, "eta_cutoff": 0.0005,
+     "renormalize_logits": True},
+    {"top_k": 20, "top_p": 0.9, "sequence_bias": [[[5], 2.0]], "suppress_tokens": [7, 8],
+     "encoder_repetition_penalty": 1.4, "remove_invalid_values": True},
 ]
 
 

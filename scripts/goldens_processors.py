@@ -83,19 +83,67 @@ def main():
                                     repetition_penalty=1.1, eos_token_id=3)),
         ("sample_topk0_topp", dict(do_sample=True, temperature=1.5, top_k=0, top_p=0.8, eos_token_id=3)),
         ("beam_sample_min_keep", dict(do_sample=True, num_beams=2, top_k=1, top_p=0.05, eos_token_id=[3, 9])),
+        # The processors HF adds from generation_config.json fields beyond the classic ones (and their order).
+        ("sequence_bias", dict(do_sample=False, eos_token_id=3, sequence_bias=[
+            [[5], -2.5], [[7, 8], 4.0], [[ids[0, -1].item(), 45], 1.25], [[ids[1, -2].item(), ids[1, -1].item(), 44], -3.0],
+            [[11], 0.5], [[5], 1.5], [[ids[2, -1].item(), 45], 0.75], [[60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73], 9.0]])),
+        ("encoder_repetition_penalty", dict(do_sample=False, eos_token_id=3, encoder_repetition_penalty=1.7)),
+        ("encoder_repetition_penalty_reward", dict(do_sample=False, eos_token_id=3, encoder_repetition_penalty=0.6,
+                                                   repetition_penalty=1.3)),
+        ("forced_eos_fires", dict(do_sample=False, eos_token_id=3, forced_eos_token_id=[9, 4], max_new_tokens=2)),
+        ("forced_eos_not_yet", dict(do_sample=False, eos_token_id=3, forced_eos_token_id=9, max_new_tokens=3)),
+        ("forced_bos_fires", dict(do_sample=False, eos_token_id=3, forced_bos_token_id=17), 1, 1),
+        ("forced_bos_not_first", dict(do_sample=False, eos_token_id=3, forced_bos_token_id=17), 2, 2),
+        ("begin_suppress_fires", dict(do_sample=False, eos_token_id=3, begin_suppress_tokens=[3, 50, 12, 199]), T),
+        ("begin_suppress_after_bos", dict(do_sample=False, eos_token_id=3, forced_bos_token_id=17,
+                                          begin_suppress_tokens=[3, 50]), 1, 2),
+        ("begin_suppress_not_first", dict(do_sample=False, eos_token_id=3, begin_suppress_tokens=[3, 50])),
+        ("suppress_tokens", dict(do_sample=False, eos_token_id=3, suppress_tokens=[3, 50, 12, 150, 250])),
+        ("remove_invalid_values", dict(do_sample=False, eos_token_id=[3, 9], bad_words_ids=[[5], [7, 8]],
+                                       remove_invalid_values=True, min_new_tokens=4)),
+        ("exponential_decay", dict(do_sample=False, eos_token_id=[3, 9, 3, 50], exponential_decay_length_penalty=[-2, 1.5])),
+        ("exponential_decay_not_yet", dict(do_sample=False, eos_token_id=[3, 9], exponential_decay_length_penalty=[1, 1.5])),
+        ("exponential_decay_shrinks", dict(do_sample=False, eos_token_id=[3, 9], exponential_decay_length_penalty=[0, 0.5],
+                                           min_new_tokens=4)),
+        ("renormalize_greedy", dict(do_sample=False, eos_token_id=3, bad_words_ids=[[5]], renormalize_logits=True)),
+        ("renormalize_sample", dict(do_sample=True, top_k=20, top_p=0.9, eos_token_id=3, renormalize_logits=True)),
+        ("epsilon", dict(do_sample=True, top_k=0, epsilon_cutoff=0.01, eos_token_id=3)),
+        ("epsilon_with_temperature_topk", dict(do_sample=True, temperature=0.7, top_k=30, epsilon_cutoff=0.02,
+                                               eos_token_id=3)),
+        ("epsilon_out_of_range_ignored", dict(do_sample=True, top_k=0, epsilon_cutoff=1.0, eta_cutoff=0.0,
+                                              eos_token_id=3)),
+        ("eta", dict(do_sample=True, top_k=0, eta_cutoff=0.05, eos_token_id=3)),
+        ("eta_with_top_p", dict(do_sample=True, top_k=0, top_p=0.95, eta_cutoff=0.002, eos_token_id=3)),
+        ("top_h", dict(do_sample=True, top_k=0, top_h=0.4, eos_token_id=3)),
+        ("top_h_with_temperature_topk", dict(do_sample=True, temperature=1.3, top_k=50, top_h=0.8, eos_token_id=3)),
+        ("beam_sample_eps_eta_min_keep", dict(do_sample=True, num_beams=2, top_k=0, epsilon_cutoff=0.2, eta_cutoff=0.3,
+                                              eos_token_id=[3, 9])),
+        ("every_new_processor", dict(do_sample=True, temperature=0.9, top_k=60, top_p=0.97, top_h=0.9,
+                                     epsilon_cutoff=0.001, eta_cutoff=0.001, repetition_penalty=1.2,
+                                     encoder_repetition_penalty=1.1, sequence_bias=[[[5], 1.0], [[7, 8], 2.0]],
+                                     suppress_tokens=[12], begin_suppress_tokens=[13], min_new_tokens=2,
+                                     exponential_decay_length_penalty=[0, 1.2], remove_invalid_values=True,
+                                     renormalize_logits=True, eos_token_id=[3, 9])),
     ]
-    for name, kw in chain_cfgs:
+    for entry in chain_cfgs:
+        name, kw = entry[0], entry[1]
+        prompt_len = entry[2] if len(entry) > 2 else T - 1  # input_ids_seq_length HF's processors see
+        cur = entry[3] if len(entry) > 3 else T             # the row length at this step
         gc = GenerationConfig(**kw)
         gc.update(**gc._get_default_generation_params(), defaults_only=True)
         model._prepare_special_tokens(gc, kwargs_has_attention_mask=True, device="cpu")
         # as generate() does: min_new_tokens also becomes min_length = prompt + min_new_tokens
-        gc = model._prepare_generated_length(gc, has_default_max_length=True, has_default_min_length=True,
-                                             model_input_name="input_ids", input_ids_length=T - 1, inputs_tensor=ids)
-        procs = model._get_logits_processor(gc, input_ids_seq_length=T - 1, model_kwargs={"attention_mask": mask},
-                                            device="cpu")
-        out = procs(ids.clone(), scores.clone())
-        chains.append({"name": name, "config": kw, "prompt_len": T - 1,
-                       "processors": [type(p).__name__ for p in procs], "scores": floats(out)})
+        gc = model._prepare_generated_length(gc, has_default_max_length="max_new_tokens" not in kw,
+                                             has_default_min_length=True, model_input_name="input_ids",
+                                             input_ids_length=prompt_len, inputs_tensor=ids[:, :prompt_len])
+        procs = model._get_logits_processor(gc, input_ids_seq_length=prompt_len, encoder_input_ids=ids[:, :prompt_len],
+                                            model_kwargs={"attention_mask": mask[:, :prompt_len]}, device="cpu")
+        out = procs(ids[:, :cur].clone(), scores.clone())
+        chain = {"name": name, "config": kw, "prompt_len": prompt_len, "max_length": gc.max_length,
+                 "processors": [type(p).__name__ for p in procs], "scores": floats(out)}
+        if cur != T:
+            chain["len"] = cur
+        chains.append(chain)
 
     doc = {
         "transformers_version": transformers.__version__,
@@ -106,6 +154,8 @@ def main():
         "attention_mask": mask.reshape(-1).tolist(),
         "cases": cases,
         "chains": chains,
+        # every field of HF's GenerationConfig: jitgen must implement, ignore (with a reason) or refuse each one
+        "generation_config_fields": sorted(GenerationConfig().__dict__.keys()),
     }
     with open(os.path.join(FIX, "processors_goldens.json"), "w") as f:
         json.dump(doc, f, separators=(",", ":"))

@@ -310,6 +310,25 @@ const std::vector<LibCase>& core_lib_cases() {
        [] { merge_gen(R"({"seed": "x"})"); }},
       {"GEN-OVERRIDE-TYPE", ErrorCode::kInvalidArgument, "request: field 'top_k' must be an integer",
        [] { merge_gen(R"({"top_k": "x"})", "request"); }},
+      {"GEN-TOKEN-IDS", ErrorCode::kInvalidFile, "field 'suppress_tokens' must be a list of token ids",
+       [] { merge_gen(R"({"suppress_tokens": [1, -2]})"); }},
+      {"GEN-FORCED-EOS", ErrorCode::kInvalidFile, "'forced_eos_token_id' must be a token id or a",
+       [] { merge_gen(R"({"forced_eos_token_id": []})"); }},
+      {"GEN-FORCED-BOS", ErrorCode::kInvalidFile, "field 'forced_bos_token_id' must be a token id",
+       [] { merge_gen(R"({"forced_bos_token_id": [1]})"); }},
+      {"GEN-SEQUENCE-BIAS", ErrorCode::kInvalidFile, "'sequence_bias' must be a non-empty list of [[token ids...], bias]",
+       [] { merge_gen(R"({"sequence_bias": [[1, 2.0]]})"); }},
+      {"GEN-DECAY-PAIR", ErrorCode::kInvalidFile, "must be a pair [start_index, decay_factor]",
+       [] { merge_gen(R"({"exponential_decay_length_penalty": [1.5, 2]})"); }},
+      {"GEN-UNSUPPORTED", ErrorCode::kInvalidFile,
+       "generation_config.json: 'num_beam_groups' = 2 is not supported by jitgen (group (diverse) beam search", [] {
+         const GenerationConfig g = merge_generation_config(json::parse(R"({"num_beam_groups": 2, "num_beams": 4})"));
+         validate(g, 1024, 4);
+       }},
+      {"GEN-UNSUPPORTED-OPTION", ErrorCode::kInvalidArgument,
+       "request: 'penalty_alpha' = 0.6 is not supported by jitgen (contrastive search", [] {
+         validate_gen(R"({"penalty_alpha": 0.6, "top_k": 4})");
+       }},
       // validation of the resolved options (HF's rules)
       {"VAL-MAX-NEW-TOKENS", ErrorCode::kInvalidArgument, "max_new_tokens must be greater than 0",
        [] { validate_gen(R"({"max_new_tokens": 0})"); }},
@@ -335,6 +354,15 @@ const std::vector<LibCase>& core_lib_cases() {
        [] { validate_gen(R"({"repetition_penalty": 0})"); }},
       {"VAL-NO-REPEAT-NGRAM", ErrorCode::kInvalidArgument, "no_repeat_ngram_size must be >= 0",
        [] { validate_gen(R"({"no_repeat_ngram_size": -1})"); }},
+      {"VAL-ENCODER-REPETITION-PENALTY", ErrorCode::kInvalidArgument, "encoder_repetition_penalty must be > 0",
+       [] { validate_gen(R"({"encoder_repetition_penalty": 0})"); }},
+      {"VAL-TOP-H", ErrorCode::kInvalidArgument, "top_h must be in (0, 1]", [] { validate_gen(R"({"top_h": 1.5})"); }},
+      {"VAL-DECAY-NO-EOS", ErrorCode::kInvalidArgument, "exponential_decay_length_penalty needs an eos_token_id",
+       [] { validate_gen(R"({"exponential_decay_length_penalty": [1, 1.5]})"); }},
+      {"VAL-FORCED-BOS-SUPPRESSED", ErrorCode::kInvalidArgument, "forced_bos_token_id is also in suppress_tokens",
+       [] { validate_gen(R"({"forced_bos_token_id": 5, "suppress_tokens": [5]})"); }},
+      {"VAL-FORCED-EOS-SUPPRESSED", ErrorCode::kInvalidArgument, "every token of forced_eos_token_id is also in",
+       [] { validate_gen(R"({"forced_eos_token_id": [5, 6], "suppress_tokens": [6, 5]})"); }},
       {"VAL-LENGTH-PENALTY", ErrorCode::kInvalidArgument, "length_penalty must be finite", [] {
          GenerationConfig g;
          g.length_penalty = INFINITY;
@@ -397,6 +425,21 @@ const std::vector<LibCase>& core_lib_cases() {
       {"IN-BAD-WORDS-VOCAB", ErrorCode::kInvalidArgument, "bad_words_ids: id 70000 is outside the vocabulary", [] {
          GenerationConfig g;
          g.bad_words_ids = {{70000}};
+         gen(ids({{1, 2}}), g);
+       }},
+      {"IN-SEQUENCE-BIAS-VOCAB", ErrorCode::kInvalidArgument, "sequence_bias: id 70000 is outside the vocabulary", [] {
+         GenerationConfig g;
+         g.sequence_bias = {{{1, 70000}, -1.0}};
+         gen(ids({{1, 2}}), g);
+       }},
+      {"IN-FORCED-BOS-VOCAB", ErrorCode::kInvalidArgument, "forced_bos_token_id 70000 is outside the vocabulary", [] {
+         GenerationConfig g;
+         g.forced_bos_token_id = 70000;
+         gen(ids({{1, 2}}), g);
+       }},
+      {"IN-FORCED-EOS-VOCAB", ErrorCode::kInvalidArgument, "forced_eos_token_id 70000 is outside the vocabulary", [] {
+         GenerationConfig g;
+         g.forced_eos_token_id = {70000};
          gen(ids({{1, 2}}), g);
        }},
       {"IN-STOP-NO-TOKENIZER", ErrorCode::kInvalidArgument, "stop_strings need a tokenizer", [] {

@@ -142,7 +142,7 @@ TEST_F(GenerateGolden, SamplingProcessedScoresMatchHfOnTheSamePrefix) {
     const int T = static_cast<int>(s["input_ids"][0].size()), V = m.model->info().vocab_size;
     const auto seq = s["sequence"].get<std::vector<int32_t>>();
     const auto logits = m.model->forward_logits({seq})[0];  // [len * V]
-    decoding::LogitsProcessorChain chain(cfg, T);
+    decoding::LogitsProcessorChain chain(cfg, T, effective_max_length(cfg, T, m.model->info().n_positions));
     std::vector<float> row(V);
     for (size_t k = 0; k < s["steps"].size(); ++k) {
       const auto& st = s["steps"][k];
@@ -163,7 +163,7 @@ TEST_F(GenerateGolden, SamplingProcessedScoresMatchHfOnTheSamePrefix) {
     const GenerateOutput out = generate(*m.model, GenerateInput{s["input_ids"].get<Rows>(), {}}, ours);
     const auto& oseq = out.sequences[0];
     const auto ol = m.model->forward_logits({oseq})[0];
-    decoding::LogitsProcessorChain chain2(cfg, T);
+    decoding::LogitsProcessorChain chain2(cfg, T, effective_max_length(cfg, T, m.model->info().n_positions));
     for (int k = 0; k < out.new_tokens; ++k) {
       std::copy(ol.begin() + (T - 1 + k) * V, ol.begin() + (T + k) * V, row.begin());
       chain2.apply(row.data(), V, oseq.data(), T + k, 0);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "jitgen/error.h"
 #include "test_support.h"
 
 namespace jitgen::decoding {
@@ -132,11 +133,40 @@ TEST_F(LogitsProcessorsGolden, ChainsMatchGenerateOrderAndValues) {
   for (const auto& c : g.doc["chains"]) {
     const std::string name = c["name"];
     const GenerationConfig cfg = merge_generation_config(c["config"], GenerationConfig{}, "chain " + name);
-    LogitsProcessorChain chain(cfg, c["prompt_len"].get<int>());
+    LogitsProcessorChain chain(cfg, c["prompt_len"].get<int>(), c.value("max_length", 0));
     EXPECT_EQ(chain.names(), c["processors"].get<std::vector<std::string>>()) << name;
     std::vector<float> s = g.scores;
-    for (int r = 0; r < g.rows; ++r) chain.apply(&s[r * g.V], g.V, &g.ids[r * g.T], g.T, g.leading_pads(r));
+    const int len = c.value("len", g.T);  // the row length HF's processors saw (a prefix of the ids)
+    for (int r = 0; r < g.rows; ++r) chain.apply(&s[r * g.V], g.V, &g.ids[r * g.T], len, g.leading_pads(r));
     expect_rows_equal(s, Goldens::to_floats(c["scores"]), name);
+  }
+}
+
+// Every field of HF's GenerationConfig (listed by the goldens script from transformers itself) is implemented,
+// ignored with a stated reason, or refused by validate(); none falls through as "not an HF field".
+TEST_F(LogitsProcessorsGolden, EveryHfGenerationConfigFieldIsClassified) {
+  const auto fields = g.doc["generation_config_fields"].get<std::vector<std::string>>();
+  ASSERT_GT(fields.size(), 60u);
+  for (const std::string& f : fields) {
+    const HfFieldStatus st = hf_field_status(f);
+    EXPECT_NE(st, HfFieldStatus::kNotHf) << f;
+    if (st == HfFieldStatus::kIgnored || st == HfFieldStatus::kRefused) EXPECT_FALSE(hf_field_reason(f).empty()) << f;
+  }
+  EXPECT_EQ(hf_field_status("not_an_hf_field"), HfFieldStatus::kNotHf);
+}
+
+TEST(LogitsProcessorsChain, VocabularyChecksNameTheField) {
+  GenerationConfig cfg;
+  cfg.forced_eos_token_id = {7};
+  cfg.sequence_bias = {{{1, 9}, 1.0}};
+  LogitsProcessorChain chain(cfg, 2, 4);
+  std::vector<float> s(5, 0.0f);
+  const int32_t ids[3] = {1, 2, 3};
+  EXPECT_THROW(chain.apply(s.data(), 5, ids, 3, 0), Error);
+  try {
+    chain.apply(s.data(), 5, ids, 3, 0);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sequence_bias: token id 9"), std::string::npos) << e.what();
   }
 }
 
@@ -144,7 +174,7 @@ TEST(LogitsProcessorsChain, TemperatureZeroIsGreedyWithoutWarpers) {
   GenerationConfig cfg;
   cfg.do_sample = true;
   cfg.temperature = 0.0;
-  LogitsProcessorChain chain(cfg, 4);
+  LogitsProcessorChain chain(cfg, 4, 20);
   EXPECT_TRUE(chain.names().empty());
   EXPECT_EQ(decoding_mode(cfg), DecodingMode::kGreedy);
 }

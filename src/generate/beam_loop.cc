@@ -82,7 +82,7 @@ GenerateOutput beam_loop(const Model& model, const Request& req, const Generatio
   BeamStopFn extra_stop;
   if (req.stop || cfg.max_time)
     extra_stop = [&extra](const int32_t* ids, int len) { return extra.row_done(ids, len); };
-  LogitsProcessorChain chain(cfg, req.T);
+  LogitsProcessorChain chain(cfg, req.T, L);
 
   GenerateOutput out;
   out.prompt_length = req.T;

@@ -61,6 +61,15 @@ void check_config_ids(const GenerationConfig& cfg, int V) {
   for (const auto& seq : cfg.bad_words_ids)
     for (int32_t id : seq)
       if (!in_vocab(id)) throw_invalid_argument(fmt::format("bad_words_ids: id {} is outside the vocabulary [0, {})", id, V));
+  // HF raises for these (ValueError / IndexError); suppress_tokens ids past V match nothing in HF: allowed.
+  for (const auto& [seq, bias] : cfg.sequence_bias)
+    for (int32_t id : seq)
+      if (!in_vocab(id)) throw_invalid_argument(fmt::format("sequence_bias: id {} is outside the vocabulary [0, {})", id, V));
+  if (cfg.forced_bos_token_id && !in_vocab(*cfg.forced_bos_token_id))
+    throw_invalid_argument(
+        fmt::format("forced_bos_token_id {} is outside the vocabulary [0, {})", *cfg.forced_bos_token_id, V));
+  for (int32_t id : cfg.forced_eos_token_id)
+    if (!in_vocab(id)) throw_invalid_argument(fmt::format("forced_eos_token_id {} is outside the vocabulary [0, {})", id, V));
 }
 
 Request prepare(const Model& model, const GenerateInput& input, const GenerationConfig& cfg,

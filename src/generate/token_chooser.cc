@@ -13,7 +13,7 @@ TokenChooser::TokenChooser(const GenerationConfig& cfg, int prompt_length, int m
       sample_(decoding_mode(cfg) == DecodingMode::kSample),
       fill_pad_(!cfg.eos_token_id.empty()),  // HF has_eos_stopping_criteria
       pad_(pad),
-      chain_(cfg, prompt_length),
+      chain_(cfg, prompt_length, max_length),
       stopping_(max_length, cfg.eos_token_id, cfg.max_time, std::move(stop)) {}
 
 int32_t TokenChooser::choose(const DecodeRow& r, const float* logits, int V, int step, std::vector<float>* processed) {
