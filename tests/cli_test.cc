@@ -119,6 +119,27 @@ TEST(CliGenerate, BadWordsBanTheirTokens) {
   EXPECT_EQ(json::parse(ids.out)["sequences"][0]["ids"], json::parse(r.out)["sequences"][0]["ids"]);
 }
 
+// The newer HF processor flags reach the engine: suppressed ids never appear, forced EOS ends the row, and a
+// sequence bias of -inf-like strength equals suppressing the token. (Token-exactness vs HF: generate_test.)
+TEST(CliGenerate, ProcessorFlagsReachTheEngine) {
+  const auto first = test::run_cli("generate --json --max-new-tokens 6 'Hello'");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const json f = json::parse(first.out);
+  const int a = f["sequences"][0]["ids"][0], b = f["sequences"][0]["ids"][1];
+  const std::string ab = std::to_string(a) + "," + std::to_string(b);
+  const auto sup = test::run_cli("generate --json --max-new-tokens 6 --suppress-tokens " + ab + " 'Hello'");
+  ASSERT_EQ(sup.exit_code, 0) << sup.err;
+  const json s = json::parse(sup.out);
+  for (const auto& id : s["sequences"][0]["ids"]) EXPECT_TRUE(id.get<int>() != a && id.get<int>() != b) << sup.out;
+  const auto bias = test::run_cli("generate --json --max-new-tokens 6 --sequence-bias '[[[" + std::to_string(a) +
+                                  "], -1e30], [[" + std::to_string(b) + "], -1e30]]' 'Hello'");
+  ASSERT_EQ(bias.exit_code, 0) << bias.err;
+  EXPECT_EQ(json::parse(bias.out)["sequences"][0]["ids"], s["sequences"][0]["ids"]);
+  const auto eos = test::run_cli("generate --json --max-new-tokens 4 --forced-eos-token-id 7 --renormalize-logits 'Hello'");
+  ASSERT_EQ(eos.exit_code, 0) << eos.err;
+  EXPECT_EQ(json::parse(eos.out)["sequences"][0]["ids"].back(), 7) << eos.out;
+}
+
 TEST(CliGenerate, PromptsFileWithEscapes) {
   test::TempDir tmp;
   test::write_file(tmp.file("p.txt"), "first\\nline two\r\nback\\\\slash\n");
@@ -161,6 +182,13 @@ TEST(CliGenerate, EveryBadFlagValueIsAOneLineErrorNamingTheOption) {
       {"--stream --num-beams 2", "--stream"},
       {"--top-k 1 --top-k 2", "--top-k"},
       {"--no-such-flag", "--no-such-flag"},
+      {"--top-h 2", "--top-h"},
+      {"--encoder-repetition-penalty 0", "--encoder-repetition-penalty"},
+      {"--sequence-bias '[[1, 2]]'", "sequence_bias"},
+      {"--sequence-bias 'not json'", "--sequence-bias"},
+      {"--exponential-decay-length-penalty '[1]'", "exponential_decay_length_penalty"},
+      {"--suppress-tokens x", "--suppress-tokens"},
+      {"--forced-eos-token-id 1 --suppress-tokens 1", "forced_eos_token_id"},
   };
   for (const auto& [args, option] : cases) {
     const auto r = test::run_cli("generate " + args + " 'Hello'");

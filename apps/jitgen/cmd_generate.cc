@@ -25,7 +25,7 @@ namespace {
 
 using nlohmann::json;
 
-enum class Kind { kInt, kNum, kSwitch, kEarlyStopping, kIdList, kIdLists, kSeed, kStrings, kTextList };
+enum class Kind { kInt, kNum, kSwitch, kEarlyStopping, kIdList, kIdLists, kSeed, kStrings, kTextList, kJson };
 
 // One generation flag: --flag sets HF GenerationConfig field `field`.
 struct GenFlag {
@@ -60,6 +60,20 @@ constexpr GenFlag kGenFlags[] = {
     {"--seed", "seed", Kind::kSeed, "Sampling seed: A,B (two 32-bit words) or one integer"},
     {"--stop", "stop_strings", Kind::kStrings, "Stop when the text ends with STR (repeatable)"},
     {"--output-scores", "output_scores", Kind::kSwitch, "With --json: per-step processed score of each chosen token"},
+    {"--epsilon-cutoff", "epsilon_cutoff", Kind::kNum, "Sampling: drop tokens with probability < this (in (0, 1))"},
+    {"--eta-cutoff", "eta_cutoff", Kind::kNum, "Sampling: eta sampling threshold (in (0, 1))"},
+    {"--top-h", "top_h", Kind::kNum, "Sampling: entropy-bounded top tokens, in (0, 1]"},
+    {"--encoder-repetition-penalty", "encoder_repetition_penalty", Kind::kNum,
+     "Penalty > 0 on the prompt's tokens (> 1 favours them; 1 = off)"},
+    {"--sequence-bias", "sequence_bias", Kind::kJson, "Score bias per id sequence: [[[1,2],-1.5],[[3],2.0]]"},
+    {"--suppress-tokens", "suppress_tokens", Kind::kIdList, "Ids never generated, comma separated"},
+    {"--begin-suppress-tokens", "begin_suppress_tokens", Kind::kIdList, "Ids not generated as the first new token"},
+    {"--forced-bos-token-id", "forced_bos_token_id", Kind::kInt, "Id forced when the row holds one token"},
+    {"--forced-eos-token-id", "forced_eos_token_id", Kind::kIdList, "Ids forced as the last token (max_length - 1)"},
+    {"--exponential-decay-length-penalty", "exponential_decay_length_penalty", Kind::kJson,
+     "[START,FACTOR]: raise EOS scores by FACTOR**n after START new tokens"},
+    {"--remove-invalid-values", "remove_invalid_values", Kind::kSwitch, "Scores: nan -> 0, +-inf -> +-float max"},
+    {"--renormalize-logits", "renormalize_logits", Kind::kSwitch, "log_softmax after all processors"},
 };
 
 struct GenerateFlags {
@@ -195,6 +209,12 @@ json overrides_from_flags(const GenerateFlags& g, const Tokenizer& tok) {
           o[f.field].push_back(x);
         }
         break;
+      case Kind::kJson: {
+        json j = json::parse(v, nullptr, false);
+        if (j.is_discarded()) bad_value(f, v, "JSON");
+        o[f.field] = std::move(j);  // merge_generation_config checks the shape and names the field
+        break;
+      }
       case Kind::kSwitch: break;
     }
   }

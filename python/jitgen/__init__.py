@@ -109,6 +109,10 @@ def _int_matrix(x: Any, name: str) -> np.ndarray:
 
 def _jsonable(v: Any, key: str) -> Any:
     """Python / numpy / torch values -> JSON values (lists, numbers, strings, bools, None)."""
+    if key == "sequence_bias" and isinstance(v, dict):  # HF's dict form {(ids...): bias} -> its list form
+        return [[_jsonable(list(ids), key), _jsonable(b, key)] for ids, b in v.items()]
+    if key in _REFUSED_KEYS and not isinstance(v, (type(None), bool, int, float, str, list, tuple)):
+        return str(v)  # an object (watermarking config, constraints): set, and refused by name
     if v is None or isinstance(v, (bool, str)):
         return v
     if isinstance(v, (int, float)):
@@ -564,6 +568,16 @@ _GENERATION_KEYS = frozenset({
     "num_return_sequences", "length_penalty", "early_stopping", "temperature", "top_k", "top_p", "min_p", "typical_p",
     "repetition_penalty", "no_repeat_ngram_size", "bad_words_ids", "eos_token_id", "pad_token_id", "bos_token_id",
     "stop_strings", "seed", "output_scores", "return_dict_in_generate",
+    "epsilon_cutoff", "eta_cutoff", "top_h", "encoder_repetition_penalty", "sequence_bias", "suppress_tokens",
+    "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id", "exponential_decay_length_penalty",
+    "remove_invalid_values", "renormalize_logits",
+})
+# HF GenerationConfig fields jitgen does not implement: passed to the engine, which refuses each one by name when
+# its value would change HF's output (docs/generation.md), and accepts the values for which HF changes nothing.
+_REFUSED_KEYS = frozenset({
+    "num_beam_groups", "penalty_alpha", "dola_layers", "guidance_scale", "watermarking_config", "constraints",
+    "force_words_ids", "token_healing", "encoder_no_repeat_ngram_size", "prompt_lookup_num_tokens", "use_mtp",
+    "assistant_early_exit", "is_assistant", "low_memory",
 })
 # HF arguments that jitgen accepts and ignores: they do not change the result.
 _IGNORED_KEYS = frozenset({"use_cache", "synced_gpus", "token_type_ids", "position_ids", "num_beam_groups_ignored"})
@@ -646,7 +660,8 @@ class PreTrainedModel:
         over: Dict[str, Any] = {}
         # model.generation_config edits (fields changed or added since loading)
         for k, v in self.generation_config.items():
-            if k in _GENERATION_KEYS and (k not in self._generation_defaults or self._generation_defaults[k] != v):
+            if (k in _GENERATION_KEYS or k in _REFUSED_KEYS) and (
+                    k not in self._generation_defaults or self._generation_defaults[k] != v):
                 over[k] = _jsonable(v, k)
         if generation_config is not None:
             if isinstance(generation_config, dict):
@@ -658,7 +673,7 @@ class PreTrainedModel:
             else:
                 raise JitgenError("generation_config must be a dict or a GenerationConfig")
             for k, v in d.items():
-                if k in _GENERATION_KEYS and v is not None:
+                if (k in _GENERATION_KEYS or k in _REFUSED_KEYS) and v is not None:
                     over[k] = _jsonable(v, k)
         # legacy HF: model.config.pad_token_id = model.config.eos_token_id
         if (self.config.get("pad_token_id") is not None and "pad_token_id" not in kwargs
@@ -666,7 +681,7 @@ class PreTrainedModel:
             over["pad_token_id"] = int(self.config["pad_token_id"])
         unused = []
         for k, v in kwargs.items():
-            if k in _GENERATION_KEYS:
+            if k in _GENERATION_KEYS or k in _REFUSED_KEYS:
                 over[k] = _jsonable(v, k)
             elif k in _UNSUPPORTED_OUTPUTS:
                 if v:

@@ -89,3 +89,24 @@ def test_generation_config_and_defaults(small_model):
         assert small_model.generate(ids, eos_token_id=999, pad_token_id=0).shape == (1, 5)
     finally:
         del small_model.generation_config["max_new_tokens"]
+
+
+def test_newer_hf_processor_options_and_refusals(small_model):
+    """The HF processors beyond the classic ones reach the engine (kwargs, dict and HF's dict form of
+    sequence_bias); HF options jitgen does not implement are refused by name, not ignored."""
+    ids = np.array([[883, 971, 425]])
+    base = dict(max_new_tokens=6, eos_token_id=999, pad_token_id=0)
+    plain = small_model.generate(ids, **base)[0, 3:].tolist()
+    sup = small_model.generate(ids, suppress_tokens=plain[:2], **base)[0, 3:].tolist()
+    assert plain[0] not in sup and plain[1] not in sup
+    bias = small_model.generate(ids, sequence_bias={(plain[0],): -1e30, (plain[1],): -1e30}, **base)[0, 3:].tolist()
+    assert bias == sup
+    assert small_model.generate(ids, generation_config={"suppress_tokens": plain[:2]}, **base)[0, 3:].tolist() == sup
+    forced = small_model.generate(ids, forced_eos_token_id=7, renormalize_logits=True, **base)[0, 3:].tolist()
+    assert forced[-1] == 7 and forced[:-1] == plain[:-1]
+    with pytest.raises(jitgen.JitgenError, match="'penalty_alpha' = 0.6 is not supported") as e:
+        small_model.generate(ids, penalty_alpha=0.6, top_k=4, **base)
+    assert e.value.exit_code == 2
+    with pytest.raises(jitgen.JitgenError, match="'num_beam_groups' = 2 is not supported"):
+        small_model.generate(ids, generation_config={"num_beams": 4, "num_beam_groups": 2}, **base)
+    small_model.generate(ids, penalty_alpha=0.6, top_k=4, do_sample=True, **base)  # plain sampling in HF too

@@ -23,13 +23,22 @@ const std::set<std::string> kChatFields = {
     "chat_template_kwargs",
     // HF generate() extensions, as on /v1/completions
     "top_k", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size", "num_beams", "length_penalty",
-    "early_stopping", "min_tokens", "ignore_eos"};
+    "early_stopping", "min_tokens", "ignore_eos",
+    // kHfProcessorFields
+    "epsilon_cutoff", "eta_cutoff", "top_h", "encoder_repetition_penalty", "sequence_bias", "suppress_tokens",
+    "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id", "exponential_decay_length_penalty",
+    "remove_invalid_values", "renormalize_logits"};
 
 // Fields copied unchanged into the /v1/completions body that runs the request.
 const char* const kPassThrough[] = {"model", "temperature", "top_p", "n", "stream", "stream_options", "stop",
                                     "seed", "user", "presence_penalty", "frequency_penalty", "logit_bias",
                                     "top_k", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size",
-                                    "num_beams", "length_penalty", "early_stopping", "min_tokens", "ignore_eos"};
+                                    "num_beams", "length_penalty", "early_stopping", "min_tokens", "ignore_eos",
+                                    "epsilon_cutoff", "eta_cutoff", "top_h", "encoder_repetition_penalty",
+                                    "sequence_bias", "suppress_tokens", "begin_suppress_tokens",
+                                    "forced_bos_token_id", "forced_eos_token_id",
+                                    "exponential_decay_length_penalty", "remove_invalid_values",
+                                    "renormalize_logits"};
 
 ojson normalise_messages(const ojson& messages) {
   if (!messages.is_array() || messages.empty())

@@ -28,7 +28,11 @@ const std::set<std::string> kFields = {
     "stop", "seed", "user", "presence_penalty", "frequency_penalty", "logit_bias", "best_of", "suffix",
     // HF generate() extensions
     "top_k", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size", "num_beams", "length_penalty",
-    "early_stopping", "min_tokens", "ignore_eos"};
+    "early_stopping", "min_tokens", "ignore_eos",
+    // kHfProcessorFields
+    "epsilon_cutoff", "eta_cutoff", "top_h", "encoder_repetition_penalty", "sequence_bias", "suppress_tokens",
+    "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id", "exponential_decay_length_penalty",
+    "remove_invalid_values", "renormalize_logits"};
 
 int64_t get_int(const json& body, const std::string& k, int64_t lo, int64_t hi) {
   const json& v = body.at(k);
@@ -180,6 +184,8 @@ CompletionRequest parse_completion_request(const std::string& text, const Served
     if (!(e.is_boolean() || e == "never")) throw bad("early_stopping", "'early_stopping' must be true, false or \"never\"");
     ov["early_stopping"] = e;
   }
+  for (const char* k : kHfProcessorFields)
+    if (has(k)) ov[k] = body[k];
   if (ov.value("num_beams", 1) > 1) ov["num_return_sequences"] = r.n;
   uint64_t seed = 0;
   if (has("seed")) {
@@ -196,6 +202,14 @@ CompletionRequest parse_completion_request(const std::string& text, const Served
     throw bad("", e.what());
   }
   if (has("ignore_eos") && get_bool(body, "ignore_eos")) r.config.eos_token_id.clear();
+  auto check_id = [&](const char* field, int32_t id) {
+    if (id >= m.vocab_size)
+      throw bad(field, fmt::format("'{}': token id {} is outside the vocabulary [0, {})", field, id, m.vocab_size));
+  };
+  for (const auto& [seq, bias] : r.config.sequence_bias)
+    for (int32_t id : seq) check_id("sequence_bias", id);
+  if (r.config.forced_bos_token_id) check_id("forced_bos_token_id", *r.config.forced_bos_token_id);
+  for (int32_t id : r.config.forced_eos_token_id) check_id("forced_eos_token_id", id);
 
   if (r.beam()) {
     if (r.stream) throw bad("stream", "streaming is not supported with num_beams > 1 (as HF generate)");

@@ -2,8 +2,8 @@
 // POST /v1/completions: the OpenAI request body, checked field by field and turned into what the scheduler
 // runs. OpenAI's names and defaults (max_tokens 16, temperature 1, top_p 1, n 1, stop cut from the text), plus
 // HF generate() options under their HF names (top_k, min_p, typical_p, repetition_penalty,
-// no_repeat_ngram_size, num_beams, length_penalty, early_stopping, min_tokens, ignore_eos). Every problem is
-// an ApiError naming the field, with the HTTP status OpenAI would send.
+// no_repeat_ngram_size, num_beams, length_penalty, early_stopping, min_tokens, ignore_eos, and the
+// kHfProcessorFields below). Every problem is an ApiError naming the field, with the HTTP status OpenAI would send.
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -17,6 +17,12 @@
 #include "jitgen/tokenizer.h"
 
 namespace jitgen::serve {
+
+// HF GenerationConfig fields a request may set as they are (HF's JSON form; merge_generation_config checks them).
+inline constexpr const char* kHfProcessorFields[] = {
+    "epsilon_cutoff", "eta_cutoff", "top_h", "encoder_repetition_penalty", "sequence_bias", "suppress_tokens",
+    "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id", "exponential_decay_length_penalty",
+    "remove_invalid_values", "renormalize_logits"};
 
 struct ApiError : std::runtime_error {
   ApiError(int status, std::string message, std::string param = "", std::string type = "invalid_request_error",

@@ -156,6 +156,20 @@ def test_sampling_parameters_accepted(complete):
     assert r.choices[0].text
 
 
+def test_newer_hf_processor_fields_accepted(complete):
+    greedy = complete(PROMPT, max_tokens=6, temperature=0)
+    r = complete(PROMPT, max_tokens=6, temperature=0.8, seed=3,
+                 extra_body={"epsilon_cutoff": 0.001, "eta_cutoff": 0.001, "top_h": 0.9, "suppress_tokens": [11],
+                             "begin_suppress_tokens": [13], "encoder_repetition_penalty": 1.1,
+                             "sequence_bias": [[[11, 13], -2.0]], "exponential_decay_length_penalty": [2, 1.1],
+                             "remove_invalid_values": True, "renormalize_logits": True})
+    assert r.choices[0].text
+    # a bias that bans nothing in practice and renormalisation leave greedy decoding as it was
+    same = complete(PROMPT, max_tokens=6, temperature=0,
+                    extra_body={"renormalize_logits": True, "sequence_bias": [[[50256, 50256], -0.5]]})
+    assert same.choices[0].text == greedy.choices[0].text
+
+
 def test_beam_search(complete):
     r = complete(PROMPT, max_tokens=8, extra_body={"num_beams": 3, "length_penalty": 1.0, "early_stopping": True})
     assert r.choices[0].text and r.choices[0].finish_reason in ("stop", "length")

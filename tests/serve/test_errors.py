@@ -40,6 +40,8 @@ BAD_FIELDS = [
     ("repetition_penalty", 0), ("num_beams", 0), ("min_p", 2), ("typical_p", 0), ("no_repeat_ngram_size", -1),
     ("presence_penalty", 0.5), ("frequency_penalty", -1), ("best_of", 3), ("logit_bias", {"50256": -100}),
     ("suffix", "tail"), ("stream_options", {"include_usage": "yes"}),
+    ("top_h", 2), ("encoder_repetition_penalty", 0), ("sequence_bias", [[1, 2]]), ("suppress_tokens", "x"),
+    ("forced_eos_token_id", 50257), ("exponential_decay_length_penalty", [1]),
 ]
 
 
