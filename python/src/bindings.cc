@@ -129,10 +129,13 @@ struct PyTokenizer {
 // --- Incremental detokenizer (streamers) ----------------------------------------------------------------------------
 
 struct PyTextDecoder {
+  // The streamer refers to the tokenizer: holding it keeps it alive after the Python Tokenizer object is gone.
+  std::shared_ptr<jitgen::Tokenizer> tok;
   std::unique_ptr<jitgen::decoding::TextStreamer> s;
   PyTextDecoder(const PyTokenizer& t, bool skip_special)
-      : s(std::make_unique<jitgen::decoding::TextStreamer>(
-            jitgen::decoding::TextStreamer::from_tokenizer(*t.tok, skip_special))) {}
+      : tok(t.tok),
+        s(std::make_unique<jitgen::decoding::TextStreamer>(
+            jitgen::decoding::TextStreamer::from_tokenizer(*tok, skip_special))) {}
 };
 
 // --- Engine ---------------------------------------------------------------------------------------------------------
