@@ -37,6 +37,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "peers"))
+from common import emit_table  # noqa: E402
 
 
 def token_stream(model_dir, held_out, jitgen):
@@ -269,10 +270,7 @@ def main():
     lines += ["", "Command: `bench/.venv/bin/python bench/llama_cpp_quant_accuracy.py " + " ".join(sys.argv[1:]) + "`",
               f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
+    emit_table(text, a.out)
 
 
 if __name__ == "__main__":

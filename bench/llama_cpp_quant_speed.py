@@ -30,6 +30,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 VENV = os.path.join(HERE, ".venv", "bin", "python")
+sys.path.insert(0, os.path.join(HERE, "peers"))
+from common import emit_table  # noqa: E402
 SYSTEMS = {  # name -> (jitgen format | llama.cpp ftype)
     "jitgen int8+lm_head": ("jitgen", "int8"),
     "llama.cpp Q8_0": ("llama", "q8_0"),
@@ -172,10 +174,7 @@ def report(result, a, presets, points):
               "Command: `python3 bench/llama_cpp_quant_speed.py " + " ".join(sys.argv[1:]) + "`; run "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.platform()}."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
+    emit_table(text, a.out)
 
 
 if __name__ == "__main__":

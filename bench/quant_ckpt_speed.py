@@ -20,12 +20,15 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 
 import torch
 from safetensors.torch import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "peers"))
+from common import emit_table  # noqa: E402
 
 
 def packer():
@@ -118,10 +121,7 @@ def main():
     lines += ["", "| variant | load s (median; the GPTQ repack vs quantizing the fp16 weights) |", "|---|---|"]
     lines += [f"| {name} | {statistics.median(loads[name]):.2f} |" for name, _, _ in variants]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
+    emit_table(text, a.out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from common import emit_table  # noqa: E402
 
 FORMATS = ["f32", "bf16", "int8", "int4", "int4-g128", "int8+lm_head", "int4+lm_head"]
 BATCHES = [1, 8, 32]
@@ -74,10 +78,7 @@ def main():
             lines.append(f"| {b} | {fmt} | {rs[0]['weight_bytes'] / 1e6:.1f} | {tps:.1f} | {tps / base:.2f}x | "
                          f"{read:.1f} | {roof:.1f} | {100 * tps / roof:.0f}% |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
+    emit_table(text, a.out)
 
 
 if __name__ == "__main__":

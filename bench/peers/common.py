@@ -49,3 +49,11 @@ def run_grid_point(system, args, prompts, call):
 def emit(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
+
+
+def emit_table(text, out=None):
+    """Prints a finished results table and, when `out` names a file, writes the same text there."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
