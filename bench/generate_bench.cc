@@ -2,8 +2,12 @@
 // tokens on the prompts in a file, first call (includes compile) and steady state, as one JSON line.
 //   generate_bench --model DIR --prompts FILE --new N [--mode compiled|eager] [--repeats R] [--roofline]
 // FILE: one prompt per line, token ids separated by spaces (all rows the same length).
+// Besides wall times it reports process CPU seconds: call_cpu_s (a whole call) and decode_cpu_s (a call minus a
+// prefill-only call, max_new_tokens = 1, timed alike): on a loaded machine, CPU time leaves out the time the
+// process waited for a core. At one thread that is the work itself; at more, idle workers' spinning counts too.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -21,6 +25,14 @@
 #include "runtime/thread_pool.h"
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+double process_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string model_dir, prompts_file, mode = "compiled";
@@ -72,20 +84,27 @@ int main(int argc, char** argv) {
   jitgen::GenerateOptions opt;
   opt.mode = mode == "eager" ? jitgen::ExecutionMode::kEager : jitgen::ExecutionMode::kCompiled;
   const int B = static_cast<int>(input.input_ids.size()), T = static_cast<int>(input.input_ids[0].size());
-  std::vector<double> calls, prefill, decode;
+  jitgen::GenerationConfig prefill_only = cfg;
+  prefill_only.max_new_tokens = prefill_only.min_new_tokens = 1;
+  std::vector<double> calls, prefill, decode, calls_cpu, prefill_cpu;
   jitgen::GenerateOutput r;
   for (int i = 0; i <= repeats; ++i) {
     const auto t0 = Clock::now();
+    const double c0 = process_cpu_s();
     r = jitgen::generate(model, input, cfg, opt);
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count(), cpu = process_cpu_s() - c0;
     if (i == 0) {
       out["first_call_s"] = s;
       out["compile_s"] = r.compile_ms / 1e3;
       continue;
     }
     calls.push_back(s);
+    calls_cpu.push_back(cpu);
     prefill.push_back(r.prefill_ms / 1e3);
     decode.push_back(r.decode_ms / 1e3);
+    const double c1 = process_cpu_s();
+    jitgen::generate(model, input, prefill_only, opt);
+    prefill_cpu.push_back(process_cpu_s() - c1);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -98,6 +117,8 @@ int main(int argc, char** argv) {
   out["prefill_s"] = median(prefill);
   out["decode_s"] = median(decode);
   out["calls_s"] = calls;
+  out["call_cpu_s"] = median(calls_cpu);
+  out["decode_cpu_s"] = median(calls_cpu) - median(prefill_cpu);
   std::vector<std::vector<int32_t>> gen;
   for (const auto& row : r.sequences) gen.emplace_back(row.begin() + T, row.end());
   out["tokens"] = gen;

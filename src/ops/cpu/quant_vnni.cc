@@ -2,6 +2,10 @@
 // int32 lane (one lane per column) and accumulates exactly; one group's int32 sums are corrected for the zero
 // point, converted and scaled into fp32 accumulators. int4 codes are unpacked in registers (AND / shift + AND).
 // Only this file's functions use AVX-512 instructions (target attributes); the dispatcher checks cpuid first.
+// GCC 12 warns that the _mm*_undefined_* operand inside cvtph2ps / cvtdq2ps / slli / the reduce helpers is "(maybe)
+// used uninitialized" once they are inlined here (GCC bug 105593, fixed in GCC 13); that operand is undefined by design.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,25 +32,36 @@ JITGEN_VNNI inline __m512i broadcast4(const int8_t* x) {
   return _mm512_set1_epi32(v);
 }
 
-// One MR x 32 tile over every group of panel p. For one or two rows, even and odd quads go to separate int32
-// accumulators so that the vpdpbusd chains overlap.
-template <int MR, int kBits, bool kZp>
+// One MR x 32 tile over every group of panel p. kQuads is G / 4 when the group size is known at compile time (32 or
+// 128: the quad loop unrolls fully, so every accumulator array index is a constant and the accumulators stay in
+// registers; a runtime index, or arrays the compiler cannot resolve, put them on the stack or add register copies
+// around each vpdpbusd), 0 for per-channel groups (quads = w.G / 4 at run time). Without zero points the int32
+// sums start at -z * sum(q) instead of 0, which saves the subtraction per group; the next group's chains are
+// independent of this one's, so out-of-order execution overlaps them (no split accumulators needed at MR = 1).
+#ifndef KPF
+#define KPF 4096
+#endif
+constexpr int kPrefetch = KPF;
+template <int MR, int kBits, bool kZp, int kQuads>
 JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64_t m0, float* out) {
-  constexpr int kSets = MR <= 2 ? 2 : 1;
-  const int64_t quads = w.G / 4;
+  const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
   const size_t per_group = w.code_bytes_per_group();
   const bool f16 = w.spec.scale_f16;
-  const int32_t zc = kBits == 8 ? 128 : 8;
+  constexpr int32_t zc = kBits == 8 ? 128 : 8;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  __m512 facc[MR][2];
-  for (int r = 0; r < MR; ++r) facc[r][0] = facc[r][1] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < w.groups; ++g) {
-    const uint8_t* block = w.codes.get() + (p * w.groups + g) * per_group;
-    const int8_t* xq[MR];
-    for (int r = 0; r < MR; ++r) xq[r] = a.q.data() + (m0 + r) * a.Kp + g * w.G;
-    __m512i acc[kSets][MR][2];
-    for (int s = 0; s < kSets; ++s)
-      for (int r = 0; r < MR; ++r) acc[s][r][0] = acc[s][r][1] = _mm512_setzero_si512();
+  const uint8_t* block = w.codes.get() + p * w.groups * per_group;
+  const uint16_t* sc = w.scales.get() + p * w.groups * 32;
+  const int8_t* xq = a.q.data() + m0 * a.Kp;
+  const int32_t* qsum = a.qsum.data() + m0 * a.groups;
+  __m512 f0[MR], f1[MR];  // fp32 sums over the groups: columns 0-15, 16-31
+  for (int r = 0; r < MR; ++r) f0[r] = f1[r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < w.groups; ++g, block += per_group, sc += 32, xq += w.G) {
+    __m512i d0[MR], d1[MR];  // exact int32 sums of the group
+    for (int r = 0; r < MR; ++r) {
+      d0[r] = kZp ? _mm512_setzero_si512() : _mm512_set1_epi32(-zc * qsum[r * a.groups + g]);
+      d1[r] = d0[r];
+    }
+#pragma GCC unroll 32
     for (int64_t q = 0; q < quads; ++q) {
       __m512i w0, w1;
       if constexpr (kBits == 8) {
@@ -57,64 +72,59 @@ JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
         w0 = _mm512_and_si512(v, low4);
         w1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
       }
-      const int s = kSets == 2 ? static_cast<int>(q & 1) : 0;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
-        const __m512i xb = broadcast4(xq[r] + 4 * q);
-        acc[s][r][0] = _mm512_dpbusd_epi32(acc[s][r][0], w0, xb);
-        acc[s][r][1] = _mm512_dpbusd_epi32(acc[s][r][1], w1, xb);
+        const __m512i xb = broadcast4(xq + r * a.Kp + 4 * q);
+        d0[r] = _mm512_dpbusd_epi32(d0[r], w0, xb);
+        d1[r] = _mm512_dpbusd_epi32(d1[r], w1, xb);
       }
     }
-    const uint16_t* sc = w.scales.get() + (p * w.groups + g) * 32;
     const __m512 s0 = load_scales(sc, f16), s1 = load_scales(sc + 16, f16);
-    __m512i z0 = _mm512_setzero_si512(), z1 = z0;
     if constexpr (kZp) {
       const uint8_t* zp = w.zeros.get() + (p * w.groups + g) * 32;
-      z0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp)));
-      z1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + 16)));
+      const __m512i z0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp)));
+      const __m512i z1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + 16)));
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        const __m512i qv = _mm512_set1_epi32(qsum[r * a.groups + g]);
+        d0[r] = _mm512_sub_epi32(d0[r], _mm512_mullo_epi32(z0, qv));
+        d1[r] = _mm512_sub_epi32(d1[r], _mm512_mullo_epi32(z1, qv));
+      }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      const int32_t qs = a.qsum[(m0 + r) * a.groups + g];
-      __m512i d0 = acc[0][r][0], d1 = acc[0][r][1];
-      if constexpr (kSets == 2) {
-        d0 = _mm512_add_epi32(d0, acc[1][r][0]);
-        d1 = _mm512_add_epi32(d1, acc[1][r][1]);
-      }
-      if constexpr (kZp) {
-        const __m512i qv = _mm512_set1_epi32(qs);
-        d0 = _mm512_sub_epi32(d0, _mm512_mullo_epi32(z0, qv));
-        d1 = _mm512_sub_epi32(d1, _mm512_mullo_epi32(z1, qv));
-      } else {
-        const __m512i c = _mm512_set1_epi32(zc * qs);
-        d0 = _mm512_sub_epi32(d0, c);
-        d1 = _mm512_sub_epi32(d1, c);
-      }
-      facc[r][0] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(d0), facc[r][0]);
-      facc[r][1] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(d1), facc[r][1]);
+      f0[r] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(d0[r]), f0[r]);
+      f1[r] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(d1[r]), f1[r]);
     }
   }
   for (int r = 0; r < MR; ++r) {
     const __m512 sx = _mm512_set1_ps(a.sx[m0 + r]);
-    _mm512_storeu_ps(out + r * 32, _mm512_mul_ps(facc[r][0], sx));
-    _mm512_storeu_ps(out + r * 32 + 16, _mm512_mul_ps(facc[r][1], sx));
+    _mm512_storeu_ps(out + r * 32, _mm512_mul_ps(f0[r], sx));
+    _mm512_storeu_ps(out + r * 32 + 16, _mm512_mul_ps(f1[r], sx));
   }
 }
 
-template <int kBits, bool kZp>
+template <int kBits, bool kZp, int kQuads>
 void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   alignas(64) float buf[kTileRows * 32];
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t m0 = 0; m0 < a.M; m0 += kTileRows) {
       const int mr = static_cast<int>(std::min<int64_t>(kTileRows, a.M - m0));
       switch (mr) {
-        case 1: tile<1, kBits, kZp>(a, w, p, m0, buf); break;
-        case 2: tile<2, kBits, kZp>(a, w, p, m0, buf); break;
-        case 3: tile<3, kBits, kZp>(a, w, p, m0, buf); break;
-        default: tile<4, kBits, kZp>(a, w, p, m0, buf); break;
+        case 1: tile<1, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
+        case 2: tile<2, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
+        case 3: tile<3, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
+        default: tile<4, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
       }
       sink.store(buf, m0, mr, p);
     }
+}
+
+template <int kBits, bool kZp>
+void run_group(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
+  if (w.G == 32) return run<kBits, kZp, 8>(a, w, sink, p0, p1);
+  if (w.G == 128) return run<kBits, kZp, 32>(a, w, sink, p0, p1);
+  run<kBits, kZp, 0>(a, w, sink, p0, p1);
 }
 
 }  // namespace
@@ -146,9 +156,9 @@ JITGEN_VNNI void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_
 }
 
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
-  if (w.spec.bits == 8) return run<8, false>(a, w, sink, p0, p1);
-  if (w.zeros) return run<4, true>(a, w, sink, p0, p1);
-  run<4, false>(a, w, sink, p0, p1);
+  if (w.spec.bits == 8) return run_group<8, false>(a, w, sink, p0, p1);
+  if (w.zeros) return run_group<4, true>(a, w, sink, p0, p1);
+  run_group<4, false>(a, w, sink, p0, p1);
 }
 
 }  // namespace jitgen::cpu::quant
