@@ -3,8 +3,8 @@
 weights, same thread count, interleaved (issue 20's speed table).
 
     bench/install_peers.sh    # llama-cpp-python built from source + gguf, in bench/.venv
-    python3 bench/llama_cpp_quant_speed.py --presets gpt2,smollm2-135m --points 1:2,1:1,8:2,32:2 --rounds 2 \
-        --out bench/results/quant/decode_vs_llama_cpp.md
+    python3 bench/llama_cpp_quant_speed.py --presets gpt2,smollm2-135m --points 1:1,8:1,32:1 --rounds 2 \
+        --clock both --out bench/results/quant/decode_vs_llama_cpp.md
 
 Systems at every point (batch:threads), in an order that rotates per point and round:
   jitgen int8+lm_head  (build/bench/generate_bench, JITGEN_WEIGHTS=int8 JITGEN_QUANTIZE_LM_HEAD=1, compiled)
@@ -14,7 +14,10 @@ Systems at every point (batch:threads), in an order that rotates per point and r
 Both quantize every linear weight and the tied lm_head at the same bits; both keep norms (and jitgen the embedding
 lookup) in fp32. Decode tokens/s = batch * (new - 1) / decode seconds (the first new token comes from the prefill in
 both); each process loads, runs one warm-up call and --repeats timed calls (median); the table is the median over
-rounds. The roofline is the read-bandwidth probe (generate_bench --roofline) of the same round over jitgen's bytes
+rounds. --clock cpu (or both) also times in process CPU seconds, which leave out the time a process waited for a
+core on a loaded machine: jitgen's decode_cpu_s (a call minus a prefill-only call) and llama.cpp's peer run through
+bench/peers/cpu_clock.py (its perf_counter replaced by process_time); at one thread that is the work itself.
+The roofline is the read-bandwidth probe (generate_bench --roofline) of the same round over jitgen's bytes
 per decode step at mid context (weights in the stored format + KV cache); the same bytes serve llama.cpp's row
 (same bits, same tensors).
 """
@@ -60,6 +63,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--python", default=VENV)
     ap.add_argument("--work", default=os.path.join(HERE, ".work", "llama_cpp_speed"))
+    ap.add_argument("--clock", choices=["wall", "cpu", "both"], default="wall",
+                    help="llama.cpp's timing: wall, process CPU time (peer through cpu_clock.py), or both (two runs)")
     ap.add_argument("--out")
     ap.add_argument("--from-json", help="only write the table from a speed.json of an earlier (maybe cut short) run")
     a = ap.parse_args()
@@ -98,23 +103,31 @@ def main():
                     kind, fmt = SYSTEMS[name]
                     common = ["--model", models[pr], "--prompts", prompts[(pr, B)], "--new", str(a.new),
                               "--repeats", str(a.repeats)]
+                    steps = B * (a.new - 1)
+                    tps = cpu_tps = None
                     if kind == "jitgen":
                         r = run([bench] + common, {"JITGEN_WEIGHTS": fmt, "JITGEN_QUANTIZE_LM_HEAD": "1",
                                                    "JITGEN_NUM_THREADS": str(th)})
-                        dec = r["decode_s"]
+                        tps, cpu_tps = steps / r["decode_s"], steps / r["decode_cpu_s"]
                     else:
-                        r = run([a.python, os.path.join(HERE, "peers", "llama_cpp_peer.py"), "--ftype", fmt,
-                                 "--threads", str(th), "--work", a.work] + common,
-                                {"PYTHONPATH": os.path.join(HERE, "peers")})
-                        dec = r["steady_call_s"] - r["prefill_s"]
-                    tps = B * (a.new - 1) / dec
+                        peer = [os.path.join(HERE, "peers", "llama_cpp_peer.py"), "--ftype", fmt, "--threads", str(th),
+                                "--work", a.work] + common
+                        env = {"PYTHONPATH": os.path.join(HERE, "peers")}
+                        if a.clock != "cpu":
+                            r = run([a.python] + peer, env)
+                            tps = steps / (r["steady_call_s"] - r["prefill_s"])
+                        if a.clock != "wall":
+                            r = run([a.python, os.path.join(HERE, "peers", "cpu_clock.py")] + peer, env)
+                            cpu_tps = steps / (r["steady_call_s"] - r["prefill_s"])
                     rec = {"round": rnd, "preset": pr, "batch": B, "threads": th, "system": name,
-                           "decode_tps": tps, "read_gbps": probe, "tokens": r["tokens"],
+                           "decode_tps": tps, "decode_tps_cpu": cpu_tps, "read_gbps": probe, "tokens": r["tokens"],
                            "bytes_per_step_mid": r.get("bytes_per_step_mid"), "weight_bytes": r.get("weight_bytes"),
                            "simd": r.get("simd")}
                     result["runs"].append(rec)
-                    print(f"round {rnd} {pr} b{B} t{th} {name}: {tps:.1f} tok/s (read probe {probe:.1f} GB/s)",
-                          file=sys.stderr, flush=True)
+                    print(f"round {rnd} {pr} b{B} t{th} {name}: wall {tps or 0:.1f} tok/s, CPU time {cpu_tps or 0:.1f} "
+                          f"tok/s (read probe {probe:.1f} GB/s, load {os.getloadavg()[0]:.1f})", file=sys.stderr,
+                          flush=True)
+                    result["load_avgs"] = result.get("load_avgs", []) + [os.getloadavg()[0]]
                 with open(os.path.join(a.work, "speed.json"), "w") as f:
                     json.dump(result, f)
     report(result, a, presets, points)
@@ -134,27 +147,39 @@ def report(result, a, presets, points):
         f"Models: RANDOM weights (`jitgen make-model --config PRESET`; speed does not depend on the values), "
         f"prompt {a.prompt_len} tokens, {a.new} new tokens, greedy, {a.rounds} rounds x (warm-up + {a.repeats} timed "
         "call), medians over rounds. Every linear weight and the tied lm_head at the same bits in both engines.", "",
-        "| model | batch | threads | system | decode tok/s | ratio jitgen ÷ llama.cpp | % of read roofline | "
-        "same tokens |", "|---|---|---|---|---|---|---|---|"]
+        "| model | batch | threads | system | decode tok/s (wall) | jitgen ÷ llama.cpp (wall) | "
+        "decode tok/s (CPU time) | jitgen ÷ llama.cpp (CPU time) | % of read roofline | same tokens |",
+        "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def med(rs, key):
+        v = [r[key] for r in rs if r.get(key)]
+        return statistics.median(v) if v else None
+
+    def num(x, fmt):
+        return format(x, fmt) if x else "—"
+
     for pr in presets:
         for B, th in points:
             sel = {s: [r for r in runs if (r["preset"], r["batch"], r["threads"], r["system"]) == (pr, B, th, s)]
                    for s in SYSTEMS}
-            med = {s: statistics.median(r["decode_tps"] for r in v) for s, v in sel.items() if v}
             for jit, lc in PAIRS:
-                if jit not in med or lc not in med:
-                    lines.append(f"| {pr} | {B} | {th} | {jit} / {lc} | not measured (run cut short) | | | |")
+                if not sel[jit] or not sel[lc]:
+                    lines.append(f"| {pr} | {B} | {th} | {jit} / {lc} | not measured (run cut short) | | | | | |")
                     continue
+                wall = {x: med(sel[x], "decode_tps") for x in (jit, lc)}
+                cpu_t = {x: med(sel[x], "decode_tps_cpu") for x in (jit, lc)}
                 jr = sel[jit][0]
-                roof = [r["read_gbps"] * 1e9 / (jr["bytes_per_step_mid"] / B) for r in sel[jit]]
-                roof_tps = statistics.median(roof)
+                roof_tps = statistics.median(r["read_gbps"] * 1e9 / (jr["bytes_per_step_mid"] / B) for r in sel[jit])
                 same = sum(x == y for x, y in zip(sel[jit][0]["tokens"], sel[lc][0]["tokens"]))
-                for s in (jit, lc):
-                    lines.append(f"| {pr} | {B} | {th} | {s} | {med[s]:.1f} | "
-                                 f"{med[jit] / med[lc]:.2f}x | {100 * med[s] / roof_tps:.0f}% | "
-                                 f"{same}/{B} rows |" if s == jit else
-                                 f"| {pr} | {B} | {th} | {s} | {med[s]:.1f} | | {100 * med[s] / roof_tps:.0f}% | |")
-    lines += ["", "Per-round ratios (jitgen ÷ llama.cpp, same round):", ""]
+                for x in (jit, lc):
+                    first = x == jit
+                    rw = wall[jit] / wall[lc] if first and wall[jit] and wall[lc] else None
+                    rc = cpu_t[jit] / cpu_t[lc] if first and cpu_t[jit] and cpu_t[lc] else None
+                    basis = cpu_t[x] or wall[x]
+                    lines.append(f"| {pr} | {B} | {th} | {x} | {num(wall[x], '.1f')} | {num(rw, '.2f') if first else ''} | "
+                                 f"{num(cpu_t[x], '.1f')} | {num(rc, '.2f') if first else ''} | "
+                                 f"{100 * basis / roof_tps:.0f}% | {f'{same}/{B} rows' if first else ''} |")
+    lines += ["", "Per-round ratios (jitgen ÷ llama.cpp, same round; wall / CPU time):", ""]
     for pr in presets:
         for B, th in points:
             for jit, lc in PAIRS:
@@ -165,8 +190,14 @@ def report(result, a, presets, points):
                     l = [r for r in runs if (r["round"], r["preset"], r["batch"], r["threads"], r["system"]) ==
                          (rnd, pr, B, th, lc)]
                     if j and l:
-                        rs.append(f"{j[0]['decode_tps'] / l[0]['decode_tps']:.2f}")
+                        pair = [j[0].get(k) / l[0][k] if j[0].get(k) and l[0].get(k) else None
+                                for k in ("decode_tps", "decode_tps_cpu")]
+                        rs.append(" / ".join(num(x, ".2f") for x in pair))
                 lines.append(f"- {pr} b{B} t{th} {jit.split()[1]} vs {lc.split()[1]}: {', '.join(rs)}")
+    loads = result.get("load_avgs")
+    if loads:
+        lines += ["", f"1-minute load average during the runs: min {min(loads):.1f}, median "
+                      f"{statistics.median(loads):.1f}, max {max(loads):.1f} (2 cores)."]
     lines += ["", "`same tokens`: random weights give near-flat logits, so greedy rows diverge at the first near-tie "
               "between any two numerics (quantization rounding differs: jitgen quantizes activations per row, "
               "llama.cpp per block of 32); it is printed as a check that both ran the same model, not as accuracy "
