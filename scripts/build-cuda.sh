@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DJITGEN_CUDA=ON -DJITGEN_BUILD_BENCH=OFF >/dev/null
 # The CLI (the tests run it to make models) and the CUDA test binary: enough to prove the backend links.
-cmake --build build-cuda --target jitgen cuda_test device_test
+cmake --build build-cuda --target jitgen cuda_test cuda_kernels_test device_test
 ctest --test-dir build-cuda -R '^(Cuda|Device)' --output-on-failure
 echo "scripts/build-cuda.sh: $(( $(date +%s) - start )) s"

@@ -4,12 +4,18 @@
 # SmolLM2-135M and TinyLlama-1.1B shapes, issue 16), then the GPU benchmark (jitgen eager / graph-step / graph-loop /
 # generate() vs HF PyTorch eager and static cache + torch.compile, GPT-2 124M and gpt2-medium shapes, random
 # weights) and writes everything into OUTDIR: logs, jitgen_cuda.json, hf_*.jsonl, results.{json,md}.
-# Budget: under 10 minutes on an H100 (HF peers stop at a deadline). Without a GPU it builds, says so, exits 0.
+# First (2b), the kernels of issues 20 and 16 against the CPU with PASS / FAIL lines: int8 / int4 weight-only linears
+# (g32, g128, zero points, fp16 scales, GPTQ-permuted rows) at odd shapes, quantized GPT-2 / Llama / SmolLM2-135M-shaped
+# models = the CPU quantized path (logits, greedy tokens), grouped-query decode attention = the CPU reference; then
+# decode tokens/s of quantized vs f16 linears and of grouped vs per-head GQA attention (2c).
+# Budget: under 10 minutes on an H100 (HF peers stop at a deadline); `quick` as second argument stops after the
+# kernels, their benchmarks and the CUDA test suite (a few minutes). Without a GPU it builds, says so, exits 0.
 #
-#   scripts/device-check.sh bench/results/cuda-h100
+#   scripts/device-check.sh bench/results/cuda-h100 [quick]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: scripts/device-check.sh OUTDIR}
+OUT=${1:?usage: scripts/device-check.sh OUTDIR [quick]}
+QUICK=${2:-}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 start=$(date +%s)
@@ -20,7 +26,7 @@ note() { echo "[device-check $(( $(date +%s) - start ))s] $*" | tee -a "$OUT/sum
 # 1. Build what the check runs: the CLI, the CUDA tests and the two golden suites.
 jobs=$(nproc)
 if ! { cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DJITGEN_CUDA=ON -DJITGEN_BUILD_BENCH=OFF &&
-       cmake --build build-cuda -j"$jobs" --target jitgen cuda_test device_test generate_test beam_search_test; } \
+       cmake --build build-cuda -j"$jobs" --target jitgen cuda_test cuda_kernels_test device_test generate_test beam_search_test; } \
      > "$OUT/build.log" 2>&1; then
   note "BUILD FAILED (tail of build.log below)"
   tail -30 "$OUT/build.log" | tee -a "$OUT/summary.txt"
@@ -38,10 +44,46 @@ fi
 nvidia-smi >> "$OUT/nvidia-smi.txt" 2>&1
 note "GPU: $(head -1 "$OUT/nvidia-smi.txt")"
 
-# 3. Tests: the CUDA suite, then the HF golden generation and beam suites with every runner on the GPU.
 status=0
-ctest --test-dir build-cuda -R '^(Cuda|Device)' --output-on-failure > "$OUT/cuda_tests.log" 2>&1 || status=1
+# 2b. The new kernels against the CPU: one PASS / FAIL line per case, then their measured gaps.
+timeout 300 build-cuda/tests/cuda_kernels_test > "$OUT/cuda_kernels.log" 2>&1 || status=1
+grep -E '^\[ +(OK|FAILED|SKIPPED) +\] [A-Za-z]' "$OUT/cuda_kernels.log" |
+  sed -E 's/^\[ +OK +\] ([^ ]*).*/PASS \1/; s/^\[ +FAILED +\] ([^ ]*).*/FAIL \1/; s/^\[ +SKIPPED +\] ([^ ]*).*/SKIP \1/' |
+  sort -u | while read -r line; do note "$line"; done
+grep -E '^\[ cuda (quant|gqa)' "$OUT/cuda_kernels.log" >> "$OUT/summary.txt"
+note "cuda_kernels_test: $(grep -E '^\[  (PASSED|FAILED)  \]' "$OUT/cuda_kernels.log" | tr '\n' ' ') (gaps above, log cuda_kernels.log)"
+
+# 2c. Decode speed: int8 / int4 linears vs f16 (SmolLM2-135M and TinyLlama-1.1B shapes, random weights), then the
+# grouped GQA kernel vs the per-head one (JITGEN_CUDA_GQA=0) where attention matters: TinyLlama, 512-token prompts.
+for q in "" int8 int4; do
+  tag=${q:-f16}
+  timeout 150 build-cuda/jitgen bench --device cuda --config smollm2-135m,tinyllama-1.1b --dtypes f16 --batches 1,32 \
+    --new 64 --prompt-len 16 --reps 1 ${q:+--quantize $q} --json "$OUT/quant_decode_$tag.json" \
+    > "$OUT/quant_decode_$tag.txt" 2>&1 || status=1
+  note "decode tokens/s, linears $tag (cuda-graph-loop, f16 activations):"
+  grep -E 'cuda-graph-loop' "$OUT/quant_decode_$tag.txt" | awk '{printf "  %s b%s: %s tok/s\n", $1, $4, $10}' | tee -a "$OUT/summary.txt"
+done
+for gqa in 1 0; do
+  tag=$([ $gqa = 1 ] && echo grouped || echo per-head)
+  JITGEN_CUDA_GQA=$gqa timeout 150 build-cuda/jitgen bench --device cuda --config tinyllama-1.1b --dtypes f16 \
+    --batches 1,32 --new 64 --prompt-len 512 --reps 1 --json "$OUT/gqa_decode_$tag.json" > "$OUT/gqa_decode_$tag.txt" 2>&1 || status=1
+  note "GQA decode tokens/s, $tag attention kernel (tinyllama-1.1b f16, prompt 512 + 64 new, cuda-graph-loop):"
+  grep -E 'cuda-graph-loop' "$OUT/gqa_decode_$tag.txt" | awk '{printf "  b%s: %s tok/s (decode %s ms)\n", $4, $10, $9}' | tee -a "$OUT/summary.txt"
+done
+
+# 3. Tests: the CUDA suite, then the HF golden generation and beam suites with every runner on the GPU.
+ctest --test-dir build-cuda -R '^(Cuda|Device)' -E '^Cuda(Quant|Gqa)' --output-on-failure > "$OUT/cuda_tests.log" 2>&1 || status=1
 note "ctest -R ^Cuda: $(grep -E 'tests passed|tests failed' "$OUT/cuda_tests.log" | tail -1)"
+# Issue 16 section 6: a Llama-family model (SmolLM2-135M shape, fp32) generates CPU fp32 greedy's tokens on the GPU.
+if grep -qE 'Cuda\.SmolLM2ShapeGreedyEqualsCpuFp32 .*Passed' "$OUT/cuda_tests.log"; then
+  note "PASS Cuda.SmolLM2ShapeGreedyEqualsCpuFp32 (greedy tokens on the GPU = CPU fp32, eager and compiled)"
+else
+  note "FAIL Cuda.SmolLM2ShapeGreedyEqualsCpuFp32 (see cuda_tests.log)"
+fi
+if [ "$QUICK" = quick ]; then
+  note "quick: done in $(( $(date +%s) - start )) s (exit $status)"
+  exit $status
+fi
 for t in generate_test beam_search_test; do
   JITGEN_DEVICE=cuda timeout 240 "build-cuda/tests/$t" > "$OUT/${t}_on_cuda.log" 2>&1 || status=1
   note "JITGEN_DEVICE=cuda $t: $(grep -E '^\[  (PASSED|FAILED)  \]' "$OUT/${t}_on_cuda.log" | tr '\n' ' ')"

@@ -955,8 +955,6 @@ const std::vector<CliCase>& core_cli_cases() {
        "generate --plan-cache /dev/null/plans hi"},
       {"CLI-QUANTIZE", 2, "--quantize: \"int3\" is not a weight format", "generate --quantize int3 hi"},
       {"CLI-QUANTIZE-LM-HEAD", 2, "--quantize-lm-head: needs --quantize", "generate --quantize-lm-head hi"},
-      {"CLI-QUANTIZE-CUDA", 2, "--quantize: quantized weights run on the CPU only",
-       "generate --device cuda --quantize int8 hi"},
       {"CLI-DECODE-ID", 2, "--decode: \"x\" is not a token id", "tokenize --decode 'x'"},
       {"CLI-DECODE-VOCAB", 2, "is not in the vocabulary", "tokenize --decode 99999"},
       {"CLI-MAKE-DTYPE", 2, "--dtype \"F64\": expected F32, F16 or BF16", "make-model --out /tmp/x --dtype F64"},

@@ -234,9 +234,11 @@ Subcommand register_bench(CLI::App& parent) {
   cmd->add_option("--new", flags->news, "--device cuda: new-token counts, comma separated");
   cmd->add_option("--prompt-len", flags->prompt_len, "--device cuda: prompt tokens per row")->check(CLI::Range(1, 512));
   return {cmd, [flags] {
-            if (flags->device == "cuda")
+            if (flags->device == "cuda") {
+              const cpu::ScopedWeightFormat format(flags->model.weight_format());  // --quantize: int8 / int4 linears
               return run_cuda_bench(flags->preset.empty() ? "gpt2" : flags->preset, flags->dtypes, flags->batches,
                                     flags->news, flags->prompt_len, flags->reps, flags->json_path);
+            }
             return run_bench(*flags);
           }};
 }

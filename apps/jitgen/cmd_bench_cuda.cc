@@ -105,8 +105,12 @@ int run_cuda_bench(const std::string& preset_list, const std::string& dtypes, co
                    const std::string& news, int prompt_len, int reps, const std::string& json_path) {
   cuda::require_device();
   const std::string device = cuda::device_description();
-  fmt::print("jitgen bench --device cuda: {}\n", device);
-  nlohmann::json doc = {{"device", device}, {"prompt_len", prompt_len}, {"reps", reps}, {"results", nlohmann::json::array()}};
+  const cpu::WeightFormat format = cpu::weight_format_for_load();  // --quantize / JITGEN_WEIGHTS=int8|int4...
+  const std::string weights = format.quant ? format.name() : "as dtype";
+  fmt::print("jitgen bench --device cuda: {}, linear weights {}\n", device, weights);
+  nlohmann::json doc = {{"device", device},         {"weights", weights},
+                        {"prompt_len", prompt_len}, {"reps", reps},
+                        {"results", nlohmann::json::array()}};
   const double bw = cuda::measure_device_bandwidth_gbps();
   doc["hbm_copy_gbps"] = bw;
   fmt::print("device-to-device copy bandwidth: {:.0f} GB/s\n", bw);

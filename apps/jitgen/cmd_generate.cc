@@ -303,10 +303,6 @@ int run_generate(const GenerateFlags& g) {
   for (size_t i = 0; i < prompts.size(); ++i)
     if (prompts[i].empty()) throw_invalid_argument(fmt::format("prompts: prompt {} is empty", i));
 
-  const char* env_device = std::getenv("JITGEN_DEVICE");
-  const bool cuda = g.device == "cuda" || (g.device.empty() && env_device && std::string(env_device) == "cuda");
-  if (cuda && g.model.weight_format().quant)  // checked before the load, which quantizes
-    throw_invalid_argument("--quantize: quantized weights run on the CPU only (no CUDA weight-only kernels yet)");
   Model model = g.model.load_model();
   Tokenizer tokenizer = g.model.load_tokenizer();
   if (tokenizer.vocab_size() > model.info().vocab_size)

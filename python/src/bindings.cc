@@ -165,8 +165,6 @@ struct PyEngine {
     if (quantize_lm_head && !format.quant)
       jitgen::throw_invalid_argument("quantize_lm_head=True: needs quantize='int8' or 'int4'");
     format.quantize_lm_head = format.quantize_lm_head || quantize_lm_head;
-    if (format.quant && eo.device == jitgen::Device::kCuda)
-      jitgen::throw_invalid_argument("quantize: quantized weights run on the CPU only (no CUDA weight-only kernels yet)");
     const jitgen::cpu::ScopedWeightFormat scope(format);
     jitgen::Model model = jitgen::Model::from_dir(dir);
     engine = std::make_shared<jitgen::Engine>(std::move(model), eo);

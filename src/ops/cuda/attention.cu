@@ -7,13 +7,14 @@
 // the weighted value sum; with one chunk it writes the output directly; (3) otherwise a combine pass
 // merges the chunks (flash-decoding): o = sum_c exp(m_c - M) acc_c / sum_c exp(m_c - M) l_c.
 // Masked keys (key_mask 0), keys past the causal limit and keys before the window never enter a softmax; a query
-// that sees no key outputs zeros, as the CPU kernels do. Query heads of one KV head are adjacent in blockIdx.z, so
-// their blocks run together and read that head's keys and values through L2 rather than from memory G times.
+// that sees no key outputs zeros, as the CPU kernels do. Decode steps with grouped query heads (GQA / MQA,
+// attention_group) replace (2) by the grouped kernel of attention_gqa.cu, which reads each KV head once per group;
+// elsewhere query heads of one KV head are adjacent in blockIdx.z, so their blocks share that head through L2.
 #include <math_constants.h>
 
 #include <algorithm>
 
-#include "ops/cuda/common.cuh"
+#include "ops/cuda/attention_parts.cuh"
 
 namespace jitgen::cuda {
 
@@ -36,11 +37,6 @@ __global__ void write_kv_kernel(const T* k, const T* v, int64_t k_stride, int64_
     k_cache[at] = k_row[i];
     v_cache[at] = v_row[i];
   }
-}
-
-// Partial results of one (b, h, t, chunk): m, l, then D accumulator values.
-__device__ __forceinline__ float* partial_at(float* ws, int64_t bht, int chunk, int chunks, int64_t D) {
-  return ws + (bht * chunks + chunk) * (D + 2);
 }
 
 template <typename T>
@@ -166,7 +162,11 @@ void attention_qkv(Storage s, const QkvInputs& in, void* k_cache, void* v_cache,
     write_kv_kernel<<<d.B * d.T, 256, 0, st>>>(static_cast<const T*>(in.k), static_cast<const T*>(in.v), in.k_stride,
                                                in.v_stride, k, v, cache_pos, d.T, d.S, KV, d.D);
     const dim3 grid(split.chunks, d.T, d.B * d.H);
-    attention_chunk_kernel<<<grid, kThreads, smem, st>>>(static_cast<const T*>(in.q), in.q_stride, k, v, cache_pos,
+    if (attention_group(d) > 1)  // decode with grouped query heads: each KV head read once (attention_gqa.cu)
+      attention_grouped_chunks(s, in.q, in.q_stride, k, v, cache_pos, key_mask, d, split, scale, out,
+                               static_cast<float*>(workspace), st);
+    else
+      attention_chunk_kernel<<<grid, kThreads, smem, st>>>(static_cast<const T*>(in.q), in.q_stride, k, v, cache_pos,
                                                          key_mask, d.T, d.S, d.H, KV, d.D, d.window, scale,
                                                          split.chunk_keys, static_cast<T*>(out),
                                                          static_cast<float*>(workspace));

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "graph/builder.h"
+#include "ops/cuda/quant_layout.h"
+#include "ops/prepared_weights.h"
 
 namespace jitgen::cuda {
 
@@ -71,7 +73,7 @@ void CudaExecutable::bind(DeviceWeights& weights, cublasLtHandle_t lt) {
     const Node& n = g.nodes[i];
     if (n.dead) continue;
     if (n.op == OpKind::kWeight) {
-      refs[i] = Ref{Ref::kFixed, 0, -1, weights.get(n.weight)};
+      refs[i] = Ref{Ref::kFixed, 0, -1, nullptr};  // uploaded when an op reads it (quantized linears do not)
     } else if (n.op == OpKind::kInput) {
       refs[i] = Ref{Ref::kInput, 0, static_cast<int>(input_names_.size()), nullptr};
       input_names_.push_back(n.name);
@@ -80,12 +82,17 @@ void CudaExecutable::bind(DeviceWeights& weights, cublasLtHandle_t lt) {
     }
   }
 
+  auto ref_of = [&](int idx) {
+    Ref& r = refs[idx];
+    if (g.nodes[idx].op == OpKind::kWeight && r.fixed == nullptr) r.fixed = weights.get(g.nodes[idx].weight);
+    return r;
+  };
   auto& launches = launches_;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     if (n.dead || n.op == OpKind::kWeight || n.op == OpKind::kInput) continue;
     const Ref out = refs[i];
-    auto in = [&](int k) { return refs[n.inputs[k]]; };
+    auto in = [&](int k) { return ref_of(n.inputs[k]); };
     auto shape_of = [&](int k) -> const Shape& { return g.nodes[n.inputs[k]].shape; };
     std::string label = op_name(n.op);
     switch (n.op) {
@@ -123,6 +130,27 @@ void CudaExecutable::bind(DeviceWeights& weights, cublasLtHandle_t lt) {
       case OpKind::kLinear:
       case OpKind::kLinearTransposed: {
         const bool transposed = n.op == OpKind::kLinearTransposed;
+        const Node& wn = g.nodes[n.inputs[1]];
+        const int64_t qK = transposed ? wn.shape[1] : wn.shape[0], qN = transposed ? wn.shape[0] : wn.shape[1];
+        const cpu::PackedLinear* packed = wn.op == OpKind::kWeight ? cpu::find_packed(wn.weight.f32(), qK, qN) : nullptr;
+        if (packed && packed->quant) {  // int8 / int4 weights (ops/cuda/quant_gemm.h): the fp32 weight stays on the host
+          const DeviceQuantView qv = weights.quant(packed->quant);
+          const Ref x = in(0);
+          const void* bias = !transposed && n.inputs.size() > 2 ? in(2).fixed : nullptr;
+          const int64_t M = rows_of(n.shape), numel = M * qN;
+          const bool out_f32 = static_cast<int>(i) == g.output, has_res = n.residual >= 0, has_act = n.has_act;
+          const Ref res = has_res ? refs[n.residual] : Ref{};
+          const Act act = to_act(n.act);
+          attention_workspace_bytes_ = std::max(attention_workspace_bytes_, quant_scratch_bytes(qv.slots(), M));
+          launches.push_back([=](const CudaRunContext& c, cudaStream_t s) {  // CPU order: bias, activation, residual
+            quant_linear(st, x.get(c), M, qv, bias, has_res && !has_act ? res.get(c) : nullptr, out.get(c), out_f32,
+                         c.attention_workspace, s);
+            if (has_act) activation(st, out.get(c), out.get(c), numel, act, s);
+            if (has_res && has_act) add(st, out.get(c), res.get(c), out.get(c), numel, s);
+          });
+          label += "(" + packed->quant->spec.name() + ")" + (has_act ? "+act" : "") + (has_res ? "+residual" : "");
+          break;
+        }
         const Ref x = in(0), w = in(1);
         GemmSpec spec;
         spec.storage = st;
@@ -209,6 +237,7 @@ void CudaExecutable::bind(DeviceWeights& weights, cublasLtHandle_t lt) {
         AttentionDims d{n.shape[0], n.shape[1], cache[2], n.n_head, cache[3]};
         d.KV = cache[1];
         d.window = n.window;
+        d.grouped = grouped_attention_from_env();
         const int64_t qs = shape_of(0)[2], ks = shape_of(1)[2], vs = shape_of(2)[2];
         attention_workspace_bytes_ = std::max(attention_workspace_bytes_, jitgen::cuda::attention_workspace_bytes(d));
         const float scale = n.scale;

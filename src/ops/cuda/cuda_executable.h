@@ -3,7 +3,8 @@
 // through the same passes (fused mode) or only dead-code removal (the op-by-op "eager CUDA" baseline), gets
 // the same memory plan (one device arena: offsets are planned for fp32 and half storage uses the first
 // half of each buffer), and each live node becomes one launch (cuBLASLt for linear layers, epilogues folded
-// in). run() only enqueues work on a stream, so a runner can capture it into a CUDA graph.
+// in; linears whose weights were quantized at load run the int8 / int4 kernels of quant_gemm.h). run() only
+// enqueues work on a stream, so a runner can capture it into a CUDA graph.
 //
 // The output (the logits) is always fp32, whatever the storage: the host and the samplers read fp32.
 #include <cublasLt.h>
@@ -26,7 +27,7 @@ struct CudaRunContext {
   char* arena = nullptr;
   std::vector<void*> inputs;
   void* gemm_workspace = nullptr;       // kGemmWorkspaceBytes
-  void* attention_workspace = nullptr;  // attention_workspace_bytes()
+  void* attention_workspace = nullptr;  // attention_workspace_bytes(): attention partials, quantized activations
 };
 
 class CudaExecutable {
@@ -39,6 +40,8 @@ class CudaExecutable {
 
   const std::vector<std::string>& input_names() const { return input_names_; }
   size_t arena_bytes() const { return plan_.arena_bytes; }
+  // Scratch of the ops that need one: attention's flash-decoding partials and the quantized linears' int8
+  // activations (ops run in stream order, so one buffer serves both).
   size_t attention_workspace_bytes() const { return attention_workspace_bytes_; }
   const Shape& output_shape() const { return graph_.nodes[graph_.output].shape; }
   const float* output(const CudaRunContext& ctx) const {

@@ -1,5 +1,7 @@
 // The host-side decisions of the CUDA kernels (storage types, attention chunking, weight conversion):
 // plain C++, unit-tested on machines without a GPU.
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -31,6 +33,21 @@ Storage parse_storage(const char* name) {
   throw_invalid_argument(fmt::format("dtype \"{}\": expected f32, f16 or bf16", n));
 }
 
+int64_t attention_group(const AttentionDims& d) {
+  const int64_t kv = d.kv(), g = kv > 0 && d.H % kv == 0 ? d.H / kv : 1;
+  return d.grouped && d.T == 1 && g > 1 && g <= kMaxAttentionGroup ? g : 1;
+}
+
+bool grouped_attention_from_env() {
+  const char* e = std::getenv("JITGEN_CUDA_GQA");
+  return !(e && std::string(e) == "0");
+}
+
+size_t attention_grouped_smem_bytes(const AttentionDims& d, int64_t chunk_keys) {
+  const int64_t g = d.H / d.kv(), wide = std::max<int64_t>(d.D, 128);  // 128: the kernel's threads
+  return static_cast<size_t>(g * d.D + g * chunk_keys + g * wide + 2 * g) * sizeof(float);
+}
+
 AttentionSplit attention_split(const AttentionDims& d) {
   AttentionSplit s;
   if (d.T > 1) {  // prefill: many queries already fill the GPU; one chunk = every key
@@ -38,10 +55,15 @@ AttentionSplit attention_split(const AttentionDims& d) {
     return s;
   }
   // Decode: enough (row, head, chunk) blocks for every SM of an H100 (132) about twice over, chunks of at
-  // least 64 keys so each block still amortizes loading its query.
-  const int64_t heads = d.B * d.H;
+  // least 64 keys so each block still amortizes loading its query. The grouped kernel has one block per KV head.
+  const int64_t group = attention_group(d);
+  const int64_t heads = d.B * (group > 1 ? d.kv() : d.H);
   const int64_t want_chunks = std::max<int64_t>(1, (264 + heads - 1) / heads);
-  const int64_t keys = std::max<int64_t>(64, (d.S + want_chunks - 1) / want_chunks);
+  int64_t keys = std::max<int64_t>(64, (d.S + want_chunks - 1) / want_chunks);
+  if (group > 1) {  // its scores ([group][keys] floats) share 48 KiB of shared memory with queries and partials
+    const int64_t fixed = static_cast<int64_t>(attention_grouped_smem_bytes(d, 0));
+    keys = std::min<int64_t>(keys, (48 * 1024 - fixed) / (group * static_cast<int64_t>(sizeof(float))));
+  }
   s.chunk_keys = static_cast<int>(std::min<int64_t>(keys, d.S));
   s.chunks = static_cast<int>((d.S + s.chunk_keys - 1) / s.chunk_keys);
   return s;

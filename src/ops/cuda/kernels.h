@@ -41,10 +41,21 @@ struct AttentionDims {
   int64_t B, T, S, H, D;
   int64_t KV = 0;      // key/value heads (0 = H); query head h reads KV head h / (H / KV) (GQA, MQA)
   int64_t window = 0;  // > 0: sliding window, a query at slot s sees slots (s - window, s]
+  bool grouped = true;  // decode may use the grouped-query kernel (attention_group); false: per-head (tests, timing)
   int64_t kv() const { return KV > 0 ? KV : H; }
 };
+// Query heads per block of the grouped decode kernel (attention_gqa.cu): H / KV when it applies (a decode step,
+// T = 1, with 1 < H / KV <= kMaxAttentionGroup), else 1 (the per-head kernel). Host logic, unit-tested.
+constexpr int64_t kMaxAttentionGroup = 16;
+int64_t attention_group(const AttentionDims& d);
+// JITGEN_CUDA_GQA=0 turns the grouped kernel off in the plans bound afterwards (per-head kernel: the benchmark's
+// baseline for issue 16's "each KV head read once per group"); unset or anything else leaves it on.
+bool grouped_attention_from_env();
+// Shared memory of one grouped block with `chunk_keys` keys (queries, scores, value partials, softmax stats).
+size_t attention_grouped_smem_bytes(const AttentionDims& d, int64_t chunk_keys);
 // How a query's keys are split between blocks (flash-decoding): decode steps (T = 1) over long caches use
-// several key chunks per (row, head) and a combine pass; prefill uses one. Host logic, unit-tested.
+// several key chunks per (row, head) -- per (row, KV head) for the grouped kernel, whose chunks also fit its shared
+// memory -- and a combine pass; prefill uses one. Host logic, unit-tested.
 struct AttentionSplit {
   int chunks = 1;        // key chunks per (b, h, t)
   int chunk_keys = 0;    // keys per chunk (the last may hold fewer)
