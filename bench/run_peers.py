@@ -11,6 +11,15 @@ the same run. Writes <out>/peers.{json,md,png}.
     python3 bench/run_peers.py --model-dir models/kjv-llama-5m --points 1x16,8x16 \
         --systems jitgen-compiled-f32,jitgen-compiled-bf16,jitgen-compiled-int8,jitgen-compiled-int4,hf-torch-eager \
         --out bench/results/kjv-llama-5m        # an HF folder as it is (the trained default model)
+    python3 bench/run_peers.py --model-config smollm2-135m --threads 1 --python PY_WITH_LLAMA_CPP \
+        --systems jitgen-compiled-f32,jitgen-compiled-bf16,llama.cpp-f32,llama.cpp-f16,hf-torch-eager \
+        --points 1x16,8x16,32x16,1x128,8x128,32x128 --out bench/results/llama-smollm2   # issue 16 section 5
+
+--threads N gives every system N threads (jitgen: JITGEN_NUM_THREADS, the Python peers: --threads); without it the
+peers take their default (2) and jitgen every CPU. llama.cpp systems read a GGUF converted once before the grid
+(bench/peers/llama_cpp_peer.py --convert-only: bench/peers/gguf_llama.py for Llama folders, gguf_gpt2.py for
+GPT-2). peers.md ends with the issue's target ratios: jitgen fp32 / llama.cpp f32 and jitgen bf16 / llama.cpp f16
+(decode, prefill and whole-call speed), jitgen / HF torch eager.
 """
 import argparse
 import json
@@ -53,7 +62,12 @@ def systems(args):
         s["hf-tf-xla"] = ([VENV_TF, f"{peers}/hf_tf.py", "--xla"], {})
     if args.torch_compile:
         s["hf-torch-compile-static"] = ([VENV, f"{peers}/hf_torch.py", "--compile"], {})
-    return {k: v for k, v in s.items() if not args.systems or k in args.systems.split(",")}
+    s = {k: v for k, v in s.items() if not args.systems or k in args.systems.split(",")}
+    if args.threads:  # the same thread count for every system
+        s = {k: (cmd + ([] if k.startswith("jitgen") or "--threads" in cmd else ["--threads", str(args.threads)]),
+                 dict(env, JITGEN_NUM_THREADS=str(args.threads)) if k.startswith("jitgen") else env)
+             for k, (cmd, env) in s.items()}
+    return s
 
 
 def prompts_file(B, T, vocab):
@@ -84,9 +98,19 @@ def roofline():
 
 
 def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
-    return {"cpu": cpu, "cores": os.cpu_count(), "avx512f": " avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
+    first = open("/proc/cpuinfo").read().split("\n\n")[0]  # the first CPU's block
+    info = {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in first.splitlines() if ":" in l)}
+    cpu, flags = info.get("model name", "?"), f" {info.get('flags', '')} "
+    fam, model = int(info.get("cpu family", 0)), int(info.get("model", 0))
+    arch = ""  # the model name of a VM often says only "AMD EPYC": name the core from family / model
+    if info.get("vendor_id") == "AuthenticAMD" and fam == 25:  # family 19h
+        arch = "Zen 4" if 0x10 <= model <= 0x1F or 0x60 <= model <= 0xAF else "Zen 3"
+    elif info.get("vendor_id") == "AuthenticAMD" and fam == 26:
+        arch = "Zen 5"
+    return {"cpu": cpu, "cpu_family_model": {"cpu family": fam, "model": model}, "microarchitecture": arch,
+            "simd_flags": [x for x in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx512_fp16")
+                           if f" {x} " in flags],
+            "cores": os.cpu_count(), "avx512f": " avx512f " in flags, "avx512_bf16": " avx512_bf16 " in flags,
             "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
             "os": platform.platform(), "load_avg_at_start": os.getloadavg()}
 
@@ -117,7 +141,12 @@ def main():
     ap.add_argument("--model-dir", default="", help="an HF model folder to run instead of a random preset")
     ap.add_argument("--python", default=VENV if os.path.exists(VENV) else sys.executable,
                     help="interpreter of the Python peers (default: bench/.venv, else this one)")
+    ap.add_argument("--threads", type=int, default=0, help="threads of every system (default: each its own)")
+    ap.add_argument("--from-json", help="only rewrite peers.md / peers.png from this peers.json (an earlier run)")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            return report(json.load(f), os.path.dirname(os.path.abspath(args.from_json)))
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
     build = os.path.join(ROOT, "build")  # jitgen and generate_bench, built here if scripts/demo.sh did not
@@ -134,7 +163,13 @@ def main():
     name = "GPT-2 124M" if args.model_config == "gpt2" else f"{config['model_type']} {args.model_config} shape"
     described = (f"{os.path.relpath(model, ROOT)} ({config['model_type']}, trained weights as committed)"
                  if args.model_dir else f"random {name} (jitgen make-model --config {args.model_config})")
+    for name, (cmd, env) in sysmap.items():  # convert the GGUFs now, not inside a timed grid point
+        if name.startswith("llama.cpp"):
+            r = run(cmd + ["--model", model, "--prompts", os.devnull, "--work", WORK, "--convert-only"], env, 3600)
+            if "error" in r:
+                raise SystemExit(f"{name}: GGUF conversion failed: {r['error']}")
     result = {"machine": machine(), "new_tokens": args.new, "repeats": args.repeats, "model": described,
+              "threads": args.threads or "each system's default", "python": args.python,
               "command": " ".join(["python3", "bench/run_peers.py"] + sys.argv[1:]), "roofline": [roofline()],
               "runs": []}
     print("roofline", result["roofline"][-1], file=sys.stderr)
@@ -161,24 +196,67 @@ def main():
                                                          "decode_tokens_per_s", "prefill_tokens_per_s", "error")},
                       file=sys.stderr, flush=True)
             result["roofline"].append(roofline())
+            result["load_avg_at_end"] = os.getloadavg()
             with open(os.path.join(args.out, "peers.json"), "w") as f:
                 json.dump(result, f, indent=1)
     report(result, args.out)
 
 
+PAIRS = [("jitgen-compiled-f32", "llama.cpp-f32"), ("jitgen-compiled-bf16", "llama.cpp-f16"),
+         ("jitgen-compiled-f32", "hf-torch-eager"), ("jitgen-compiled-bf16", "hf-torch-eager")]
+
+
+def targets(runs):
+    """Issue 16 section 5: batch 1 >= 1.0x llama.cpp at equal precision, batch 8 / 32 >= 2x, prefill >= 1.0x."""
+    got = {(r["system"], r["batch"], r["prompt_len"]): r for r in runs if "error" not in r}
+    rows = []
+    for B, T in sorted({(r["batch"], r["prompt_len"]) for r in runs}, key=lambda p: (p[1], p[0])):
+        for a, b in PAIRS:
+            x, y = got.get((a, B, T)), got.get((b, B, T))
+            if not x or not y:
+                continue
+            dec = (x.get("decode_tokens_per_s") or 0) / (y.get("decode_tokens_per_s") or float("inf"))
+            pre = (x.get("prefill_tokens_per_s") or 0) / (y.get("prefill_tokens_per_s") or float("inf"))
+            call = y["steady_call_s"] / x["steady_call_s"]
+            need = 1.0 if B == 1 else 2.0
+            met = ("" if not b.startswith("llama.cpp") else
+                   f"decode {'yes' if dec >= need else 'NO'}, prefill {'yes' if pre >= 1.0 else 'NO'}")
+            rows.append(f"| {B} | {T} | {a} ÷ {b} | {dec:.2f} | {pre:.2f} | {call:.2f} | "
+                        f"{'' if not b.startswith('llama.cpp') else f'{need:.1f}x / 1.0x'} | {met} |")
+    if not rows:
+        return []
+    return ["", "## Ratios and the issue's targets", "",
+            "Speed of the first system over the second's (>1: the first is faster): decode tokens/s (batch x (new - 1) "
+            "/ decode seconds), prefill tokens/s (batch x prompt / prefill seconds), whole call (the second's steady "
+            "call time over the first's). Targets (issue 16 section 5, against llama.cpp at equal precision): "
+            "decode >= 1.0x at batch 1 and >= 2x at batch 8 and 32, prefill >= 1.0x.", "",
+            "| batch | prompt | pair | decode ratio | prefill ratio | call ratio | target decode / prefill | met |",
+            "|---|---|---|---|---|---|---|---|"] + rows
+
+
 def report(result, out):
     runs = [r for r in result["runs"]]
     base = {(r["batch"], r["prompt_len"]): r for r in runs if r["system"] == "jitgen-compiled-f32" and "error" not in r}
+    m = result["machine"]
+    cpu = m["cpu"] + (f" ({m['microarchitecture']}, family {m['cpu_family_model'].get('cpu family')} model "
+                      f"{m['cpu_family_model'].get('model')})" if m.get("microarchitecture") else "")
     lines = ["# jitgen vs peers (CPU)", "",
-             f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-             f"AVX-512: {result['machine']['avx512f']}, AVX-512 BF16: {result['machine']['avx512_bf16']}, "
-             f"{result['machine']['mem_gib']} GiB, {result['machine']['os']}; load average at start "
-             f"{result['machine']['load_avg_at_start']}.",
+             f"Machine: {cpu}, {m['cores']} cores, "
+             f"SIMD: {' '.join(m.get('simd_flags', [])) or ('AVX-512' if m['avx512f'] else 'no AVX-512')}, "
+             f"{m['mem_gib']} GiB, {m['os']}; load average at start {[round(x, 1) for x in m['load_avg_at_start']]}"
+             + (f", at end {[round(x, 1) for x in result['load_avg_at_end']]}" if result.get("load_avg_at_end") else "")
+             + f". Threads: {result.get('threads', 'each system its default')}.",
              f"Model: {result['model']}. Greedy, {result['new_tokens']} new tokens forced, first call + "
              f"{result['repeats']} steady calls (median). Command: `{result.get('command', '')}`. Bandwidth probes during the run (GB/s triad / read): " +
              ", ".join(f"{r['triad_gbps']:.0f}/{r['read_gbps']:.0f}" for r in result["roofline"] if r.get("triad_gbps")) + ".",
              "jitgen SIMD target (generate_bench): " + ", ".join(sorted({f"{r['system']}={r['simd']}" for r in runs
                                                                     if r.get("simd")})) + ".",
+             "llama.cpp: " + "; ".join(sorted({f"{r['system']}: KV cache {r['kv_type']}, flash attention "
+                                                f"{r['flash_attn']}" for r in runs if r.get("kv_type")})) +
+             "; ggml CPU features: " + ", ".join(sorted({" ".join(x.split(" = ")[0].strip() for x in
+                                                                   r["system_info"].split("CPU :")[-1].split("|")
+                                                                   if x.strip().endswith("= 1"))
+                                                          for r in runs if r.get("system_info")})) + ".",
              "", "Ratios are jitgen-compiled-f32 over the system at the same grid point (>1: jitgen faster). "
              "`same` = rows whose greedy tokens equal jitgen-compiled-f32's.", "",
              "| batch | prompt | system | first call s | steady call s | tokens/s | decode tok/s | prefill tok/s | "
@@ -194,6 +272,7 @@ def report(result, out):
         lines.append(f"| {r['batch']} | {r['prompt_len']} | {r['system']} | {r['first_call_s']:.2f} | "
                      f"{r['steady_call_s']:.3f} | {f(r.get('tokens_per_s'))} | {f(r.get('decode_tokens_per_s'))} | "
                      f"{f(r.get('prefill_tokens_per_s'))} | {ratio} | {same} |")
+    lines += targets(runs)
     with open(os.path.join(out, "peers.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     try:
