@@ -170,7 +170,7 @@ def main():
                 raise SystemExit(f"{name}: GGUF conversion failed: {r['error']}")
     result = {"machine": machine(), "new_tokens": args.new, "repeats": args.repeats, "model": described,
               "threads": args.threads or "each system's default", "python": args.python,
-              "command": " ".join(["python3", "bench/run_peers.py"] + sys.argv[1:]), "roofline": [roofline()],
+              "command": " ".join([sys.executable, "bench/run_peers.py"] + sys.argv[1:]), "roofline": [roofline()],
               "runs": []}
     print("roofline", result["roofline"][-1], file=sys.stderr)
     names = list(sysmap)
