@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
+
+#include "ops/cpu/attention_common.h"
 
 namespace jitgen::cpu::avx512 {
 
@@ -350,10 +351,7 @@ void attention_heads(const float* q_in, const float* k_in, const float* v_in, in
     const int64_t b = bk / KV, kv = bk % KV;
     float* kh = k_cache + bk * S * D;
     float* vh = v_cache + bk * S * D;
-    for (int64_t t = 0; t < T; ++t) {  // the new keys and values into their cache slots
-      std::memcpy(kh + (cache_pos[b] + t) * D, k_in + (b * T + t) * k_stride + kv * D, D * sizeof(float));
-      std::memcpy(vh + (cache_pos[b] + t) * D, v_in + (b * T + t) * v_stride + kv * D, D * sizeof(float));
-    }
+    append_kv_rows(k_in, v_in, k_stride, v_stride, b, kv, T, D, cache_pos[b], kh, vh);
     const int32_t* mask = key_mask + b * S;
     // The KV head's G query heads one after another: its keys and values stay in cache for the group.
     for (int64_t h = kv * G; h < (kv + 1) * G; ++h)

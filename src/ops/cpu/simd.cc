@@ -17,17 +17,11 @@
 #define HWY_TARGET_INCLUDE "ops/cpu/simd.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "hwy/contrib/math/math-inl.h"
+#include "ops/cpu/simd-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace jitgen::cpu::simd::HWY_NAMESPACE {
 
-namespace hn = hwy::HWY_NAMESPACE;
-using DF = hn::ScalableTag<float>;
-using DU = hn::RebindToUnsigned<DF>;
-using VF = hn::Vec<DF>;
-
-constexpr size_t kLanes = hn::MaxLanes(DF());
 constexpr int kVecs = static_cast<int>(kPanel / kLanes);  // vectors per 32-column panel row
 static_assert(kPanel % kLanes == 0, "a panel row is a whole number of vectors");
 // Rows per tile: accumulators (rows x kVecs) plus one panel row of weights fit the register file (16 vector
@@ -41,9 +35,6 @@ constexpr int kMaxRows = kVecs <= 4 ? 3 : 1;
 #endif
 
 int64_t CurrentTarget() { return HWY_TARGET; }
-
-// exp(x), flushed to 0 below Highway's bound and clamped above at 88 (where fp32 exp overflows: inf, as expf).
-HWY_INLINE VF ExpClamped(DF d, VF x) { return hn::Exp(d, hn::Min(x, hn::Set(d, 88.7f))); }
 
 // erfc(z) by Numerical Recipes' Chebyshev fit (fractional error < 1.2e-7 everywhere): vector erf GELU without
 // a scalar std::erf per element.

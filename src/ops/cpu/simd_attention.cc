@@ -4,10 +4,10 @@
 // The math is ref::attention_qkv's: scaled dot-product scores over the causal (and sliding-window) range, masked
 // keys at -inf, max-subtracted exp, the weighted sum of values divided by the sum of the weights.
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "ops/cpu/attention_common.h"
 #include "ops/cpu/simd.h"
 #include "runtime/thread_pool.h"
 
@@ -15,14 +15,10 @@
 #define HWY_TARGET_INCLUDE "ops/cpu/simd_attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "hwy/contrib/math/math-inl.h"
+#include "ops/cpu/simd-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace jitgen::cpu::simd::HWY_NAMESPACE {
-
-namespace hn = hwy::HWY_NAMESPACE;
-using DF = hn::ScalableTag<float>;
-using VF = hn::Vec<DF>;
 
 // q . k_r for NK keys at once (independent FMA chains). Each key's sum is formed by the same operations in the same
 // order whatever NK is (two vector accumulators over whole vector pairs, one more vector, their lane sum, then the
@@ -96,10 +92,7 @@ void AttentionRange(const float* q_in, const float* k_in, const float* v_in, int
     const int64_t b = bk / KV, kv = bk % KV;
     float* kh = k_cache + bk * S * D;
     float* vh = v_cache + bk * S * D;
-    for (int64_t t = 0; t < T; ++t) {  // the new keys and values into their cache slots
-      std::memcpy(kh + (cache_pos[b] + t) * D, k_in + (b * T + t) * k_stride + kv * D, D * sizeof(float));
-      std::memcpy(vh + (cache_pos[b] + t) * D, v_in + (b * T + t) * v_stride + kv * D, D * sizeof(float));
-    }
+    append_kv_rows(k_in, v_in, k_stride, v_stride, b, kv, T, D, cache_pos[b], kh, vh);
     const int32_t* mask = key_mask + b * S;
     // The KV head's G query heads one after another: its keys and values stay in cache for the group.
     for (int64_t h = kv * G; h < (kv + 1) * G; ++h)
