@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-builds jitgen and its test suite for 64-bit ARM (Debian's aarch64 toolchain, arm64 multiarch libraries) in
-# build-arm/ and runs the whole CTest suite under qemu-user, so that the Highway kernels' ARM targets (NEON, SVE,
-# SVE2) are proven correct on an x86 machine. Speed under emulation means nothing; correctness is what this shows.
+# build-arm/ and runs the whole CTest suite under qemu-user, so that the Highway kernels' ARM targets (NEON, which the
+# kernels run by default, and the portable one, which the kernel tests repeat with) are proven correct on an x86
+# machine. Speed under emulation means nothing; correctness is what this shows. CTest prints each test's time.
 #   scripts/test-arm.sh                 install what is missing, build, run every test (qemu -cpu max)
 #   JITGEN_ARM_CPU=cortex-a72 scripts/test-arm.sh   another emulated CPU (a72: NEON only, no SVE)
 #   JITGEN_ARM_JOBS=N                   ctest -jN (default 2)
