@@ -4,6 +4,7 @@
 // depends on the machine; what each asserts does not.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iterator>
 #include <limits>
@@ -276,6 +277,90 @@ TEST_P(OpsTest, RmsNormMatchesReference) {
     cpu::rms_norm(x.data(), g.data(), 1e-6f, R, C, got.data());
     ref::rms_norm(x.data(), g.data(), 1e-6f, R, C, want.data());
     EXPECT_LT(max_rel_err(got, want), 2e-6f) << R << "x" << C;
+  }
+}
+
+// add and mul are the references' IEEE operations lane by lane: bit-identical at any length and alignment.
+TEST_P(OpsTest, AddAndMulEqualReferenceExactly) {
+  SimdScope scope(GetParam());
+  for (int64_t n : {1, 15, 17, 100003}) {
+    const auto a = randn(n + 1, 60, 3.0f), b = randn(n + 1, 61);
+    std::vector<float> got(n), want(n);
+    cpu::add(a.data() + 1, b.data(), got.data(), n);  // a misaligned operand
+    ref::add(a.data() + 1, b.data(), want.data(), n);
+    EXPECT_EQ(got, want) << "add " << n;
+    cpu::mul(a.data(), b.data() + 1, got.data(), n);
+    ref::mul(a.data(), b.data() + 1, want.data(), n);
+    EXPECT_EQ(got, want) << "mul " << n;
+  }
+}
+
+TEST_P(OpsTest, RopeMatchesReference) {
+  SimdScope scope(GetParam());
+  // head dims that are not whole vectors, partial rotary, and Llama's 64 / 128
+  for (auto [heads, D, rotary] : {std::tuple{3, 16, 16}, {2, 24, 12}, {4, 64, 64}, {2, 128, 32}, {1, 10, 6}}) {
+    const int64_t rows = 9;
+    const auto x = randn(rows * heads * D, 62, 2.0f);
+    const std::vector<int32_t> pos = {0, 1, 5, 17, 2, 40, 3, 1000, 4095};
+    std::vector<float> inv(rotary / 2);
+    for (int i = 0; i < rotary / 2; ++i) inv[i] = 1.0f / std::pow(10000.0f, 2.0f * i / rotary);
+    std::vector<float> got(x.size()), want(x.size());
+    cpu::rope(x.data(), pos.data(), inv.data(), {rows, heads, D, rotary}, 1.1f, {}, got.data());
+    ref::rope(x.data(), pos.data(), inv.data(), {rows, heads, D, rotary}, 1.1f, {}, want.data());
+    EXPECT_LT(max_rel_err(got, want), 1e-6f) << heads << "x" << D << " rotary " << rotary;
+  }
+}
+
+// The vocabulary-row kernels against plain loops: max and argmax exactly (torch.argmax: first maximum, first NaN),
+// the exponentials within a few ulp of std::exp (0 at -inf, NaN kept), and the sum in its documented fixed order.
+TEST_P(OpsTest, VocabRowKernels) {
+  SimdScope scope(GetParam());
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t n : {1, 7, 16, 33, 50257}) {
+    auto x = randn(n, 63, 4.0f);
+    if (n > 7) x[3] = -inf, x[n - 2] = -inf;
+    const auto first_max = [](const std::vector<float>& v) {
+      int64_t best = 0;
+      for (size_t i = 1; i < v.size(); ++i)
+        if (v[i] > v[best]) best = static_cast<int64_t>(i);
+      return best;
+    };
+    EXPECT_EQ(cpu::row_max(x.data(), n), *std::max_element(x.begin(), x.end())) << n;
+    EXPECT_EQ(cpu::row_argmax(x.data(), n), first_max(x)) << n;
+    if (n > 7) {
+      x[n - 1] = x[first_max(x)];  // a tie at the very end: the first one wins
+      EXPECT_EQ(cpu::row_argmax(x.data(), n), first_max(x)) << n;
+      auto y = x;
+      y[n / 2] = nan, y[n - 1] = nan;  // NaN: skipped by max, the first NaN is argmax
+      float want = -inf;
+      for (float v : y) want = v > want ? v : want;
+      EXPECT_EQ(cpu::row_max(y.data(), n), want) << n;
+      EXPECT_EQ(cpu::row_argmax(y.data(), n), n / 2) << n;
+    }
+    const std::vector<float> all_neg_inf(n, -inf);
+    EXPECT_EQ(cpu::row_max(all_neg_inf.data(), n), -inf);
+    EXPECT_EQ(cpu::row_argmax(all_neg_inf.data(), n), 0);
+
+    const float m = cpu::row_max(x.data(), n);
+    std::vector<float> e(n);
+    const double sum = cpu::exp_shifted(x.data(), n, m, e.data());
+    double partial[8] = {}, exact = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float want = std::exp(x[i] - m);
+      if (std::isinf(x[i])) EXPECT_EQ(e[i], 0.0f) << i;
+      EXPECT_LE(std::abs(e[i] - want), 4e-7f * want + 1e-37f) << n << " at " << i << ": " << x[i] - m;
+      partial[i % 8] += e[i];
+      exact += want;
+    }
+    const double fixed = ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
+                         ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+    EXPECT_EQ(sum, fixed) << n;
+    EXPECT_NEAR(sum, exact, 1e-6 * exact) << n;
+    if (n > 7) {
+      x[5] = nan;
+      cpu::exp_shifted(x.data(), n, m, e.data());
+      EXPECT_TRUE(std::isnan(e[5]));
+    }
   }
 }
 

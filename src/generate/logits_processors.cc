@@ -6,6 +6,7 @@
 #include <set>
 
 #include "jitgen/error.h"
+#include "ops/cpu_kernels.h"
 
 namespace jitgen::decoding {
 namespace {
@@ -56,23 +57,23 @@ void ProcessorScratch::reserve(int V) {
   }
 }
 
+// The max, the exponentials and their fp64 sum are Highway kernels (ops/cpu_kernels.h: row_max, exp_shifted).
 void softmax_row(const float* in, float* out, int V) {
-  float m = kNegInf;
-  for (int i = 0; i < V; ++i) m = std::max(m, in[i]);
-  double sum = 0.0;
-  for (int i = 0; i < V; ++i) {
-    out[i] = std::exp(in[i] - m);
-    sum += out[i];
-  }
-  const float s = static_cast<float>(sum);
+  const float m = cpu::row_max(in, V);
+  const float s = static_cast<float>(cpu::exp_shifted(in, V, m, out));
   for (int i = 0; i < V; ++i) out[i] = out[i] / s;
 }
 
 void log_softmax_row(const float* in, float* out, int V) {
-  float m = kNegInf;
-  for (int i = 0; i < V; ++i) m = std::max(m, in[i]);
-  double sum = 0.0;
-  for (int i = 0; i < V; ++i) sum += std::exp(in[i] - m);
+  const float m = cpu::row_max(in, V);
+  // The exponentials go to out, overwritten below; when out is in, to a per-thread buffer (grown once).
+  thread_local std::vector<float> own;
+  float* e = out;
+  if (out == in) {
+    if (static_cast<int>(own.size()) < V) own.resize(V);
+    e = own.data();
+  }
+  const double sum = cpu::exp_shifted(in, V, m, e);
   const float log_sum = static_cast<float>(std::log(sum));
   for (int i = 0; i < V; ++i) out[i] = (in[i] - m) - log_sum;
 }
@@ -336,10 +337,8 @@ float kth_best(const float* scores, int V, int min_tokens_to_keep, ProcessorScra
 // torch.distributions.Categorical(logits=x).entropy() of n fp32 logits: normalized = x - logsumexp(x),
 // probs = softmax(normalized), -sum(clamp(normalized, min=-FLT_MAX) * probs). `probs` receives the probabilities.
 float categorical_entropy(const float* x, int n, float* probs, float* normalized) {
-  float m = kNegInf;
-  for (int i = 0; i < n; ++i) m = std::max(m, x[i]);
-  double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += std::exp(x[i] - m);
+  const float m = cpu::row_max(x, n);
+  const double sum = cpu::exp_shifted(x, n, m, probs);  // probs as scratch: softmax_row overwrites it below
   const float lse = m + static_cast<float>(std::log(sum));
   for (int i = 0; i < n; ++i) normalized[i] = x[i] - lse;
   softmax_row(normalized, probs, n);

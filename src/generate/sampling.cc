@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
+
+#include "ops/cpu_kernels.h"
 
 namespace jitgen::decoding {
 
@@ -28,33 +31,23 @@ float philox_uniform(const uint32_t seed[2], uint32_t step, uint32_t row, uint32
 }
 
 int32_t argmax_row(const float* logits, int V) {
-  int32_t best = 0;
-  float best_v = logits[0];
-  if (std::isnan(best_v)) return 0;
-  for (int i = 1; i < V; ++i) {
-    const float v = logits[i];
-    if (std::isnan(v)) return i;
-    if (v > best_v) {
-      best_v = v;
-      best = i;
-    }
-  }
-  return best;
+  return static_cast<int32_t>(cpu::row_argmax(logits, V));  // Highway (ops/cpu/simd_vocab.cc)
 }
 
 int32_t sample_row(const float* logits, int V, float u) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int i = 0; i < V; ++i) m = logits[i] > m ? logits[i] : m;
+  const float m = cpu::row_max(logits, V);
   if (m == -std::numeric_limits<float>::infinity()) return 0;
-  double total = 0.0;
-  for (int i = 0; i < V; ++i) total += static_cast<double>(std::exp(logits[i] - m));
+  // The weights once, by the vector exp, kept for the walk below (a per-thread buffer, grown once).
+  thread_local std::vector<float> weights;
+  if (static_cast<int>(weights.size()) < V) weights.resize(V);
+  float* w = weights.data();
+  const double total = cpu::exp_shifted(logits, V, m, w);
   const double threshold = static_cast<double>(u) * total;
   double acc = 0.0;
   int32_t last_positive = 0;
   for (int i = 0; i < V; ++i) {
-    const float w = std::exp(logits[i] - m);
-    if (w <= 0.0f) continue;
-    acc += static_cast<double>(w);
+    if (w[i] <= 0.0f) continue;
+    acc += static_cast<double>(w[i]);
     last_positive = i;
     if (acc > threshold) return i;
   }

@@ -11,7 +11,8 @@
 //   uniform = (out[0] >> 8) * 2^-24                    -- first 32-bit output word, top 24 bits: an exact float
 //                                                         in [0, 1) (every value representable in fp32).
 // Sampling is by inverse CDF over softmax(processed logits) in token-id order:
-//   m = max_i l_i;  w_i = expf(l_i - m) (fp32, 0 for -inf);  S = sum_i w_i (fp64, id order);
+//   m = max_i l_i;  w_i = exp(l_i - m) (fp32, 0 for -inf; ops/cpu_kernels.h exp_shifted: a vector exp within an ulp
+//   or two of expf);  S = sum_i w_i (fp64, in exp_shifted's fixed order);
 //   token = the first i with  sum_{j<=i} w_j (fp64, id order)  >  u * S;  if rounding leaves none, the last
 //   i with w_i > 0.
 // This does not reproduce torch.multinomial's stream (nothing can without torch's generator); it gives the same

@@ -165,11 +165,11 @@ void embedding_sum(const float* table_a, int64_t rows_a, const int32_t* ids_a, c
   ref::embedding_sum(table_a, rows_a, ids_a, table_b, rows_b, ids_b, C, R, out);
 }
 
-void add(const float* a, const float* b, float* out, int64_t n) {
-  runtime::parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) out[i] = a[i] + b[i];
-  });
-}
+void add(const float* a, const float* b, float* out, int64_t n) { simd::add(a, b, out, n); }
+
+float row_max(const float* x, int64_t n) { return simd::row_max(x, n); }
+int64_t row_argmax(const float* x, int64_t n) { return simd::row_argmax(x, n); }
+double exp_shifted(const float* x, int64_t n, float m, float* out) { return simd::exp_shifted(x, n, m, out); }
 
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C,
                 float* out) {

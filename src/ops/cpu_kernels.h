@@ -57,7 +57,7 @@ void attention(const float* qkv, float* k_cache, float* v_cache, const int32_t* 
 void attention_qkv(const AttentionInputs& in, float* k_cache, float* v_cache, const int32_t* cache_pos,
                    const int32_t* key_mask, const AttentionShape& s, float scale, float* out);
 
-// Llama-family ops: RMSNorm a Highway kernel (cpu/simd.cc); rope and mul plain loops the compiler vectorizes.
+// Llama-family ops, Highway kernels: RMSNorm (cpu/simd.cc), mul and rope (cpu/simd_elementwise.cc).
 // x [R, C] -> x * rsqrt(mean(x^2) + eps) * gamma (HF LlamaRMSNorm, fp32 throughout).
 void rms_norm(const float* x, const float* gamma, float eps, int64_t R, int64_t C, float* out);
 // out = a * b elementwise (the gated MLP's act(gate) * up).
@@ -78,6 +78,16 @@ void rope(const float* x, const int32_t* positions, const float* inv_freq, const
           const RopeDynamic& dynamic, float* out);
 // The inv_freq a dynamic rope uses at seq_len (HF _compute_dynamic_ntk_parameters, in fp32 like torch): [rotary/2].
 void dynamic_inv_freq(const RopeDynamic& d, int64_t rotary, int64_t seq_len, float* inv_freq);
+
+// One row of V logits, for token choice and the logits processors (generate/), Highway kernels (cpu/simd_vocab.cc),
+// single-threaded. row_max: the largest non-NaN entry (-inf if none); exact. row_argmax: torch.argmax, the first NaN
+// if any, else the first maximum (0 for an all -inf row); exact. exp_shifted: out[i] = exp(x[i] - m) by a vector
+// exp (within an ulp or two of expf; exactly 0 at -inf, NaN kept; an FMA target may differ from a non-FMA one in the
+// last bit), returning their fp64 sum taken in a fixed order (8 interleaved partial sums, then pairwise), the same
+// whatever the vector width. out may alias x.
+float row_max(const float* x, int64_t n);
+int64_t row_argmax(const float* x, int64_t n);
+double exp_shifted(const float* x, int64_t n, float m, float* out);
 
 // Beam reorder of a [B, ..., S, X] state in place (KV cache [B, H, S, D], key mask [B, S]): row r becomes old row
 // src[r], moving only slots [0, filled) of the slot axis (dim 2 of 4-d, dim 1 of 2-d). scratch: nbytes of the state.

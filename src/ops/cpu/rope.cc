@@ -1,12 +1,13 @@
 // Rotary position embeddings in HF's rotate_half convention (transformers/models/llama/modeling_llama.py
 // apply_rotary_pos_emb): out = x * cos + rotate_half(x) * sin, with cos/sin of position * inv_freq, each
-// frequency used for the pair of dims (i, i + rotary/2). Plain loops; ops/reference_llama.cc is the oracle.
+// frequency used for the pair of dims (i, i + rotary/2). The rotation is a Highway kernel (cpu/simd_elementwise.cc);
+// ops/reference_llama.cc is the oracle.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "ops/cpu/simd.h"
 #include "ops/cpu_kernels.h"
-#include "runtime/thread_pool.h"
 
 namespace jitgen::cpu {
 
@@ -22,7 +23,7 @@ void dynamic_inv_freq(const RopeDynamic& d, int64_t rotary, int64_t seq_len, flo
 
 void rope(const float* x, const int32_t* positions, const float* inv_freq, const RopeShape& s, float attention_factor,
           const RopeDynamic& dynamic, float* out) {
-  const int64_t half = s.rotary / 2, width = s.heads * s.D;
+  const int64_t half = s.rotary / 2;
   // Dynamic NTK: HF recomputes inv_freq when max(position_ids) + 1 grows past the original length; every row of
   // the step uses the same frequencies.
   thread_local std::vector<float> grown;
@@ -35,30 +36,7 @@ void rope(const float* x, const int32_t* positions, const float* inv_freq, const
       inv_freq = grown.data();
     }
   }
-  runtime::parallel_for(s.rows, 4, [&](int64_t r0, int64_t r1) {
-    thread_local std::vector<float> cs;
-    cs.resize(2 * half);
-    for (int64_t r = r0; r < r1; ++r) {
-      const float pos = static_cast<float>(positions[r]);
-      for (int64_t i = 0; i < half; ++i) {
-        const float angle = inv_freq[i] * pos;  // HF: inv_freq @ position_ids in fp32
-        cs[i] = std::cos(angle) * attention_factor;
-        cs[half + i] = std::sin(angle) * attention_factor;
-      }
-      const float* xr = x + r * width;
-      float* yr = out + r * width;
-      for (int64_t h = 0; h < s.heads; ++h) {
-        const float* xh = xr + h * s.D;
-        float* yh = yr + h * s.D;
-        for (int64_t i = 0; i < half; ++i) {
-          const float a = xh[i], b = xh[half + i], c = cs[i], sn = cs[half + i];
-          yh[i] = a * c - b * sn;         // x1 * cos + (-x2) * sin
-          yh[half + i] = b * c + a * sn;  // x2 * cos + x1 * sin
-        }
-        for (int64_t i = s.rotary; i < s.D; ++i) yh[i] = xh[i];  // partial rotary: the rest passes through
-      }
-    }
-  });
+  simd::rope(x, positions, inv_freq, s.rows, s.heads, s.D, s.rotary, attention_factor, out);  // cpu/simd_elementwise.cc
 }
 
 }  // namespace jitgen::cpu

@@ -1,5 +1,6 @@
-// What every Highway kernel file shares (cpu/simd.cc, cpu/simd_attention.cc): the per-target
-// vector types and helpers. Like Highway's own -inl.h headers it has no #pragma once: a kernel file includes it after
+// What every Highway kernel file shares (cpu/simd.cc, cpu/simd_attention.cc, cpu/simd_elementwise.cc,
+// cpu/simd_vocab.cc): the per-target vector types and helpers. Like Highway's own -inl.h headers it has no
+// #pragma once: a kernel file includes it after
 // hwy/foreach_target.h and hwy/highway.h, and each re-inclusion of that file (one per SIMD target) defines these
 // again in that target's namespace; the toggle guard below admits exactly one copy per target.
 #if defined(JITGEN_OPS_CPU_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)

@@ -6,6 +6,8 @@
 // built (src/ops/CMakeLists.txt: the panels keep arrays of vectors, which sizeless SVE vectors cannot be). cpu_kernels.cc
 // decides per call whether a kernel goes here or to the AVX-512 intrinsics (cpu/avx512.h: bf16 dot products on
 // AVX512_BF16, and the attention kernel). Shapes use the legend of graph/builder.h; no allocation per call.
+// Files: simd.cc (panels, activations, norms), simd_attention.cc, simd_elementwise.cc (add, mul, rope),
+// simd_vocab.cc (logits rows); simd-inl.h holds what they share per target.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +45,16 @@ void activation(const float* x, float* out, int64_t n, Activation kind);
 void layer_norm(const float* x, const float* gamma, const float* beta, float eps, int64_t R, int64_t C, float* out);
 // x [R, C] -> out [R, C] = gamma * (x * rsqrt(mean(x^2) + eps)) (HF LlamaRMSNorm, fp32).
 void rms_norm(const float* x, const float* gamma, float eps, int64_t R, int64_t C, float* out);
+// out = a + b, out = a * b on n elements (cpu/simd_elementwise.cc; out may alias a or b).
+void add(const float* a, const float* b, float* out, int64_t n);
+void mul(const float* a, const float* b, float* out, int64_t n);
+// cpu::rope's rotation with inv_freq already chosen (cpu/simd_elementwise.cc): x, out [rows, heads * D].
+void rope(const float* x, const int32_t* positions, const float* inv_freq, int64_t rows, int64_t heads, int64_t D,
+          int64_t rotary, float attention_factor, float* out);
+// cpu::row_max, row_argmax, exp_shifted (cpu_kernels.h; cpu/simd_vocab.cc).
+float row_max(const float* x, int64_t n);
+int64_t row_argmax(const float* x, int64_t n);
+double exp_shifted(const float* x, int64_t n, float m, float* out);
 // cpu::attention_qkv's contract (cpu_kernels.h), shapes already checked (cpu/simd_attention.cc).
 void attention(const AttentionInputs& in, float* k_cache, float* v_cache, const int32_t* cache_pos,
                const int32_t* key_mask, const AttentionShape& s, float scale, float* out);
