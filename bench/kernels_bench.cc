@@ -1,5 +1,6 @@
 // Decode kernels against the bandwidth they stream at, interleaved in one run:
-//   [JITGEN_SIMD=<target>] kernels_bench [threads] [attention]   ("attention": only the attention and norm rows)
+//   [JITGEN_SIMD=<target>] kernels_bench [threads] [attention|rows]   ("attention": only the attention and norm rows;
+//   "rows": only the vocabulary-row, rope, mul and add rows, each against the plain scalar loop it replaced)
 // prints the SIMD target (cpu_kernels.h), GB/s of the pure read probe, and of the M = 1 GEMV over an
 // lm_head-sized [50257, 768] weight (fp32 and bf16 panels; bf16 on avx512 by AVX512_BF16 dot products and by
 // widening to fp32, elsewhere widened), and of one GPT-2 c_fc [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too),
@@ -8,12 +9,15 @@
 // every target but avx512 ran before the Highway kernel), and RMSNorm / LayerNorm rows.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "generate/logits_processors.h"
+#include "generate/sampling.h"
 #include "ops/cpu/avx512.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
@@ -71,6 +75,96 @@ void attention_rows(TimeIt&& /*time_it*/) {
   }
 }
 
+// The loops the Highway kernels replaced (sampling.cc / logits_processors.cc / rope.cc before them), as they were:
+// scalar max, torch.argmax and expf with a sequential fp64 sum.
+int32_t scalar_argmax(const float* x, int V) {
+  int32_t best = 0;
+  float best_v = x[0];
+  if (std::isnan(best_v)) return 0;
+  for (int i = 1; i < V; ++i) {
+    if (std::isnan(x[i])) return i;
+    if (x[i] > best_v) best_v = x[i], best = i;
+  }
+  return best;
+}
+int32_t scalar_sample(const float* x, int V, float u) {
+  float m = -INFINITY;
+  for (int i = 0; i < V; ++i) m = x[i] > m ? x[i] : m;
+  double total = 0.0;
+  for (int i = 0; i < V; ++i) total += static_cast<double>(std::exp(x[i] - m));
+  const double threshold = static_cast<double>(u) * total;
+  double acc = 0.0;
+  for (int i = 0; i < V; ++i) {
+    acc += static_cast<double>(std::exp(x[i] - m));
+    if (acc > threshold) return i;
+  }
+  return V - 1;
+}
+void scalar_softmax(const float* in, float* out, int V) {
+  float m = -INFINITY;
+  for (int i = 0; i < V; ++i) m = std::max(m, in[i]);
+  double sum = 0.0;
+  for (int i = 0; i < V; ++i) sum += out[i] = std::exp(in[i] - m);
+  for (int i = 0; i < V; ++i) out[i] = out[i] / static_cast<float>(sum);
+}
+
+void scalar_rope(const float* x, const int32_t* positions, const float* inv_freq, const jitgen::cpu::RopeShape& s,
+                 float* out) {
+  const int64_t half = s.rotary / 2, width = s.heads * s.D;
+  std::vector<float> cs(2 * half);
+  for (int64_t r = 0; r < s.rows; ++r) {
+    for (int64_t i = 0; i < half; ++i) {
+      cs[i] = std::cos(inv_freq[i] * static_cast<float>(positions[r]));
+      cs[half + i] = std::sin(inv_freq[i] * static_cast<float>(positions[r]));
+    }
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const float* xh = x + r * width + h * s.D;
+      float* yh = out + r * width + h * s.D;
+      for (int64_t i = 0; i < half; ++i) {
+        yh[i] = xh[i] * cs[i] - xh[half + i] * cs[half + i];
+        yh[half + i] = xh[half + i] * cs[i] + xh[i] * cs[half + i];
+      }
+    }
+  }
+}
+
+// Token choice over GPT-2's 50257-entry rows (the sampler runs on the calling thread), rope for a Llama layer's q
+// (32 heads of 128) at 1 and 128 rows, and the gated MLP's mul / the residual add over 8 x 2048. Run it with 1 thread
+// for like-for-like rows (rope, mul and add split over the pool; the scalar loops do not).
+void row_kernels() {
+  const auto time_it = [](auto&& fn, int reps) { return min_time(fn, reps); };
+  const int V = 50257;
+  std::vector<float> logits(V), out(V);
+  for (int i = 0; i < V; ++i) logits[i] = static_cast<float>((i * 7919) % 1000) * 0.01f - 5.0f;
+  volatile int32_t sink = 0;
+  const auto row = [&](const char* name, auto&& fast, auto&& slow) {
+    const double tf = time_it(fast, 50), ts = time_it(slow, 20);
+    std::printf("   %-28s %8.1f us | scalar loop %8.1f us (%.1fx)\n", name, tf * 1e6, ts * 1e6, ts / tf);
+  };
+  row("argmax_row V=50257", [&] { sink = jitgen::decoding::argmax_row(logits.data(), V); },
+      [&] { sink = scalar_argmax(logits.data(), V); });
+  row("sample_row V=50257 u=0.5", [&] { sink = jitgen::decoding::sample_row(logits.data(), V, 0.5f); },
+      [&] { sink = scalar_sample(logits.data(), V, 0.5f); });
+  row("softmax_row V=50257", [&] { jitgen::decoding::softmax_row(logits.data(), out.data(), V); },
+      [&] { scalar_softmax(logits.data(), out.data(), V); });
+  for (int64_t rows : {1, 128}) {
+    const jitgen::cpu::RopeShape s{rows, 32, 128, 128};
+    std::vector<float> x(rows * 32 * 128, 0.3f), y(x.size()), inv(64);
+    std::vector<int32_t> pos(rows);
+    for (int64_t r = 0; r < rows; ++r) pos[r] = static_cast<int32_t>(r + 7);
+    for (int i = 0; i < 64; ++i) inv[i] = 1.0f / std::pow(10000.0f, i / 64.0f);
+    const std::string name = "rope 32x128 rows " + std::to_string(rows);
+    row(name.c_str(), [&] { jitgen::cpu::rope(x.data(), pos.data(), inv.data(), s, 1.0f, {}, y.data()); },
+        [&] { scalar_rope(x.data(), pos.data(), inv.data(), s, y.data()); });
+  }
+  std::vector<float> a(8 * 2048, 0.5f), b(a.size(), 0.25f), c(a.size());
+  row("mul 8x2048", [&] { jitgen::cpu::mul(a.data(), b.data(), c.data(), a.size()); },
+      [&] { jitgen::ref::mul(a.data(), b.data(), c.data(), a.size()); });
+  row("add 8x2048", [&] { jitgen::cpu::add(a.data(), b.data(), c.data(), a.size()); },
+      [&] { jitgen::ref::add(a.data(), b.data(), c.data(), a.size()); });
+  (void)sink;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,6 +184,10 @@ int main(int argc, char** argv) {
   };
   std::printf("threads %d, simd %s\n", jitgen::runtime::num_threads(), jitgen::cpu::simd_name());
   // bf16 by AVX512_BF16 dot products and by widening exist on avx512 only; other targets widen.
+  if (argc > 2 && std::string(argv[2]) == "rows") {
+    for (int round = 0; round < 3; ++round) row_kernels();
+    return 0;
+  }
   if (argc > 2 && std::string(argv[2]) == "attention") {
     for (int round = 0; round < 3; ++round) attention_rows(time_it);
     return 0;
