@@ -8,15 +8,10 @@
 
 #include "graph/graph.h"
 #include "graph/memory_plan.h"
+#include "graph/op_table.h"  // RunContext
 #include "graph/passes.h"
 
 namespace jitgen {
-
-// Per-run memory: the arena of the plan plus the pointers of the named inputs (in input_names order).
-struct RunContext {
-  char* arena = nullptr;
-  std::vector<void*> inputs;
-};
 
 class Executable {
  public:

@@ -9,6 +9,9 @@
 
 namespace jitgen {
 
+// Every op kind has one entry in the op table (graph/op_table.h): name, attributes, shape rule, CPU launch; the
+// CUDA launches are in ops/cuda/cuda_ops.cc. kOpCount (op_table.h) is the last kind + 1; both tables'
+// static_asserts fail until a new kind has its entries and kOpCount counts it.
 enum class OpKind {
   kInput,             // a step input or a state, bound by name at run time
   kWeight,            // a model weight, bound by pointer at compile time

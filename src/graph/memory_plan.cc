@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "graph/op_table.h"
+
 namespace jitgen {
 
 namespace {
 constexpr size_t kAlign = 64;
 size_t aligned(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-bool in_arena(const Node& n) { return !n.dead && n.op != OpKind::kInput && n.op != OpKind::kWeight; }
+bool in_arena(const Node& n) { return !n.dead && !op_def(n.op).bound; }
 }  // namespace
 
 MemoryPlan plan_memory(const Graph& g) {

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "graph/op_table.h"
+
 namespace jitgen {
 
 namespace {
@@ -92,9 +94,7 @@ void eliminate_dead_code(Graph& g, PassStats& stats) {
   };
   mark(g.output);
   for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (!g.nodes[i].dead && (g.nodes[i].op == OpKind::kAttention || g.nodes[i].op == OpKind::kAttentionQkv ||
-                                 g.nodes[i].op == OpKind::kReorderRows))
-      mark(static_cast<int>(i));
+    if (!g.nodes[i].dead && op_def(g.nodes[i].op).side_effect) mark(static_cast<int>(i));  // KV writes, beam reorder
   while (!stack.empty()) {
     const Node& n = g.nodes[stack.back()];
     stack.pop_back();

@@ -14,21 +14,16 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "graph/op_table.h"
+
 namespace jitgen {
 
 namespace {
 
 using nlohmann::json;
 
-constexpr OpKind kAllOps[] = {OpKind::kInput,  OpKind::kWeight,           OpKind::kEmbedding, OpKind::kEmbeddingSum,
-                              OpKind::kAdd,    OpKind::kLayerNorm,        OpKind::kLinear,    OpKind::kLinearTransposed,
-                              OpKind::kActivation, OpKind::kAttention,    OpKind::kLastPosition,
-                              OpKind::kSelectTokens, OpKind::kReorderRows, OpKind::kRmsNorm, OpKind::kMul,
-                              OpKind::kRope, OpKind::kAttentionQkv};
-
 OpKind op_from_name(const std::string& name) {
-  for (OpKind op : kAllOps)
-    if (name == op_name(op)) return op;
+  if (const OpDef* d = op_def_by_name(name)) return d->op;
   throw std::runtime_error("unknown op \"" + name + "\"");
 }
 
@@ -57,136 +52,43 @@ std::vector<T> integers(const json& v, const char* what) {
   return out;
 }
 
-// The output shape a node must have given its inputs: the same rules the tracing builder applies.
-// Throws on anything inconsistent, so a bound kernel never reads or writes outside its buffers.
-Shape expected_shape(const Graph& g, const Node& n) {
-  auto in = [&](size_t k) -> const Node& {
-    if (k >= n.inputs.size()) throw std::runtime_error(fmt::format("{} has too few inputs", op_name(n.op)));
-    return g.nodes[n.inputs[k]];
-  };
-  auto need = [](bool ok, const char* what) {
-    if (!ok) throw std::runtime_error(what);
-  };
-  auto is_f32 = [](const Node& x) { return x.dtype == DType::kF32; };
-  switch (n.op) {
-    case OpKind::kInput:
-    case OpKind::kWeight:
-      return n.shape;
-    case OpKind::kEmbedding: {
-      need(in(0).shape.size() == 2 && in(1).dtype == DType::kI32 && is_f32(in(0)), "bad embedding");
-      Shape s = in(1).shape;
-      s.push_back(in(0).shape[1]);
-      return s;
-    }
-    case OpKind::kEmbeddingSum: {
-      need(in(0).shape.size() == 2 && in(2).shape.size() == 2 && in(0).shape[1] == in(2).shape[1], "bad embedding_sum");
-      need(in(1).shape == in(3).shape && in(1).dtype == DType::kI32 && in(3).dtype == DType::kI32, "bad embedding_sum ids");
-      Shape s = in(1).shape;
-      s.push_back(in(0).shape[1]);
-      return s;
-    }
-    case OpKind::kAdd:
-      need(in(0).shape == in(1).shape && is_f32(in(0)) && is_f32(in(1)), "bad add");
-      return in(0).shape;
-    case OpKind::kLayerNorm:
-      need(!in(0).shape.empty() && in(1).shape == Shape{in(0).shape.back()} && in(2).shape == in(1).shape,
-           "bad layer_norm");
-      return in(0).shape;
-    case OpKind::kLinear: {
-      const Node& x = in(0);
-      const Node& w = in(1);
-      need(!x.shape.empty() && w.shape.size() == 2 && x.shape.back() == w.shape[0], "bad linear");
-      if (n.inputs.size() > 2) need(in(2).shape == Shape{w.shape[1]}, "bad linear bias");
-      Shape s = x.shape;
-      s.back() = w.shape[1];
-      if (n.residual >= 0) need(g.nodes[n.residual].shape == s, "bad linear residual");
-      return s;
-    }
-    case OpKind::kLinearTransposed: {
-      need(!in(0).shape.empty() && in(1).shape.size() == 2 && in(0).shape.back() == in(1).shape[1], "bad linear_t");
-      Shape s = in(0).shape;
-      s.back() = in(1).shape[0];
-      return s;
-    }
-    case OpKind::kActivation:
-      return in(0).shape;
-    case OpKind::kAttention: {
-      const Shape& q = in(0).shape;
-      const Shape& k = in(1).shape;
-      need(q.size() == 3 && k.size() == 4 && in(2).shape == k && k[0] == q[0] && n.n_head == k[1] && n.n_head > 0,
-           "bad attention");
-      need(q[2] == 3 * k[1] * k[3] && in(3).shape == Shape{k[0]} && in(4).shape == Shape{k[0], k[2]}, "bad attention");
-      need(in(3).dtype == DType::kI32 && in(4).dtype == DType::kI32, "bad attention inputs");
-      return {q[0], q[1], q[2] / 3};
-    }
-    case OpKind::kRmsNorm:
-      need(!in(0).shape.empty() && in(1).shape == Shape{in(0).shape.back()} && is_f32(in(0)) && is_f32(in(1)),
-           "bad rms_norm");
-      return in(0).shape;
-    case OpKind::kMul:
-      need(in(0).shape == in(1).shape && is_f32(in(0)) && is_f32(in(1)), "bad mul");
-      return in(0).shape;
-    case OpKind::kRope: {
-      const Shape& x = in(0).shape;
-      need(x.size() == 3 && is_f32(in(0)) && n.head_dim > 0 && x[2] % n.head_dim == 0 && n.rotary_dim >= 2 &&
-               n.rotary_dim % 2 == 0 && n.rotary_dim <= n.head_dim,
-           "bad rope");
-      need(in(1).shape == Shape{x[0], x[1]} && in(1).dtype == DType::kI32, "bad rope positions");
-      need(in(2).shape == Shape{n.rotary_dim / 2} && is_f32(in(2)), "bad rope inv_freq");
-      need(n.rope_base >= 0 && (n.rope_base == 0 || n.rope_original_max >= 1), "bad rope dynamic");
-      return x;
-    }
-    case OpKind::kAttentionQkv: {
-      const Shape& q = in(0).shape;
-      const Shape& k = in(3).shape;  // [B, KV, S, D]
-      need(q.size() == 3 && k.size() == 4 && in(4).shape == k && k[0] == q[0] && n.n_head > 0 && n.n_kv_head > 0 &&
-               n.n_kv_head == k[1] && n.n_head % n.n_kv_head == 0 && q[2] == n.n_head * k[3] && n.window >= 0 &&
-               q[1] <= k[2],
-           "bad attention_qkv");
-      need(in(1).shape == Shape{q[0], q[1], k[1] * k[3]} && in(2).shape == in(1).shape, "bad attention_qkv k/v");
-      need(in(5).shape == Shape{k[0]} && in(6).shape == Shape{k[0], k[2]} && in(5).dtype == DType::kI32 &&
-               in(6).dtype == DType::kI32,
-           "bad attention_qkv inputs");
-      return q;
-    }
-    case OpKind::kSelectTokens:
-      need(in(0).shape.size() == 3 && in(0).shape[1] == 1 && is_f32(in(0)) && in(1).op == OpKind::kInput &&
-               in(1).name == "select_state" && n.dtype == DType::kI32,
-           "bad select_tokens");
-      return {in(0).shape[0]};
-    case OpKind::kReorderRows: {
-      need(n.inputs.size() >= 4 && in(0).op == OpKind::kSelectTokens && in(1).op == OpKind::kInput &&
-               in(1).name == "select_state" && in(2).dtype == DType::kI32 && in(2).shape.size() == 1 &&
-               n.step_tokens >= 1,
-           "bad reorder_rows");
-      const int64_t B = in(2).shape[0];
-      const size_t scratch = static_cast<size_t>(shape_numel(in(3).shape)) * dtype_size(in(3).dtype);
-      for (size_t k = 3; k < n.inputs.size(); ++k) {
-        const Shape& s = in(k).shape;
-        need((s.size() == 4 || s.size() == 2) && s[0] == B && in(k).op == OpKind::kInput &&
-                 n.step_tokens <= (s.size() == 4 ? s[2] : s[1]),
-             "bad reorder_rows state");
-        need(static_cast<size_t>(shape_numel(s)) * dtype_size(in(k).dtype) <= scratch, "bad reorder_rows scratch");
-      }
-      need(n.dtype == in(3).dtype, "bad reorder_rows dtype");
-      return in(3).shape;
-    }
-    case OpKind::kLastPosition: {
-      need(in(0).shape.size() == 3, "bad last_position");
-      Shape s = in(0).shape;
-      s[1] = 1;
-      return s;
+// A node as plan files store it: its op, edges, type and name, then every attribute of the op table's list
+// (op_table.h attr_defs) whatever the op, as format version 3 has always written them.
+json node_to_json(const Node& n) {
+  json j = {{"op", op_name(n.op)}, {"in", n.inputs},     {"shape", n.shape},
+            {"dtype", dtype_name(n.dtype)}, {"name", n.name}, {"dead", n.dead}};
+  for (const AttrDef& a : attr_defs()) {
+    const double v = a.get(n);
+    switch (a.kind) {
+      case AttrDef::kInt: j[a.key] = static_cast<int64_t>(v); break;
+      case AttrDef::kFloat: j[a.key] = static_cast<float>(v); break;
+      case AttrDef::kBool: j[a.key] = v != 0; break;
     }
   }
-  throw std::runtime_error("bad op");
+  return j;
 }
 
-json node_to_json(const Node& n) {
-  return {{"op", op_name(n.op)}, {"in", n.inputs},  {"shape", n.shape},   {"dtype", dtype_name(n.dtype)},
-          {"name", n.name},      {"eps", n.eps},    {"scale", n.scale},   {"heads", n.n_head}, {"T", n.step_tokens},
-          {"act", static_cast<int>(n.act)},         {"has_act", n.has_act}, {"residual", n.residual}, {"dead", n.dead},
-          {"kv", n.n_kv_head}, {"window", n.window}, {"head_dim", n.head_dim}, {"rotary", n.rotary_dim},
-          {"rope_base", n.rope_base}, {"rope_factor", n.rope_factor}, {"rope_max", n.rope_original_max}};
+// The attributes of a stored node, each checked against its kind and range. Optional ones (the Llama-family
+// attributes) are absent from version-3 plans written before those ops existed and read as their defaults.
+void attrs_from_json(const json& j, Node& n) {
+  for (const AttrDef& a : attr_defs()) {
+    if (!j.contains(a.key)) {
+      if (!a.optional) throw std::runtime_error(fmt::format("node has no \"{}\"", a.key));
+      a.set(n, a.default_value);
+      continue;
+    }
+    const json& v = j.at(a.key);
+    switch (a.kind) {
+      case AttrDef::kInt: {
+        const int64_t x = integer<int64_t>(v, a.key);
+        if (x < a.lo || x > a.hi) throw std::runtime_error(fmt::format("bad {}", a.key));
+        a.set(n, static_cast<double>(x));
+        break;
+      }
+      case AttrDef::kFloat: a.set(n, v.get<float>()); break;
+      case AttrDef::kBool: a.set(n, v.get<bool>() ? 1 : 0); break;
+    }
+  }
 }
 
 }  // namespace
@@ -273,25 +175,7 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
       n.shape = integers<int64_t>(j.at("shape"), "shape");
       n.dtype = dtype_from_name(j.at("dtype").get<std::string>());
       n.name = j.at("name").get<std::string>();
-      n.eps = j.at("eps").get<float>();
-      n.scale = j.at("scale").get<float>();
-      n.n_head = integer<int>(j.at("heads"), "heads");
-      n.step_tokens = integer<int>(j.at("T"), "T");
-      // The Llama-family attributes are optional: plans written before those ops existed stay valid.
-      auto opt_int = [&](const char* k) { return j.contains(k) ? integer<int>(j.at(k), k) : 0; };
-      auto opt_float = [&](const char* k) { return j.contains(k) ? j.at(k).get<float>() : 0.0f; };
-      n.n_kv_head = opt_int("kv");
-      n.window = opt_int("window");
-      n.head_dim = opt_int("head_dim");
-      n.rotary_dim = opt_int("rotary");
-      n.rope_base = opt_float("rope_base");
-      n.rope_factor = opt_float("rope_factor");
-      n.rope_original_max = opt_int("rope_max");
-      const int act = integer<int>(j.at("act"), "act");
-      if (act < 0 || act > static_cast<int>(Activation::kSilu)) throw std::runtime_error("bad activation");
-      n.act = static_cast<Activation>(act);
-      n.has_act = j.at("has_act").get<bool>();
-      n.residual = integer<int>(j.at("residual"), "residual");
+      attrs_from_json(j, n);
       n.dead = j.at("dead").get<bool>();
       for (int x : n.inputs)
         if (x < 0 || x >= static_cast<int>(i) || g.nodes[x].dead) throw std::runtime_error("bad node input");
@@ -310,9 +194,12 @@ std::shared_ptr<const Executable> PlanStore::load(const CompileKey& key,
         if (d == inputs.end() || d->second.first != n.shape || d->second.second != n.dtype)
           throw std::runtime_error(fmt::format("input \"{}\" does not match the step", n.name));
       }
-      if (!n.dead && expected_shape(g, n) != n.shape) throw std::runtime_error("inconsistent shapes");
+      if (!n.dead) {  // the op table's rule, as the tracing builder applied it (throws OpError: a runtime_error)
+        const TypeOf t = infer_type(g, n);
+        if (t.shape != n.shape || t.dtype != n.dtype) throw std::runtime_error("inconsistent shapes");
+      }
       const int64_t off = offsets[i];
-      const bool arena_node = !n.dead && n.op != OpKind::kInput && n.op != OpKind::kWeight;
+      const bool arena_node = !n.dead && !op_def(n.op).bound;
       if (arena_node != (off >= 0)) throw std::runtime_error("memory plan does not match the nodes");
       if (arena_node) {
         // plan_memory places buffers 64-byte aligned; kernels store floats there (found by fuzzing: offset 1482 made

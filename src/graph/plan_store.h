@@ -16,7 +16,10 @@ namespace jitgen {
 
 class PlanStore {
  public:
-  static constexpr int kVersion = 3;  // 2: per-row cache_pos; 3: select_tokens, reorder_rows (+ optional Llama-family op fields)
+  // 2: per-row cache_pos; 3: select_tokens, reorder_rows (+ optional Llama-family op fields). Nodes are written and
+  // read through the op table (graph/op_table.h: op names, attr_defs, shape rules): renaming an op or an attribute
+  // key, changing an attribute's meaning or a rule so that an older file would compute something else, bumps this.
+  static constexpr int kVersion = 3;
 
   // `weights`: every model weight by the name the model definition gives it.
   PlanStore(std::string dir, std::string model_fingerprint, std::map<std::string, Tensor> weights);

@@ -2,9 +2,22 @@
 
 #include <fmt/format.h>
 
+#include "graph/op_table.h"
+
 namespace jitgen {
 
+// Each method records its op, inputs and attributes; the op table's rule (op_table.h) gives the output shape and
+// dtype, the same rule the plan store checks loaded plans against. A rule failing here means a model built a wrong
+// graph: an internal error.
 Value TracingBuilder::record(Node n) {
+  for (int id : n.inputs) JITGEN_CHECK(id >= 0 && id < static_cast<int>(graph_.nodes.size()));
+  try {
+    const TypeOf t = infer_type(graph_, n);
+    n.shape = t.shape;
+    n.dtype = t.dtype;
+  } catch (const OpError& e) {
+    throw Error(ErrorCode::kInternal, fmt::format("tracing {}: {}", op_name(n.op), e.what()));
+  }
   graph_.nodes.push_back(std::move(n));
   return Value{static_cast<int>(graph_.nodes.size()) - 1};
 }
@@ -44,55 +57,41 @@ Value TracingBuilder::weight(const Tensor& t, const std::string& name) {
 }
 
 Value TracingBuilder::embedding(Value table, Value ids) {
-  Node n{OpKind::kEmbedding, {table.id, ids.id}};
-  n.shape = node(ids).shape;
-  n.shape.push_back(node(table).shape[1]);
-  return record(std::move(n));
+  return record(Node{OpKind::kEmbedding, {table.id, ids.id}});
 }
 
 Value TracingBuilder::add(Value a, Value b) {
-  JITGEN_CHECK(node(a).shape == node(b).shape);
-  Node n{OpKind::kAdd, {a.id, b.id}};
-  n.shape = node(a).shape;
-  return record(std::move(n));
+  return record(Node{OpKind::kAdd, {a.id, b.id}});
 }
 
 Value TracingBuilder::layer_norm(Value x, Value gamma, Value beta, float eps) {
   Node n{OpKind::kLayerNorm, {x.id, gamma.id, beta.id}};
-  n.shape = node(x).shape;
   n.eps = eps;
   return record(std::move(n));
 }
 
 Value TracingBuilder::linear(Value x, Value w, Value bias) {
-  JITGEN_CHECK(node(x).shape.back() == node(w).shape[0]);
   Node n{OpKind::kLinear, {x.id, w.id}};
   if (bias.valid()) n.inputs.push_back(bias.id);
-  n.shape = with_last(node(x).shape, node(w).shape[1]);
   n.name = node(w).name;
   return record(std::move(n));
 }
 
 Value TracingBuilder::linear_transposed(Value x, Value w) {
-  JITGEN_CHECK(node(x).shape.back() == node(w).shape[1]);
   Node n{OpKind::kLinearTransposed, {x.id, w.id}};
-  n.shape = with_last(node(x).shape, node(w).shape[0]);
   n.name = node(w).name;
   return record(std::move(n));
 }
 
 Value TracingBuilder::activation(Value x, Activation kind) {
   Node n{OpKind::kActivation, {x.id}};
-  n.shape = node(x).shape;
   n.act = kind;
   return record(std::move(n));
 }
 
 Value TracingBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value cache_pos, Value key_mask, int n_head,
                                 float scale) {
-  const Shape& q = node(qkv).shape;  // [B, T, 3C]
   Node n{OpKind::kAttention, {qkv.id, k_cache.id, v_cache.id, cache_pos.id, key_mask.id}};
-  n.shape = {q[0], q[1], q[2] / 3};
   n.n_head = n_head;
   n.scale = scale;
   n.name = node(k_cache).name;
@@ -100,26 +99,17 @@ Value TracingBuilder::attention(Value qkv, Value k_cache, Value v_cache, Value c
 }
 
 Value TracingBuilder::rms_norm(Value x, Value gamma, float eps) {
-  JITGEN_CHECK(node(gamma).shape == Shape{node(x).shape.back()});
   Node n{OpKind::kRmsNorm, {x.id, gamma.id}};
-  n.shape = node(x).shape;
   n.eps = eps;
   return record(std::move(n));
 }
 
 Value TracingBuilder::mul(Value a, Value b) {
-  JITGEN_CHECK(node(a).shape == node(b).shape);
-  Node n{OpKind::kMul, {a.id, b.id}};
-  n.shape = node(a).shape;
-  return record(std::move(n));
+  return record(Node{OpKind::kMul, {a.id, b.id}});
 }
 
 Value TracingBuilder::rope(Value x, Value positions, Value inv_freq, const RopeAttrs& a) {
-  const Shape& s = node(x).shape;  // [B, T, heads * D]
-  JITGEN_CHECK(s.size() == 3 && a.head_dim > 0 && s[2] % a.head_dim == 0 && a.rotary_dim % 2 == 0 &&
-               a.rotary_dim <= a.head_dim && node(inv_freq).shape == Shape{a.rotary_dim / 2});
   Node n{OpKind::kRope, {x.id, positions.id, inv_freq.id}};
-  n.shape = s;
   n.head_dim = a.head_dim;
   n.rotary_dim = a.rotary_dim;
   n.scale = a.attention_factor;
@@ -132,7 +122,6 @@ Value TracingBuilder::rope(Value x, Value positions, Value inv_freq, const RopeA
 Value TracingBuilder::attention_qkv(Value q, Value k, Value v, Value k_cache, Value v_cache, Value cache_pos,
                                    Value key_mask, const AttentionAttrs& a) {
   Node n{OpKind::kAttentionQkv, {q.id, k.id, v.id, k_cache.id, v_cache.id, cache_pos.id, key_mask.id}};
-  n.shape = node(q).shape;  // [B, T, H*D]
   n.n_head = a.n_head;
   n.n_kv_head = a.n_kv_head;
   n.scale = a.scale;
@@ -142,10 +131,7 @@ Value TracingBuilder::attention_qkv(Value q, Value k, Value v, Value k_cache, Va
 }
 
 Value TracingBuilder::select_tokens(Value logits, Value select_state) {
-  Node n{OpKind::kSelectTokens, {logits.id, select_state.id}};
-  n.shape = {node(logits).shape[0]};
-  n.dtype = DType::kI32;
-  return record(std::move(n));
+  return record(Node{OpKind::kSelectTokens, {logits.id, select_state.id}});
 }
 
 Value TracingBuilder::reorder_rows(Value tokens, Value select_state, Value cache_pos, int step_tokens,
@@ -153,17 +139,12 @@ Value TracingBuilder::reorder_rows(Value tokens, Value select_state, Value cache
   JITGEN_CHECK(!states.empty());
   Node n{OpKind::kReorderRows, {tokens.id, select_state.id, cache_pos.id}};
   for (Value s : states) n.inputs.push_back(s.id);
-  n.shape = node(states[0]).shape;  // scratch for the largest state (callers put a KV cache first)
-  n.dtype = node(states[0]).dtype;
   n.step_tokens = step_tokens;
   return record(std::move(n));
 }
 
 Value TracingBuilder::last_position(Value x) {
-  Node n{OpKind::kLastPosition, {x.id}};
-  n.shape = node(x).shape;
-  n.shape[1] = 1;
-  return record(std::move(n));
+  return record(Node{OpKind::kLastPosition, {x.id}});
 }
 
 }  // namespace jitgen

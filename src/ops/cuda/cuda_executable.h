@@ -17,18 +17,11 @@
 #include "graph/graph.h"
 #include "graph/memory_plan.h"
 #include "graph/passes.h"
+#include "ops/cuda/cuda_ops.h"  // CudaRunContext, the launch table
 #include "ops/cuda/device_weights.h"
 #include "ops/cuda/gemm.h"
 
 namespace jitgen::cuda {
-
-// Per-run device memory: the arena, the named inputs (input_names order) and scratch.
-struct CudaRunContext {
-  char* arena = nullptr;
-  std::vector<void*> inputs;
-  void* gemm_workspace = nullptr;       // kGemmWorkspaceBytes
-  void* attention_workspace = nullptr;  // attention_workspace_bytes(): attention partials, quantized activations
-};
 
 class CudaExecutable {
  public:
