@@ -37,6 +37,7 @@
 #include "ops/cuda/cuda_ops.h"
 #include "runtime/cuda_runtime.h"
 #endif
+#include "test_support.h"
 
 namespace jitgen {
 namespace {
@@ -44,13 +45,7 @@ namespace {
 using Floats = std::vector<float>;
 using Ints = std::vector<int32_t>;
 
-Floats randn(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  Floats v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+Floats randn(int64_t n, uint32_t seed, float scale = 1.0f) { return test::randn(static_cast<size_t>(n), seed, scale); }
 Tensor tensor_of(const Floats& v, Shape s) {
   Tensor t = Tensor::zeros(std::move(s));
   std::copy(v.begin(), v.end(), t.f32());

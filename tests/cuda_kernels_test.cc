@@ -31,6 +31,8 @@
 #include "ops/prepared_weights.h"
 #include "ops/quant.h"
 #include "ops/reference.h"
+#include "test_support.h"
+#include "quant_specs.h"
 
 namespace jitgen {
 namespace {
@@ -42,19 +44,10 @@ using Rows = std::vector<std::vector<int32_t>>;
 #define SKIP_WITHOUT_GPU() \
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (cudaGetDeviceCount = 0)"
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
-// Every format the CPU quantizes to (ops/quant.h), as tests/quant_test.cc lists them.
-std::vector<QuantSpec> all_specs() {
-  return {{8, 32, false, false}, {8, 0, false, false},  {8, 128, true, false}, {4, 32, false, false},
-          {4, 128, false, false}, {4, 32, false, true}, {4, 128, true, true},  {4, 32, true, false}};
-}
+// Every format the CPU quantizes to (ops/quant.h), as tests/quant_test.cc runs them.
+std::vector<QuantSpec> all_specs() { return test::all_quant_specs(); }
 
 struct KN {
   int64_t K, N;

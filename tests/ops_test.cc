@@ -20,17 +20,12 @@
 #include "ops/reference.h"
 #include "runtime/roofline.h"
 #include "runtime/thread_pool.h"
+#include "test_support.h"
 
 namespace jitgen {
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
 Tensor to_tensor(const std::vector<float>& v, Shape s) {
   Tensor t = Tensor::zeros(std::move(s));

@@ -13,6 +13,8 @@
 #include "ops/cpu_kernels.h"
 #include "ops/quant.h"
 #include "ops/reference.h"
+#include "test_support.h"
+#include "quant_specs.h"
 
 namespace jitgen {
 namespace {
@@ -20,18 +22,10 @@ namespace {
 using cpu::QuantPath;
 using cpu::QuantSpec;
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
-std::vector<QuantSpec> all_specs() {
-  return {{8, 32, false, false}, {8, 0, false, false},  {8, 128, true, false}, {4, 32, false, false},
-          {4, 128, false, false}, {4, 32, false, true}, {4, 128, true, true},  {4, 32, true, false}};
-}
+// Every format the CPU quantizes to (tests/quant_specs.h; tests/cuda_kernels_test.cc runs the same list).
+std::vector<QuantSpec> all_specs() { return test::all_quant_specs(); }
 
 std::vector<QuantPath> runnable_paths() {
   std::vector<QuantPath> out;

@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <random>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,14 @@ nlohmann::json load_fixture(const std::string& name) {
   std::ifstream in(fixture_path(name));
   if (!in) throw std::runtime_error("missing fixture " + fixture_path(name));
   return nlohmann::json::parse(in);
+}
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
 }
 
 TempDir::TempDir() {

@@ -1,10 +1,16 @@
 #pragma once
 // Helpers shared by the tests: fixture paths, temporary folders, running the CLI.
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace jitgen::test {
+
+// n draws of N(0, scale^2) from std::mt19937(seed): the same numbers on every machine for a given libstdc++.
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f);
 
 std::string source_dir();                        // repository root
 std::string fixture_path(const std::string& name);  // tests/fixtures/<name>
