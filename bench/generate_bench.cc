@@ -122,13 +122,23 @@ int main(int argc, char** argv) {
   std::vector<std::vector<int32_t>> gen;
   for (const auto& row : r.sequences) gen.emplace_back(row.begin() + T, row.end());
   out["tokens"] = gen;
-  const auto& info = model.info();
-  const jitgen::runtime::DecodeShape shape{info.n_layer, info.n_embd, 4 * info.n_embd, info.vocab_size};
-  // The weights a decode step streams: the prepared panels in their stored format (quantized codes + scales, or
-  // fp32 / bf16), plus biases, norms and the KV cache (bytes_per_decode_step with 0 bytes per weight).
+  const jitgen::ModelSpec& spec = model.impl().spec();
+  const jitgen::runtime::DecodeShape shape{spec.n_layer, spec.hidden_size, spec.intermediate_size, spec.vocab_size,
+                                           spec.kv_width()};
+  // The bytes a decode step at mid context streams: the prepared panels in their stored format (quantized codes +
+  // scales, or fp32 / bf16), fp32 biases and norms (bytes_per_decode_step at 0 bytes per weight and no context), and
+  // the K and V cache of every layer at the model's real KV width (n_kv_head * head_dim: GQA reads far less than
+  // n_embd), over at most a sliding-window layer's window.
   const double panels = static_cast<double>(model.impl().model->prepared()->nbytes());
+  const int64_t mid = T + new_tokens / 2;
+  double kv = 0;
+  for (int l = 0; l < spec.n_layer; ++l) {
+    const int64_t w = spec.layer_window(l);
+    kv += jitgen::runtime::kv_cache_read_bytes(spec.kv_width(), B, w > 0 ? std::min<int64_t>(w, mid) : mid);
+  }
   out["weight_bytes"] = panels;
-  out["bytes_per_step_mid"] = panels + jitgen::runtime::bytes_per_decode_step(shape, 0, B, T + new_tokens / 2);
+  out["kv_bytes_mid"] = kv;
+  out["bytes_per_step_mid"] = panels + jitgen::runtime::bytes_per_decode_step(shape, 0, B, 0) + kv;
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

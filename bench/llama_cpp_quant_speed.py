@@ -141,9 +141,9 @@ def report(result, a, presets, points):
         "# Decode speed: jitgen int8 / int4 vs llama.cpp Q8_0 / Q4_0 (same bits, same weights)", "",
         f"Machine: {cpu}, {os.cpu_count()} cores, AVX-512 {'avx512f' in flags}, VNNI {'avx512_vnni' in flags}; "
         f"jitgen SIMD {result['simd']} (quantized kernels: vnni path), llama.cpp built natively (GGML_NATIVE=ON, "
-        f"bench/install_peers.sh). LOADED machine: other jobs compiled and tested at the same time (load average at "
-        f"start {', '.join(f'{x:.1f}' for x in result['load_avg_start'])}); absolute numbers are noisy, ratios come "
-        "from the same interleaved rounds.",
+        f"bench/install_peers.sh). Shared machine: other jobs ran at the same time (load average at start "
+        f"{', '.join(f'{x:.1f}' for x in result['load_avg_start'])}; during the runs: below); ratios come from the "
+        "same interleaved rounds.",
         f"Models: RANDOM weights (`jitgen make-model --config PRESET`; speed does not depend on the values), "
         f"prompt {a.prompt_len} tokens, {a.new} new tokens, greedy, {a.rounds} rounds x (warm-up + {a.repeats} timed "
         "call), medians over rounds. Every linear weight and the tied lm_head at the same bits in both engines.", "",
@@ -194,6 +194,15 @@ def report(result, a, presets, points):
                                 for k in ("decode_tps", "decode_tps_cpu")]
                         rs.append(" / ".join(num(x, ".2f") for x in pair))
                 lines.append(f"- {pr} b{B} t{th} {jit.split()[1]} vs {lc.split()[1]}: {', '.join(rs)}")
+    probes = {}
+    for r in runs:
+        probes.setdefault(r["threads"], {})[(r["round"], r["preset"], r["batch"])] = r["read_gbps"]
+    for th, by_point in sorted(probes.items()):
+        v = sorted(by_point.values())
+        lines += ["", f"Read probe (`generate_bench --roofline`, {th} thread{'s' if th > 1 else ''}, wall clock, run before "
+                      f"each point of each round; the roofline column divides the median tok/s by the median limit over that "
+                      f"point's probes): "
+                      f"{len(v)} probes, min {v[0]:.1f}, median {statistics.median(v):.1f}, max {v[-1]:.1f} GB/s."]
     loads = result.get("load_avgs")
     if loads:
         lines += ["", f"1-minute load average during the runs: min {min(loads):.1f}, median "

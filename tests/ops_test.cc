@@ -398,6 +398,16 @@ TEST(Roofline, BytesPerTokenCountsWeightsAndCache) {
   EXPECT_LT(runtime::bytes_per_decode_step(gpt2, 2, 1, 0), 0.51 * f32);
   EXPECT_NEAR(runtime::bytes_per_decode_step(gpt2, 4, 8, 100) - f32, 2.0 * 12 * 8 * 100 * 768 * 4, 1.0);
   EXPECT_NEAR(runtime::bytes_per_token(gpt2, 4, 8, 0), f32 / 8, 1.0);
+  // GQA (TinyLlama: 32 query heads, 4 KV heads of 64): K / V projections and cache are 256 wide, not 2048.
+  const runtime::DecodeShape tiny{22, 2048, 5632, 32000, 256};
+  const runtime::DecodeShape tiny_mha{22, 2048, 5632, 32000};
+  EXPECT_NEAR(runtime::bytes_per_decode_step(tiny, 4, 8, 100) - runtime::bytes_per_decode_step(tiny, 4, 8, 0),
+              2.0 * 22 * 8 * 100 * 256 * 4, 1.0);
+  EXPECT_NEAR(runtime::bytes_per_decode_step(tiny_mha, 0, 1, 0) - runtime::bytes_per_decode_step(tiny, 0, 1, 0),
+              22 * 2.0 * (2048 - 256) * 4, 1.0);  // only the fp32 k / v biases at 0 bytes per weight
+  EXPECT_NEAR(runtime::bytes_per_decode_step(tiny_mha, 4, 1, 0) - runtime::bytes_per_decode_step(tiny, 4, 1, 0),
+              22 * 2.0 * (2048 - 256) * (2048 + 1) * 4, 1.0);
+  EXPECT_DOUBLE_EQ(runtime::kv_cache_read_bytes(256, 8, 100), 2.0 * 8 * 100 * 256 * 4);
 }
 
 }  // namespace

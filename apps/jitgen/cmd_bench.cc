@@ -187,7 +187,9 @@ int run_bench(const BenchFlags& f) {
   for (const Record& r : rows) doc["results"].push_back(r.to_json());
   if (f.roofline) {
     const runtime::Bandwidth bw = runtime::measure_bandwidth();
-    const runtime::DecodeShape shape{info.n_layer, info.n_embd, model.impl().spec().intermediate_size, info.vocab_size};
+    const ModelSpec& spec = model.impl().spec();
+    const runtime::DecodeShape shape{spec.n_layer, spec.hidden_size, spec.intermediate_size, spec.vocab_size,
+                                     spec.kv_width()};
     const double bytes = runtime::bytes_per_token(shape, 4, 1, 32);
     const double limit = bw.read_gbps * 1e9 / bytes;
     double measured = 0;

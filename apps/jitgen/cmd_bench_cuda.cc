@@ -160,7 +160,7 @@ int run_cuda_bench(const std::string& preset_list, const std::string& dtypes, co
           }
         }
     const ModelSpec& c = m.impl().spec();
-    const runtime::DecodeShape shape{c.n_layer, c.hidden_size, c.intermediate_size, c.vocab_size};
+    const runtime::DecodeShape shape{c.n_layer, c.hidden_size, c.intermediate_size, c.vocab_size, c.kv_width()};
     doc["roofline_" + preset] = {{"bytes_per_token_f16_b1", runtime::bytes_per_token(shape, 2, 1, prompt_len + 64)},
                                  {"limit_tokens_per_s_f16_b1",
                                   bw * 1e9 / runtime::bytes_per_token(shape, 2, 1, prompt_len + 64)}};

@@ -129,13 +129,18 @@ double measure_bandwidth_gbps() { return measure_bandwidth().triad_gbps; }
 
 double bytes_per_decode_step(const DecodeShape& s, int weight_bytes, int64_t batch, int64_t context) {
   const double C = static_cast<double>(s.n_embd), I = static_cast<double>(s.inner);
-  // Per layer: c_attn C x 3C, attn c_proj C x C, c_fc C x I, mlp c_proj I x C; biases and norms in fp32.
-  const double layer_params = C * 3 * C + C * C + C * I + I * C;
-  const double layer_small = (3 * C + C + I + C + 4 * C) * 4.0;
+  const int64_t kv_width = s.kv_width > 0 ? s.kv_width : s.n_embd;
+  const double KV = static_cast<double>(kv_width);
+  // Per layer: q/k/v C x (C + 2 KV), attn c_proj C x C, c_fc C x I, mlp c_proj I x C; biases and norms in fp32.
+  const double layer_params = C * (C + 2 * KV) + C * C + C * I + I * C;
+  const double layer_small = (C + 2 * KV + C + I + C + 4 * C) * 4.0;
   const double weights = s.n_layer * (layer_params * weight_bytes + layer_small) +
                          static_cast<double>(s.vocab) * C * weight_bytes + 2 * C * 4.0;
-  const double kv = 2.0 * s.n_layer * static_cast<double>(batch) * static_cast<double>(context) * C * 4.0;
-  return weights + kv;
+  return weights + s.n_layer * kv_cache_read_bytes(kv_width, batch, context);
+}
+
+double kv_cache_read_bytes(int64_t kv_width, int64_t batch, int64_t context) {
+  return 2.0 * static_cast<double>(batch) * static_cast<double>(context) * static_cast<double>(kv_width) * 4.0;
 }
 
 double bytes_per_token(const DecodeShape& s, int weight_bytes, int64_t batch, int64_t context) {

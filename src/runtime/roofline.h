@@ -19,10 +19,16 @@ double measure_bandwidth_gbps();
 // Bytes one decode step reads for a GPT-2-shaped model: every linear weight once (+ biases), the
 // lm_head [V, C] once, and the K and V cache of every row up to `context` positions. Activations are
 // cache resident and not counted. weight_bytes = 4 for fp32 storage, 2 for bf16.
+// kv_width = n_kv_head * head_dim (the K and V projections' width and the cache's floats per position);
+// 0 means n_embd (plain multi-head attention, GPT-2). The MLP is counted as two matrices (GPT-2's).
 struct DecodeShape {
   int64_t n_layer, n_embd, inner, vocab;
+  int64_t kv_width = 0;
 };
 double bytes_per_decode_step(const DecodeShape& s, int weight_bytes, int64_t batch, int64_t context);
+// Bytes of the KV cache one decode step's attention reads in one layer: K and V, fp32, `batch` rows of
+// `context` positions of kv_width floats each (models/spec.h: [B, n_kv_head, S, head_dim] per layer).
+double kv_cache_read_bytes(int64_t kv_width, int64_t batch, int64_t context);
 // bytes_per_decode_step / batch: the bytes each generated token costs.
 double bytes_per_token(const DecodeShape& s, int weight_bytes, int64_t batch, int64_t context);
 
