@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "jitgen/error.h"
+#include "models/blocks/blocks.h"
 #include "models/gpt2/gpt2.h"
 #include "models/gpt2/random_gpt2.h"
 #include "models/quantized_checkpoint.h"
@@ -72,7 +73,7 @@ const Family& gpt2_family() {
       {"tiny", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"},
       [](const std::string& dir, const nlohmann::json& j, const std::string& path) {
         io::Gpt2Config c = io::parse_gpt2_config(j, path);
-        parse_activation(c.activation_function);  // fail at load, not at the first step
+        blocks::hf_activation(c.activation_function, "activation_function");  // fail at load, not at the first step
         if (models::read_quantization_config(j, path))
           throw_invalid_file(path + ": quantization_config: pre-quantized (GPTQ / AWQ) checkpoints are read for the "
                                     "llama family (llama, mistral, qwen2) only, not gpt2");

@@ -5,18 +5,9 @@
 #include <fmt/format.h>
 
 #include "io/safetensors.h"
+#include "models/blocks/blocks.h"
 
 namespace jitgen {
-
-Activation parse_activation(const std::string& name) {
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
-  if (name == "gelu") return Activation::kGeluErf;
-  if (name == "relu") return Activation::kRelu;
-  if (name == "silu" || name == "swish") return Activation::kSilu;
-  throw_invalid_file(fmt::format("config.json: field \"activation_function\" is \"{}\", expected one of gelu_new, "
-                                 "gelu_pytorch_tanh, gelu_fast, gelu, relu, silu",
-                                 name));
-}
 
 Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& config) {
   const io::Checkpoint ckpt = io::Checkpoint::open_dir(dir);
@@ -66,39 +57,29 @@ void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage) {
 }
 
 Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool last_position_only) {
-  const Activation act = parse_activation(c.activation_function);
+  using blocks::Linear;
+  const Activation act = blocks::hf_activation(c.activation_function, "activation_function");
   const float eps = c.layer_norm_epsilon;
   const float base_scale = c.scale_attn_weights ? 1.0f / std::sqrt(static_cast<float>(c.head_dim())) : 1.0f;
-  const Value ids = b.input("input_ids");        // [B, T]
-  const Value positions = b.input("position_ids");  // [B, T]
-  const Value cache_pos = b.input("cache_pos");  // [B]
-  const Value key_mask = b.input("key_mask");    // [B, S]
+  const blocks::StepInputs in = blocks::StepInputs::read(b);
 
-  Value x = b.add(b.embedding(b.weight(w.wte, "wte.weight"), ids),  // [B, T, C]
-                  b.embedding(b.weight(w.wpe, "wpe.weight"), positions));
+  Value x = b.add(b.embedding(b.weight(w.wte, "wte.weight"), in.ids),  // [B, T, C]
+                  b.embedding(b.weight(w.wpe, "wpe.weight"), in.positions));
   for (int i = 0; i < c.n_layer; ++i) {
     const Gpt2Layer& l = w.h[i];
     const std::string p = fmt::format("h.{}.", i);
     const float scale = c.scale_attn_by_inverse_layer_idx ? base_scale / static_cast<float>(i + 1) : base_scale;
-    Value h = b.layer_norm(x, b.weight(l.ln_1_weight, p + "ln_1.weight"), b.weight(l.ln_1_bias, p + "ln_1.bias"),
-                           eps);
-    Value qkv = b.linear(h, b.weight(l.c_attn_weight, p + "attn.c_attn.weight"),  // [B, T, 3C]
-                         b.weight(l.c_attn_bias, p + "attn.c_attn.bias"));
-    Value a = b.attention(qkv, b.input(fmt::format("k_cache.{}", i)), b.input(fmt::format("v_cache.{}", i)),
-                          cache_pos, key_mask, c.n_head, scale);  // [B, T, C]
-    a = b.linear(a, b.weight(l.attn_c_proj_weight, p + "attn.c_proj.weight"),
-                 b.weight(l.attn_c_proj_bias, p + "attn.c_proj.bias"));
-    x = b.add(x, a);
-    h = b.layer_norm(x, b.weight(l.ln_2_weight, p + "ln_2.weight"), b.weight(l.ln_2_bias, p + "ln_2.bias"), eps);
-    h = b.linear(h, b.weight(l.c_fc_weight, p + "mlp.c_fc.weight"), b.weight(l.c_fc_bias, p + "mlp.c_fc.bias"));
-    h = b.activation(h, act);  // [B, T, I]
-    h = b.linear(h, b.weight(l.mlp_c_proj_weight, p + "mlp.c_proj.weight"),
-                 b.weight(l.mlp_c_proj_bias, p + "mlp.c_proj.bias"));
-    x = b.add(x, h);
+    Value h = blocks::layer_norm(b, x, p + "ln_1", l.ln_1_weight, l.ln_1_bias, eps);
+    x = b.add(x, blocks::packed_self_attention(b, h, in, i, Linear{p + "attn.c_attn", l.c_attn_weight, l.c_attn_bias},
+                                               Linear{p + "attn.c_proj", l.attn_c_proj_weight, l.attn_c_proj_bias},
+                                               c.n_head, scale));
+    h = blocks::layer_norm(b, x, p + "ln_2", l.ln_2_weight, l.ln_2_bias, eps);
+    x = b.add(x, blocks::mlp(b, h, Linear{p + "mlp.c_fc", l.c_fc_weight, l.c_fc_bias},
+                             Linear{p + "mlp.c_proj", l.mlp_c_proj_weight, l.mlp_c_proj_bias}, act));
   }
   if (last_position_only) x = b.last_position(x);  // [B, 1, C]
-  x = b.layer_norm(x, b.weight(w.ln_f_weight, "ln_f.weight"), b.weight(w.ln_f_bias, "ln_f.bias"), eps);
-  return b.linear_transposed(x, b.weight(w.lm_head, "lm_head.weight"));  // [B, T|1, V]
+  x = blocks::layer_norm(b, x, "ln_f", w.ln_f_weight, w.ln_f_bias, eps);
+  return blocks::lm_head(b, x, w.lm_head);  // [B, T|1, V]
 }
 
 }  // namespace jitgen

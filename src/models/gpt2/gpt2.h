@@ -71,6 +71,4 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
 // Returns logits [B, T, V], or [B, 1, V] for the last position only.
 Value build_gpt2(Builder& b, const io::Gpt2Config& config, const Gpt2Weights& w, bool last_position_only);
 
-Activation parse_activation(const std::string& hf_name);
-
 }  // namespace jitgen

@@ -88,6 +88,4 @@ void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage
 // Logits [B, T, V] (or [B, 1, V]) for the step inputs of models/family.h.
 Value build(Builder& b, const LlamaConfig& c, const Weights& w, bool last_position_only);
 
-Activation activation_of(const std::string& hidden_act);
-
 }  // namespace jitgen::llama

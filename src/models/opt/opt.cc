@@ -7,22 +7,10 @@
 
 #include "io/safetensors.h"
 #include "jitgen/error.h"
+#include "models/blocks/blocks.h"
 #include "models/weight_layout.h"
 
 namespace jitgen::opt {
-namespace {
-
-Activation activation_of(const std::string& name) {  // names as io::normalize_activation leaves them
-  if (name == "relu") return Activation::kRelu;
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
-  if (name == "gelu") return Activation::kGeluErf;
-  if (name == "silu") return Activation::kSilu;
-  throw_invalid_file(fmt::format("config.json: field \"activation_function\" is \"{}\", expected relu, gelu_new, "
-                                 "gelu_pytorch_tanh, gelu_fast, gelu or silu",
-                                 name));
-}
-
-}  // namespace
 
 Weights load_weights(const std::string& dir, const OptConfig& c) {
   const io::Checkpoint ckpt = io::Checkpoint::open_dir(dir);
@@ -67,53 +55,44 @@ void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage) 
 }
 
 Value build(Builder& b, const OptConfig& c, const Weights& w, bool last_position_only) {
-  const Activation act = activation_of(c.activation_function);
+  using blocks::Linear;
+  const Activation act = blocks::hf_activation(c.activation_function, "activation_function");
   constexpr float kEps = 1e-5f;  // nn.LayerNorm's default: OPT does not configure it
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim())));  // HF: head_dim**-0.5
   const bool pre = c.do_layer_norm_before;
-  const Value ids = b.input("input_ids");           // [B, T]
-  const Value positions = b.input("position_ids");  // [B, T]
-  const Value cache_pos = b.input("cache_pos");     // [B]
-  const Value key_mask = b.input("key_mask");       // [B, S]
+  const blocks::StepInputs in = blocks::StepInputs::read(b);
   const std::string d = "model.decoder.";
-  auto opt_weight = [&](const Tensor& t, const std::string& name) {
-    return t.defined() ? b.weight(t, name) : Value{};  // numel() of an empty tensor is 1
-  };
-  // A layer norm; without elementwise affine HF has no parameters, which equals gamma 1, beta 0.
-  auto norm = [&](Value x, const Tensor& gamma, const Tensor& beta, const std::string& name) {
-    if (!c.layer_norm_elementwise_affine)
-      return b.layer_norm(x, b.weight(w.ones, "layer_norm.ones"), b.weight(w.zeros, "layer_norm.zeros"), kEps);
-    return b.layer_norm(x, b.weight(gamma, name + ".weight"), b.weight(beta, name + ".bias"), kEps);
-  };
-  auto lin = [&](Value x, const Tensor& wt, const Tensor& bias, const std::string& name) {
-    return b.linear(x, b.weight(wt, name + ".weight"), opt_weight(bias, name + ".bias"));
+  // Without elementwise affine HF's LayerNorm has no parameters, which equals gamma 1, beta 0.
+  auto norm = [&](Value x, const std::string& name, const Tensor& weight, const Tensor& bias) {
+    if (c.layer_norm_elementwise_affine) return blocks::layer_norm(b, x, name, weight, bias, kEps);
+    const Value ones = b.weight(w.ones, "layer_norm.ones");
+    const Value zeros = b.weight(w.zeros, "layer_norm.zeros");
+    return b.layer_norm(x, ones, zeros, kEps);
   };
 
-  Value x = b.embedding(b.weight(w.embed_tokens, d + "embed_tokens.weight"), ids);  // [B, T, W]
-  if (c.projects()) x = b.linear(x, b.weight(w.project_in, d + "project_in.weight"), Value{});  // [B, T, C]
-  x = b.add(x, b.embedding(b.weight(w.positions, d + "embed_positions.weight[2:]"), positions));
+  Value x = b.embedding(b.weight(w.embed_tokens, d + "embed_tokens.weight"), in.ids);  // [B, T, W]
+  if (c.projects()) x = blocks::linear(b, x, Linear{d + "project_in", w.project_in, blocks::no_bias()});  // [B, T, C]
+  x = b.add(x, b.embedding(b.weight(w.positions, d + "embed_positions.weight[2:]"), in.positions));
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const Layer& l = w.layers[i];
-    const std::string p = fmt::format("{}layers.{}.", d, i);
+    const std::string p = fmt::format("{}layers.{}.", d, i), attn = p + "self_attn.";
     const std::string ln1 = p + "self_attn_layer_norm", ln2 = p + "final_layer_norm";
-    Value h = pre ? norm(x, l.self_attn_layer_norm_weight, l.self_attn_layer_norm_bias, ln1) : x;
-    const Value q = lin(h, l.q_proj, l.q_bias, p + "self_attn.q_proj");  // [B, T, C]
-    const Value k = lin(h, l.k_proj, l.k_bias, p + "self_attn.k_proj");
-    const Value v = lin(h, l.v_proj, l.v_bias, p + "self_attn.v_proj");
-    const AttentionAttrs attn{c.num_attention_heads, c.num_attention_heads, scale, 0};
-    const Value a = b.attention_qkv(q, k, v, b.input(fmt::format("k_cache.{}", i)),
-                                    b.input(fmt::format("v_cache.{}", i)), cache_pos, key_mask, attn);  // [B, T, C]
-    x = b.add(x, lin(a, l.out_proj, l.out_bias, p + "self_attn.out_proj"));
-    if (!pre) x = norm(x, l.self_attn_layer_norm_weight, l.self_attn_layer_norm_bias, ln1);
-    h = pre ? norm(x, l.final_layer_norm_weight, l.final_layer_norm_bias, ln2) : x;
-    h = b.activation(lin(h, l.fc1, l.fc1_bias, p + "fc1"), act);  // [B, T, F]
-    x = b.add(x, lin(h, l.fc2, l.fc2_bias, p + "fc2"));
-    if (!pre) x = norm(x, l.final_layer_norm_weight, l.final_layer_norm_bias, ln2);
+    Value h = pre ? norm(x, ln1, l.self_attn_layer_norm_weight, l.self_attn_layer_norm_bias) : x;
+    const blocks::AttentionProjections proj{Linear{attn + "q_proj", l.q_proj, l.q_bias},
+                                            Linear{attn + "k_proj", l.k_proj, l.k_bias},
+                                            Linear{attn + "v_proj", l.v_proj, l.v_bias},
+                                            Linear{attn + "out_proj", l.out_proj, l.out_bias}};
+    const AttentionAttrs attrs{c.num_attention_heads, c.num_attention_heads, scale, 0};
+    x = b.add(x, blocks::self_attention(b, h, in, i, proj, attrs));
+    if (!pre) x = norm(x, ln1, l.self_attn_layer_norm_weight, l.self_attn_layer_norm_bias);
+    h = pre ? norm(x, ln2, l.final_layer_norm_weight, l.final_layer_norm_bias) : x;
+    x = b.add(x, blocks::mlp(b, h, Linear{p + "fc1", l.fc1, l.fc1_bias}, Linear{p + "fc2", l.fc2, l.fc2_bias}, act));
+    if (!pre) x = norm(x, ln2, l.final_layer_norm_weight, l.final_layer_norm_bias);
   }
   if (last_position_only) x = b.last_position(x);  // [B, 1, C]
-  if (c.final_layer_norm()) x = norm(x, w.final_layer_norm_weight, w.final_layer_norm_bias, d + "final_layer_norm");
-  if (c.projects()) x = b.linear(x, b.weight(w.project_out, d + "project_out.weight"), Value{});  // [B, 1|T, W]
-  return b.linear_transposed(x, b.weight(w.lm_head, "lm_head.weight"));  // [B, T|1, V]
+  if (c.final_layer_norm()) x = norm(x, d + "final_layer_norm", w.final_layer_norm_weight, w.final_layer_norm_bias);
+  if (c.projects()) x = blocks::linear(b, x, Linear{d + "project_out", w.project_out, blocks::no_bias()});  // [.., W]
+  return blocks::lm_head(b, x, w.lm_head);  // [B, T|1, V]
 }
 
 }  // namespace jitgen::opt
