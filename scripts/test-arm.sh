@@ -6,6 +6,9 @@
 #   scripts/test-arm.sh                 install what is missing, build, run every test (qemu -cpu max)
 #   JITGEN_ARM_CPU=cortex-a72 scripts/test-arm.sh   another emulated CPU (a72: NEON only, no SVE)
 #   JITGEN_ARM_JOBS=N                   ctest -jN (default 2)
+#   JITGEN_ARM_TESTS=REGEX              run only the CTest tests matching REGEX (ctest -R), keeping the reports of
+#                                       earlier runs: under qemu the suite takes CPU-hours (every fused multiply-add
+#                                       goes through qemu's soft-float code), so it can be finished in parts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -39,14 +42,23 @@ built=$(date +%s)
 # Which Highway target the kernels run on under this emulated CPU, and what else it could run.
 echo "test-arm.sh: emulated CPU '$cpu': $(qemu-aarch64 -cpu "$cpu" "$build/jitgen" --version)"
 
-# Every test runs; none is filtered out. Cross-built, CTest runs each test binary whole (tests/CMakeLists.txt: one
-# emulator start per binary and SIMD target, not per case), and each writes a GoogleTest XML report, counted below.
-rm -rf "$build/gtest-xml"
+# Every test runs unless JITGEN_ARM_TESTS selects some. Cross-built, CTest runs each test binary whole
+# (tests/CMakeLists.txt: one emulator start per binary and SIMD target, not per case), and each writes a GoogleTest
+# XML report when it ends, counted below together with the CTest tests that have no report yet.
+select=()
+if [ -n "${JITGEN_ARM_TESTS:-}" ]; then
+  select=(-R "$JITGEN_ARM_TESTS")
+else
+  rm -rf "$build/gtest-xml"
+fi
 status=0
-nice -n 10 ctest --test-dir "$build" --output-on-failure -j"${JITGEN_ARM_JOBS:-2}" || status=$?
-python3 - "$build/gtest-xml" <<'PY'
-import glob, sys, xml.etree.ElementTree as ET
+nice -n 10 ctest --test-dir "$build" --output-on-failure -j"${JITGEN_ARM_JOBS:-2}" "${select[@]}" || status=$?
+ctest --test-dir "$build" -N | sed -n 's/^ *Test *#[0-9]*: //p' >"$build/ctest-names.txt"
+python3 - "$build/gtest-xml" "$build/ctest-names.txt" <<'PY' || status=1
+import glob, os, sys, xml.etree.ElementTree as ET
 runs = sorted(glob.glob(sys.argv[1] + "/*.xml"))
+names = open(sys.argv[2]).read().split()
+missing = [t for t in names if not os.path.exists(f"{sys.argv[1]}/{t.replace(':', '_')}.xml")]
 n = {"run": 0, "passed": 0, "failed": 0, "skipped": 0, "not run": 0}
 for f in runs:
     for case in ET.parse(f).getroot().iter("testcase"):
@@ -62,6 +74,9 @@ for f in runs:
             n["passed"] += 1
 print(f"test-arm.sh: {len(runs)} test binary runs, {n['run']} test cases run: {n['passed']} passed, "
       f"{n['failed']} failed, {n['skipped']} skipped; {n['not run']} not run (disabled)")
+print(f"test-arm.sh: {len(names) - len(missing)} of {len(names)} CTest tests have a report"
+      + (f"; none yet (not run, timed out or killed): {' '.join(missing)}" if missing else ""))
+sys.exit(1 if n["failed"] or missing else 0)
 PY
 echo "test-arm.sh: build $((built - start)) s, tests $(( $(date +%s) - built )) s, total $(( $(date +%s) - start )) s"
 exit $status
