@@ -37,6 +37,24 @@ class FamilyModel {
   virtual const cpu::PreparedWeights* prepared() const = 0;
 };
 
+// The part of a FamilyModel's spec every family fills alike: model_type, layers, query heads and head_dim as given,
+// as many KV heads as query heads, full attention at every layer (a GQA or sliding-window family overrides
+// n_kv_head / window), and the special token ids, which every family's config holds under HF's names
+// (bos_token_id, eos_token_id, eos_token_ids). The family sets the rest (widths, vocab, positions).
+template <typename Config>
+ModelSpec common_spec(const std::string& model_type, const Config& c, int n_layer, int n_head, int head_dim) {
+  ModelSpec s;
+  s.model_type = model_type;
+  s.n_layer = n_layer;
+  s.n_head = s.n_kv_head = n_head;
+  s.head_dim = head_dim;
+  s.window.assign(n_layer, 0);
+  s.bos_token_id = c.bos_token_id;
+  s.eos_token_id = c.eos_token_id;
+  s.eos_token_ids = c.eos_token_ids;
+  return s;
+}
+
 // One generation step: build() on the new tokens, then the token choice on the last position's logits
 // (Builder::select_tokens with the "select_state" input) and, for beam search, the KV-cache rows following their
 // beams (reorder_rows). Returns the chosen tokens [B] i32: compiled, the whole step is one program.

@@ -78,7 +78,28 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-void write_hf_folder(const std::string& dir, const std::vector<std::pair<std::string, Tensor>>& tensors,
+std::optional<Normal> PeakedInit::operator()(const std::string& name, const Shape& shape, bool linear) const {
+  if (name == embed_tokens || name == "lm_head.weight") return Normal{0.0f, 0.6f};
+  if (name == final_norm) return Normal{0.0f, 1.0f};
+  if (ends_with(name, norm_suffix)) return Normal{1.0f, 0.1f};
+  if (ends_with(name, ".bias")) return Normal{0.0f, 0.05f};
+  if (linear) return Normal{0.0f, 0.64f / std::sqrt(static_cast<float>(shape[1]))};  // shape [out, in]
+  return std::nullopt;
+}
+
+void check_random_folder_options(const RandomModelOptions& opt, int n_layer, int vocab_size) {
+  if (opt.shards < 1 || opt.shards > n_layer + 2)
+    throw_invalid_argument(fmt::format("--shards must be in [1, {}], got {}", n_layer + 2, opt.shards));
+  if (!opt.tokenizer_dir.empty() && vocab_size != 50257)
+    throw_invalid_argument("--with-tokenizer needs vocab_size 50257 (the GPT-2 vocabulary)");
+}
+
+nlohmann::json generation_config_json(int bos_token_id, int eos_token_id) {
+  auto id = [](int v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  return {{"_from_model_config", true}, {"bos_token_id", id(bos_token_id)}, {"eos_token_id", id(eos_token_id)}};
+}
+
+void write_hf_folder(const std::string& dir, const NamedTensors& tensors,
                      const nlohmann::json& config, const nlohmann::json& generation_config,
                      const RandomModelOptions& opt) {
   if (opt.dtype != DType::kF32 && opt.dtype != DType::kF16 && opt.dtype != DType::kBF16)

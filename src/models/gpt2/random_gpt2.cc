@@ -14,7 +14,6 @@
 
 namespace jitgen {
 
-
 Gpt2Weights random_gpt2_weights(const io::Gpt2Config& c, uint64_t seed) {
   Gpt2Weights w;
   w.h.resize(c.n_layer);
@@ -45,14 +44,11 @@ Gpt2Weights random_gpt2_weights(const io::Gpt2Config& c, uint64_t seed) {
 }
 
 void write_random_gpt2(const io::Gpt2Config& config, const RandomModelOptions& opt, const std::string& dir) {
-  if (opt.shards < 1 || opt.shards > config.n_layer + 2)
-    throw_invalid_argument(fmt::format("--shards must be in [1, {}], got {}", config.n_layer + 2, opt.shards));
+  check_random_folder_options(opt, config.n_layer, config.vocab_size);
   Gpt2Weights w = random_gpt2_weights(config, opt.seed);
   std::vector<std::pair<std::string, Tensor>> tensors;
   for_each_gpt2_tensor(config, w, [&](const std::string& name, Tensor& t, const Shape&) { tensors.emplace_back(name, t); });
-  write_hf_folder(dir, tensors, config.to_json(),
-                  {{"_from_model_config", true}, {"bos_token_id", config.bos_token_id},
-                   {"eos_token_id", config.eos_token_id}},
+  write_hf_folder(dir, tensors, config.to_json(), generation_config_json(config.bos_token_id, config.eos_token_id),
                   opt);
 }
 

@@ -15,7 +15,8 @@ namespace jitgen {
 // greedy comparisons with HF free of argmax near-ties. See random_gpt2.cc.
 Gpt2Weights random_gpt2_weights(const io::Gpt2Config& config, uint64_t seed);
 
-// Writes config.json, generation_config.json, safetensors weights (and tokenizer files) into `dir`.
+// Writes config.json, generation_config.json, safetensors weights (and tokenizer files) into `dir`. Refuses the
+// options check_random_folder_options (models/random_folder.h) refuses.
 void write_random_gpt2(const io::Gpt2Config& config, const RandomModelOptions& opt, const std::string& dir);
 
 // Named shapes: "tiny" (2 layers, 64 wide), "gpt2" (124M), "gpt2-medium", "gpt2-large", "gpt2-xl".

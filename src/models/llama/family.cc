@@ -1,7 +1,7 @@
 // Registration of the Llama family (llama, mistral, qwen2), its shape presets and its random-model maker.
 #include "models/llama/family.h"
 
-#include <cmath>
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -18,11 +18,9 @@ using nlohmann::json;
 class LlamaModel final : public FamilyModel {
  public:
   LlamaModel(LlamaConfig c, llama::Weights w) : config_(std::move(c)), weights_(std::move(w)) {
-    spec_.model_type = config_.model_type;
-    spec_.n_layer = config_.num_hidden_layers;
-    spec_.n_head = config_.num_attention_heads;
+    spec_ = common_spec(config_.model_type, config_, config_.num_hidden_layers, config_.num_attention_heads,
+                        config_.dim());
     spec_.n_kv_head = config_.kv_heads();
-    spec_.head_dim = config_.dim();
     spec_.hidden_size = config_.hidden_size;
     spec_.intermediate_size = config_.intermediate_size;
     spec_.vocab_size = config_.vocab_size;
@@ -33,10 +31,7 @@ class LlamaModel final : public FamilyModel {
                                 : config_.max_position_embeddings;
     spec_.max_positions = static_cast<int>(std::min<int64_t>(max_pos, 1 << 24));
     spec_.positions = PositionKind::kRotary;
-    for (int i = 0; i < config_.num_hidden_layers; ++i) spec_.window.push_back(config_.layer_window(i));
-    spec_.bos_token_id = config_.bos_token_id;
-    spec_.eos_token_id = config_.eos_token_id;
-    spec_.eos_token_ids = config_.eos_token_ids;
+    for (int i = 0; i < config_.num_hidden_layers; ++i) spec_.window[i] = config_.layer_window(i);
   }
   const ModelSpec& spec() const override { return spec_; }
   Value build(Builder& b, bool last_position_only) const override {
@@ -123,34 +118,18 @@ LlamaConfig configure(const std::string& model_type, const std::string& name, co
   return llama::parse_llama_config(j, "make-model options");
 }
 
-// Random tensors in HF layout, deterministic in (seed, name). Scales keep next-token distributions peaked (see
-// models/gpt2/random_gpt2.cc for the reasoning): large embeddings and head, linears that move the residual stream
-// by about its own size, zero-mean final norm gains.
-std::vector<std::pair<std::string, Tensor>> random_tensors(const LlamaConfig& c, uint64_t seed) {
-  llama::Weights w;
-  w.layers.resize(c.num_hidden_layers);
-  std::vector<std::pair<std::string, Tensor>> out;
-  llama::for_each_tensor(c, w, [&](const std::string& name, Tensor& t, const Shape& shape, bool linear) {
-    t = Tensor::zeros(shape);
-    if (name == "model.embed_tokens.weight" || name == "lm_head.weight") fill_normal(t, seed, name, 0.0f, 0.6f);
-    else if (name == "model.norm.weight") fill_normal(t, seed, name, 0.0f, 1.0f);
-    else if (ends_with(name, "layernorm.weight")) fill_normal(t, seed, name, 1.0f, 0.1f);
-    else if (ends_with(name, ".bias")) fill_normal(t, seed, name, 0.0f, 0.05f);
-    else if (linear) fill_normal(t, seed, name, 0.0f, 0.64f / std::sqrt(static_cast<float>(shape[1])));
-    out.emplace_back(name, t);
-  });
-  return out;
+// Random tensors in HF layout, deterministic in (seed, name), drawn as PeakedInit (models/random_folder.h) says.
+NamedTensors random_tensors(const LlamaConfig& c, uint64_t seed) {
+  llama::Weights scratch;
+  scratch.layers.resize(c.num_hidden_layers);
+  const PeakedInit init{"model.embed_tokens.weight", "model.norm.weight", "layernorm.weight"};
+  return random_hf_tensors([&](auto&& fn) { llama::for_each_tensor(c, scratch, fn); }, seed, init);
 }
 
-llama::Weights weights_from(const LlamaConfig& c, std::vector<std::pair<std::string, Tensor>> tensors) {
+llama::Weights weights_from(const LlamaConfig& c, const NamedTensors& tensors) {
   llama::Weights w;
   w.layers.resize(c.num_hidden_layers);
-  size_t i = 0;
-  llama::for_each_tensor(c, w, [&](const std::string& name, Tensor& dst, const Shape&, bool linear) {
-    JITGEN_CHECK(tensors.at(i).first == name);
-    dst = linear ? llama::linear_to_kernel_layout(tensors[i].second) : tensors[i].second;
-    ++i;
-  });
+  place_hf_tensors([&](auto&& fn) { llama::for_each_tensor(c, w, fn); }, tensors);
   return w;
 }
 
@@ -170,14 +149,9 @@ Family make_family(const std::string& model_type, std::vector<std::string> prese
       },
       [model_type](const std::string& name, const RandomModelOptions& opt, const std::string& dir) {
         const LlamaConfig c = configure(model_type, name, opt);
-        if (opt.shards < 1 || opt.shards > c.num_hidden_layers + 2)
-          throw_invalid_argument(fmt::format("--shards must be in [1, {}], got {}", c.num_hidden_layers + 2,
-                                             opt.shards));
-        if (!opt.tokenizer_dir.empty() && c.vocab_size != 50257)
-          throw_invalid_argument("--with-tokenizer needs vocab_size 50257 (the GPT-2 vocabulary)");
-        json gen{{"_from_model_config", true}, {"bos_token_id", c.bos_token_id < 0 ? json(nullptr) : json(c.bos_token_id)},
-                 {"eos_token_id", c.eos_token_id < 0 ? json(nullptr) : json(c.eos_token_id)}};
-        write_hf_folder(dir, random_tensors(c, opt.seed), c.to_json(), gen, opt);
+        check_random_folder_options(opt, c.num_hidden_layers, c.vocab_size);
+        write_hf_folder(dir, random_tensors(c, opt.seed), c.to_json(),
+                        generation_config_json(c.bos_token_id, c.eos_token_id), opt);
         return fmt::format("random {} ({} layers, {} wide, {} heads / {} KV heads, vocab {})", model_type,
                            c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.kv_heads(), c.vocab_size);
       }};

@@ -1,14 +1,11 @@
 // Registration of OPT, its shape presets and its random-model maker.
 #include "models/opt/family.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
 
 #include "jitgen/error.h"
 #include "models/opt/opt.h"
 #include "models/random_folder.h"
-#include "models/weight_layout.h"
 
 namespace jitgen {
 namespace {
@@ -19,19 +16,12 @@ using opt::OptConfig;
 class OptModel final : public FamilyModel {
  public:
   OptModel(OptConfig c, opt::Weights w) : config_(std::move(c)), weights_(std::move(w)) {
-    spec_.model_type = "opt";
-    spec_.n_layer = config_.num_hidden_layers;
-    spec_.n_head = spec_.n_kv_head = config_.num_attention_heads;
-    spec_.head_dim = config_.head_dim();
+    spec_ = common_spec("opt", config_, config_.num_hidden_layers, config_.num_attention_heads, config_.head_dim());
     spec_.hidden_size = config_.hidden_size;
     spec_.intermediate_size = config_.ffn_dim;
     spec_.vocab_size = config_.vocab_size;
     spec_.max_positions = config_.max_position_embeddings;
     spec_.positions = PositionKind::kLearned;
-    spec_.window.assign(config_.num_hidden_layers, 0);
-    spec_.bos_token_id = config_.bos_token_id;
-    spec_.eos_token_id = config_.eos_token_id;
-    spec_.eos_token_ids = config_.eos_token_ids;
   }
   const ModelSpec& spec() const override { return spec_; }
   Value build(Builder& b, bool last_position_only) const override {
@@ -106,35 +96,24 @@ OptConfig configure(const std::string& name, const RandomModelOptions& o) {
   return opt::parse_opt_config(j, "make-model options");
 }
 
-// Random tensors in HF layout, deterministic in (seed, name). Scales keep next-token distributions peaked (see
-// models/gpt2/random_gpt2.cc): large token embeddings (also the tied head), linears that move the residual stream by
-// about its own size, layer-norm gains near 1 and a wide spread on the last norm before the head.
-std::vector<std::pair<std::string, Tensor>> random_tensors(const OptConfig& c, uint64_t seed) {
-  opt::Weights w;
-  w.layers.resize(c.num_hidden_layers);
-  std::vector<std::pair<std::string, Tensor>> out;
-  opt::for_each_tensor(c, w, [&](const std::string& name, Tensor& t, const Shape& shape, bool linear) {
-    t = Tensor::zeros(shape);
-    if (name == "model.decoder.embed_tokens.weight" || name == "lm_head.weight") fill_normal(t, seed, name, 0.0f, 0.6f);
-    else if (name == "model.decoder.embed_positions.weight") fill_normal(t, seed, name, 0.0f, 0.3f);
-    else if (name == "model.decoder.final_layer_norm.weight") fill_normal(t, seed, name, 0.0f, 1.0f);
-    else if (ends_with(name, "layer_norm.weight")) fill_normal(t, seed, name, 1.0f, 0.1f);
-    else if (ends_with(name, ".bias")) fill_normal(t, seed, name, 0.0f, 0.05f);
-    else if (linear) fill_normal(t, seed, name, 0.0f, 0.64f / std::sqrt(static_cast<float>(shape[1])));
-    out.emplace_back(name, t);
-  });
-  return out;
+// Random tensors in HF layout, deterministic in (seed, name): the learned positions N(0, 0.3), the rest as PeakedInit
+// (models/random_folder.h) says.
+NamedTensors random_tensors(const OptConfig& c, uint64_t seed) {
+  opt::Weights scratch;
+  scratch.layers.resize(c.num_hidden_layers);
+  const PeakedInit peaked{"model.decoder.embed_tokens.weight", "model.decoder.final_layer_norm.weight",
+                          "layer_norm.weight"};
+  return random_hf_tensors([&](auto&& fn) { opt::for_each_tensor(c, scratch, fn); }, seed,
+                           [&](const std::string& name, const Shape& shape, bool linear) -> std::optional<Normal> {
+                             if (name == "model.decoder.embed_positions.weight") return Normal{0.0f, 0.3f};
+                             return peaked(name, shape, linear);
+                           });
 }
 
-opt::Weights weights_from(const OptConfig& c, std::vector<std::pair<std::string, Tensor>> tensors) {
+opt::Weights weights_from(const OptConfig& c, const NamedTensors& tensors) {
   opt::Weights w;
   w.layers.resize(c.num_hidden_layers);
-  size_t i = 0;
-  opt::for_each_tensor(c, w, [&](const std::string& name, Tensor& dst, const Shape&, bool linear) {
-    JITGEN_CHECK(tensors.at(i).first == name);
-    dst = linear ? linear_to_kernel_layout(tensors[i].second) : tensors[i].second;
-    ++i;
-  });
+  place_hf_tensors([&](auto&& fn) { opt::for_each_tensor(c, w, fn); }, tensors);
   return w;
 }
 
@@ -157,14 +136,9 @@ const Family& opt_family() {
       },
       [](const std::string& name, const RandomModelOptions& opt, const std::string& dir) {
         const OptConfig c = configure(name, opt);
-        if (opt.shards < 1 || opt.shards > c.num_hidden_layers + 2)
-          throw_invalid_argument(fmt::format("--shards must be in [1, {}], got {}", c.num_hidden_layers + 2,
-                                             opt.shards));
-        if (!opt.tokenizer_dir.empty() && c.vocab_size != 50257)
-          throw_invalid_argument("--with-tokenizer needs vocab_size 50257 (the GPT-2 vocabulary)");
-        auto token = [](int id) { return id < 0 ? json(nullptr) : json(id); };
-        const json gen{{"_from_model_config", true}, {"bos_token_id", token(c.bos_token_id)},
-                       {"eos_token_id", token(c.eos_token_id)}, {"pad_token_id", token(c.pad_token_id)}};
+        check_random_folder_options(opt, c.num_hidden_layers, c.vocab_size);
+        json gen = generation_config_json(c.bos_token_id, c.eos_token_id);
+        gen["pad_token_id"] = c.pad_token_id < 0 ? json(nullptr) : json(c.pad_token_id);
         write_hf_folder(dir, random_tensors(c, opt.seed), c.to_json(), gen, opt);
         return fmt::format("random opt ({} layers, {} wide{}, {} heads, {}-LN, vocab {})", c.num_hidden_layers,
                            c.hidden_size, c.projects() ? fmt::format(", {}-wide embeddings", c.embed_dim()) : "",
