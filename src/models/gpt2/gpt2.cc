@@ -63,8 +63,10 @@ Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool
   const float base_scale = c.scale_attn_weights ? 1.0f / std::sqrt(static_cast<float>(c.head_dim())) : 1.0f;
   const blocks::StepInputs in = blocks::StepInputs::read(b);
 
-  Value x = b.add(b.embedding(b.weight(w.wte, "wte.weight"), in.ids),  // [B, T, C]
-                  b.embedding(b.weight(w.wpe, "wpe.weight"), in.positions));
+  // In statements, not as add()'s arguments: the compiler picks their evaluation order, the plan's node order.
+  const Value tokens = b.embedding(b.weight(w.wte, "wte.weight"), in.ids);             // [B, T, C]
+  const Value positions = b.embedding(b.weight(w.wpe, "wpe.weight"), in.positions);  // [B, T, C]
+  Value x = b.add(tokens, positions);
   for (int i = 0; i < c.n_layer; ++i) {
     const Gpt2Layer& l = w.h[i];
     const std::string p = fmt::format("h.{}.", i);
