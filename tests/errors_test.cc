@@ -45,10 +45,12 @@ std::string raw_safetensors(const std::string& header, const std::string& data =
   return out + header + data;
 }
 
-// A scratch folder shared by the library-level cases (files are rewritten per case).
+// A scratch folder shared by the library-level cases (files are rewritten per case), removed at exit: ctest runs
+// every case in a process of its own, and a leaked folder per process piled up in /tmp. Only function-local statics
+// made after it (folder paths, nothing that reads them at exit) and CLI runs that have ended use it by then.
 const test::TempDir& scratch() {
-  static const test::TempDir* d = new test::TempDir();
-  return *d;
+  static const test::TempDir d;
+  return d;
 }
 
 void open_safetensors(const std::string& header, const std::string& data = "") {
