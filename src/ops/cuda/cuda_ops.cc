@@ -47,11 +47,16 @@ CudaBound bind_embedding_sum(CudaBindArgs& a) {
           "embedding_sum"};
 }
 
-CudaBound bind_add(CudaBindArgs& a) {
+// add and mul: out = x (op) y elementwise over same-shaped inputs, one kernels.h launch each; labelled with the op's
+// name from the op table.
+using BinaryKernel = void (*)(Storage, const void* x, const void* y, void* out, int64_t n, cudaStream_t);
+template <BinaryKernel kernel>
+CudaBound bind_binary(CudaBindArgs& a) {
   const CudaRef x = a.in(0), y = a.in(1), out = a.out;
   const int64_t N = shape_numel(a.node.shape);
   const Storage st = a.storage;
-  return {[=](const CudaRunContext& c, cudaStream_t s) { add(st, x.get(c), y.get(c), out.get(c), N, s); }, "add"};
+  return {[=](const CudaRunContext& c, cudaStream_t s) { kernel(st, x.get(c), y.get(c), out.get(c), N, s); },
+          op_def(a.node.op).name};
 }
 
 CudaBound bind_layer_norm(CudaBindArgs& a) {
@@ -158,13 +163,6 @@ CudaBound bind_rms_norm(CudaBindArgs& a) {
           "rms_norm"};
 }
 
-CudaBound bind_mul(CudaBindArgs& a) {
-  const CudaRef x = a.in(0), y = a.in(1), out = a.out;
-  const int64_t N = shape_numel(a.node.shape);
-  const Storage st = a.storage;
-  return {[=](const CudaRunContext& c, cudaStream_t s) { mul(st, x.get(c), y.get(c), out.get(c), N, s); }, "mul"};
-}
-
 CudaBound bind_rope(CudaBindArgs& a) {
   const Node& n = a.node;
   const CudaRef x = a.in(0), pos = a.in(1), out = a.out;
@@ -219,14 +217,14 @@ constexpr CudaOp kCudaOps[] = {
     {OpKind::kWeight, nullptr, kBound},
     {OpKind::kEmbedding, bind_embedding, nullptr},
     {OpKind::kEmbeddingSum, bind_embedding_sum, nullptr},
-    {OpKind::kAdd, bind_add, nullptr},
+    {OpKind::kAdd, bind_binary<add>, nullptr},
     {OpKind::kLayerNorm, bind_layer_norm, nullptr},
     {OpKind::kLinear, bind_gemm, nullptr},
     {OpKind::kLinearTransposed, bind_gemm, nullptr},
     {OpKind::kActivation, bind_activation, nullptr},
     {OpKind::kAttention, bind_attention, nullptr},
     {OpKind::kRmsNorm, bind_rms_norm, nullptr},
-    {OpKind::kMul, bind_mul, nullptr},
+    {OpKind::kMul, bind_binary<mul>, nullptr},
     {OpKind::kRope, bind_rope, nullptr},
     {OpKind::kAttentionQkv, bind_attention_qkv, nullptr},
     {OpKind::kLastPosition, bind_last_position, nullptr},
