@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -13,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/memory.h"
 #include "ops/cpu/avx512.h"
 #include "ops/cpu/simd.h"
 #include "ops/cpu_kernels.h"
@@ -379,6 +382,48 @@ TEST(SimdTargets, SelectingATargetRunsIt) {
   ASSERT_TRUE(cpu::set_simd("best"));
   EXPECT_EQ(cpu::simd_name(), targets.front());
   ASSERT_TRUE(cpu::set_simd(before));
+}
+
+// Zeroed, 64-byte aligned buffers of every size class; an arena's buffers lie back to back in request order (where
+// core/memory.h maps them: Linux without ASan) and outlive the arena.
+TEST(StreamArena, BuffersAreZeroedAlignedBackToBackAndOutliveTheArena) {
+  const auto zeroed = [](const std::shared_ptr<void>& p, size_t bytes) {  // the first and last 64 KiB
+    const auto* b = static_cast<const unsigned char*>(p.get());
+    const auto zero = [](unsigned char c) { return c == 0; };
+    const size_t n = std::min<size_t>(bytes, 1 << 16);
+    return std::all_of(b, b + n, zero) && std::all_of(b + bytes - n, b + bytes, zero);
+  };
+  for (size_t bytes : {size_t{0}, size_t{100}, kHugeMin + 1}) {
+    const std::shared_ptr<void> p = zeroed_buffer(bytes);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p.get()) % 64, 0u);
+    EXPECT_TRUE(zeroed(p, std::max<size_t>(bytes, 1))) << bytes;
+  }
+  // The third request does not fit the first chunk's room: it starts a new chunk, and the next ones follow it there.
+  const size_t sizes[] = {100, 5000, StreamArena::kChunk, 64, kHugeMin};
+  std::vector<std::shared_ptr<void>> taken;
+  {
+    StreamArena arena;
+    for (size_t bytes : sizes) {
+      taken.push_back(arena.take(bytes));
+      ASSERT_NE(taken.back(), nullptr);
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(taken.back().get()) % 64, 0u);
+      EXPECT_TRUE(zeroed(taken.back(), bytes)) << bytes;
+      auto* b = static_cast<unsigned char*>(taken.back().get());
+      b[0] = b[bytes - 1] = 0x5a;
+    }
+  }
+  if (kHugeMappings) {
+    const auto at = [&](int i) { return static_cast<const char*>(taken[i].get()); };
+    EXPECT_EQ(at(1), at(0) + 128);  // 100 bytes rounded up to 64
+    EXPECT_EQ(at(3), at(2) + sizes[2]);
+    EXPECT_EQ(at(4), at(3) + 64);
+  }
+  for (size_t i = 0; i < taken.size(); ++i) {  // the arena is gone; its chunks live on with the buffers
+    const auto* b = static_cast<const unsigned char*>(taken[i].get());
+    EXPECT_EQ(b[0], 0x5a);
+    EXPECT_EQ(b[sizes[i] - 1], 0x5a);
+  }
 }
 
 TEST(ThreadPool, CoversTheRangeOnceAndNests) {

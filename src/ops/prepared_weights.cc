@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/memory.h"
 #include "runtime/thread_pool.h"
 
 namespace jitgen::cpu {
@@ -19,11 +20,12 @@ std::unordered_map<const float*, const PackedLinear*>& registry() {
   return *r;
 }
 
-std::shared_ptr<void> aligned_buffer(size_t bytes) {
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+// Zeroed panels: from `arena` (back to back with the weights packed before) or, without one, on their own (large
+// ones on transparent huge pages either way, core/memory.h).
+std::shared_ptr<void> panel_buffer(size_t bytes, StreamArena* arena) {
+  std::shared_ptr<void> p = arena ? arena->take(bytes) : zeroed_buffer(bytes);
   JITGEN_CHECK(p != nullptr);
-  std::memset(p, 0, bytes);
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return p;
 }
 
 }  // namespace
@@ -75,7 +77,7 @@ ScopedWeightFormat::~ScopedWeightFormat() { t_format = saved_; }
 
 PreparedWeights::PreparedWeights(WeightStorage storage) : format_(weight_format_for_load()) { format_.storage = storage; }
 
-PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage) {
+PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena) {
   JITGEN_CHECK(w.dtype() == DType::kF32 && w.rank() == 2);
   PackedLinear p;
   p.K = transposed ? w.dim(1) : w.dim(0);
@@ -87,7 +89,7 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
   const float* src = w.f32();
   auto at = [&](int64_t k, int64_t n) { return transposed ? src[n * K + k] : src[k * N + n]; };
   if (storage == WeightStorage::kF32) {
-    p.data = aligned_buffer(static_cast<size_t>(p.panels * K * kPanel) * sizeof(float));
+    p.data = panel_buffer(static_cast<size_t>(p.panels * K * kPanel) * sizeof(float), arena);
     float* dst = static_cast<float*>(p.data.get());
     runtime::parallel_for(p.panels, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t pi = p0; pi < p1; ++pi)
@@ -97,7 +99,7 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
     });
   } else {
     const int64_t K2 = p.k_stored();
-    p.data = aligned_buffer(static_cast<size_t>(p.panels * K2 * kPanel) * sizeof(uint16_t));
+    p.data = panel_buffer(static_cast<size_t>(p.panels * K2 * kPanel) * sizeof(uint16_t), arena);
     uint16_t* dst = static_cast<uint16_t*>(p.data.get());
     runtime::parallel_for(p.panels, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t pi = p0; pi < p1; ++pi)
@@ -135,7 +137,7 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
     p->source = w;
     p->quant = std::make_shared<const QuantLinear>(pack_quant(quantize(w.f32(), transposed, p->K, p->N, *format_.quant)));
   } else {
-    p = std::make_unique<PackedLinear>(pack_linear(w, transposed, format_.storage));
+    p = std::make_unique<PackedLinear>(pack_linear(w, transposed, format_.storage, &arena_));
   }
   {
     std::unique_lock lock(g_mu);
