@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Held-out perplexity of jitgen's weight formats next to llama.cpp's at the same bits, on the same weights and
-the same token windows (issue 20's accuracy table).
+"""Accuracy of jitgen's weight formats next to llama.cpp's at the same bits, on the same weights: logits against the
+fp32 model on the golden prompts, and held-out perplexity on the same token windows (issue 20's accuracy table).
 
     bench/install_peers.sh    # llama-cpp-python built from source + gguf, in bench/.venv
     python3 scripts/goldens_demo_model.py --write-held-out /tmp/held.jsonl
@@ -21,6 +21,14 @@ The GGUF comes from our own converter (bench/peers/gguf_llama.py, f32, intermedi
 the embedding lookup fp32); "default" rows are what llama-quantize writes with its defaults (the tied token_embd
 becomes Q8_0 for Q8_0 and Q6_K for Q4_0; Q4_K_M mixes Q4_K / Q6_K / Q5_0 fallbacks). bits/weight: stored bytes (codes + scales, whole blocks) * 8 over the real
 elements of the linear layers (padding rows of gate/up not counted).
+
+Logits (every row, both engines, against ONE reference: jitgen's fp32 logits, which equal HF's): the English prompts
+of tests/fixtures/demo_model_goldens.json and the fp32 model's greedy continuation of --new tokens, as written by
+build/bench/quant_accuracy_bench --json (which also measures jitgen's formats). Each llama.cpp GGUF scores the same
+prompt + continuation ids teacher-forced (every position's logits): max-abs logit error, the same over the fp32 logit
+range, mean KL(p_fp32 || p_format) per position, argmax agreement per position; then it decodes --new tokens greedily
+from each prompt (argmax of its own logits, one llama_decode per token), and the table counts the prompts whose
+continuation equals fp32's and the mean common prefix.
 """
 import argparse
 import ctypes
@@ -79,39 +87,117 @@ def quiet_llama_cpp():
         L.llama_log_set(_QUIET[0], ctypes.c_void_p())
 
 
+class LlamaCpp:
+    """One GGUF in llama.cpp with a single sequence of up to n positions: fp32 KV cache, no flash attention."""
+
+    def __init__(self, path, n, threads):
+        from llama_cpp import llama_cpp as L
+        quiet_llama_cpp()
+        self.L = L
+        self.model = L.llama_model_load_from_file(path.encode(), L.llama_model_default_params())
+        if not self.model:
+            raise SystemExit(f"{path}: llama.cpp could not load it")
+        cp = L.llama_context_default_params()
+        cp.n_ctx = cp.n_batch = cp.n_ubatch = n
+        cp.n_seq_max = 1
+        cp.n_threads = cp.n_threads_batch = threads
+        cp.flash_attn_type = 0          # off: the plain softmax(QK^T)V path
+        cp.type_k = cp.type_v = 0       # GGML_TYPE_F32 KV cache (the default F16 would round K and V)
+        self.ctx = L.llama_init_from_model(self.model, cp)
+        self.V = L.llama_vocab_n_tokens(L.llama_model_get_vocab(self.model))
+        self.batch = L.llama_batch_init(n, 0, 1)
+
+    def decode(self, ids, start, clear):
+        """Feeds ids at positions start.. (after clearing the cache if asked); returns their logits [len(ids), V]."""
+        L, b = self.L, self.batch
+        if clear:
+            L.llama_memory_clear(L.llama_get_memory(self.ctx), True)
+        b.n_tokens = len(ids)
+        for i, t in enumerate(ids):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = t, start + i, 1, 1
+            b.seq_id[i][0] = 0
+        if L.llama_decode(self.ctx, b) != 0:
+            raise SystemExit("llama_decode failed")
+        return np.ctypeslib.as_array(L.llama_get_logits(self.ctx), shape=(len(ids) * self.V,)).reshape(
+            len(ids), self.V).copy()
+
+    def close(self):
+        self.L.llama_batch_free(self.batch)
+        self.L.llama_free(self.ctx)
+        self.L.llama_model_free(self.model)
+
+
 def llama_cpp_perplexity(path, wins, threads):
-    from llama_cpp import llama_cpp as L
-    quiet_llama_cpp()
-    mp = L.llama_model_default_params()
-    model = L.llama_model_load_from_file(path.encode(), mp)
-    if not model:
-        raise SystemExit(f"{path}: llama.cpp could not load it")
-    n = max(len(w) for w in wins)
-    cp = L.llama_context_default_params()
-    cp.n_ctx = cp.n_batch = cp.n_ubatch = n
-    cp.n_seq_max = 1
-    cp.n_threads = cp.n_threads_batch = threads
-    cp.flash_attn_type = 0          # off: the plain softmax(QK^T)V path
-    cp.type_k = cp.type_v = 0       # GGML_TYPE_F32 KV cache (the default F16 would round K and V)
-    ctx = L.llama_init_from_model(model, cp)
-    V = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
-    batch = L.llama_batch_init(n, 0, 1)
+    m = LlamaCpp(path, max(len(w) for w in wins), threads)
     total, count = 0.0, 0
     for w in wins:
-        L.llama_memory_clear(L.llama_get_memory(ctx), True)
-        batch.n_tokens = len(w)
-        for i, t in enumerate(w):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = t, i, 1, 1
-            batch.seq_id[i][0] = 0
-        if L.llama_decode(ctx, batch) != 0:
-            raise SystemExit("llama_decode failed")
-        lg = np.ctypeslib.as_array(L.llama_get_logits(ctx), shape=(len(w) * V,)).reshape(len(w), V)
+        lg = m.decode(w, 0, True)
         total += nll_rows(lg[:-1], np.array(w[1:]))
         count += len(w) - 1
-    L.llama_batch_free(batch)
-    L.llama_free(ctx)
-    L.llama_model_free(model)
+    m.close()
     return math.exp(total / count), count
+
+
+def log_softmax(z):
+    z = z.astype(np.float64)
+    mx = z.max(axis=-1, keepdims=True)
+    return z - (mx + np.log(np.exp(z - mx).sum(axis=-1, keepdims=True)))
+
+
+def logit_metrics(acc, ref, logits_of, greedy_of):
+    """quant_accuracy_bench's metrics for another engine: logits_of(ids) -> [len, V] teacher-forced,
+    greedy_of(prompt, n) -> n greedy ids. ref: the fp32 logits of every prompt + continuation, row after row."""
+    max_abs = rng = kl = 0.0
+    agree = positions = off = equal = 0
+    prefix = 0.0
+    for p, c in zip(acc["prompts"], acc["continuations"]):
+        ids = p + c
+        r = ref[off:off + len(ids)]
+        off += len(ids)
+        q = logits_of(ids)
+        max_abs = max(max_abs, float(np.abs(q.astype(np.float64) - r).max()))
+        rng = max(rng, float((r.max(axis=1) - r.min(axis=1)).max()))
+        lr, lq = log_softmax(r), log_softmax(q)
+        kl += float((np.exp(lr) * (lr - lq)).sum())
+        agree += int((r.argmax(axis=1) == q.argmax(axis=1)).sum())
+        positions += len(ids)
+        g = greedy_of(p, len(c))
+        equal += g == c
+        k = 0
+        while k < len(c) and g[k] == c[k]:
+            k += 1
+        prefix += k
+    if off != len(ref):
+        raise SystemExit(f"reference logits hold {len(ref)} rows, the prompts + continuations {off}")
+    n = len(acc["prompts"])
+    return {"max_abs": max_abs, "max_abs_over_range": max_abs / rng, "mean_kl": kl / positions,
+            "argmax_agree": agree / positions, "greedy_equal": equal, "greedy_prefix": prefix / n}
+
+
+def llama_cpp_logit_metrics(path, acc, ref, threads):
+    m = LlamaCpp(path, max(len(p) + len(c) for p, c in zip(acc["prompts"], acc["continuations"])), threads)
+
+    def greedy(prompt, n):
+        out, lg = [], m.decode(prompt, 0, True)[-1]
+        for i in range(n):
+            out.append(int(lg.argmax()))  # first maximum, as jitgen's greedy
+            if i + 1 < n:
+                lg = m.decode([out[-1]], len(prompt) + i, False)[0]
+        return out
+    r = logit_metrics(acc, ref, lambda ids: m.decode(ids, 0, True), greedy)
+    m.close()
+    return r
+
+
+def jitgen_logit_metrics(bench, model_dir, formats, n, threads, out_json):
+    """build/bench/quant_accuracy_bench --json: jitgen's metrics per format, the prompts, fp32 continuations and
+    fp32 logits (the reference for llama.cpp too)."""
+    subprocess.run([bench, "--model", model_dir, "--new", str(n), "--formats", ",".join(formats), "--json", out_json],
+                   check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, JITGEN_NUM_THREADS=str(threads)))
+    acc = json.load(open(out_json))
+    V = json.load(open(os.path.join(model_dir, "config.json")))["vocab_size"]
+    ref = np.fromfile(out_json + ".logits", dtype="<f4").reshape(-1, V)
+    return acc, ref
 
 
 # llama.cpp variants: name -> (llama_ftype, pure, embedding/output type or None for llama-quantize's default)
@@ -185,9 +271,10 @@ def sha256(path):
 
 
 def jitgen_perplexity(jitgen, model_dir, held_out, fmt, max_length, threads, cache):
-    """`jitgen perplexity` (cached in `cache`, keyed by format, window, text and weights: a rerun that only
-    changes the llama.cpp side does not score the jitgen formats again)."""
-    key = "|".join([fmt, str(max_length), sha256(held_out), sha256(os.path.join(model_dir, "model.safetensors"))])
+    """`jitgen perplexity` (cached in `cache`, keyed by format, window, text, weights and the jitgen binary: a rerun
+    that only changes the llama.cpp side does not score the jitgen formats again)."""
+    key = "|".join([fmt, str(max_length), sha256(held_out), sha256(os.path.join(model_dir, "model.safetensors")),
+                    sha256(jitgen)])
     memo = json.load(open(cache)) if os.path.exists(cache) else {}
     if key in memo:
         return tuple(memo[key])
@@ -208,9 +295,11 @@ def main():
     ap.add_argument("--held-out", required=True, help="scripts/goldens_demo_model.py --write-held-out FILE.jsonl")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--jitgen", default=os.path.join(ROOT, "build", "jitgen"))
-    ap.add_argument("--jitgen-formats", default="int8,int4,int4-g128,int8+lm_head,int4+lm_head")
+    ap.add_argument("--jitgen-formats", default="int8,int4,int4-q40,int4-g128,int4-g128-q40,int8+lm_head,int4+lm_head")
     ap.add_argument("--llama-formats", default="Q8_0:linear,Q8_0:default,Q4_0:linear,Q4_0:pure,Q4_0:default,Q4_K_M:default",
                     help="FTYPE:MODE,... with MODE linear | pure | default (see quantize())")
+    ap.add_argument("--new", type=int, default=32, help="greedy tokens per golden prompt (logit metrics)")
+    ap.add_argument("--accuracy-bench", default=os.path.join(ROOT, "build", "bench", "quant_accuracy_bench"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=os.path.join(HERE, ".work", "llama_cpp_accuracy"))
     ap.add_argument("--out")
@@ -222,22 +311,25 @@ def main():
     docs, stream = token_stream(a.model, a.held_out, a.jitgen)
     wins = windows(stream, a.max_length)
     print(f"{len(docs)} documents, {len(stream)} tokens, {len(wins)} windows", file=sys.stderr)
-    rows = []  # (engine, format, what, bits/weight, ppl)
+    rows = []  # (engine, format, what, bits/weight, ppl, logit metrics)
+    acc, ref = jitgen_logit_metrics(a.accuracy_bench, a.model, a.jitgen_formats.split(","), a.new, a.threads,
+                                    os.path.join(a.work, "jitgen_accuracy.json"))
+    jitgen_metrics = {r["format"]: r for r in acc["formats"]}
 
     ppl, pred = jitgen_perplexity(a.jitgen, a.model, a.held_out, "f32", a.max_length, a.threads, cache)
-    rows.append(("jitgen", "f32", "", 32.0, ppl))
+    rows.append(("jitgen", "f32", "", 32.0, ppl, jitgen_metrics["f32"]))
     f32_gguf = os.path.join(a.work, "model-f32.gguf")
     convert(a.model, f32_gguf, "f32", 32)
     lppl, lpred = llama_cpp_perplexity(f32_gguf, wins, a.threads)
     if lpred != pred:
         raise SystemExit(f"llama.cpp scored {lpred} positions, jitgen {pred}")
-    rows.append(("llama.cpp", "F32", "our GGUF", 32.0, lppl))
+    rows.append(("llama.cpp", "F32", "our GGUF", 32.0, lppl, llama_cpp_logit_metrics(f32_gguf, acc, ref, a.threads)))
     print(f"f32: jitgen {ppl:.6f}, llama.cpp {lppl:.6f} ({(lppl / ppl - 1):+.2e} relative)", file=sys.stderr)
     for fmt in a.jitgen_formats.split(","):
         p, _ = jitgen_perplexity(a.jitgen, a.model, a.held_out, fmt, a.max_length, a.threads, cache)
         head = (f"lm_head {fmt.split('+')[0]} (embedding lookup F32)" if fmt.endswith("+lm_head") else
                 "embedding / tied lm_head F32")
-        rows.append(("jitgen", fmt, "linear layers; " + head, jitgen_linear_bits(cfg, fmt), p))
+        rows.append(("jitgen", fmt, "linear layers; " + head, jitgen_linear_bits(cfg, fmt), p, jitgen_metrics[fmt]))
         print(rows[-1], file=sys.stderr, flush=True)
     for v in a.llama_formats.split(","):
         ft, mode = v.split(":")
@@ -249,11 +341,12 @@ def main():
                 "pure": f"linear layers (pure); token_embd = tied lm_head {emb} too",
                 "default": "llama-quantize default mix: " + ", ".join(f"{n} x{c}" for n, c in sorted(types.items())) +
                 f" linear; token_embd = tied lm_head {emb}"}[mode]
-        rows.append(("llama.cpp", ft, what, bpw, p))
+        rows.append(("llama.cpp", ft, what, bpw, p, llama_cpp_logit_metrics(dst, acc, ref, a.threads)))
         print(rows[-1], file=sys.stderr, flush=True)
 
     base = {"jitgen": rows[0][4], "llama.cpp": rows[1][4]}
-    lines = [f"# Held-out perplexity: jitgen vs llama.cpp at the same bits ({os.path.basename(a.model)})", "",
+    lines = [f"# Accuracy: jitgen vs llama.cpp at the same bits ({os.path.basename(a.model)}): logits against fp32 "
+             "and held-out perplexity", "",
              f"Model: {a.model} (trained; {cfg['num_hidden_layers']} layers, hidden {cfg['hidden_size']}, "
              f"intermediate {cfg['intermediate_size']}, vocab {cfg['vocab_size']}, tied embeddings). Text: "
              f"{len(docs)} held-out chapters ({a.held_out}), {len(stream)} tokens, {len(wins)} non-overlapping "
@@ -262,11 +355,22 @@ def main():
              f"attention; our GGUF converter bench/peers/gguf_llama.py; quantized with llama_model_quantize. "
              f"{a.threads} threads; {platform.processor() or platform.machine()}.", "",
              f"Sanity check: f32 perplexity jitgen {rows[0][4]:.6f}, llama.cpp {rows[1][4]:.6f} "
-             f"({rows[1][4] / rows[0][4] - 1:+.2e} relative).", "",
-             "| engine | format | what is quantized | bits / linear weight | perplexity | Δ vs its f32 |",
-             "|---|---|---|---|---|---|"]
-    for eng, fmt, what, bpw, p in rows:
-        lines.append(f"| {eng} | {fmt} | {what} | {bpw:.3f} | {p:.6f} | {100 * (p / base[eng] - 1):+.3f}% |")
+             f"({rows[1][4] / rows[0][4] - 1:+.2e} relative); llama.cpp F32's logits on the golden prompts are within "
+             f"{rows[1][5]['max_abs']:.1e} of jitgen's fp32 logits.",
+             f"Logit columns: the {len(acc['prompts'])} English prompts of tests/fixtures/demo_model_goldens.json + the "
+             f"fp32 model's {acc['new_tokens']} greedy tokens, {sum(len(p) + len(c) for p, c in zip(acc['prompts'], acc['continuations']))} "
+             "positions, every engine and format against jitgen's fp32 logits (= HF's); mean KL(p_fp32 || p_format) "
+             f"per position in nats; argmax agreement per position (teacher-forced); greedy: {acc['new_tokens']} "
+             "free-running tokens per prompt, prompts whose continuation equals fp32's and the mean common prefix.", "",
+             "| engine | format | what is quantized | bits / linear weight | max-abs logit err | max-abs / logit range | "
+             "mean KL (nats) | argmax agree | greedy equal | greedy common prefix | perplexity | Δ vs its f32 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for eng, fmt, what, bpw, p, m in rows:
+        lines.append(f"| {eng} | {fmt} | {what} | {bpw:.3f} | {m.get('max_abs', 0):.4f} | "
+                     f"{m.get('max_abs_over_range', 0):.4f} | {m.get('mean_kl', 0):.2e} | "
+                     f"{100 * m.get('argmax_agree', 1):.1f}% | {m.get('greedy_equal', len(acc['prompts']))}/"
+                     f"{len(acc['prompts'])} | {m.get('greedy_prefix', acc['new_tokens']):.1f} | {p:.6f} | "
+                     f"{100 * (p / base[eng] - 1):+.3f}% |")
     lines += ["", "Command: `bench/.venv/bin/python bench/llama_cpp_quant_accuracy.py " + " ".join(sys.argv[1:]) + "`",
               f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."]
     text = "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 // Accuracy of the quantized weight formats against the fp32 model on the golden prompts:
 //   quant_accuracy_bench [--model DIR | --preset gpt2] [--new N] [--formats int8,int4,...] [--perplexity FILE.jsonl]
+//                        [--json FILE]
 // Prompts: every distinct row of tests/fixtures/generation_goldens.json (padding stripped), or with
 // --model models/kjv-llama-5m (any folder whose model.safetensors the demo goldens were made from) the English
 // prompts of tests/fixtures/demo_model_goldens.json. --perplexity adds each format's perplexity on the documents of
@@ -9,6 +10,9 @@
 // (teacher-forced, every position) give the max-abs logit error and the mean KL(p_fp32 || p_format) per position,
 // the argmax agreement per position, and free-running greedy decoding of N tokens gives the number of prompts whose
 // continuation equals fp32's and the mean length of the common prefix. Prints a Markdown table.
+// --json FILE also writes the table's numbers, the prompts, the fp32 continuations and, in FILE.logits, the fp32
+// logits of every prompt + continuation (float32, little-endian, [sum of sequence lengths, V] row after row), so that
+// bench/llama_cpp_quant_accuracy.py measures llama.cpp's formats against the same reference on the same tokens.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -109,6 +113,7 @@ std::vector<std::vector<int32_t>> greedy(const jitgen::Model& m, const std::vect
 
 int main(int argc, char** argv) {
   std::string dir, preset = "gpt2", formats = "bf16,int8,int8-ch,int4,int4-g128,int4-g128-zp,int8+lm_head", ppl_file;
+  std::string json_file;
   int n = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
     else if (a == "--new") n = std::atoi(argv[i + 1]);
     else if (a == "--formats") formats = argv[i + 1];
     else if (a == "--perplexity") ppl_file = argv[i + 1];
+    else if (a == "--json") json_file = argv[i + 1];
   }
   const jitgen::Model ref = load(dir, preset, "f32");
   const int64_t V = ref.info().vocab_size;
@@ -126,9 +132,12 @@ int main(int argc, char** argv) {
   if (!ppl_file.empty())
     ppl_stream = jitgen::document_stream(jitgen::Tokenizer::from_dir(dir), jsonl_texts(ppl_file),
                                          ref.info().bos_token_id, ref.info().eos_token_id);
-  auto ppl = [&](const jitgen::Model& m) {
-    return ppl_stream.empty() ? std::string()
-                              : " " + std::to_string(jitgen::perplexity(m, ppl_stream, 256).perplexity) + " |";
+  json report = {{"model", dir.empty() ? preset : dir}, {"new_tokens", n}, {"prompts", prompts}, {"formats", json::array()}};
+  auto ppl = [&](const jitgen::Model& m, json& row) {
+    if (ppl_stream.empty()) return std::string();
+    const double p = jitgen::perplexity(m, ppl_stream, 256).perplexity;
+    row["perplexity"] = p;
+    return " " + std::to_string(p) + " |";
   };
   const auto cont = greedy(ref, prompts, n);
   std::vector<std::vector<int32_t>> full;
@@ -138,6 +147,12 @@ int main(int argc, char** argv) {
   }
   std::vector<std::vector<float>> ref_logits;
   for (const auto& f : full) ref_logits.push_back(ref.forward_logits({f}, {}, jitgen::ExecutionMode::kEager)[0]);
+  report["continuations"] = cont;
+  if (!json_file.empty()) {
+    std::ofstream lf(json_file + ".logits", std::ios::binary);
+    for (const auto& l : ref_logits)
+      lf.write(reinterpret_cast<const char*>(l.data()), static_cast<std::streamsize>(l.size() * sizeof(float)));
+  }
   std::printf("model: %s; %zu golden prompts (tests/fixtures/%s), %d greedy tokens each; threads %d, quant kernels "
               "%s%s\n\n",
               ref.source().c_str(), prompts.size(), demo.empty() ? "generation_goldens.json" : "demo_model_goldens.json",
@@ -147,8 +162,12 @@ int main(int argc, char** argv) {
   std::printf("| format | weight MB | max-abs logit err | max-abs / logit range | mean KL (nats) | argmax agree | "
               "greedy equal | greedy common prefix |%s\n|---|---|---|---|---|---|---|---|%s\n",
               ppl_stream.empty() ? "" : " perplexity |", ppl_stream.empty() ? "" : "---|");
-  std::printf("| f32 | %.1f | 0 | 0 | 0 | 100%% | %zu/%zu | %d |%s\n", ref.impl().model->prepared()->nbytes() / 1e6,
-              prompts.size(), prompts.size(), n, ppl(ref).c_str());
+  {
+    json row = {{"format", "f32"}, {"weight_mb", ref.impl().model->prepared()->nbytes() / 1e6}};
+    std::printf("| f32 | %.1f | 0 | 0 | 0 | 100%% | %zu/%zu | %d |%s\n", ref.impl().model->prepared()->nbytes() / 1e6,
+                prompts.size(), prompts.size(), n, ppl(ref, row).c_str());
+    report["formats"].push_back(row);
+  }
   std::stringstream fs(formats);
   for (std::string fmt; std::getline(fs, fmt, ',');) {
     std::string base = fmt;
@@ -193,9 +212,20 @@ int main(int argc, char** argv) {
       while (k < gq[i].size() && k < cont[i].size() && gq[i][k] == cont[i][k]) ++k;
       prefix += static_cast<double>(k);
     }
+    json row = {{"format", fmt},
+                {"weight_mb", q.impl().model->prepared()->nbytes() / 1e6},
+                {"max_abs", max_err},
+                {"max_abs_over_range", max_err / range},
+                {"mean_kl", kl_sum / static_cast<double>(positions)},
+                {"argmax_agree", static_cast<double>(agree) / static_cast<double>(positions)},
+                {"greedy_equal", equal},
+                {"greedy_prefix", prefix / static_cast<double>(prompts.size())},
+                {"greedy", gq}};
     std::printf("| %s | %.1f | %.4f | %.4f | %.2e | %.1f%% | %d/%zu | %.1f |%s\n", fmt.c_str(),
                 q.impl().model->prepared()->nbytes() / 1e6, max_err, max_err / range, kl_sum / positions,
-                100.0 * agree / positions, equal, prompts.size(), prefix / prompts.size(), ppl(q).c_str());
+                100.0 * agree / positions, equal, prompts.size(), prefix / prompts.size(), ppl(q, row).c_str());
     std::fflush(stdout);
+    report["formats"].push_back(row);
   }
+  if (!json_file.empty()) std::ofstream(json_file) << report.dump(1) << "\n";
 }

@@ -241,11 +241,13 @@ Model load_as(const std::string& format) {
 // Measured over the 8 x 40 = 320 positions (2-core Zen 4): bf16 320/320 on every SIMD target; int8 319/320 (vnni) and
 // 318/320 (avx2, portable); int4 314/320 on all three. The thresholds allow about three times the measured flips
 // (the smallest top-1 / top-2 logit gap along these paths is 0.01, so rounding differences on another CPU can
-// flip a few more): bf16 >= 0.98, int8 >= 0.97, int4 >= 0.93. The random GPT-2 is no gauge of this: with random
+// flip a few more): bf16 >= 0.98, int8 >= 0.97, int4 >= 0.93. int4-q40 (Q4_0's scale rule, lower held-out perplexity
+// than int4) measured 312/320 on vnni, avx2 and portable (2026-11-30; int4 then 317/320): >= 0.92. The random GPT-2 is no gauge of this: with random
 // weights int4 agrees on 32% of positions (bench/results/quant/accuracy_gpt2_random.md).
 TEST(DemoModelWeights, Bf16Int8Int4FollowHfFp32GreedyPaths) {
   EXPECT_EQ(top1_agreement(model()), 1.0);
-  const std::vector<std::pair<std::string, double>> formats = {{"bf16", 0.98}, {"int8", 0.97}, {"int4", 0.93}};
+  const std::vector<std::pair<std::string, double>> formats = {
+      {"bf16", 0.98}, {"int8", 0.97}, {"int4", 0.93}, {"int4-q40", 0.92}};
   for (const auto& [format, threshold] : formats) {
     const double a = top1_agreement(load_as(format));
     std::cout << format << " teacher-forced top-1 agreement with HF fp32 greedy: " << a << "\n";

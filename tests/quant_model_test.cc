@@ -35,7 +35,7 @@ TEST(QuantModel, LogitsStayNearFp32AndEagerMatchesCompiled) {
   const auto ref = f32.forward_logits(ids, {}, ExecutionMode::kEager)[0];
   float scale = 0;
   for (float v : ref) scale = std::max(scale, std::fabs(v));
-  for (const std::string format : {"int8", "int4", "int4-g128-zp"}) {
+  for (const std::string format : {"int8", "int4", "int4-g128-zp", "int4-q40"}) {
     const Model q = tiny_with(format);
     ASSERT_EQ(q.impl().model->prepared()->format().name(), format);
     const auto eager = q.forward_logits(ids, {}, ExecutionMode::kEager)[0];

@@ -130,15 +130,42 @@ TEST(Quant, DequantizeRoundTripIsWithinHalfAStep) {
           lo = std::min(lo, w[j * N + n]);
           hi = std::max(hi, w[j * N + n]);
         }
-        const float step = qm.scale_at(n, g);
-        // Half a step from rounding, plus the 16-bit scale's rounding (<= 2^-8 relative) carried by the code.
-        const float bound = 0.5f * step + std::max(hi, -lo) * (spec.scale_f16 ? 1e-3f : 4e-3f) + 1e-7f;
+        const float step = std::fabs(qm.scale_at(n, g));  // -q40 scales carry a sign
+        // Half a step from rounding, plus the 16-bit scale's rounding (<= 2^-8 relative) carried by the code. Q4_0's
+        // rule reaches 8 steps on the largest weight's side and 7 on the other, where larger weights are clipped.
+        const float clipped = spec.q4_0_scale ? std::max(0.0f, std::fabs(w[k * N + n]) - 7.5f * step) : 0.0f;
+        const float bound = 0.5f * step + clipped + std::max(hi, -lo) * (spec.scale_f16 ? 1e-3f : 4e-3f) + 1e-7f;
         ASSERT_NEAR(qm.dequant(k, n), w[k * N + n], bound) << spec.name() << " k=" << k << " n=" << n;
         if (hi == 0 && lo == 0) {
           ASSERT_EQ(qm.dequant(k, n), 0.0f);
         }
       }
   }
+}
+
+TEST(Quant, Q4_0ScaleRuleMapsTheLargestWeightToCodeZeroAndHasFinerSteps) {
+  const int64_t K = 256, N = 16;
+  std::vector<float> w = randn(K * N, 51, 0.05f);
+  for (int64_t n = 0; n < N; ++n) w[(7 + n) * N + n] = (n % 2 ? 0.5f : -0.5f);  // group 0's largest, either sign
+  const QuantSpec q40{4, 32, false, false, true}, plain{4, 32, false, false};
+  ASSERT_EQ(q40.name(), "int4-q40");
+  const cpu::QuantMatrix a = cpu::quantize(w.data(), false, K, N, q40), b = cpu::quantize(w.data(), false, K, N, plain);
+  double err_a = 0, err_b = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const float m = w[(7 + n) * N + n];
+    EXPECT_EQ(a.u[n * a.k_padded() + 7 + n], 0) << n;  // q = -8
+    EXPECT_LT(a.scale_at(n, 0) * m, 0.0f) << n;       // the scale has the opposite sign of m
+    EXPECT_NEAR(a.dequant(7 + n, n), m, 0.5f * 4e-3f) << n;
+    for (int64_t k = 0; k < K; ++k) {
+      err_a += std::fabs(a.dequant(k, n) - w[k * N + n]);
+      err_b += std::fabs(b.dequant(k, n) - w[k * N + n]);
+    }
+  }
+  // Gaussian groups: steps of max / 8 instead of max / 7 lower the mean rounding error (~7/8 of it, less the clips).
+  EXPECT_LT(err_a, 0.95 * err_b) << err_a << " vs " << err_b;
+  EXPECT_THROW(cpu::parse_quant_spec("int8-q40", "x"), Error);
+  EXPECT_THROW(cpu::parse_quant_spec("int4-q40-zp", "x"), Error);
+  EXPECT_EQ(cpu::parse_quant_spec("int4-g128-q40-f16", "x").name(), "int4-g128-q40-f16");
 }
 
 TEST(Quant, ActivationsRoundTripAndGroupSums) {

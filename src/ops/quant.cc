@@ -66,6 +66,7 @@ std::string QuantSpec::name() const {
   std::string s = bits == 8 ? "int8" : "int4";
   if (group == 0) s += "-ch";
   else if (group != 32) s += fmt::format("-g{}", group);
+  if (q4_0_scale) s += "-q40";
   if (scale_f16) s += "-f16";
   if (zero_point) s += "-zp";
   return s;
@@ -75,14 +76,15 @@ QuantSpec parse_quant_spec(const std::string& text, const std::string& what) {
   for (int bits : {8, 4})
     for (int group : {32, 128, 0})
       for (bool f16 : {false, true})
-        for (bool zp : {false, true}) {
-          const QuantSpec s{bits, group, f16, zp};
-          if ((bits == 8 && zp) || (bits == 4 && group == 0)) continue;
-          if (s.name() == text) return s;
-        }
+        for (bool zp : {false, true})
+          for (bool q40 : {false, true}) {
+            const QuantSpec s{bits, group, f16, zp, q40};
+            if ((bits == 8 && (zp || q40)) || (bits == 4 && group == 0) || (zp && q40)) continue;
+            if (s.name() == text) return s;
+          }
   throw_invalid_argument(fmt::format("{}: \"{}\" is not a weight format; expected int8 or int4, optionally with "
-                                     "-g128 (group size), -ch (int8: per output channel), -f16 (fp16 scales), "
-                                     "-zp (int4: zero points), e.g. int4-g128-zp",
+                                     "-g128 (group size), -ch (int8: per output channel), -q40 (int4: Q4_0's scale "
+                                     "max / 8), -f16 (fp16 scales), -zp (int4: zero points), e.g. int4-g128-zp",
                                      what, text));
 }
 
@@ -109,7 +111,8 @@ std::vector<float> QuantMatrix::dequantize() const {
 
 QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, const QuantSpec& spec) {
   if (!(spec.bits == 8 || spec.bits == 4) || !(spec.group == 32 || spec.group == 128 || spec.group == 0) ||
-      (spec.bits == 4 && spec.group == 0) || (spec.bits == 8 && spec.zero_point))
+      (spec.bits == 4 && spec.group == 0) || (spec.bits == 8 && spec.zero_point) ||
+      (spec.q4_0_scale && (spec.bits != 4 || spec.zero_point)))
     throw_invalid_argument(fmt::format("weight format {}: not a supported quantization", spec.name()));
   JITGEN_CHECK(K > 0 && N > 0);
   QuantMatrix m;
@@ -133,11 +136,12 @@ QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, cons
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t g = 0; g < m.groups; ++g) {
         const int64_t k0 = g * m.G, k1 = std::min(K, k0 + m.G);
-        float lo = 0.0f, hi = 0.0f, amax = 0.0f;
+        float lo = 0.0f, hi = 0.0f, amax = 0.0f, m_signed = 0.0f;  // m_signed: the first weight of largest |W|
         for (int64_t k = k0; k < k1; ++k) {
           const float v = at(k, n);
           lo = std::min(lo, v);
           hi = std::max(hi, v);
+          if (std::fabs(v) > amax) m_signed = v;
           amax = std::max(amax, std::fabs(v));
         }
         int z;
@@ -145,6 +149,9 @@ QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, cons
         if (spec.zero_point) {  // the range [min, max] (always containing 0) onto 0 .. 15
           s = scale_value(round_scale((hi - lo) / static_cast<float>(umax), spec.scale_f16), spec.scale_f16);
           z = s > 0 ? static_cast<int>(std::clamp(std::nearbyint(-lo / s), 0.0f, static_cast<float>(umax))) : 0;
+        } else if (spec.q4_0_scale) {  // m_signed onto q = -8: the scale takes the opposite sign of m
+          s = scale_value(round_scale(m_signed / -8.0f, spec.scale_f16), spec.scale_f16);
+          z = 8;
         } else {
           s = scale_value(round_scale(amax / static_cast<float>(qmax), spec.scale_f16), spec.scale_f16);
           z = spec.bits == 8 ? 128 : 8;
@@ -154,7 +161,7 @@ QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, cons
         uint8_t* row = m.u.data() + n * Kp;
         for (int64_t k = k0; k < k0 + m.G; ++k) {
           int code = z;  // padded k: weight 0
-          if (k < K && s > 0) {
+          if (k < K && s != 0) {
             const float q = std::nearbyint(at(k, n) / s);
             code = spec.zero_point ? static_cast<int>(std::clamp(q + z, 0.0f, static_cast<float>(umax)))
                                    : static_cast<int>(std::clamp(q, -static_cast<float>(qmax) - (spec.bits == 4),

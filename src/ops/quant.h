@@ -15,6 +15,10 @@
 //   int4: u in [0, 15], groups of 32 or 128 k. Symmetric: z = 8, s = max|W| / 7 and q = clamp(round(W / s), -8, 7)
 //         (code 0 = -8 is never used by a symmetric group, as in GPTQ's sym). With a zero point: s = (max - min) / 15,
 //         z = clamp(round(-min / s), 0, 15), stored per group and output channel.
+//   int4 with llama.cpp Q4_0's scale rule ("-q40"): z = 8, s = m / -8 where m is the group's weight of largest
+//         magnitude (the first one on a tie), so m itself is code 0 (q = -8) and all 16 levels are used; s carries
+//         m's sign (a negative scale flips the grid, so the 8 levels on m's side reach |m|). Finer steps than max / 7
+//         (|s| = max / 8) at the same 4.5 bits; the kernels are the symmetric ones (a signed 16-bit scale).
 //   The scale is stored as bf16 or fp16 (`scale_f16`), rounded to nearest even, and the codes are computed from the
 //   stored (rounded) scale, so the dequantized value is exactly what the kernels multiply.
 //
@@ -47,12 +51,13 @@ struct QuantSpec {
   int group = 32;          // k per scale: 32 or 128 (int4: 32 or 128; int8: 32), 0 = one group per output channel
   bool scale_f16 = false;  // scale stored as fp16 instead of bf16
   bool zero_point = false; // int4 only: per-group zero point instead of the symmetric z = 8
+  bool q4_0_scale = false; // int4 symmetric only: llama.cpp Q4_0's s = m / -8 (16 levels) instead of max|W| / 7
 
-  // "int8", "int8-ch", "int4", "int4-g128", "+f16", "+zp": parse_quant_spec accepts what name() prints.
+  // "int8", "int8-ch", "int4", "int4-g128", "-q40", "-f16", "-zp": parse_quant_spec accepts what name() prints.
   std::string name() const;
 };
 // "int8" (= int8 group 32), "int8-ch" (per output channel), "int4" (= int4 group 32), "int4-g128", each optionally
-// followed by "-f16" (fp16 scales) and, for int4, "-zp" (zero points). Throws Error(kInvalidArgument) naming `what`
+// followed by (int4) "-q40" (Q4_0's scale rule), "-f16" (fp16 scales) and (int4, not with -q40) "-zp" (zero points). Throws Error(kInvalidArgument) naming `what`
 // (the option or variable that gave it) and the accepted values otherwise.
 QuantSpec parse_quant_spec(const std::string& text, const std::string& what);
 
