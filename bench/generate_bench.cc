@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     const auto bw = jitgen::runtime::measure_bandwidth();
     out["triad_gbps"] = bw.triad_gbps;
     out["read_gbps"] = bw.read_gbps;
+    out["read_cpu_gbps"] = bw.read_cpu_gbps;
   }
   if (model_dir.empty() || prompts_file.empty()) {
     std::printf("%s\n", out.dump().c_str());

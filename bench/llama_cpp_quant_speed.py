@@ -97,7 +97,8 @@ def main():
                 names = list(SYSTEMS)
                 order = names[k % len(names):] + names[:k % len(names)]
                 k += 1
-                probe = run([bench, "--roofline"], {"JITGEN_NUM_THREADS": str(th)})["read_gbps"]
+                pr_run = run([bench, "--roofline"], {"JITGEN_NUM_THREADS": str(th)})
+                probe, probe_cpu = pr_run["read_gbps"], pr_run.get("read_cpu_gbps")
                 result["probes"].append(probe)
                 for name in order:
                     kind, fmt = SYSTEMS[name]
@@ -120,7 +121,8 @@ def main():
                             r = run([a.python, os.path.join(HERE, "peers", "cpu_clock.py")] + peer, env)
                             cpu_tps = steps / (r["steady_call_s"] - r["prefill_s"])
                     rec = {"round": rnd, "preset": pr, "batch": B, "threads": th, "system": name,
-                           "decode_tps": tps, "decode_tps_cpu": cpu_tps, "read_gbps": probe, "tokens": r["tokens"],
+                           "decode_tps": tps, "decode_tps_cpu": cpu_tps, "read_gbps": probe,
+                           "read_cpu_gbps": probe_cpu, "tokens": r["tokens"],
                            "bytes_per_step_mid": r.get("bytes_per_step_mid"), "weight_bytes": r.get("weight_bytes"),
                            "simd": r.get("simd")}
                     result["runs"].append(rec)
@@ -169,13 +171,17 @@ def report(result, a, presets, points):
                 wall = {x: med(sel[x], "decode_tps") for x in (jit, lc)}
                 cpu_t = {x: med(sel[x], "decode_tps_cpu") for x in (jit, lc)}
                 jr = sel[jit][0]
-                roof_tps = statistics.median(r["read_gbps"] * 1e9 / (jr["bytes_per_step_mid"] / B) for r in sel[jit])
+                def roof(key):  # tok/s at the read probe (wall or CPU time), median over the point's rounds
+                    v = [r[key] * 1e9 / (jr["bytes_per_step_mid"] / B) for r in sel[jit] if r.get(key)]
+                    return statistics.median(v) if v else None
                 same = sum(x == y for x, y in zip(sel[jit][0]["tokens"], sel[lc][0]["tokens"]))
                 for x in (jit, lc):
                     first = x == jit
                     rw = wall[jit] / wall[lc] if first and wall[jit] and wall[lc] else None
                     rc = cpu_t[jit] / cpu_t[lc] if first and cpu_t[jit] and cpu_t[lc] else None
-                    basis = cpu_t[x] or wall[x]
+                    # CPU-time rates against the CPU-time probe; wall rates (or probes without it) against the wall one
+                    basis, roof_tps = ((cpu_t[x], roof("read_cpu_gbps")) if cpu_t[x] and roof("read_cpu_gbps") else
+                                       (cpu_t[x] or wall[x], roof("read_gbps")))
                     lines.append(f"| {pr} | {B} | {th} | {x} | {num(wall[x], '.1f')} | {num(rw, '.2f') if first else ''} | "
                                  f"{num(cpu_t[x], '.1f')} | {num(rc, '.2f') if first else ''} | "
                                  f"{100 * basis / roof_tps:.0f}% | {f'{same}/{B} rows' if first else ''} |")
@@ -194,15 +200,20 @@ def report(result, a, presets, points):
                                 for k in ("decode_tps", "decode_tps_cpu")]
                         rs.append(" / ".join(num(x, ".2f") for x in pair))
                 lines.append(f"- {pr} b{B} t{th} {jit.split()[1]} vs {lc.split()[1]}: {', '.join(rs)}")
-    probes = {}
-    for r in runs:
-        probes.setdefault(r["threads"], {})[(r["round"], r["preset"], r["batch"])] = r["read_gbps"]
-    for th, by_point in sorted(probes.items()):
-        v = sorted(by_point.values())
-        lines += ["", f"Read probe (`generate_bench --roofline`, {th} thread{'s' if th > 1 else ''}, wall clock, run before "
-                      f"each point of each round; the roofline column divides the median tok/s by the median limit over that "
-                      f"point's probes): "
-                      f"{len(v)} probes, min {v[0]:.1f}, median {statistics.median(v):.1f}, max {v[-1]:.1f} GB/s."]
+    for key, clock in (("read_gbps", "wall clock"), ("read_cpu_gbps", "CPU time per thread")):
+        probes = {}
+        for r in runs:
+            if r.get(key):
+                probes.setdefault(r["threads"], {})[(r["round"], r["preset"], r["batch"])] = r[key]
+        for th, by_point in sorted(probes.items()):
+            v = sorted(by_point.values())
+            lines += ["", f"Read probe (`generate_bench --roofline`, {th} thread{'s' if th > 1 else ''}, {clock}, best of 5 "
+                          "reads of 128 MiB, run before each point of each round): "
+                          f"{len(v)} probes, min {v[0]:.1f}, median {statistics.median(v):.1f}, max {v[-1]:.1f} GB/s."]
+    lines += ["", "`% of read roofline`: the row's median decode tok/s (CPU time where measured) over the tok/s the "
+                  "same point's read probe (CPU-time probe for CPU-time rates, when the run has it; else the wall one) "
+                  "allows for jitgen's bytes per decode step at mid context (weights in the stored format + fp32 norms "
+                  "+ the KV cache at the model's KV width), median over rounds; llama.cpp's row uses the same bytes."]
     loads = result.get("load_avgs")
     if loads:
         lines += ["", f"1-minute load average during the runs: min {min(loads):.1f}, median "

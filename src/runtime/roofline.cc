@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -93,6 +94,12 @@ void store_fence() {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+double process_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 }  // namespace
 
 Bandwidth measure_bandwidth(int repeats) {
@@ -114,11 +121,14 @@ Bandwidth measure_bandwidth(int repeats) {
     store_fence();
     bw.triad_gbps = std::max(bw.triad_gbps, 3.0 * n * sizeof(float) / seconds_since(t0) / 1e9);
     t0 = Clock::now();
+    const double c0 = process_cpu_s();
     parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
       const float s = sum(avx2, b.get(), lo, hi);
       sink[(lo / grain) % 64] += s;
     });
     bw.read_gbps = std::max(bw.read_gbps, 1.0 * n * sizeof(float) / seconds_since(t0) / 1e9);
+    const double cpu_per_thread = (process_cpu_s() - c0) / std::max(1, num_threads());
+    if (cpu_per_thread > 0) bw.read_cpu_gbps = std::max(bw.read_cpu_gbps, 1.0 * n * sizeof(float) / cpu_per_thread / 1e9);
   }
   volatile float keep = sink[0];
   (void)keep;

@@ -8,6 +8,9 @@ namespace jitgen::runtime {
 struct Bandwidth {
   double triad_gbps = 0;  // STREAM triad a = b + s*c, counted as 3 x 4 bytes per element (STREAM's rule)
   double read_gbps = 0;   // a pure read (sum) of one large array: what GEMV over the weights does
+  // The same read timed in process CPU seconds per pool thread: on a loaded machine it leaves out the time the
+  // threads waited for a core (wall-clock probes then come out low), to set beside CPU-time decode rates.
+  double read_cpu_gbps = 0;
 };
 
 // Runs both probes on the thread pool (all its threads) over arrays far larger than the LLC; best of
