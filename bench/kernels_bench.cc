@@ -1,6 +1,7 @@
 // Decode kernels against the bandwidth they stream at, interleaved in one run:
-//   [JITGEN_SIMD=<target>] kernels_bench [threads] [attention|rows]   ("attention": only the attention and norm rows;
-//   "rows": only the vocabulary-row, rope, mul and add rows, each against the plain scalar loop it replaced)
+//   [JITGEN_SIMD=<target>] kernels_bench [threads] [attention|rows|gemm]   ("attention": only the attention and norm
+//   rows; "rows": only the vocabulary-row, rope, mul and add rows, each against the plain scalar loop it replaced;
+//   "gemm": only the small-M GEMM rows over SmolLM2 / TinyLlama MLP shapes, M = 1, 8, 32, 128, fp32 and bf16)
 // prints the SIMD target (cpu_kernels.h), GB/s of the pure read probe, and of the M = 1 GEMV over an
 // lm_head-sized [50257, 768] weight (fp32 and bf16 panels; bf16 on avx512 by AVX512_BF16 dot products and by
 // widening to fp32, elsewhere widened), and of one GPT-2 c_fc [768, 3072] weight at M = 1, 8, 32 (GFLOP/s too),
@@ -165,6 +166,43 @@ void row_kernels() {
   (void)sink;
 }
 
+// Small-M GEMM over Llama-shaped weights as a decode step reads them: `copies` distinct weights of one shape (more
+// than the L3 holds in all), packed back to back and run one after another, so each panel streams from memory once
+// per call as in a step. GFLOP/s per (shape, M, storage); fastest of `reps` passes over the copies.
+void gemm_rows() {
+  struct Shape {
+    const char* name;
+    int64_t K, N, copies;
+  };
+  const Shape shapes[] = {{"smollm2 up 576->1536", 576, 1536, 48}, {"smollm2 down 1536->576", 1536, 576, 48},
+                          {"tinyllama up 2048->5632", 2048, 5632, 4}, {"tinyllama down 5632->2048", 5632, 2048, 4}};
+  std::vector<float> x(128 * 5632), y(128 * 5632);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 61) * 1e-2f - 0.3f;
+  for (const Shape& s : shapes)
+    for (auto storage : {jitgen::cpu::WeightStorage::kF32, jitgen::cpu::WeightStorage::kBF16}) {
+      const bool bf16 = storage == jitgen::cpu::WeightStorage::kBF16;
+      std::vector<jitgen::Tensor> ws;
+      jitgen::cpu::PreparedWeights pw(storage);
+      for (int64_t c = 0; c < s.copies; ++c) {
+        ws.push_back(jitgen::Tensor::zeros({s.N, s.K}));
+        float* w = ws.back().f32();
+        for (int64_t i = 0; i < s.N * s.K; ++i) w[i] = static_cast<float>((i + c) % 97) * 1e-3f - 0.05f;
+        pw.add(ws.back(), true);
+      }
+      for (int M : {1, 8, 32, 128}) {
+        const double t = min_time(
+            [&] {
+              for (const jitgen::Tensor& w : ws)
+                jitgen::cpu::linear_transposed(x.data(), w.f32(), M, s.K, s.N, y.data());
+            },
+            M >= 32 ? 3 : 6) / static_cast<double>(s.copies);
+        std::printf("   gemm %-26s %s M=%-3d %8.3f ms  %6.1f GFLOP/s  %5.1f GB/s of weights\n", s.name,
+                    bf16 ? "bf16" : "f32 ", M, t * 1e3, 2.0 * M * s.K * s.N / t / 1e9,
+                    s.K * s.N * (bf16 ? 2.0 : 4.0) / t / 1e9);
+      }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,6 +224,10 @@ int main(int argc, char** argv) {
   // bf16 by AVX512_BF16 dot products and by widening exist on avx512 only; other targets widen.
   if (argc > 2 && std::string(argv[2]) == "rows") {
     for (int round = 0; round < 3; ++round) row_kernels();
+    return 0;
+  }
+  if (argc > 2 && std::string(argv[2]) == "gemm") {
+    for (int round = 0; round < 2; ++round) gemm_rows();
     return 0;
   }
   if (argc > 2 && std::string(argv[2]) == "attention") {

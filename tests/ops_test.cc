@@ -92,9 +92,11 @@ TEST_P(OpsTest, AddMatchesReference) {
   EXPECT_EQ(got, want);
 }
 
-// (M, K, N): decode rows, odd sizes, a tail panel, and M past the panel limit (BLAS).
+// (M, K, N): decode rows, odd sizes, a tail panel, M past the panel limit (BLAS), and K over several of the
+// panels' 128-k chunks with more rows than one tile (odd K, and M over the 96-row block: cpu/simd.cc ChunkedPanel).
 const std::vector<std::tuple<int64_t, int64_t, int64_t>> kLinearShapes = {
-    {1, 768, 2304}, {1, 7, 5}, {3, 33, 65}, {8, 64, 96}, {13, 31, 47}, {32, 100, 70}, {70, 40, 33}, {200, 65, 130}};
+    {1, 768, 2304}, {1, 7, 5}, {3, 33, 65}, {8, 64, 96}, {13, 31, 47}, {32, 100, 70}, {70, 40, 33}, {200, 65, 130},
+    {9, 301, 70}, {16, 301, 40}, {100, 257, 40}};
 
 TEST_P(OpsTest, LinearUnpreparedMatchesReference) {
   SimdScope scope(GetParam());
