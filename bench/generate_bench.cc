@@ -10,6 +10,7 @@
 #include <ctime>
 #include <cstdio>
 #include <fstream>
+#include <utility>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +28,19 @@
 using Clock = std::chrono::steady_clock;
 
 namespace {
+// The process's anonymous memory and how much of it sits on transparent huge pages (Linux /proc/self/smaps_rollup;
+// {-1, -1} elsewhere), in MiB: tells whether the packed weights got 2 MiB pages on this run (core/memory.h).
+std::pair<double, double> anon_and_huge_mib() {
+  std::ifstream f("/proc/self/smaps_rollup");
+  double anon = -1, huge = -1;
+  for (std::string key; f >> key;) {
+    double kb = 0;
+    if (key == "Anonymous:" && f >> kb) anon = kb / 1024;
+    if (key == "AnonHugePages:" && f >> kb) huge = kb / 1024;
+  }
+  return {anon, huge};
+}
+
 double process_cpu_s() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -118,6 +132,9 @@ int main(int argc, char** argv) {
   out["prefill_s"] = median(prefill);
   out["decode_s"] = median(decode);
   out["calls_s"] = calls;
+  const auto [anon_mib, huge_mib] = anon_and_huge_mib();
+  out["anon_mib"] = anon_mib;
+  out["anon_huge_mib"] = huge_mib;
   out["call_cpu_s"] = median(calls_cpu);
   out["decode_cpu_s"] = median(calls_cpu) - median(prefill_cpu);
   std::vector<std::vector<int32_t>> gen;

@@ -428,6 +428,25 @@ TEST(StreamArena, BuffersAreZeroedAlignedBackToBackAndOutliveTheArena) {
   }
 }
 
+// settle() may copy a 2 MiB block onto a fresh huge page (MADV_COLLAPSE): what was written must survive it, bytes
+// not yet taken must stay zero, and settling again (blocks already covered, a block settled in part) changes nothing.
+TEST(StreamArena, SettleKeepsWrittenBytesAndLeavesTheRestZeroed) {
+  StreamArena arena;
+  const size_t first = 3 * kHugeMin + 4096;  // ends inside a block: the next buffer continues that block
+  auto* a = static_cast<unsigned char*>(arena.take(first).get());
+  for (size_t i = 0; i < first; i += 4096) a[i] = static_cast<unsigned char>(1 + i / 4096 % 251);
+  arena.settle();
+  arena.settle();
+  const std::shared_ptr<void> next = arena.take(kHugeMin);
+  auto* b = static_cast<unsigned char*>(next.get());
+  EXPECT_TRUE(std::all_of(b, b + kHugeMin, [](unsigned char c) { return c == 0; }));
+  b[0] = b[kHugeMin - 1] = 0x5a;
+  arena.settle();
+  for (size_t i = 0; i < first; i += 4096) ASSERT_EQ(a[i], static_cast<unsigned char>(1 + i / 4096 % 251)) << i;
+  EXPECT_EQ(b[0], 0x5a);
+  EXPECT_EQ(b[kHugeMin - 1], 0x5a);
+}
+
 TEST(ThreadPool, CoversTheRangeOnceAndNests) {
   std::vector<int> hits(1001, 0);
   runtime::parallel_for(1001, 7, [&](int64_t b, int64_t e) {

@@ -7,6 +7,9 @@
 
 #if JITGEN_HUGE_MAPPINGS
 #include <sys/mman.h>
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25  // Linux 6.1 (older headers lack it; older kernels answer EINVAL, which settle() ignores)
+#endif
 #endif
 
 namespace jitgen {
@@ -59,7 +62,7 @@ std::shared_ptr<void> StreamArena::take(size_t bytes) {
     size_ = bytes + kChunk;
     chunk_ = huge_mapping(size_, size_ > bytes);
     if (!chunk_ && size_ > bytes) chunk_ = huge_mapping(size_ = bytes, false);
-    used_ = 0;
+    used_ = settled_ = 0;
     if (!chunk_) {
       size_ = 0;
       return nullptr;
@@ -70,6 +73,17 @@ std::shared_ptr<void> StreamArena::take(size_t bytes) {
   return std::shared_ptr<void>(chunk_, p);  // aliasing: owns the chunk, points at the buffer
 #else
   return heap_buffer(bytes);  // no lazily committed mappings to carve (or ASan): one zeroed allocation each
+#endif
+}
+
+void StreamArena::settle() {
+#if JITGEN_HUGE_MAPPINGS
+  if (!chunk_ || used_ <= settled_) return;
+  // From the block holding the first byte not yet settled (its start may have been written after the last call) to
+  // the end of the block holding the last byte taken; the kernel skips blocks the range covers only in part.
+  const size_t from = settled_ / kHugeMin * kHugeMin, to = std::min(size_, (used_ + kHugeMin - 1) / kHugeMin * kHugeMin);
+  madvise(static_cast<char*>(chunk_.get()) + from, to - from, MADV_COLLAPSE);
+  settled_ = used_;
 #endif
 }
 

@@ -45,9 +45,17 @@ class StreamArena {
   // when out of memory.
   std::shared_ptr<void> take(size_t bytes);
 
+  // Call after writing the buffers taken so far: asks the kernel (MADV_COLLAPSE, Linux 6.1+) to move every 2 MiB block
+  // they touch that is still on 4 KiB pages onto a huge page now. Why: a first write gets a huge page only if one is
+  // free at that moment; while a large model loads (its checkpoint in the page cache, its fp32 copies being made)
+  // the kernel may find none and fall back to 4 KiB pages for good, and khugepaged would take hours to mend 4 GB.
+  // Blocks already huge cost a page-table check; where the kernel cannot do it, nothing changes (advice only).
+  void settle();
+
  private:
   std::shared_ptr<void> chunk_;  // the chunk being filled
   size_t used_ = 0, size_ = 0;
+  size_t settled_ = 0;  // bytes of chunk_ that settle() has already covered
 };
 
 }  // namespace jitgen

@@ -108,6 +108,7 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
             dst[bf16_panel_index(pi, K2, k, j)] = f32_to_bf16(at(k, pi * kPanel + j));
     });
   }
+  if (arena) arena->settle();  // written: whatever a busy machine left on 4 KiB pages goes onto huge pages now
   return p;
 }
 
