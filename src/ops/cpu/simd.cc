@@ -95,14 +95,12 @@ HWY_INLINE void StoreOut(DF d, VF v, const PanelEpilogue& e, float* y, int64_t N
   std::memcpy(y + m * N + col, buf, count * sizeof(float));
 }
 
-// One MR x 32 output tile over the whole K, for M <= kMaxRows (decode at batch 1: the panel streams from memory
-// once, and this tile is what streams it). fp32 panels: x rows of K floats. bf16 panels: x rows of K2 = 2 Kq floats
-// (the activations rounded to bf16, WidenPairs), each panel word widened to two fp32 lanes by a shift (even k) and a
-// mask (odd k), no conversion instruction needed. Small tiles keep two accumulator sets (even / odd k) so that
-// enough FMA chains are in flight.
+// One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: x as k pairs (Kq words
+// a row), each panel word widened to two fp32 lanes by a shift (even k) and a mask (odd k), no conversion
+// instruction needed. Small tiles keep two accumulator sets (even / odd k) so that enough FMA chains are in flight.
 template <int MR, bool kBf16>
-HWY_INLINE void Tile(const float* x, int64_t K, const void* panel_data, const PanelEpilogue& e, float* y, int64_t N,
-                     int64_t n0, int64_t ncols) {
+HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* panel_data, const PanelEpilogue& e,
+                     float* y, int64_t N, int64_t n0, int64_t ncols) {
   const DF d;
   const DU du;
   constexpr int kSets = MR * kVecs < 8 ? 2 : 1;
@@ -112,7 +110,7 @@ HWY_INLINE void Tile(const float* x, int64_t K, const void* panel_data, const Pa
       for (int v = 0; v < kVecs; ++v) acc[s][m][v] = hn::Zero(d);
   if constexpr (kBf16) {
     const uint32_t* panel = static_cast<const uint32_t*>(panel_data);
-    const int64_t Kq = K, K2 = 2 * K;  // k pairs; x rows of K2 floats
+    const int64_t Kq = K;  // k pairs
     const auto hi = hn::Set(du, 0xFFFF0000u);
     for (int64_t q = 0; q < Kq; ++q) {
       const uint32_t* row = panel + q * kPanel;
@@ -123,7 +121,9 @@ HWY_INLINE void Tile(const float* x, int64_t K, const void* panel_data, const Pa
         odd[v] = hn::BitCast(d, hn::And(w, hi));
       }
       for (int m = 0; m < MR; ++m) {
-        const VF xe = hn::Set(d, x[m * K2 + 2 * q]), xo = hn::Set(d, x[m * K2 + 2 * q + 1]);
+        const uint32_t pair = xp[m * Kq + q];
+        const VF xe = hn::BitCast(d, hn::Set(du, pair << 16));
+        const VF xo = hn::BitCast(d, hn::Set(du, pair & 0xFFFF0000u));
         for (int v = 0; v < kVecs; ++v) {
           acc[0][m][v] = hn::MulAdd(xe, even[v], acc[0][m][v]);
           acc[kSets - 1][m][v] = hn::MulAdd(xo, odd[v], acc[kSets - 1][m][v]);
@@ -166,12 +166,12 @@ HWY_INLINE void Tile(const float* x, int64_t K, const void* panel_data, const Pa
 
 // Tile<mr> for a run-time mr in [1, MR].
 template <int MR, bool kBf16>
-HWY_INLINE void TileRows(int mr, const float* x, int64_t K, const void* panel, const PanelEpilogue& e, float* y,
-                         int64_t N, int64_t n0, int64_t ncols) {
+HWY_INLINE void TileRows(int mr, const float* x, const uint32_t* xp, int64_t K, const void* panel,
+                         const PanelEpilogue& e, float* y, int64_t N, int64_t n0, int64_t ncols) {
   if constexpr (MR > 1) {
-    if (mr < MR) return TileRows<MR - 1, kBf16>(mr, x, K, panel, e, y, N, n0, ncols);
+    if (mr < MR) return TileRows<MR - 1, kBf16>(mr, x, xp, K, panel, e, y, N, n0, ncols);
   }
-  Tile<MR, kBf16>(x, K, panel, e, y, N, n0, ncols);
+  Tile<MR, kBf16>(x, xp, K, panel, e, y, N, n0, ncols);
 }
 
 // bf16 panels over several row tiles: a panel serves several row tiles, and widened per tile (Tile) the widening
@@ -185,7 +185,7 @@ HWY_INLINE void TileRows(int mr, const float* x, int64_t K, const void* panel, c
 // tile (PackTiles: [k][mr], one contiguous run per tile), not as M rows K apart, which would all fall into the same
 // few L1 sets.
 constexpr int64_t kChunk = 128;
-// ChunkedPanel from this many row tiles on (avx2, Zen 4: M = 32 and 128 +20-30%; at M = 8, three tiles, it lost
+// ChunkedPanel past this many row tiles (avx2, Zen 4: M = 32 and 128 +20-30%; at M = 8, three tiles, it lost
 // 5-8% to Tile, which overlaps the memory stream with the FMAs better).
 constexpr int64_t kChunkedMinTiles = 4;
 // Rows per pass over a chunk: `part` holds their accumulators (on the stack: no allocation per call).
@@ -285,7 +285,7 @@ void ChunkedPanel(const float* xt, int64_t M, int64_t K, const uint32_t* panel_d
 }
 
 template <bool kBf16>
-void PanelRange(const float* x, const float* xt, int64_t M, const PackedLinear& w, const PanelEpilogue& e, float* y,
+void PanelRange(const float* x, const uint32_t* xp, const float* xt, int64_t M, const PackedLinear& w, const PanelEpilogue& e, float* y,
                 int64_t p0, int64_t p1) {
   const int64_t N = w.N, K = kBf16 ? w.k_stored() / 2 : w.K;  // bf16: k pairs
   for (int64_t p = p0; p < p1; ++p) {
@@ -298,54 +298,34 @@ void PanelRange(const float* x, const float* xt, int64_t M, const PackedLinear& 
         continue;
       }
     }
-    const int64_t ldx = kBf16 ? 2 * K : K;
     for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
       const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, M - m0));
       PanelEpilogue em = e;
       if (em.residual) em.residual += m0 * N;
-      TileRows<kMaxRows, kBf16>(mr, x + m0 * ldx, K, panel, em, y + m0 * N, N, n0, ncols);
+      TileRows<kMaxRows, kBf16>(mr, kBf16 ? nullptr : x + m0 * K, kBf16 ? xp + m0 * K : nullptr, K, panel, em,
+                                y + m0 * N, N, n0, ncols);
     }
   }
-}
-
-// bf16 pairs (Bf16Pairs) back to fp32: M rows of K2 floats, each the bf16-rounded activation (0 for the pad).
-void WidenPairs(const uint32_t* xp, int64_t M, int64_t K2, float* out) {
-  const DF d;
-  const DU du;
-  const hn::Rebind<uint16_t, DF> d16;
-  const uint16_t* half = reinterpret_cast<const uint16_t*>(xp);
-  const int64_t n = M * K2;
-  int64_t i = 0;
-  for (; i + static_cast<int64_t>(kLanes) <= n; i += kLanes)
-    hn::StoreU(hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, half + i)))), d, out + i);
-  for (; i < n; ++i) out[i] = bf16_to_f32(half[i]);
 }
 
 void GemmPanels(const float* x, const uint32_t* xp, int64_t M, const PackedLinear& w, const PanelEpilogue& e,
                 float* y) {
   const bool bf16 = w.storage == WeightStorage::kBF16;
-  // bf16 panels multiply the activations rounded to bf16, read as fp32 and made once per call: as rows (Tile), or
-  // past one tile packed per tile (PackTiles, ChunkedPanel). thread_local: it grows once, then no allocation per
-  // call; its address, not its name, goes to the workers.
+  // ChunkedPanel reads the activations (bf16 pairs) widened to fp32 and packed per tile, made once per call.
+  // thread_local: it grows once, then no allocation per call; its address, not its name, goes to the workers.
   thread_local std::vector<float> staged;
   const int64_t ld = w.k_stored();
-  const float* xf = x;
   const float* xt = nullptr;
-  if (bf16) {
+  if (bf16 && M > kChunkedMinTiles * kMaxRows) {
     if (static_cast<int64_t>(staged.size()) < M * ld) staged.resize(M * ld);
-    if (M > kChunkedMinTiles * kMaxRows) {
-      PackTiles(xp, M, ld, staged.data());
-      xt = staged.data();
-    } else {
-      WidenPairs(xp, M, ld, staged.data());
-      xf = staged.data();
-    }
+    PackTiles(xp, M, ld, staged.data());
+    xt = staged.data();
   }
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
     if (bf16)
-      PanelRange<true>(xf, xt, M, w, e, y, p0, p1);
+      PanelRange<true>(x, xp, xt, M, w, e, y, p0, p1);
     else
-      PanelRange<false>(xf, xt, M, w, e, y, p0, p1);
+      PanelRange<false>(x, xp, xt, M, w, e, y, p0, p1);
   });
 }
 
