@@ -109,31 +109,42 @@ def _hold_stream(url, body, started: threading.Event, release: threading.Event):
 
 
 def test_queue_limit_gives_429():
+    # The one slot is held by a long stream and the one queue place by a second request; a third must get 429.
+    # The built-in model writes 500 tokens in ~0.2 s on a quiet machine, so the slot may free up before the third
+    # request arrives (then it is rightly admitted): such an attempt proves nothing and is tried again.
     with Server("--max-batch", "1", "--max-queue", "1") as srv:
         http = httpx.Client(base_url=srv.url, timeout=60)
         model = http.get("/v1/models").json()["data"][0]["id"]
-        long = {"model": model, "prompt": "Hold", "max_tokens": 240, "stream": True, "ignore_eos": True}
-        release = threading.Event()
-        holders = []
+        long = {"model": model, "prompt": "Hold", "max_tokens": 500, "stream": True, "ignore_eos": True}
+        client = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="none", max_retries=0)
+        refused = None
         try:
-            started = threading.Event()  # the one slot, busy
-            holders.append(threading.Thread(target=_hold_stream, args=(srv.url, long, started, release)))
-            holders[-1].start()
-            assert started.wait(30)
-            queued = threading.Thread(target=lambda: http.post("/v1/completions", json=dict(long, stream=False)))
-            holders.append(queued)  # fills the queue (waits for the slot)
-            queued.start()
-            assert wait_for(lambda: parse_metrics(http.get("/metrics").text)["jitgen_queue_depth"] >= 1, 5)
-            client = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="none", max_retries=0)
-            with pytest.raises(openai.RateLimitError) as e:
-                client.completions.create(model=model, prompt="One more", max_tokens=2)
-            assert e.value.status_code == 429
-            assert_openai_error(e.value.response.json())
+            for _ in range(8):
+                release = threading.Event()
+                started = threading.Event()  # the one slot, busy
+                holders = [threading.Thread(target=_hold_stream, args=(srv.url, long, started, release))]
+                holders[-1].start()
+                try:
+                    assert started.wait(30)
+                    queued = threading.Thread(target=lambda: http.post("/v1/completions", json=dict(long, stream=False)))
+                    holders.append(queued)  # fills the queue (waits for the slot)
+                    queued.start()
+                    if not wait_for(lambda: parse_metrics(http.get("/metrics").text)["jitgen_queue_depth"] >= 1, 5):
+                        continue  # the holder finished before the second request was queued
+                    try:
+                        client.completions.create(model=model, prompt="One more", max_tokens=2)
+                    except openai.RateLimitError as e:
+                        refused = e
+                        break
+                finally:
+                    release.set()
+                    for t in holders:
+                        t.join(60)
         finally:
-            release.set()
-            for t in holders:
-                t.join(60)
             http.close()
+        assert refused is not None, "no attempt got 429 while the slot and the queue were full"
+        assert refused.status_code == 429
+        assert_openai_error(refused.response.json())
         # Once the load is gone the server serves again.
         ok = httpx.post(f"{srv.url}/v1/completions", json={"model": model, "prompt": "Hi", "max_tokens": 2},
                         timeout=60)
