@@ -224,14 +224,7 @@ void attention_qkv(const AttentionInputs& in, float* k_cache, float* v_cache, co
   const int64_t KV = s.kv();
   JITGEN_CHECK(KV >= 1 && s.H % KV == 0);
   for (int64_t b = 0; b < s.B; ++b) JITGEN_CHECK(cache_pos[b] >= 0 && cache_pos[b] + s.T <= s.S);
-#if JITGEN_AVX512_KERNELS
-  if (use_avx512())
-    return runtime::parallel_for(s.B * KV, 1, [&](int64_t bk0, int64_t bk1) {
-      avx512::attention_heads(in.q, in.k, in.v, in.q_stride, in.k_stride, in.v_stride, k_cache, v_cache, cache_pos,
-                              key_mask, s.B, s.T, s.S, s.H, KV, s.D, s.window, scale, out, bk0, bk1);
-    });
-#endif
-  simd::attention(in, k_cache, v_cache, cache_pos, key_mask, s, scale, out);
+  simd::attention(in, k_cache, v_cache, cache_pos, key_mask, s, scale, out);  // cpu/simd_attention.cc, every target
 }
 
 }  // namespace jitgen::cpu

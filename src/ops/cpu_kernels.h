@@ -95,8 +95,8 @@ void gather_rows(char* data, const Shape& shape, size_t item_bytes, int64_t fill
 
 // The SIMD target the kernels run on (cpu/simd.h): "avx512", "avx2", "sse4", "ssse3", "neon", "emu128" (the
 // portable one). At start the best this CPU runs, or JITGEN_SIMD=<name> ("portable": the lowest; a name this CPU
-// cannot run warns on stderr and keeps the best). On avx512 the linear panels and attention use the AVX-512
-// intrinsics (cpu/avx512.h); every other kernel, and every other target (attention too), the Highway kernels.
+// cannot run warns on stderr and keeps the best). On avx512 the linear panels and the activation use the AVX-512
+// intrinsics (cpu/avx512.h); every other kernel (attention too), and every other target, the Highway kernels.
 const char* simd_name();
 // Targets this binary and CPU can run, best first; set_simd selects one (false: not runnable, nothing changed).
 // Tests use these to run every kernel on every target; not for use while kernels run.

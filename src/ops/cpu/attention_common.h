@@ -1,7 +1,7 @@
 #pragma once
-// What the two attention kernels over the KV cache share (cpu/simd_attention.cc: Highway, every target but avx512;
-// cpu/avx512.cc: AVX-512 intrinsics). Defined out of line in attention_common.cc, which is built for the baseline:
-// an inline copy compiled inside avx512.cc (AVX-512 flags) could be the copy the linker keeps for every caller.
+// What the attention kernel over the KV cache (cpu/simd_attention.cc, compiled once per SIMD target) does the same on
+// every target. Defined out of line in attention_common.cc, which is built for the baseline: an inline copy compiled
+// for one target (AVX-512 flags) could be the copy the linker keeps for every caller.
 #include <cstdint>
 
 namespace jitgen::cpu {

@@ -5,10 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <limits>
-#include <vector>
-
-#include "ops/cpu/attention_common.h"
 
 namespace jitgen::cpu::avx512 {
 
@@ -62,27 +58,6 @@ inline __m512 act_ps(__m512 v, Activation kind) {
 
 inline __mmask16 tail_mask(int64_t n) {
   return n >= 16 ? 0xFFFF : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
-}
-
-inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
-
-// Lane r of the result = the sum of the lanes of a[r]: 16 horizontal sums in 30 shuffles, not 16 reductions.
-inline __m512 sum16(const __m512 (&a)[16]) {
-  __m512 t[8], u[4];
-  for (int i = 0; i < 8; ++i)  // per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] of the pair (a, b)
-    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-  for (int i = 0; i < 4; ++i) {  // per 128-bit lane: the lane's partial sums of keys 4i .. 4i+3, in order
-    const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(t[2 * i]), _mm512_castps_pd(t[2 * i + 1]));
-    const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(t[2 * i]), _mm512_castps_pd(t[2 * i + 1]));
-    u[i] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
-  }
-  // Add the four 128-bit lanes of each u[i] and put u[i]'s total in lane i.
-  const __m512 w0 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                  _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  const __m512 w1 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0)),
-                                  _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 1, 3, 1)));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(w0, w1, _MM_SHUFFLE(2, 0, 2, 0)),
-                       _mm512_shuffle_f32x4(w0, w1, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
 // Bias, activation and residual on an MR x 32 tile of accumulators, then the store (tails masked).
@@ -319,115 +294,6 @@ void activation(const float* x, float* y, int64_t n, Activation kind) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 mk = tail_mask(n - i);
     _mm512_mask_storeu_ps(y + i, mk, act_ps(_mm512_maskz_loadu_ps(mk, x + i), kind));
-  }
-}
-
-void attention_heads(const float* q_in, const float* k_in, const float* v_in, int64_t q_stride, int64_t k_stride,
-                     int64_t v_stride, float* k_cache, float* v_cache, const int32_t* cache_pos,
-                     const int32_t* key_mask, int64_t B, int64_t T, int64_t S, int64_t H, int64_t KV, int64_t D,
-                     int64_t window, float scale, float* out, int64_t bk0, int64_t bk1) {
-  const int64_t C = H * D, G = H / KV;
-  const int64_t nd = (D + 15) / 16;
-  // Scores and the output accumulator live on the stack for caches up to 4096 slots (GPT-2: 1024), so a
-  // decode step allocates nothing even on a pool thread's first attention; longer caches use a
-  // per-thread buffer.
-  constexpr int64_t kStackSlots = 4096, kStackChunks = 32;
-  alignas(64) float p_stack[kStackSlots + 16];
-  __m512 o_stack[kStackChunks];
-  thread_local std::vector<float> p_heap;
-  thread_local std::vector<__m512> o_heap;
-  float* p = p_stack;
-  __m512* o = o_stack;
-  if (S > kStackSlots) {
-    if (static_cast<int64_t>(p_heap.size()) < S + 16) p_heap.resize(S + 16);
-    p = p_heap.data();
-  }
-  if (nd > kStackChunks) {
-    if (static_cast<int64_t>(o_heap.size()) < nd) o_heap.resize(nd);
-    o = o_heap.data();
-  }
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t bk = bk0; bk < bk1; ++bk) {
-    const int64_t b = bk / KV, kv = bk % KV;
-    float* kh = k_cache + bk * S * D;
-    float* vh = v_cache + bk * S * D;
-    append_kv_rows(k_in, v_in, k_stride, v_stride, b, kv, T, D, cache_pos[b], kh, vh);
-    const int32_t* mask = key_mask + b * S;
-    // The KV head's G query heads one after another: its keys and values stay in cache for the group.
-    for (int64_t h = kv * G; h < (kv + 1) * G; ++h)
-    for (int64_t t = 0; t < T; ++t) {
-      const float* q = q_in + (b * T + t) * q_stride + h * D;
-      const int64_t n = cache_pos[b] + t + 1;  // causal: slots [j0, n)
-      const int64_t j0 = window > 0 ? std::max<int64_t>(0, n - window) : 0;
-      float mx = neg_inf;
-      int64_t j = j0;
-      if (D % 16 == 0) {
-        // 16 keys at a time: independent FMA chains and one transposing reduction per block. The last block is
-        // partial (its missing keys repeat the last one and are not stored), so every key's score is summed in
-        // the same order wherever it sits: a row gives the same scores at any padding or bucket.
-        __m512 mxv = _mm512_set1_ps(neg_inf);
-        const __m512 scale_v = _mm512_set1_ps(scale), neg_inf_v = _mm512_set1_ps(neg_inf);
-        for (; j < n; j += 16) {
-          const int64_t count = std::min<int64_t>(16, n - j);
-          const __mmask16 live = tail_mask(count);
-          const float* kr[16];
-          for (int r = 0; r < 16; ++r) kr[r] = kh + (j + std::min<int64_t>(r, count - 1)) * D;
-          __m512 acc[16];
-#pragma GCC unroll 16
-          for (int r = 0; r < 16; ++r) acc[r] = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(kr[r]));
-          for (int64_t d = 16; d < D; d += 16) {
-            const __m512 qd = _mm512_loadu_ps(q + d);
-#pragma GCC unroll 16
-            for (int r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr[r] + d), acc[r]);
-          }
-          const __m512i mj = _mm512_maskz_loadu_epi32(live, mask + j);
-          const __m512 sc =
-              _mm512_mask_blend_ps(_mm512_test_epi32_mask(mj, mj), neg_inf_v, _mm512_mul_ps(sum16(acc), scale_v));
-          _mm512_mask_storeu_ps(p + j, live, sc);
-          mxv = _mm512_mask_max_ps(mxv, live, mxv, sc);
-        }
-        mx = _mm512_reduce_max_ps(mxv);
-      }
-      for (; j < n; ++j) {
-        if (!mask[j]) {
-          p[j] = neg_inf;
-          continue;
-        }
-        const float* kj = kh + j * D;
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t d = 0; d < D; d += 16) {
-          const __mmask16 mk = tail_mask(D - d);
-          acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + d), _mm512_maskz_loadu_ps(mk, kj + d), acc);
-        }
-        p[j] = hsum(acc) * scale;
-        mx = std::max(mx, p[j]);
-      }
-      float* od = out + (b * T + t) * C + h * D;
-      if (mx == neg_inf) {  // a pad query: nothing to attend
-        std::fill(od, od + D, 0.0f);
-        continue;
-      }
-      const __m512 mxv = _mm512_set1_ps(mx);
-      __m512 sv = _mm512_setzero_ps();
-      for (int64_t j = j0; j < n; j += 16) {
-        const __mmask16 mk = tail_mask(n - j);
-        const __m512 e = _mm512_maskz_mov_ps(mk, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, p + j), mxv)));
-        _mm512_mask_storeu_ps(p + j, mk, e);
-        sv = _mm512_add_ps(sv, e);
-      }
-      const float inv = 1.0f / hsum(sv);
-      for (int64_t i = 0; i < nd; ++i) o[i] = _mm512_setzero_ps();
-      for (int64_t j = j0; j < n; ++j) {
-        if (p[j] == 0.0f) continue;  // masked (or underflowed) keys add nothing
-        const __m512 w = _mm512_set1_ps(p[j]);
-        const float* vj = vh + j * D;
-        for (int64_t i = 0; i < nd; ++i)
-          o[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(tail_mask(D - 16 * i), vj + 16 * i), o[i]);
-      }
-      const __m512 iv = _mm512_set1_ps(inv);
-      for (int64_t i = 0; i < nd; ++i)
-        _mm512_mask_storeu_ps(od + 16 * i, tail_mask(D - 16 * i), _mm512_mul_ps(o[i], iv));
-    }
   }
 }
 

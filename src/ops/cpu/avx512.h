@@ -26,11 +26,5 @@ void set_bf16_dot(bool allow);
 // y = act(x) on n elements with the panels' epilogue code (store_tile): the avx512 target's standalone
 // activation, so that a fused epilogue and a separate activation give the same bits (eager == compiled).
 void activation(const float* x, float* y, int64_t n, Activation kind);
-// Attention for the (b, KV head) pairs [bk0, bk1): writes their new K/V rows, then the KV head's H / KV query heads
-// attend. q/k/v rows at the given float strides; window > 0: sliding window. See cpu::attention_qkv.
-void attention_heads(const float* q, const float* k, const float* v, int64_t q_stride, int64_t k_stride,
-                     int64_t v_stride, float* k_cache, float* v_cache, const int32_t* cache_pos,
-                     const int32_t* key_mask, int64_t B, int64_t T, int64_t S, int64_t H, int64_t KV, int64_t D,
-                     int64_t window, float scale, float* out, int64_t bk0, int64_t bk1);
 
 }  // namespace jitgen::cpu::avx512

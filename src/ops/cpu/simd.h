@@ -4,8 +4,8 @@
 // (portable C++, the binary's generic baseline); ARM NEON and EMU128. Each entry point dispatches once per call
 // (HWY_DYNAMIC_DISPATCH) and then runs its per-target loop, threaded on the runtime pool. SVE targets are not
 // built (src/ops/CMakeLists.txt: the panels keep arrays of vectors, which sizeless SVE vectors cannot be). cpu_kernels.cc
-// decides per call whether a kernel goes here or to the AVX-512 intrinsics (cpu/avx512.h: bf16 dot products on
-// AVX512_BF16, and the attention kernel). Shapes use the legend of graph/builder.h; no allocation per call.
+// decides per call whether a kernel goes here or to the AVX-512 intrinsics (cpu/avx512.h: the panels, with bf16 dot
+// products on AVX512_BF16, and the activation); attention runs here on every target. Shapes use the legend of graph/builder.h; no allocation per call.
 // Files: simd.cc (panels, activations, norms), simd_attention.cc, simd_elementwise.cc (add, mul, rope),
 // simd_vocab.cc (logits rows); simd-inl.h holds what they share per target.
 #include <cstdint>
