@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
     out["triad_gbps"] = bw.triad_gbps;
     out["read_gbps"] = bw.read_gbps;
     out["read_cpu_gbps"] = bw.read_cpu_gbps;
+    out["read_streams"] = bw.read_streams;
+    out["read_gbps_by_streams"] = {{"1", bw.read_gbps_by_streams[0]}, {"2", bw.read_gbps_by_streams[1]},
+                                   {"4", bw.read_gbps_by_streams[2]}, {"8", bw.read_gbps_by_streams[3]}};
+    out["read_heap_gbps"] = bw.read_heap_gbps;
   }
   if (model_dir.empty() || prompts_file.empty()) {
     std::printf("%s\n", out.dump().c_str());

@@ -17,9 +17,11 @@ both); each process loads, runs one warm-up call and --repeats timed calls (medi
 rounds. --clock cpu (or both) also times in process CPU seconds, which leave out the time a process waited for a
 core on a loaded machine: jitgen's decode_cpu_s (a call minus a prefill-only call) and llama.cpp's peer run through
 bench/peers/cpu_clock.py (its perf_counter replaced by process_time); at one thread that is the work itself.
-The roofline is the read-bandwidth probe (generate_bench --roofline) of the same round over jitgen's bytes
-per decode step at mid context (weights in the stored format + KV cache); the same bytes serve llama.cpp's row
-(same bits, same tensors).
+The roofline is the read-bandwidth probe (generate_bench --roofline, run before each point of each round) over
+jitgen's bytes per decode step at mid context (weights in the stored format + KV cache); the same bytes serve
+llama.cpp's row (same bits, same tensors). The probe (src/runtime/roofline.h read_gbps / read_cpu_gbps) is the best
+read of a 256 MiB buffer on transparent huge pages, each thread reading its slice as 1, 2, 4 or 8 concurrent
+forward streams with AVX-512 loads: the most this core was seen to read, so a ceiling for the panels' one stream.
 """
 import argparse
 import json
@@ -100,6 +102,10 @@ def main():
                 pr_run = run([bench, "--roofline"], {"JITGEN_NUM_THREADS": str(th)})
                 probe, probe_cpu = pr_run["read_gbps"], pr_run.get("read_cpu_gbps")
                 result["probes"].append(probe)
+                result.setdefault("probe_details", []).append(
+                    {k: pr_run.get(k) for k in ("read_gbps", "read_cpu_gbps", "read_streams", "read_gbps_by_streams",
+                                                "read_heap_gbps", "triad_gbps")} | {"round": rnd, "preset": pr,
+                                                                                   "batch": B, "threads": th})
                 for name in order:
                     kind, fmt = SYSTEMS[name]
                     common = ["--model", models[pr], "--prompts", prompts[(pr, B)], "--new", str(a.new),
@@ -184,7 +190,8 @@ def report(result, a, presets, points):
                                        (cpu_t[x] or wall[x], roof("read_gbps")))
                     lines.append(f"| {pr} | {B} | {th} | {x} | {num(wall[x], '.1f')} | {num(rw, '.2f') if first else ''} | "
                                  f"{num(cpu_t[x], '.1f')} | {num(rc, '.2f') if first else ''} | "
-                                 f"{100 * basis / roof_tps:.0f}% | {f'{same}/{B} rows' if first else ''} |")
+                                 f"{100 * basis / roof_tps:.0f}% ({basis * jr['bytes_per_step_mid'] / B / 1e9:.1f} GB/s) | "
+                                 f"{f'{same}/{B} rows' if first else ''} |")
     lines += ["", "Per-round ratios (jitgen ÷ llama.cpp, same round; wall / CPU time):", ""]
     for pr in presets:
         for B, th in points:
@@ -207,9 +214,21 @@ def report(result, a, presets, points):
                 probes.setdefault(r["threads"], {})[(r["round"], r["preset"], r["batch"])] = r[key]
         for th, by_point in sorted(probes.items()):
             v = sorted(by_point.values())
-            lines += ["", f"Read probe (`generate_bench --roofline`, {th} thread{'s' if th > 1 else ''}, {clock}, best of 5 "
-                          "reads of 128 MiB, run before each point of each round): "
-                          f"{len(v)} probes, min {v[0]:.1f}, median {statistics.median(v):.1f}, max {v[-1]:.1f} GB/s."]
+            lines += ["", f"Read probe (`generate_bench --roofline`, {th} thread{'s' if th > 1 else ''}, {clock}: best of 5 "
+                          "x {1, 2, 4, 8} concurrent AVX-512 streams over 256 MiB on huge pages, run before each point "
+                          f"of each round): {len(v)} probes, min {v[0]:.1f}, median {statistics.median(v):.1f}, "
+                          f"max {v[-1]:.1f} GB/s."]
+    details = result.get("probe_details", [])
+    heap = sorted(d["read_heap_gbps"] for d in details if d.get("read_heap_gbps") and d["threads"] == 1)
+    if heap:
+        wins = {}
+        for d in details:
+            if d["threads"] == 1 and d.get("read_streams"):
+                wins[d["read_streams"]] = wins.get(d["read_streams"], 0) + 1
+        lines += ["", f"Stream count of the best 1-thread read: " +
+                  ", ".join(f"{k} streams {v}x" for k, v in sorted(wins.items())) +
+                  f". The older probe (one AVX2 stream over a 128 MiB heap array, 4 KiB pages), same runs, 1 thread: "
+                  f"min {heap[0]:.1f}, median {statistics.median(heap):.1f}, max {heap[-1]:.1f} GB/s."]
     lines += ["", "`% of read roofline`: the row's median decode tok/s (CPU time where measured) over the tok/s the "
                   "same point's read probe (CPU-time probe for CPU-time rates, when the run has it; else the wall one) "
                   "allows for jitgen's bytes per decode step at mid context (weights in the stored format + fp32 norms "

@@ -458,6 +458,25 @@ TEST(ThreadPool, CoversTheRangeOnceAndNests) {
   runtime::parallel_for(0, 1, [](int64_t, int64_t) { FAIL(); });
 }
 
+// What the probe reports hangs together (its speeds are benchmarks, not checked here): the read ceiling is the best of
+// its stream counts, every figure was measured, and the winning count is one it tried.
+TEST(Roofline, ReadProbeReportsTheBestOfItsStreamCounts) {
+  const runtime::Bandwidth bw = runtime::measure_bandwidth(1);
+  EXPECT_GT(bw.triad_gbps, 0);
+  EXPECT_GT(bw.read_heap_gbps, 0);
+  EXPECT_GT(bw.read_cpu_gbps, 0);
+  double best = 0;
+  for (double g : bw.read_gbps_by_streams) {
+    EXPECT_GT(g, 0);
+    best = std::max(best, g);
+  }
+  EXPECT_EQ(bw.read_gbps, best);
+  const int counts[] = {1, 2, 4, 8};
+  const int* won = std::find(std::begin(counts), std::end(counts), bw.read_streams);
+  ASSERT_NE(won, std::end(counts)) << bw.read_streams;
+  EXPECT_EQ(bw.read_gbps_by_streams[won - counts], best);
+}
+
 TEST(Roofline, BytesPerTokenCountsWeightsAndCache) {
   const runtime::DecodeShape gpt2{12, 768, 3072, 50257};
   const double f32 = runtime::bytes_per_decode_step(gpt2, 4, 1, 0);

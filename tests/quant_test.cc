@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "core/memory.h"
 #include "jitgen/error.h"
 #include "ops/cpu_kernels.h"
+#include "ops/prepared_weights.h"
 #include "ops/quant.h"
 #include "ops/reference.h"
 #include "test_support.h"
@@ -270,6 +272,59 @@ TEST(Quant, PackedBytesAreWhatTheFormatSays) {
   EXPECT_EQ(i8.nbytes(), 768u * 64 + 768u / 32 * 64 * 2);          // 8.5 bits per weight
   EXPECT_EQ(i4.nbytes(), 768u * 64 / 2 + 768u / 32 * 64 * 2);      // 4.5 bits
   EXPECT_EQ(i4g.nbytes(), 768u * 64 / 2 + 768u / 128 * 64 * 3);    // 4.1875 bits
+  // Stored: each (panel, group) block is codes + 64 bytes of scales (+ 64 bytes of zero points, half padding).
+  EXPECT_EQ(i8.stored_bytes(), i8.nbytes());
+  EXPECT_EQ(i4.stored_bytes(), i4.nbytes());
+  EXPECT_EQ(i4g.stored_bytes(), 768u * 64 / 2 + 768u / 128 * 2 * (64 + 64));
+}
+
+// The layout ops/quant.h promises (one block per panel and group: codes, scales, zero points) holds the matrix's
+// scales and zero points, and PreparedWeights puts the matrices' blocks back to back in the order they were added,
+// followed by the next unquantized panels (where core/memory.h maps arenas: Linux without ASan), so a decode step
+// reads its weights as one stream.
+TEST(Quant, PreparedBlocksLieBackToBackInAddOrder) {
+  const auto round64 = [](size_t b) { return (b + 63) / 64 * 64; };
+  for (const char* format : {"int8", "int4-g128-zp", "int8-ch"}) {
+    cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
+    const cpu::ScopedWeightFormat scope(f);
+    cpu::PreparedWeights prepared(cpu::WeightStorage::kBF16);
+    struct Mat {
+      int64_t K, N;
+      bool transposed;
+      Tensor t;
+    };
+    std::vector<Mat> mats = {{300, 40, false, {}}, {64, 33, true, {}}, {160, 70, false, {}}};
+    for (size_t i = 0; i < mats.size(); ++i) {
+      Mat& m = mats[i];
+      const std::vector<float> w = randn(m.K * m.N, 40 + static_cast<uint32_t>(i));
+      m.t = Tensor::zeros(m.transposed ? Shape{m.N, m.K} : Shape{m.K, m.N});
+      std::copy(w.begin(), w.end(), m.t.f32());
+      prepared.add(m.t, m.transposed, /*lm_head=*/i == 2);  // the lm_head stays bf16 panels
+    }
+    std::vector<const uint8_t*> starts, ends;
+    for (size_t i = 0; i < mats.size(); ++i) {
+      const cpu::PackedLinear* p = cpu::find_packed(mats[i].t.f32(), mats[i].K, mats[i].N);
+      ASSERT_NE(p, nullptr);
+      const auto* data = static_cast<const uint8_t*>(p->quant ? static_cast<const void*>(p->quant->data.get()) : p->data.get());
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(data) % 64, 0u) << format << " " << i;
+      starts.push_back(data);
+      ends.push_back(data + round64(p->quant ? p->quant->stored_bytes() : p->nbytes()));
+      ASSERT_EQ(p->quant != nullptr, i < 2) << format << " " << i;
+      if (!p->quant) continue;
+      const cpu::QuantLinear& q = *p->quant;
+      const cpu::QuantMatrix ref = cpu::quantize(mats[i].t.f32(), mats[i].transposed, mats[i].K, mats[i].N, *f.quant);
+      for (int64_t n = 0; n < q.N; ++n)
+        for (int64_t g = 0; g < q.groups; ++g) {
+          ASSERT_EQ(q.group_scales(n / 32, g)[n % 32], ref.scale[n * ref.groups + g]) << format << " n " << n << " g " << g;
+          if (q.has_zeros()) ASSERT_EQ(q.group_zeros(n / 32, g)[n % 32], ref.zero[n * ref.groups + g]) << format;
+        }
+      EXPECT_EQ(q.has_zeros(), f.quant->zero_point);
+    }
+    if (kHugeMappings) {
+      EXPECT_EQ(starts[1], ends[0]) << format;
+      EXPECT_EQ(starts[2], ends[1]) << format;
+    }
+  }
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
     p->panels = (p->N + kPanel - 1) / kPanel;
     p->storage = format_.storage;
     p->source = w;
-    p->quant = std::make_shared<const QuantLinear>(pack_quant(*pre));
+    p->quant = std::make_shared<const QuantLinear>(pack_quant(*pre, &arena_));
     const std::string spec = pre->spec.name();
     ckpt_mixed_ = ckpt_mixed_ || (!ckpt_spec_.empty() && ckpt_spec_ != spec);
     if (ckpt_spec_.empty()) ckpt_spec_ = spec;
@@ -136,7 +136,8 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
     p->panels = (p->N + kPanel - 1) / kPanel;
     p->storage = format_.storage;
     p->source = w;
-    p->quant = std::make_shared<const QuantLinear>(pack_quant(quantize(w.f32(), transposed, p->K, p->N, *format_.quant)));
+    p->quant = std::make_shared<const QuantLinear>(
+        pack_quant(quantize(w.f32(), transposed, p->K, p->N, *format_.quant), &arena_));
   } else {
     p = std::make_unique<PackedLinear>(pack_linear(w, transposed, format_.storage, &arena_));
   }

@@ -97,9 +97,10 @@ inline int64_t bf16_panel_index(int64_t p, int64_t K2, int64_t k, int64_t j) {
 // from `arena` when given (right after the ones packed before), else from their own buffer.
 PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena = nullptr);
 
-// A set of packed weights, registered for lookup while the set lives. fp32 / bf16 panels lie back to back in the
-// order they were added (core/memory.h StreamArena): add them in the order a step reads them and a decode step
-// streams them as one run (measured 25-28 GB/s on one Zen 4 core against 19-20 GB/s as separate buffers).
+// A set of packed weights, registered for lookup while the set lives. Panels -- fp32, bf16 and quantized alike --
+// lie back to back in the order they were added (core/memory.h StreamArena): add them in the order a step reads
+// them and a decode step streams them as one run (measured 25-28 GB/s on one Zen 4 core against 19-20 GB/s as
+// separate buffers).
 class PreparedWeights {
  public:
   // `storage` for unquantized panels; the quantized format comes from weight_format_for_load() at construction.
@@ -119,7 +120,7 @@ class PreparedWeights {
 
  private:
   WeightFormat format_;
-  StreamArena arena_;  // fp32 / bf16 panels, in add order
+  StreamArena arena_;  // every panel (fp32, bf16, quantized), in add order
   std::vector<std::unique_ptr<PackedLinear>> packed_;
   std::string ckpt_spec_;  // the first pre-quantized matrix's format; others differing make it "+mixed"
   bool ckpt_perm_ = false, ckpt_mixed_ = false;

@@ -22,15 +22,6 @@ namespace {
 // The int32 sums of a group stay exact: |q| <= 127, u <= 255, so G * 127 * 255 must stay below 2^31.
 constexpr int64_t kMaxGroup = 65536;
 
-template <typename T>
-std::shared_ptr<T> aligned_array(size_t count) {
-  const size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, std::max<size_t>(bytes, 64));
-  JITGEN_CHECK(p != nullptr);
-  std::memset(p, 0, std::max<size_t>(bytes, 64));
-  return std::shared_ptr<T>(static_cast<T*>(p), [](T* q) { std::free(q); });
-}
-
 uint16_t round_scale(float s, bool f16) { return f16 ? f32_to_f16(s) : f32_to_bf16(s); }
 float scale_value(uint16_t bits, bool f16) { return f16 ? f16_to_f32(bits) : bf16_to_f32(bits); }
 
@@ -176,10 +167,10 @@ QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, cons
 
 size_t QuantLinear::nbytes() const {
   const size_t cells = static_cast<size_t>(panels * groups) * 32;
-  return static_cast<size_t>(panels * groups) * code_bytes_per_group() + cells * 2 + (zeros ? cells : 0);
+  return static_cast<size_t>(panels * groups) * code_bytes_per_group() + cells * 2 + (has_zeros() ? cells : 0);
 }
 
-QuantLinear pack_quant(const QuantMatrix& m) {
+QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena) {
   QuantLinear w;
   w.spec = m.spec;
   w.K = m.K;
@@ -190,20 +181,21 @@ QuantLinear pack_quant(const QuantMatrix& m) {
   if (!m.perm.empty()) w.perm = std::make_shared<const std::vector<int32_t>>(m.perm);
   const int64_t Kp = m.k_padded(), quads = m.G / 4;
   const size_t per_group = w.code_bytes_per_group();
-  w.codes = aligned_array<uint8_t>(static_cast<size_t>(w.panels * w.groups) * per_group);
-  w.scales = aligned_array<uint16_t>(static_cast<size_t>(w.panels * w.groups) * 32);
-  if (m.spec.zero_point) w.zeros = aligned_array<uint8_t>(static_cast<size_t>(w.panels * w.groups) * 32);
+  std::shared_ptr<void> buf = arena ? arena->take(w.stored_bytes()) : zeroed_buffer(w.stored_bytes());  // zeroed
+  JITGEN_CHECK(buf != nullptr);
+  w.data = std::shared_ptr<uint8_t>(buf, static_cast<uint8_t*>(buf.get()));
   const uint8_t pad_code = m.spec.bits == 8 ? 128 : 8;  // padded columns: scale 0, code = z
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t g = 0; g < w.groups; ++g) {
-        uint8_t* block = w.codes.get() + (p * w.groups + g) * per_group;
+        uint8_t* block = w.data.get() + (p * w.groups + g) * w.block_bytes();  // codes, scales, zeros (quant.h)
+        auto* scales = reinterpret_cast<uint16_t*>(block + per_group);
+        uint8_t* zeros = w.has_zeros() ? block + per_group + 64 : nullptr;
         for (int j = 0; j < 32; ++j) {
           const int64_t n = p * 32 + j;
-          const size_t cell = static_cast<size_t>((p * w.groups + g) * 32 + j);
           if (n < m.N) {
-            w.scales.get()[cell] = m.scale[n * m.groups + g];
-            if (w.zeros) w.zeros.get()[cell] = m.zero[n * m.groups + g];
+            scales[j] = m.scale[n * m.groups + g];
+            if (zeros) zeros[j] = m.zero[n * m.groups + g];
           }
           const int h = j / 16, i = j % 16;
           for (int64_t q = 0; q < quads; ++q)
@@ -268,15 +260,14 @@ void quant::TileSink::store(const float* tile, int64_t m0, int mr, int64_t p) co
 // Scalar panels: the same integer math as the SIMD tiles, read through the packed layout.
 void quant::panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1) {
   const int64_t quads = w.G / 4;
-  const size_t per_group = w.code_bytes_per_group();
   float tile[kTileRows * 32];
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t m0 = 0; m0 < a.M; m0 += kTileRows) {
       const int mr = static_cast<int>(std::min<int64_t>(kTileRows, a.M - m0));
       std::fill(tile, tile + kTileRows * 32, 0.0f);
       for (int64_t g = 0; g < w.groups; ++g) {
-        const uint8_t* block = w.codes.get() + (p * w.groups + g) * per_group;
-        const uint16_t* sc = w.scales.get() + (p * w.groups + g) * 32;
+        const uint8_t* block = w.group_codes(p, g);
+        const uint16_t* sc = w.group_scales(p, g);
         for (int j = 0; j < 32; ++j) {
           const int h = j / 16, i = j % 16;
           const float s = scale_value(sc[j], w.spec.scale_f16);

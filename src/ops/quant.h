@@ -24,12 +24,18 @@
 //
 // Panel layout (QuantLinear), for y[M, N] = x[M, K] @ W[K, N]: K is padded to whole groups (Kp = groups * G, G a
 // multiple of 4; padded codes are z, padded activations 0), N to panels of 32 columns (padded columns have scale
-// 0). Per panel p and group g, G / 4 "quads" of 4 consecutive k; per quad two 64-byte blocks (columns 0-15 and
-// 16-31 of the panel), where bytes 4i..4i+3 are u[col 16h + i][k = 4 quad + 0..3]: the operand of AVX-512 VNNI's
-// vpdpbusd (16 int32 lanes, one per column, each the dot of 4 u8 codes with 4 s8 activations). int4 stores the
-// two 64-byte blocks of a quad in one: low nibbles are the block of columns 0-15, high nibbles that of 16-31, so
-// unpacking inside the tile is one AND and one shift. Scales: [panels][groups][32] uint16; zero points (int4 with
-// zero point only): [panels][groups][32] uint8.
+// 0). Each (panel p, group g) is one block, blocks in order p-major ([panels][groups]), every block 64-byte aligned,
+// holding everything a tile reads for that group in the order it reads it:
+//   codes:  G / 4 "quads" of 4 consecutive k; per quad two 64-byte blocks (columns 0-15 and 16-31 of the panel),
+//           where bytes 4i..4i+3 are u[col 16h + i][k = 4 quad + 0..3]: the operand of AVX-512 VNNI's vpdpbusd (16
+//           int32 lanes, one per column, each the dot of 4 u8 codes with 4 s8 activations). int4 stores the two
+//           64-byte blocks of a quad in one: low nibbles are the block of columns 0-15, high nibbles that of 16-31,
+//           so unpacking inside the tile is one AND and one shift. G * 32 bytes (int8) or G * 16 (int4).
+//   scales: 32 uint16 (bf16 or fp16), one per column: 64 bytes.
+//   zeros:  (int4 with zero points only) 32 uint8, one per column, then 32 bytes of padding: 64 bytes.
+// Why interleaved rather than three arrays: a GEMV then reads one matrix as a single forward stream, and
+// PreparedWeights puts consecutive matrices back to back on huge pages (core/memory.h StreamArena), so a decode
+// step streams all its weights as one run (the hardware prefetcher runs on across group and matrix boundaries).
 //
 // Permuted input rows (pre-quantized checkpoints, models/quantized_checkpoint.h): GPTQ with desc_act stores a group
 // index per input row (g_idx), so a group is not a run of consecutive k. Such a matrix carries `perm`: slot s of the
@@ -41,6 +47,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "core/memory.h"
 
 namespace jitgen::cpu {
 
@@ -87,16 +95,25 @@ QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, cons
 struct QuantLinear {
   QuantSpec spec;
   int64_t K = 0, N = 0, G = 0, groups = 0, panels = 0;
-  std::shared_ptr<uint8_t> codes;    // panels * groups * G * 32 bytes (int8) or half that (int4), 64-byte aligned
-  std::shared_ptr<uint16_t> scales;  // panels * groups * 32
-  std::shared_ptr<uint8_t> zeros;    // panels * groups * 32, or null without zero points
+  std::shared_ptr<uint8_t> data;  // panels * groups blocks of block_bytes() (layout above), 64-byte aligned
   std::shared_ptr<const std::vector<int32_t>> perm;  // QuantMatrix::perm, or null
 
   int64_t k_padded() const { return groups * G; }
+  bool has_zeros() const { return spec.zero_point; }
   size_t code_bytes_per_group() const { return static_cast<size_t>(G) * 32 * spec.bits / 8; }  // one panel
-  size_t nbytes() const;  // everything a GEMV reads
+  size_t block_bytes() const { return code_bytes_per_group() + 64 + (has_zeros() ? 64 : 0); }
+  size_t stored_bytes() const { return static_cast<size_t>(panels * groups) * block_bytes(); }  // `data`'s size
+  const uint8_t* group_codes(int64_t p, int64_t g) const { return data.get() + (p * groups + g) * block_bytes(); }
+  const uint16_t* group_scales(int64_t p, int64_t g) const {
+    return reinterpret_cast<const uint16_t*>(group_codes(p, g) + code_bytes_per_group());
+  }
+  const uint8_t* group_zeros(int64_t p, int64_t g) const { return group_codes(p, g) + code_bytes_per_group() + 64; }
+  // Everything a GEMV uses: codes, scales and zero points, not the zeros' padding (so rates computed from it are
+  // not flattered by the padding's cache lines).
+  size_t nbytes() const;
 };
-QuantLinear pack_quant(const QuantMatrix& m);
+// `arena`: where the blocks go (right after what it handed out before, core/memory.h); null: a buffer of their own.
+QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena = nullptr);
 
 // Rows of fp32 activations quantized for the integer dot products: q [M][Kp] (padded k = 0), sx [M], and the
 // per-group sums of q [M][groups] that the zero-point term needs. A non-finite row gets sx = NaN and q = 0, so its

@@ -16,6 +16,7 @@
 #define JITGEN_ROOFLINE_AVX2 0
 #endif
 
+#include "core/memory.h"
 #include "runtime/thread_pool.h"
 
 namespace jitgen::runtime {
@@ -40,6 +41,40 @@ __attribute__((target("avx2,fma"))) void triad_avx2(float* a, const float* b, co
   for (int64_t i = lo; i < hi; i += 8)
     _mm256_stream_ps(a + i, _mm256_fmadd_ps(sv, _mm256_load_ps(c + i), _mm256_load_ps(b + i)));
 }
+// S concurrent forward streams: stream s reads [a + s * len, a + (s + 1) * len), all advancing 64 bytes per step,
+// so the core keeps S sequential runs in flight (len a multiple of 32 floats; a 64-byte aligned).
+template <int S>
+__attribute__((target("avx512f"))) float sum_streams_avx512(const float* a, int64_t len) {
+  __m512 acc[S][2];
+  for (int s = 0; s < S; ++s) acc[s][0] = acc[s][1] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < len; i += 32)
+    for (int s = 0; s < S; ++s) {
+      acc[s][0] = _mm512_add_ps(acc[s][0], _mm512_load_ps(a + s * len + i));
+      acc[s][1] = _mm512_add_ps(acc[s][1], _mm512_load_ps(a + s * len + i + 16));
+    }
+  for (int s = 1; s < S; ++s) acc[0][0] = _mm512_add_ps(acc[0][0], _mm512_add_ps(acc[s][0], acc[s][1]));
+  alignas(64) float t[16];
+  _mm512_store_ps(t, _mm512_add_ps(acc[0][0], S == 1 ? acc[0][1] : _mm512_setzero_ps()));
+  float r = 0;
+  for (float v : t) r += v;
+  return r;
+}
+template <int S>
+__attribute__((target("avx2"))) float sum_streams_avx2(const float* a, int64_t len) {
+  __m256 acc[S][2];
+  for (int s = 0; s < S; ++s) acc[s][0] = acc[s][1] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < len; i += 16)
+    for (int s = 0; s < S; ++s) {
+      acc[s][0] = _mm256_add_ps(acc[s][0], _mm256_load_ps(a + s * len + i));
+      acc[s][1] = _mm256_add_ps(acc[s][1], _mm256_load_ps(a + s * len + i + 8));
+    }
+  for (int s = 1; s < S; ++s) acc[0][0] = _mm256_add_ps(acc[0][0], _mm256_add_ps(acc[s][0], acc[s][1]));
+  alignas(32) float t[8];
+  _mm256_store_ps(t, _mm256_add_ps(acc[0][0], S == 1 ? acc[0][1] : _mm256_setzero_ps()));
+  float r = 0;
+  for (float v : t) r += v;
+  return r;
+}
 #endif
 void triad_plain(float* a, const float* b, const float* c, float s, int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; ++i) a[i] = b[i] + s * c[i];
@@ -62,6 +97,46 @@ float sum_plain(const float* a, int64_t lo, int64_t hi) {
   float s = 0;
   for (int64_t i = lo; i < hi; ++i) s += a[i];
   return s;
+}
+
+template <int S>
+float sum_streams_plain(const float* a, int64_t len) {
+  float acc[S] = {};
+  for (int64_t i = 0; i < len; ++i)
+    for (int s = 0; s < S; ++s) acc[s] += a[s * len + i];
+  float r = 0;
+  for (float v : acc) r += v;
+  return r;
+}
+
+enum class ReadIsa { kPlain, kAvx2, kAvx512 };
+ReadIsa read_isa() {
+#if JITGEN_ROOFLINE_AVX2
+  if (__builtin_cpu_supports("avx512f")) return ReadIsa::kAvx512;
+  if (__builtin_cpu_supports("avx2")) return ReadIsa::kAvx2;
+#endif
+  return ReadIsa::kPlain;
+}
+
+template <int S>
+float sum_streams(ReadIsa isa, const float* a, int64_t len) {
+#if JITGEN_ROOFLINE_AVX2
+  if (isa == ReadIsa::kAvx512) return sum_streams_avx512<S>(a, len);
+  if (isa == ReadIsa::kAvx2) return sum_streams_avx2<S>(a, len);
+#endif
+  (void)isa;
+  return sum_streams_plain<S>(a, len);
+}
+
+constexpr int kStreamCounts[] = {1, 2, 4, 8};
+
+float sum_streams(ReadIsa isa, int streams, const float* a, int64_t len) {
+  switch (streams) {
+    case 1: return sum_streams<1>(isa, a, len);
+    case 2: return sum_streams<2>(isa, a, len);
+    case 4: return sum_streams<4>(isa, a, len);
+    default: return sum_streams<8>(isa, a, len);
+  }
 }
 
 bool cpu_has_avx2() {
@@ -111,9 +186,20 @@ Bandwidth measure_bandwidth(int repeats) {
   parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) a[i] = 0, b[i] = 1, c[i] = 2;
   });
+  // The read ceiling's buffer (roofline.h): 256 MiB on huge pages, written first -- a never-written anonymous page
+  // reads as the kernel's shared zero page, from cache, and would overstate the bandwidth.
+  const int64_t rn = int64_t{1} << 26;
+  const std::shared_ptr<void> rbuf = zeroed_buffer(static_cast<size_t>(rn) * sizeof(float));
+  float* r = static_cast<float*>(rbuf.get());
+  parallel_for(rn, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) r[i] = 1;
+  });
+  const int T = std::max(1, num_threads());
+  const int64_t slice = rn / T / (8 * 32) * (8 * 32);  // per thread: whole 128-byte steps of every stream count
+  const ReadIsa isa = read_isa();
   Bandwidth bw;
   std::vector<float> sink(64);
-  for (int r = 0; r < std::max(1, repeats); ++r) {
+  for (int rep = 0; rep < std::max(1, repeats); ++rep) {
     auto t0 = Clock::now();
     parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
       triad(avx2, a.get(), b.get(), c.get(), 3.0f, lo, hi);
@@ -121,14 +207,25 @@ Bandwidth measure_bandwidth(int repeats) {
     store_fence();
     bw.triad_gbps = std::max(bw.triad_gbps, 3.0 * n * sizeof(float) / seconds_since(t0) / 1e9);
     t0 = Clock::now();
-    const double c0 = process_cpu_s();
     parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
       const float s = sum(avx2, b.get(), lo, hi);
       sink[(lo / grain) % 64] += s;
     });
-    bw.read_gbps = std::max(bw.read_gbps, 1.0 * n * sizeof(float) / seconds_since(t0) / 1e9);
-    const double cpu_per_thread = (process_cpu_s() - c0) / std::max(1, num_threads());
-    if (cpu_per_thread > 0) bw.read_cpu_gbps = std::max(bw.read_cpu_gbps, 1.0 * n * sizeof(float) / cpu_per_thread / 1e9);
+    bw.read_heap_gbps = std::max(bw.read_heap_gbps, 1.0 * n * sizeof(float) / seconds_since(t0) / 1e9);
+    for (int si = 0; si < 4; ++si) {
+      const int streams = kStreamCounts[si];
+      t0 = Clock::now();
+      const double c0 = process_cpu_s();
+      parallel_for(T, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t t = lo; t < hi; ++t) sink[t % 64] += sum_streams(isa, streams, r + t * slice, slice / streams);
+      });
+      const double bytes = static_cast<double>(slice) * T * sizeof(float);
+      const double gbps = bytes / seconds_since(t0) / 1e9;
+      const double cpu_per_thread = (process_cpu_s() - c0) / T;
+      bw.read_gbps_by_streams[si] = std::max(bw.read_gbps_by_streams[si], gbps);
+      if (gbps > bw.read_gbps) bw.read_gbps = gbps, bw.read_streams = streams;
+      if (cpu_per_thread > 0) bw.read_cpu_gbps = std::max(bw.read_cpu_gbps, bytes / cpu_per_thread / 1e9);
+    }
   }
   volatile float keep = sink[0];
   (void)keep;

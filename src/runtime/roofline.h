@@ -7,14 +7,25 @@ namespace jitgen::runtime {
 
 struct Bandwidth {
   double triad_gbps = 0;  // STREAM triad a = b + s*c, counted as 3 x 4 bytes per element (STREAM's rule)
-  double read_gbps = 0;   // a pure read (sum) of one large array: what GEMV over the weights does
-  // The same read timed in process CPU seconds per pool thread: on a loaded machine it leaves out the time the
+  // The read ceiling that batch-1 decode is held against: the best pure read (sum) of a 256 MiB buffer (8x the LLC
+  // of the Zen 4 this was tuned on) on transparent huge pages (core/memory.h zeroed_buffer), each pool thread reading
+  // its slice as 1, 2, 4 or 8 concurrent forward streams with the widest loads the CPU has (AVX-512, else AVX2),
+  // best over the stream counts and `repeats`. Why all of that: a GEMV over prepared panels reads one long forward
+  // stream on huge pages; on this VM a single AVX2 stream over 4 KiB pages (the older probe, read_heap_gbps) reads
+  // 16-19 GB/s, well below what the panels reach (page walks per 4 KiB page), so it was no ceiling.
+  double read_gbps = 0;
+  // The same reads timed in process CPU seconds per pool thread: on a loaded machine it leaves out the time the
   // threads waited for a core (wall-clock probes then come out low), to set beside CPU-time decode rates.
   double read_cpu_gbps = 0;
+  int read_streams = 0;  // the stream count of the best wall-clock read_gbps
+  double read_gbps_by_streams[4] = {};  // best wall-clock read per thread count of streams 1, 2, 4, 8
+  // The older probe, kept for comparison with earlier tables: one AVX2 stream per thread over a 128 MiB heap array
+  // (4 KiB pages where the allocator does not get huge pages).
+  double read_heap_gbps = 0;
 };
 
-// Runs both probes on the thread pool (all its threads) over arrays far larger than the LLC; best of
-// `repeats`. About 0.5 s. The machine's bandwidth drifts: measure next to the runs you compare.
+// Runs the probes on the thread pool (all its threads) over arrays far larger than the LLC; best of
+// `repeats`. About 1 s. The machine's bandwidth drifts: measure next to the runs you compare.
 Bandwidth measure_bandwidth(int repeats = 5);
 // The triad figure alone (what `jitgen bench --roofline` prints as "bandwidth").
 double measure_bandwidth_gbps();

@@ -28,7 +28,6 @@ JITGEN_AVX2 inline __m256 load_scales(const uint16_t* s, bool f16) {
 template <int MR, int kBits, bool kZp>
 JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64_t m0, float* out) {
   const int64_t quads = w.G / 4;
-  const size_t per_group = w.code_bytes_per_group();
   const bool f16 = w.spec.scale_f16;
   const __m256i low4 = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i ones = _mm256_set1_epi16(1);
@@ -36,7 +35,7 @@ JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < 4; ++v) facc[r][v] = _mm256_setzero_ps();
   for (int64_t g = 0; g < w.groups; ++g) {
-    const uint8_t* block = w.codes.get() + (p * w.groups + g) * per_group;
+    const uint8_t* block = w.group_codes(p, g);
     const int8_t* xq[MR];
     for (int r = 0; r < MR; ++r) xq[r] = a.q.data() + (m0 + r) * a.Kp + g * w.G;
     __m256i acc[MR][4];
@@ -69,12 +68,12 @@ JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
         }
       }
     }
-    const uint16_t* sc = w.scales.get() + (p * w.groups + g) * 32;
+    const uint16_t* sc = w.group_scales(p, g);
     for (int v = 0; v < 4; ++v) {
       const __m256 s = load_scales(sc + 8 * v, f16);
       __m256i z = _mm256_setzero_si256();
       if constexpr (kZp)
-        z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.zeros.get() + (p * w.groups + g) * 32 + 8 * v)));
+        z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.group_zeros(p, g) + 8 * v)));
       for (int r = 0; r < MR; ++r) {
         const int32_t qs = a.qsum[(m0 + r) * a.groups + g];
         __m256i d = acc[r][v];
@@ -110,7 +109,7 @@ void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t
 
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   if (w.spec.bits == 8) return run<8, false>(a, w, sink, p0, p1);
-  if (w.zeros) return run<4, true>(a, w, sink, p0, p1);
+  if (w.has_zeros()) return run<4, true>(a, w, sink, p0, p1);
   run<4, false>(a, w, sink, p0, p1);
 }
 

@@ -30,7 +30,7 @@ void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_t* q, int32_
 
 // The zero point z of (panel p, group g, column j): per column with zero points, else the format's constant.
 inline int32_t zero_of(const QuantLinear& w, int64_t p, int64_t g, int j) {
-  if (w.zeros) return w.zeros.get()[(p * w.groups + g) * 32 + j];
+  if (w.has_zeros()) return w.group_zeros(p, g)[j];
   return w.spec.bits == 8 ? 128 : 8;
 }
 

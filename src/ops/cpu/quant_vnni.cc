@@ -38,10 +38,6 @@ JITGEN_VNNI inline __m512i broadcast4(const int8_t* x) {
 // around each vpdpbusd), 0 for per-channel groups (quads = w.G / 4 at run time). Without zero points the int32
 // sums start at -z * sum(q) instead of 0, which saves the subtraction per group; the next group's chains are
 // independent of this one's, so out-of-order execution overlaps them (no split accumulators needed at MR = 1).
-#ifndef KPF
-#define KPF 4096
-#endif
-constexpr int kPrefetch = KPF;
 template <int MR, int kBits, bool kZp, int kQuads>
 JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64_t m0, float* out) {
   const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
@@ -49,13 +45,13 @@ JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
   const bool f16 = w.spec.scale_f16;
   constexpr int32_t zc = kBits == 8 ? 128 : 8;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const uint8_t* block = w.codes.get() + p * w.groups * per_group;
-  const uint16_t* sc = w.scales.get() + p * w.groups * 32;
+  const size_t stride = w.block_bytes();  // codes, then scales (64 bytes), then zero points (64 bytes): ops/quant.h
+  const uint8_t* block = w.group_codes(p, 0);
   const int8_t* xq = a.q.data() + m0 * a.Kp;
   const int32_t* qsum = a.qsum.data() + m0 * a.groups;
   __m512 f0[MR], f1[MR];  // fp32 sums over the groups: columns 0-15, 16-31
   for (int r = 0; r < MR; ++r) f0[r] = f1[r] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < w.groups; ++g, block += per_group, sc += 32, xq += w.G) {
+  for (int64_t g = 0; g < w.groups; ++g, block += stride, xq += w.G) {
     __m512i d0[MR], d1[MR];  // exact int32 sums of the group
     for (int r = 0; r < MR; ++r) {
       d0[r] = kZp ? _mm512_setzero_si512() : _mm512_set1_epi32(-zc * qsum[r * a.groups + g]);
@@ -79,9 +75,10 @@ JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
         d1[r] = _mm512_dpbusd_epi32(d1[r], w1, xb);
       }
     }
+    const auto* sc = reinterpret_cast<const uint16_t*>(block + per_group);
     const __m512 s0 = load_scales(sc, f16), s1 = load_scales(sc + 16, f16);
     if constexpr (kZp) {
-      const uint8_t* zp = w.zeros.get() + (p * w.groups + g) * 32;
+      const uint8_t* zp = block + per_group + 64;
       const __m512i z0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp)));
       const __m512i z1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + 16)));
 #pragma GCC unroll 8
@@ -157,7 +154,7 @@ JITGEN_VNNI void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_
 
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   if (w.spec.bits == 8) return run_group<8, false>(a, w, sink, p0, p1);
-  if (w.zeros) return run_group<4, true>(a, w, sink, p0, p1);
+  if (w.has_zeros()) return run_group<4, true>(a, w, sink, p0, p1);
   run_group<4, false>(a, w, sink, p0, p1);
 }
 

@@ -20,7 +20,7 @@ namespace {
 // half n % 32 / 16 as a separate 64-byte block for int8 or the nibble for int4).
 int panel_code(const cpu::QuantLinear& w, int64_t n, int64_t g, int64_t kk) {
   const int64_t p = n / 32, j = n % 32, h = j / 16, i = j % 16, q = kk / 4, r = kk % 4;
-  const uint8_t* block = w.codes.get() + (p * w.groups + g) * w.code_bytes_per_group();
+  const uint8_t* block = w.group_codes(p, g);
   if (w.spec.bits == 8) return block[(q * 2 + h) * 64 + 4 * i + r];
   return (block[q * 64 + 4 * i + r] >> (4 * h)) & 15;
 }
@@ -52,14 +52,13 @@ DeviceQuantMatrix to_device_layout(const cpu::QuantLinear& w) {
   d.zero_const = d.bits == 8 ? 128 : 8;
   d.codes.assign(static_cast<size_t>(d.N * d.row_bytes), 0);
   d.scales.assign(static_cast<size_t>(d.N * d.groups), 0);
-  if (w.zeros) d.zeros.assign(static_cast<size_t>(d.N * d.groups), 0);
+  if (w.has_zeros()) d.zeros.assign(static_cast<size_t>(d.N * d.groups), 0);
   if (w.perm) d.perm = *w.perm;
   for (int64_t n = 0; n < d.N; ++n) {
     uint8_t* row = d.codes.data() + n * d.row_bytes;
     for (int64_t g = 0; g < d.groups; ++g) {
-      const size_t cell = static_cast<size_t>((n / 32 * w.groups + g) * 32 + n % 32);
-      d.scales[n * d.groups + g] = w.scales.get()[cell];
-      if (w.zeros) d.zeros[n * d.groups + g] = w.zeros.get()[cell];
+      d.scales[n * d.groups + g] = w.group_scales(n / 32, g)[n % 32];
+      if (w.has_zeros()) d.zeros[n * d.groups + g] = w.group_zeros(n / 32, g)[n % 32];
       for (int64_t kk = 0; kk < d.G; ++kk) {
         const int code = panel_code(w, n, g, kk);
         const int64_t slot = g * d.Gd + kk;
