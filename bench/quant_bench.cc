@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/memory.h"
 #include "core/tensor.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
@@ -55,6 +56,8 @@ int llama_shapes(const std::string& preset, const std::string& format_list, int 
   }
   // Distinct matrices (no cache reuse between layers); each generated, quantized and dropped in turn.
   std::vector<std::vector<cpu::QuantLinear>> mats(formats.size());
+  // Each format's blocks back to back on its own arena (huge pages), in step order, as PreparedWeights lays them.
+  std::vector<jitgen::StreamArena> arenas(formats.size());
   std::vector<double> bytes(formats.size()), macs_per_row(1, 0.0);
   uint32_t seed = 1;
   auto make = [&](int64_t K, int64_t N) {
@@ -64,7 +67,7 @@ int llama_shapes(const std::string& preset, const std::string& format_list, int 
       v = (static_cast<float>(seed >> 8) / 16777216.0f - 0.5f) * 0.1f;
     }
     for (size_t f = 0; f < formats.size(); ++f) {
-      mats[f].push_back(cpu::pack_quant(cpu::quantize(w.data(), false, K, N, cpu::parse_quant_spec(formats[f], "format"))));
+      mats[f].push_back(cpu::pack_quant(cpu::quantize(w.data(), false, K, N, cpu::parse_quant_spec(formats[f], "format")), &arenas[f]));
       bytes[f] += static_cast<double>(mats[f].back().nbytes());
     }
     macs_per_row[0] += static_cast<double>(K * N);
@@ -72,6 +75,7 @@ int llama_shapes(const std::string& preset, const std::string& format_list, int 
   for (int64_t l = 0; l < L; ++l)
     for (const Shape& s : layer) make(s.K, s.N);
   make(C, V);
+  for (jitgen::StreamArena& arena : arenas) arena.settle();
   std::vector<float> x(static_cast<size_t>(32 * F)), y(static_cast<size_t>(32 * V));
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>(i % 37) - 18) * 0.05f;
   std::printf("quant_bench: %s shape, %lld layers + lm_head (%zu matrices), threads %d, quant kernels %s\n",
