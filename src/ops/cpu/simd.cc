@@ -95,9 +95,18 @@ HWY_INLINE void StoreOut(DF d, VF v, const PanelEpilogue& e, float* y, int64_t N
   std::memcpy(y + m * N + col, buf, count * sizeof(float));
 }
 
+// A vector of bf16 k pairs (each 32-bit word: even k in the low half, odd k in the high half) widened to fp32:
+// a bf16 is the top half of an fp32, so a shift (even k) and a mask (odd k) do it, no conversion instruction
+// needed (AVX2 and NEON have none for bf16). Tile widens per use, ChunkedPanel once per chunk.
+HWY_INLINE void WidenPairs(DF d, hn::Vec<DU> w, VF& even, VF& odd) {
+  const DU du;
+  even = hn::BitCast(d, hn::ShiftLeft<16>(w));
+  odd = hn::BitCast(d, hn::And(w, hn::Set(du, 0xFFFF0000u)));
+}
+
 // One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: x as k pairs (Kq words
-// a row), each panel word widened to two fp32 lanes by a shift (even k) and a mask (odd k), no conversion
-// instruction needed. Small tiles keep two accumulator sets (even / odd k) so that enough FMA chains are in flight.
+// a row), each panel vector widened (WidenPairs) as it is used. Small tiles keep two accumulator sets (even / odd
+// k) so that enough FMA chains are in flight.
 template <int MR, bool kBf16>
 HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* panel_data, const PanelEpilogue& e,
                      float* y, int64_t N, int64_t n0, int64_t ncols) {
@@ -111,15 +120,10 @@ HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* 
   if constexpr (kBf16) {
     const uint32_t* panel = static_cast<const uint32_t*>(panel_data);
     const int64_t Kq = K;  // k pairs
-    const auto hi = hn::Set(du, 0xFFFF0000u);
     for (int64_t q = 0; q < Kq; ++q) {
       const uint32_t* row = panel + q * kPanel;
       VF even[kVecs], odd[kVecs];
-      for (int v = 0; v < kVecs; ++v) {
-        const auto w = hn::Load(du, row + v * kLanes);
-        even[v] = hn::BitCast(d, hn::ShiftLeft<16>(w));
-        odd[v] = hn::BitCast(d, hn::And(w, hi));
-      }
+      for (int v = 0; v < kVecs; ++v) WidenPairs(d, hn::Load(du, row + v * kLanes), even[v], odd[v]);
       for (int m = 0; m < MR; ++m) {
         const uint32_t pair = xp[m * Kq + q];
         const VF xe = hn::BitCast(d, hn::Set(du, pair << 16));
@@ -256,7 +260,6 @@ void ChunkedPanel(const float* xt, int64_t M, int64_t K, const uint32_t* panel_d
   HWY_ALIGN float wide[kChunk * kPanel];
   constexpr int64_t step = kPanel * 2;  // panel bytes a k (half a k pair's 128)
   const char* bytes = reinterpret_cast<const char*>(panel_data);
-  const auto hi = hn::Set(du, 0xFFFF0000u);
   for (int64_t r0 = 0; r0 < M; r0 += kChunkRows) {
     const int64_t rows = std::min(kChunkRows, M - r0);
     for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
@@ -265,9 +268,10 @@ void ChunkedPanel(const float* xt, int64_t M, int64_t K, const uint32_t* panel_d
       const uint32_t* words = panel_data + k0 / 2 * kPanel;
       for (int64_t q = 0; q < kc / 2; ++q)
         for (int v = 0; v < kVecs; ++v) {
-          const auto word = hn::Load(du, words + q * kPanel + v * kLanes);
-          hn::Store(hn::BitCast(d, hn::ShiftLeft<16>(word)), d, wide + 2 * q * kPanel + v * kLanes);
-          hn::Store(hn::BitCast(d, hn::And(word, hi)), d, wide + (2 * q + 1) * kPanel + v * kLanes);
+          VF even, odd;
+          WidenPairs(d, hn::Load(du, words + q * kPanel + v * kLanes), even, odd);
+          hn::Store(even, d, wide + 2 * q * kPanel + v * kLanes);
+          hn::Store(odd, d, wide + (2 * q + 1) * kPanel + v * kLanes);
         }
       // The next chunk's bytes, fetched during the first tile.
       const int64_t next = std::min(kChunk, K - k0 - kc);
