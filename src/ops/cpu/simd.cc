@@ -35,6 +35,11 @@ constexpr int kMaxRows = 3;
 #else
 constexpr int kMaxRows = kVecs <= 4 ? 3 : 1;
 #endif
+// bf16 tiles (Tile<MR, true>) hold, besides the MR x kVecs accumulators, the tile's activations broadcast (2 MR:
+// even and odd k) and one widened pair of panel vectors. AVX2: 2 rows (8 + 4 + 2 of 16 registers); 3 rows spilled
+// accumulators to the stack (perf annotate at M = 8).
+constexpr int kRegs = HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_ARCH_ARM ? 32 : 16;
+constexpr int kMaxRowsBf16 = std::max(1, std::min(kMaxRows, (kRegs - 2) / (kVecs + 2)));
 
 int64_t CurrentTarget() { return HWY_TARGET; }
 
@@ -104,9 +109,10 @@ HWY_INLINE void WidenPairs(DF d, hn::Vec<DU> w, VF& even, VF& odd) {
   odd = hn::BitCast(d, hn::And(w, hn::Set(du, 0xFFFF0000u)));
 }
 
-// One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: x as k pairs (Kq words
-// a row), each panel vector widened (WidenPairs) as it is used. Small tiles keep two accumulator sets (even / odd
-// k) so that enough FMA chains are in flight.
+// One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: one row as xp, its k pairs
+// (Kq words); several rows as x, rows of 2 Kq floats (the activations rounded to bf16, widened: WidenRows); each
+// panel vector widened (WidenPairs) as it is used. Small tiles keep two accumulator sets (even / odd k) so that enough
+// FMA chains are in flight.
 template <int MR, bool kBf16>
 HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* panel_data, const PanelEpilogue& e,
                      float* y, int64_t N, int64_t n0, int64_t ncols) {
@@ -120,17 +126,34 @@ HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* 
   if constexpr (kBf16) {
     const uint32_t* panel = static_cast<const uint32_t*>(panel_data);
     const int64_t Kq = K;  // k pairs
-    for (int64_t q = 0; q < Kq; ++q) {
-      const uint32_t* row = panel + q * kPanel;
-      VF even[kVecs], odd[kVecs];
-      for (int v = 0; v < kVecs; ++v) WidenPairs(d, hn::Load(du, row + v * kLanes), even[v], odd[v]);
-      for (int m = 0; m < MR; ++m) {
-        const uint32_t pair = xp[m * Kq + q];
-        const VF xe = hn::BitCast(d, hn::Set(du, pair << 16));
-        const VF xo = hn::BitCast(d, hn::Set(du, pair & 0xFFFF0000u));
+    if constexpr (MR == 1) {
+      // One row (batch-1 decode, memory-bound): its k pairs split in registers, no fp32 copy of x to make per call
+      // (that copy cost ~10% at M = 1, kernels_bench gemm).
+      for (int64_t q = 0; q < Kq; ++q) {
+        const uint32_t* row = panel + q * kPanel;
+        const VF xe = hn::BitCast(d, hn::Set(du, xp[q] << 16));
+        const VF xo = hn::BitCast(d, hn::Set(du, xp[q] & 0xFFFF0000u));
         for (int v = 0; v < kVecs; ++v) {
-          acc[0][m][v] = hn::MulAdd(xe, even[v], acc[0][m][v]);
-          acc[kSets - 1][m][v] = hn::MulAdd(xo, odd[v], acc[kSets - 1][m][v]);
+          VF even, odd;
+          WidenPairs(d, hn::Load(du, row + v * kLanes), even, odd);
+          acc[0][0][v] = hn::MulAdd(xe, even, acc[0][0][v]);
+          acc[kSets - 1][0][v] = hn::MulAdd(xo, odd, acc[kSets - 1][0][v]);
+        }
+      }
+    } else {
+      // Several rows: vector by vector of the panel row, every row of the tile, so one widened pair is live beside
+      // the MR x kVecs accumulators and the 2 MR broadcast activations (kMaxRowsBf16); the activations come widened
+      // to fp32 (WidenRows) and are broadcast from memory (a load, no shuffle). Widening the whole panel row first
+      // (8 more registers) spilled accumulators to the stack on AVX2.
+      for (int64_t q = 0; q < Kq; ++q) {
+        const uint32_t* row = panel + q * kPanel;
+        for (int v = 0; v < kVecs; ++v) {
+          VF even, odd;
+          WidenPairs(d, hn::Load(du, row + v * kLanes), even, odd);
+          for (int m = 0; m < MR; ++m) {
+            acc[0][m][v] = hn::MulAdd(hn::Set(d, x[m * 2 * Kq + 2 * q]), even, acc[0][m][v]);
+            acc[kSets - 1][m][v] = hn::MulAdd(hn::Set(d, x[m * 2 * Kq + 2 * q + 1]), odd, acc[kSets - 1][m][v]);
+          }
         }
       }
     }
@@ -208,6 +231,12 @@ void PackTiles(const uint32_t* xp, int64_t M, int64_t ld, float* out) {
       for (int64_t k = 0; k < ld; ++k) dst[k * mr + m] = bf16_to_f32(src[k]);
     }
   }
+}
+
+// n bf16 values (the activation pairs, Bf16Pairs) widened to fp32 in place order.
+void WidenRows(const uint32_t* xp, int64_t n, float* out) {
+  const uint16_t* half = reinterpret_cast<const uint16_t*>(xp);
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(half[i]);
 }
 
 // A packed tile of MR rows (x: [kc][MR]) times chunk rows [0, kc) of `w` ([kc][32] fp32), into part rows [0, MR);
@@ -302,12 +331,13 @@ void PanelRange(const float* x, const uint32_t* xp, const float* xt, int64_t M, 
         continue;
       }
     }
-    for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
-      const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, M - m0));
+    constexpr int kRows = kBf16 ? kMaxRowsBf16 : kMaxRows;
+    for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+      const int mr = static_cast<int>(std::min<int64_t>(kRows, M - m0));
       PanelEpilogue em = e;
       if (em.residual) em.residual += m0 * N;
-      TileRows<kMaxRows, kBf16>(mr, kBf16 ? nullptr : x + m0 * K, kBf16 ? xp + m0 * K : nullptr, K, panel, em,
-                                y + m0 * N, N, n0, ncols);
+      TileRows<kRows, kBf16>(mr, x ? x + m0 * (kBf16 ? 2 * K : K) : nullptr, kBf16 ? xp + m0 * K : nullptr, K, panel,
+                             em, y + m0 * N, N, n0, ncols);
     }
   }
 }
@@ -320,10 +350,16 @@ void GemmPanels(const float* x, const uint32_t* xp, int64_t M, const PackedLinea
   thread_local std::vector<float> staged;
   const int64_t ld = w.k_stored();
   const float* xt = nullptr;
-  if (bf16 && M > kChunkedMinTiles * kMaxRows) {
-    if (static_cast<int64_t>(staged.size()) < M * ld) staged.resize(M * ld);
-    PackTiles(xp, M, ld, staged.data());
-    xt = staged.data();
+  if (bf16) {
+    x = nullptr;  // bf16 tiles read xp (one row) or a widened copy
+    if (M > 1 && static_cast<int64_t>(staged.size()) < M * ld) staged.resize(M * ld);
+    if (M > kChunkedMinTiles * kMaxRows) {
+      PackTiles(xp, M, ld, staged.data());
+      xt = staged.data();
+    } else if (M > 1) {
+      WidenRows(xp, M * ld, staged.data());  // Tile's rows: [M][ld] fp32
+      x = staged.data();
+    }
   }
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
     if (bf16)
