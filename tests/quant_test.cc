@@ -327,5 +327,61 @@ TEST(Quant, PreparedBlocksLieBackToBackInAddOrder) {
   }
 }
 
+// quant_linear keeps the last input's quantized activations for the next call that brings the same bytes (q / k / v
+// share an input): a buffer rewritten in place (same pointer), one changed element at the end, or another grouping
+// of the same input has to quantize again, so every call still matches the oracle.
+TEST(Quant, SharedInputIsReusedOnlyWhenItsBytesAndGroupingMatch) {
+  const int64_t K = 96, N = 40;
+  const QuantSpec g32{8, 32, false, false}, ch{8, 0, false, false}, g32_4bit{4, 32, false, true};
+  const std::vector<float> w = randn(static_cast<size_t>(K * N), 61, 0.05f);
+  for (QuantPath path : runnable_paths()) {
+    PathScope scope(path);
+    for (int64_t M : {1, 3}) {
+      std::vector<float> x = randn(static_cast<size_t>(M * K), 62);
+      const auto check = [&](const QuantSpec& spec, const std::string& what) {
+        const cpu::QuantMatrix qm = cpu::quantize(w.data(), false, K, N, spec);
+        std::vector<float> want(static_cast<size_t>(M * N)), got(want.size(), -1.0f);
+        ref::quant_linear(x.data(), M, qm, nullptr, want.data());
+        cpu::quant_linear(x.data(), M, cpu::pack_quant(qm), nullptr, {}, got.data());
+        expect_close(got, want, what + " " + cpu::quant_path_name(path) + " M=" + std::to_string(M));
+      };
+      check(g32, "first");
+      check(g32, "same input again");
+      check(g32_4bit, "same input, int4");
+      check(ch, "same input, per-channel groups");
+      for (float& v : x) v *= -3.0f;
+      check(ch, "rewritten in place");
+      x.back() = 40.0f;  // the row's largest magnitude: every code of the last row changes
+      check(ch, "last element changed");
+    }
+  }
+}
+
+// find_packed answers from a per-thread memo: a PreparedWeights destroyed and another built over the same tensor
+// (same address, another format) must be seen at once.
+TEST(Quant, FindPackedSeesWeightsDroppedAndPreparedAgain) {
+  const int64_t K = 64, N = 32;
+  Tensor t = Tensor::zeros(Shape{K, N});
+  const std::vector<float> w = randn(static_cast<size_t>(K * N), 63);
+  std::copy(w.begin(), w.end(), t.f32());
+  {
+    const cpu::ScopedWeightFormat scope(cpu::parse_weight_format("int8", "test"));
+    cpu::PreparedWeights prepared(cpu::WeightStorage::kBF16);
+    prepared.add(t, false, false);
+    const cpu::PackedLinear* p = cpu::find_packed(t.f32(), K, N);
+    ASSERT_TRUE(p && p->quant);
+    EXPECT_EQ(p->quant->spec.bits, 8);
+    EXPECT_EQ(cpu::find_packed(t.f32(), K, N), p);
+    EXPECT_EQ(cpu::find_packed(t.f32(), K + 1, N), nullptr);
+  }
+  EXPECT_EQ(cpu::find_packed(t.f32(), K, N), nullptr);
+  const cpu::ScopedWeightFormat scope(cpu::parse_weight_format("int4", "test"));
+  cpu::PreparedWeights prepared(cpu::WeightStorage::kBF16);
+  prepared.add(t, false, false);
+  const cpu::PackedLinear* p = cpu::find_packed(t.f32(), K, N);
+  ASSERT_TRUE(p && p->quant);
+  EXPECT_EQ(p->quant->spec.bits, 4);
+}
+
 }  // namespace
 }  // namespace jitgen

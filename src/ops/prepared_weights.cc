@@ -1,5 +1,8 @@
 #include "ops/prepared_weights.h"
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -15,6 +18,8 @@ namespace jitgen::cpu {
 namespace {
 
 std::shared_mutex g_mu;
+// Bumped (under g_mu) on every registry change: the per-thread memos in find_packed drop what they saw before.
+std::atomic<uint64_t> g_generation{1};
 std::unordered_map<const float*, const PackedLinear*>& registry() {
   static auto* r = new std::unordered_map<const float*, const PackedLinear*>();
   return *r;
@@ -144,6 +149,7 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
   {
     std::unique_lock lock(g_mu);
     registry()[w.f32()] = p.get();
+    g_generation.fetch_add(1, std::memory_order_release);
   }
   packed_.push_back(std::move(p));
 }
@@ -160,13 +166,54 @@ PreparedWeights::~PreparedWeights() {
     auto it = registry().find(p->source.f32());
     if (it != registry().end() && it->second == p.get()) registry().erase(it);
   }
+  g_generation.fetch_add(1, std::memory_order_release);
 }
 
+// Every linear of every step asks (~200 times a decoded token for a 30-layer Llama); the shared lock's two atomic
+// read-modify-writes and the hash lookup were ~1% of a quantized batch-1 decode. So each thread keeps a small
+// open-addressed memo of the answers (nullptr included) it got under the lock, valid while the registry's
+// generation is the one it was filled at: a PreparedWeights built or destroyed (even at a reused address) bumps
+// the generation and every memo starts over. A full probe window just asks under the lock, uncached.
 const PackedLinear* find_packed(const float* w, int64_t K, int64_t N) {
-  std::shared_lock lock(g_mu);
-  auto it = registry().find(w);
-  if (it == registry().end() || it->second->K != K || it->second->N != N) return nullptr;
-  return it->second;
+  struct Memo {
+    const float* w = nullptr;
+    const PackedLinear* p = nullptr;
+  };
+  constexpr size_t kSlots = 512, kProbes = 8;
+  thread_local std::array<Memo, kSlots> memo{};
+  thread_local uint64_t memo_generation = 0;
+  const uint64_t gen = g_generation.load(std::memory_order_acquire);
+  if (gen != memo_generation) {
+    memo.fill(Memo{});
+    memo_generation = gen;
+  }
+  const size_t h = static_cast<size_t>((reinterpret_cast<uintptr_t>(w) * 0x9E3779B97F4A7C15ull) >> 55);  // 9 bits
+  const PackedLinear* p = nullptr;
+  bool found = false;
+  Memo* empty = nullptr;
+  for (size_t i = 0; w && i < kProbes; ++i) {  // an empty slot's w is nullptr: never memoised
+    Memo& m = memo[(h + i) % kSlots];
+    if (m.w == w) {
+      p = m.p;
+      found = true;
+      break;
+    }
+    if (!m.w) {
+      empty = &m;
+      break;
+    }
+  }
+  if (!found) {
+    {
+      std::shared_lock lock(g_mu);
+      auto it = registry().find(w);
+      p = it == registry().end() ? nullptr : it->second;
+    }
+    // Filled at the generation read above: a change since then bumps it again and the next call starts over.
+    if (empty) *empty = Memo{w, p};
+  }
+  if (!p || p->K != K || p->N != N) return nullptr;
+  return p;
 }
 
 }  // namespace jitgen::cpu

@@ -330,16 +330,45 @@ const float* gather_slots(const float* x, int64_t M, int64_t K, const std::vecto
     for (int64_t s = 0; s < Kp; ++s) buf[m * Kp + s] = perm[s] >= 0 && perm[s] < K ? x[m * K + perm[s]] : 0.0f;
   return buf.data();
 }
+
+// q / k / v (and gate / up) quantize the same input one after another. The thread remembers the last input it
+// quantized (its bytes, shape, grouping and path) and, when the next call brings the same, keeps the activations
+// it has: compared byte for byte, never assumed from the pointer, so a rewritten buffer quantizes again and the
+// result is bit-identical either way. Small inputs only (decode and short prefills): there the compare and the
+// copy cost a fraction of the quantization one hit saves; larger ones always quantize.
+bool last_acts_match(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantPath path) {
+  struct Last {
+    std::vector<float> x;
+    int64_t M = -1, K = 0, G = 0, groups = 0;
+    QuantPath path = QuantPath::kPortable;
+  };
+  constexpr int64_t kMaxFloats = int64_t{1} << 16;
+  thread_local Last last;
+  const size_t n = static_cast<size_t>(M * K);
+  if (last.M == M && last.K == K && last.G == G && last.groups == groups && last.path == path &&
+      (n == 0 || std::memcmp(last.x.data(), x, n * sizeof(float)) == 0))
+    return true;
+  if (M * K > kMaxFloats) {
+    last.M = -1;
+    return false;
+  }
+  last.x.assign(x, x + n);
+  last.M = M;
+  last.K = K;
+  last.G = G;
+  last.groups = groups;
+  last.path = path;
+  return false;
+}
 }  // namespace
 
 void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* bias, const LinearEpilogue& e, float* y) {
   thread_local QuantActs acts;  // reused across calls: no allocation once warm
   thread_local std::vector<float> gathered;
-  if (w.perm)
-    quantize_activations_fast(gather_slots(x, M, w.K, *w.perm, gathered), M, w.k_padded(), w.G, w.groups, acts);
-  else
-    quantize_activations_fast(x, M, w.K, w.G, w.groups, acts);
   const QuantPath path = quant_path();
+  const float* src = w.perm ? gather_slots(x, M, w.K, *w.perm, gathered) : x;
+  const int64_t K = w.perm ? w.k_padded() : w.K;
+  if (!last_acts_match(src, M, K, w.G, w.groups, path)) quantize_activations_fast(src, M, K, w.G, w.groups, acts);
   const QuantActs& a = acts;  // a thread_local: its address, not its name, goes to the workers
   const quant::TileSink sink{bias, &e, y, w.N};
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
