@@ -52,9 +52,12 @@ __attribute__((target("avx512f"))) float sum_streams_avx512(const float* a, int6
       acc[s][0] = _mm512_add_ps(acc[s][0], _mm512_load_ps(a + s * len + i));
       acc[s][1] = _mm512_add_ps(acc[s][1], _mm512_load_ps(a + s * len + i + 16));
     }
-  for (int s = 1; s < S; ++s) acc[0][0] = _mm512_add_ps(acc[0][0], _mm512_add_ps(acc[s][0], acc[s][1]));
+  // Every accumulator goes into the result: one left out lets the compiler drop its loads, and the probe would
+  // count bytes it never read (stream 0's second line, when this said `S == 1 ? acc[0][1] : 0`).
+  __m512 total = _mm512_add_ps(acc[0][0], acc[0][1]);
+  for (int s = 1; s < S; ++s) total = _mm512_add_ps(total, _mm512_add_ps(acc[s][0], acc[s][1]));
   alignas(64) float t[16];
-  _mm512_store_ps(t, _mm512_add_ps(acc[0][0], S == 1 ? acc[0][1] : _mm512_setzero_ps()));
+  _mm512_store_ps(t, total);
   float r = 0;
   for (float v : t) r += v;
   return r;
@@ -68,9 +71,10 @@ __attribute__((target("avx2"))) float sum_streams_avx2(const float* a, int64_t l
       acc[s][0] = _mm256_add_ps(acc[s][0], _mm256_load_ps(a + s * len + i));
       acc[s][1] = _mm256_add_ps(acc[s][1], _mm256_load_ps(a + s * len + i + 8));
     }
-  for (int s = 1; s < S; ++s) acc[0][0] = _mm256_add_ps(acc[0][0], _mm256_add_ps(acc[s][0], acc[s][1]));
+  __m256 total = _mm256_add_ps(acc[0][0], acc[0][1]);  // every accumulator: see sum_streams_avx512
+  for (int s = 1; s < S; ++s) total = _mm256_add_ps(total, _mm256_add_ps(acc[s][0], acc[s][1]));
   alignas(32) float t[8];
-  _mm256_store_ps(t, _mm256_add_ps(acc[0][0], S == 1 ? acc[0][1] : _mm256_setzero_ps()));
+  _mm256_store_ps(t, total);
   float r = 0;
   for (float v : t) r += v;
   return r;
