@@ -180,7 +180,6 @@ QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena) {
   w.panels = (m.N + 31) / 32;
   if (!m.perm.empty()) w.perm = std::make_shared<const std::vector<int32_t>>(m.perm);
   const int64_t Kp = m.k_padded(), quads = m.G / 4;
-  const size_t per_group = w.code_bytes_per_group();
   std::shared_ptr<void> buf = arena ? arena->take(w.stored_bytes()) : zeroed_buffer(w.stored_bytes());  // zeroed
   JITGEN_CHECK(buf != nullptr);
   w.data = std::shared_ptr<uint8_t>(buf, static_cast<uint8_t*>(buf.get()));
@@ -188,9 +187,11 @@ QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena) {
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t g = 0; g < w.groups; ++g) {
-        uint8_t* block = w.data.get() + (p * w.groups + g) * w.block_bytes();  // codes, scales, zeros (quant.h)
-        auto* scales = reinterpret_cast<uint16_t*>(block + per_group);
-        uint8_t* zeros = w.has_zeros() ? block + per_group + 64 : nullptr;
+        // The block's layout comes from QuantLinear's accessors, the same ones the kernels read through; this is
+        // the one writer of `data`, hence the const_casts.
+        auto* block = const_cast<uint8_t*>(w.group_codes(p, g));
+        auto* scales = const_cast<uint16_t*>(w.group_scales(p, g));
+        uint8_t* zeros = w.has_zeros() ? const_cast<uint8_t*>(w.group_zeros(p, g)) : nullptr;
         for (int j = 0; j < 32; ++j) {
           const int64_t n = p * 32 + j;
           if (n < m.N) {
