@@ -41,6 +41,19 @@ std::pair<double, double> anon_and_huge_mib() {
   return {anon, huge};
 }
 
+// /proc/self/status VmRSS and RssAnon in MiB ({-1, -1} elsewhere): resident memory right after load, before any step
+// allocates, i.e. the weights as loaded (packed panels, plus the fp32 copies when they are kept).
+std::pair<double, double> rss_and_anon_mib() {
+  std::ifstream f("/proc/self/status");
+  double rss = -1, anon = -1;
+  for (std::string key; f >> key;) {
+    double kb = 0;
+    if (key == "VmRSS:" && f >> kb) rss = kb / 1024;
+    if (key == "RssAnon:" && f >> kb) anon = kb / 1024;
+  }
+  return {rss, anon};
+}
+
 double process_cpu_s() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -96,6 +109,13 @@ int main(int argc, char** argv) {
   const auto t_load = Clock::now();
   const jitgen::Model model = jitgen::Model::from_dir(model_dir);
   out["load_s"] = std::chrono::duration<double>(Clock::now() - t_load).count();
+  const auto [load_rss_mib, load_anon_mib] = rss_and_anon_mib();
+  out["load_rss_mib"] = load_rss_mib;
+  out["load_anon_mib"] = load_anon_mib;
+  if (const jitgen::cpu::PreparedWeights* p = model.impl().model->prepared()) {
+    out["panels_mib"] = static_cast<double>(p->nbytes()) / (1 << 20);
+    out["fp32_sources_mib"] = static_cast<double>(p->source_bytes()) / (1 << 20);  // kept linear data (tied head)
+  }
   jitgen::GenerationConfig cfg;
   cfg.max_new_tokens = new_tokens;
   cfg.min_new_tokens = new_tokens;

@@ -38,9 +38,11 @@ const json& goldens() {
 }
 std::string case_dir(const json& c) { return test::fixture_path("quantized/" + c["name"].get<std::string>()); }
 
-Model load(const json& c, bool dequantize) {
+// keep: the fp32 (dequantized) tensors stay readable after load (Model releases them otherwise).
+Model load(const json& c, bool dequantize, bool keep = false) {
   cpu::WeightFormat f;
   f.dequantize_checkpoint = dequantize;
+  f.keep_sources = keep;
   const cpu::ScopedWeightFormat scope(f);
   return Model::from_dir(case_dir(c));
 }
@@ -83,7 +85,7 @@ class QuantCheckpoint : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(QuantCheckpoint, DequantizedWeightsEqualTheOracleBitForBit) {
-  const Model m = load(c(), false);
+  const Model m = load(c(), false, /*keep=*/true);
   const auto weights = m.impl().model->weights_by_name();
   int checked = 0;
   for (const auto& [name, hash] : c()["weight_fnv1a64"].items()) {

@@ -11,6 +11,13 @@
 #define MADV_COLLAPSE 25  // Linux 6.1 (older headers lack it; older kernels answer EINVAL, which settle() ignores)
 #endif
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define JITGEN_RESERVATIONS 1
+#else
+#define JITGEN_RESERVATIONS 0
+#endif
 
 namespace jitgen {
 
@@ -51,6 +58,19 @@ std::shared_ptr<void> zeroed_buffer(size_t bytes) {
     if (auto p = huge_mapping(bytes, false)) return p;
 #endif
   return heap_buffer(bytes);
+}
+
+std::shared_ptr<void> address_reservation(size_t bytes) {
+#if JITGEN_RESERVATIONS
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t len = (std::max<size_t>(bytes, 1) + page - 1) / page * page;
+  void* p = mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  return std::shared_ptr<void>(p, [len](void* q) { munmap(q, len); });
+#else
+  (void)bytes;
+  return nullptr;
+#endif
 }
 
 std::shared_ptr<void> StreamArena::take(size_t bytes) {

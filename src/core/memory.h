@@ -32,6 +32,13 @@ inline constexpr size_t kHugeMin = size_t{2} << 20;  // 2 MiB: smaller buffers c
 // `bytes` zeroed bytes (at least 1), 64-byte aligned; the pointer owns them. Returns nullptr when out of memory.
 std::shared_ptr<void> zeroed_buffer(size_t bytes);
 
+// `bytes` of address space that holds no memory and faults on any access (PROT_NONE, MAP_NORESERVE): the stand-in a
+// released weight's tensor points at (ops/prepared_weights.h PreparedWeights::release_source). While the pointer
+// lives no allocation can take these addresses, so the address stays a unique key, and a read through a stale
+// pointer crashes at once instead of returning another buffer's bytes. Null where there is no mmap (not Linux) or
+// it fails.
+std::shared_ptr<void> address_reservation(size_t bytes);
+
 // Zeroed buffers placed one after another (64-byte aligned) in large huge-page chunks, so that buffers taken in
 // the order a kernel later reads them form one continuous stream. Each buffer shares ownership of its chunk: a
 // chunk is freed when the arena and every buffer taken from it are gone. Not thread-safe.

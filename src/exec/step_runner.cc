@@ -7,6 +7,7 @@
 
 #include "exec/compiled_step_runner.h"
 #include "exec/eager_step_runner.h"
+#include "models/model_impl.h"
 #ifdef JITGEN_WITH_CUDA
 #include "exec/cuda/cuda_step_runner.h"
 #endif
@@ -46,6 +47,12 @@ std::unique_ptr<StepRunner> make_step_runner(const Model& model, int rows, int c
                                              int prompt_bucket, Device device) {
   if (device == Device::kCuda) {
 #ifdef JITGEN_WITH_CUDA
+    // The CUDA runner uploads the fp32 linear weights; a CUDA build keeps them (prepared_weights.h), unless a
+    // ScopedWeightFormat said otherwise.
+    const cpu::PreparedWeights* prepared = model.impl().model->prepared();
+    if (prepared && prepared->any_source_released())
+      throw_invalid_argument("device cuda: this model was loaded without its fp32 linear weights (released after "
+                             "packing for the CPU); load it with WeightFormat::keep_sources");
     const CudaRunnerOptions options{cuda_storage_from_env(), mode == ExecutionMode::kCompiled, prompt_bucket};
     return make_cuda_step_runner(model, rows, capacity, options);
 #else

@@ -46,11 +46,23 @@ Model Model::from_dir(const std::string& dir, bool check_weights) {
                                    supported_model_types(), io::brief(*mt)));
   const Family& family = family_for(mt->get<std::string>(), config_path);
   auto impl = std::make_shared<Impl>();
-  impl->model = family.load(dir, config, config_path);
-  if (check_weights)
+  if (check_weights) {
+    // The scan reads every weight: load with the fp32 data kept, release it after (a higher peak, then the same).
+    cpu::WeightFormat keep = cpu::weight_format_for_load();
+    const bool release = !keep.keep_sources;
+    keep.keep_sources = true;
+    {
+      const cpu::ScopedWeightFormat scope(keep);
+      impl->model = family.load(dir, config, config_path);
+    }
     for (const auto& [name, t] : weights_by_name(*impl))
       if (!all_finite(t))
         throw_invalid_file(fmt::format("{}: tensor \"{}\" contains NaN or Inf values (--check-weights)", dir, name));
+    finish_load(*impl, release);
+  } else {
+    impl->model = family.load(dir, config, config_path);  // packs and releases weight by weight (prepared_weights.h)
+    finish_load(*impl, false);
+  }
   impl->generation_defaults = io::load_generation_defaults(dir + "/generation_config.json");
   impl->source = dir;
   impl->info = make_info(impl->spec());
@@ -69,6 +81,7 @@ Model Model::random_preset(const std::string& preset, uint64_t seed) {
   const Family* family = &family_for_preset("", preset, name);
   auto impl = std::make_shared<Impl>();
   impl->model = family->random(name, seed);
+  finish_load(*impl, false);
   const ModelSpec& s = impl->model->spec();
   impl->generation_defaults = {{"bos_token_id", s.bos_token_id}, {"eos_token_id", s.eos_token_id}};
   impl->source = fmt::format("<random {} seed {}>", preset, seed);
@@ -78,7 +91,14 @@ Model Model::random_preset(const std::string& preset, uint64_t seed) {
 
 std::map<std::string, Tensor> weights_by_name(const Model::Impl& m) { return m.model->weights_by_name(); }
 
+void finish_load(Model::Impl& m, bool release) {
+  m.fingerprint = model_fingerprint(m);
+  // The family made this object non-const and nobody else holds it yet (from_dir).
+  if (release) std::const_pointer_cast<FamilyModel>(m.model)->release_packed_sources();
+}
+
 std::string model_fingerprint(const Model::Impl& m) {
+  if (!m.fingerprint.empty()) return m.fingerprint;
   uint64_t h = 0xcbf29ce484222325ull;
   auto mix = [&](const void* data, size_t n) {
     const auto* p = static_cast<const unsigned char*>(data);
@@ -89,6 +109,11 @@ std::string model_fingerprint(const Model::Impl& m) {
   for (const auto& [name, t] : weights_by_name(m)) {
     mix(name.data(), name.size());
     mix(t.shape().data(), t.shape().size() * sizeof(int64_t));
+    const cpu::PreparedWeights* p = m.model->prepared();
+    if (const cpu::PackedLinear* r = p ? p->released(t.data()) : nullptr) {  // the same bytes, kept at release
+      mix(r->source_sample.data(), r->source_sample.size());
+      continue;
+    }
     const size_t n = t.nbytes(), sample = std::min<size_t>(n, 256);
     mix(t.data(), sample);                                              // first values
     mix(static_cast<const char*>(t.data()) + n - sample, sample);       // last values

@@ -20,14 +20,22 @@ struct Model::Impl {
   nlohmann::json generation_defaults = nlohmann::json::object();  // generation_config.json as found
   ModelInfo info;
   std::string source;
+  // model_fingerprint's answer, computed at load: it samples every weight's values, and a released linear weight
+  // (ops/prepared_weights.h) has none left to read.
+  std::string fingerprint;
   // Compiled plans of this model, shared by every generation on it (the pointee is thread-safe).
   std::shared_ptr<CompileCache> compile_cache = std::make_shared<CompileCache>();
   // CUDA builds: device weights and CUDA plans (exec/cuda/cuda_model_state.h), created on first use.
   mutable std::shared_ptr<void> cuda_state;
 };
 
-// Identifies a model for on-disk plans: config, weight names, shapes and a sample of every weight's values.
+// Identifies a model for on-disk plans: config, weight names, shapes and a sample of every weight's values, as
+// they were at load.
 std::string model_fingerprint(const Model::Impl& m);
+// The last step of a load: fingerprint the weights; `release`: then free the fp32 data of the packed linears
+// (FamilyModel::release_packed_sources: for a load that kept them to scan them). Loaders release each weight as they
+// pack it unless the format keeps them. `m.model` must not be shared yet.
+void finish_load(Model::Impl& m, bool release);
 // Every weight under its HF name, as the family's build() binds it.
 std::map<std::string, Tensor> weights_by_name(const Model::Impl& m);
 

@@ -109,20 +109,46 @@ void epilogue_columns(float* out, int64_t M, int64_t N, int64_t n0, int64_t n1, 
   }
 }
 
-// BLAS (single-threaded OpenBLAS) on column slices of the output, one slice per pool thread.
+// Columns [n0, n1) of fp32 panels back in the weight's own layout: [K][n1 - n0] (transposed: [n1 - n0][K]). Exact
+// copies of the fp32 values, so BLAS over them computes what it computed over the released source.
+void unpack_columns(const PackedLinear& p, bool transposed, int64_t n0, int64_t n1, float* dst) {
+  const int64_t K = p.K, nb = n1 - n0;
+  const float* panels = p.f32();
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* col = panels + (n / kPanel) * K * kPanel + n % kPanel;
+    for (int64_t k = 0; k < K; ++k) {
+      const float v = col[k * kPanel];
+      if (transposed)
+        dst[(n - n0) * K + k] = v;
+      else
+        dst[k * nb + (n - n0)] = v;
+    }
+  }
+}
+
+// BLAS (single-threaded OpenBLAS) on column slices of the output, one slice per pool thread. `released`: fp32 panels
+// whose source is gone (prepared_weights.h); each slice reads its columns unpacked from them instead of `w`.
 void blas_columns(const float* x, const float* w, bool transposed, const float* bias, int64_t M, int64_t K, int64_t N,
-                  float* out, const LinearEpilogue& e) {
+                  float* out, const LinearEpilogue& e, const PackedLinear* released = nullptr) {
   runtime::parallel_for(N, 64, [&](int64_t n0, int64_t n1) {
     const int nb = static_cast<int>(n1 - n0);
+    thread_local std::vector<float> unpacked;
+    const float* wb = transposed ? w + n0 * K : w + n0;  // the slice's first weight
+    int ldb = static_cast<int>(transposed ? K : N);
+    if (released) {
+      unpacked.resize(static_cast<size_t>(K) * nb);
+      unpack_columns(*released, transposed, n0, n1, unpacked.data());
+      wb = unpacked.data();
+      ldb = transposed ? static_cast<int>(K) : nb;
+    }
     if (bias)
       for (int64_t m = 0; m < M; ++m) std::memcpy(out + m * N + n0, bias + n0, nb * sizeof(float));
     if (transposed)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), nb, static_cast<int>(K), 1.0f, x,
-                  static_cast<int>(K), w + n0 * K, static_cast<int>(K), 0.0f, out + n0, static_cast<int>(N));
+                  static_cast<int>(K), wb, ldb, 0.0f, out + n0, static_cast<int>(N));
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), nb, static_cast<int>(K), 1.0f, x,
-                  static_cast<int>(K), w + n0, static_cast<int>(N), bias ? 1.0f : 0.0f, out + n0,
-                  static_cast<int>(N));
+                  static_cast<int>(K), wb, ldb, bias ? 1.0f : 0.0f, out + n0, static_cast<int>(N));
     if (e.has_act || e.residual) epilogue_columns(out, M, N, n0, n1, e);
   });
 }
@@ -139,7 +165,8 @@ void linear_any(const float* x, const float* w, bool transposed, const float* bi
     run_panels(x, M, *pw, pe, out);
     return;
   }
-  blas_columns(x, w, transposed, bias, M, K, N, out, e);
+  // Only fp32 panels get here (bf16 and quantized ones took their kernels above).
+  blas_columns(x, w, transposed, bias, M, K, N, out, e, pw && pw->source_released ? pw : nullptr);
 }
 
 }  // namespace

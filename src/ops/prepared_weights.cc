@@ -1,5 +1,6 @@
 #include "ops/prepared_weights.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -9,6 +10,10 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "core/memory.h"
 #include "runtime/thread_pool.h"
@@ -38,6 +43,15 @@ std::shared_ptr<void> panel_buffer(size_t bytes, StreamArena* arena) {
 namespace {
 thread_local std::optional<WeightFormat> t_format;  // the innermost ScopedWeightFormat on this thread
 }  // namespace
+
+bool keep_sources_default() {
+#ifdef JITGEN_CUDA_BUILD
+  return true;
+#else
+  const char* e = std::getenv("JITGEN_KEEP_F32_WEIGHTS");
+  return e && std::string(e) == "1";
+#endif
+}
 
 WeightStorage weight_storage_from_env() {
   if (t_format) return t_format->storage;
@@ -152,6 +166,58 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
     g_generation.fetch_add(1, std::memory_order_release);
   }
   packed_.push_back(std::move(p));
+}
+
+bool PreparedWeights::release_source(Tensor& t) {
+  if (!t.defined() || t.dtype() != DType::kF32) return false;
+  PackedLinear* p = nullptr;
+  for (const auto& q : packed_)
+    if (!q->source_released && q->source.f32() == t.f32() && q->source.shape() == t.shape()) p = q.get();
+  if (!p) return false;
+  std::shared_ptr<void> r = address_reservation(t.nbytes());
+  if (!r) return false;
+  void* at = r.get();
+  const auto* bytes = static_cast<const unsigned char*>(t.data());
+  const size_t n = t.nbytes(), sample = std::min<size_t>(n, 256);
+  p->source_sample.assign(bytes, bytes + sample);
+  p->source_sample.insert(p->source_sample.end(), bytes + n - sample, bytes + n);
+  Tensor stand_in = Tensor::view(at, t.shape(), DType::kF32, std::move(r));
+  {
+    std::unique_lock lock(g_mu);
+    auto it = registry().find(p->source.f32());
+    if (it != registry().end() && it->second == p) registry().erase(it);
+    registry()[stand_in.f32()] = p;
+    g_generation.fetch_add(1, std::memory_order_release);  // every thread's memo forgets the old address
+  }
+  p->source = stand_in;
+  p->source_released = true;
+  t = std::move(stand_in);  // the last reference to the data, unless the caller kept another copy
+#ifdef __GLIBC__
+  // A freed buffer below glibc's mmap threshold (raised up to 32 MiB as a load frees its temporaries) goes back to
+  // the heap, not to the system; trim now, so that a load that packs and releases matrix by matrix never holds
+  // much more than one set of weights.
+  malloc_trim(0);
+#endif
+  return true;
+}
+
+const PackedLinear* PreparedWeights::released(const void* data) const {
+  for (const auto& p : packed_)
+    if (p->source_released && p->source.data() == data) return p.get();
+  return nullptr;
+}
+
+size_t PreparedWeights::source_bytes() const {
+  size_t n = 0;
+  for (const auto& p : packed_)
+    if (!p->source_released) n += p->source.nbytes();
+  return n;
+}
+
+bool PreparedWeights::any_source_released() const {
+  for (const auto& p : packed_)
+    if (p->source_released) return true;
+  return false;
 }
 
 size_t PreparedWeights::nbytes() const {

@@ -12,10 +12,19 @@
 // Kernels find a weight's panels by the address of its fp32 data (the pointer the graph binds), in a
 // registry that a PreparedWeights set fills for its lifetime. Unprepared weights still work (BLAS).
 //
+// After packing, the fp32 data is dead weight for the CPU kernels (the panels are all they read), and for a
+// 1.1B-parameter model it is 4.4 GB next to 4.4 GB (f32) or 2.2 GB (bf16) of panels. release_source() frees it: the
+// weight's tensor then points at an address reservation of the same size (core/memory.h address_reservation) that
+// holds no memory and faults on any read, and the registry keys the panels by that address. So the key stays
+// unique while the panels live, and nothing can silently read freed memory; the BLAS fallback for fp32 panels
+// (M past the panel limit on narrow SIMD targets) unpacks the columns it needs from the panels (lossless).
+// Models release at load unless WeightFormat::keep_sources (CUDA builds, JITGEN_KEEP_F32_WEIGHTS=1): the CUDA runner
+// uploads the fp32 tensors.
+//
 // Weight-only quantization (ops/quant.h) happens here too: a set made while the weight format asks for int8 or
 // int4 packs every linear weight quantized instead (the lm_head only when quantize_lm_head), and the linear
-// kernels run the quantized panels at every M, so prefill and decode see the same weights. The fp32 tensors stay
-// allocated: the graph binds them, and their address finds the panels.
+// kernels run the quantized panels at every M, so prefill and decode see the same weights. The fp32 tensors are
+// released as above (the quantized kernels never read them); their address, a reservation then, finds the panels.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -36,6 +45,11 @@ enum class WeightStorage { kF32, kBF16 };
 WeightStorage weight_storage_from_env();
 const char* weight_storage_name(WeightStorage s);
 
+// Whether a model keeps its linears' fp32 data after packing when nothing says otherwise: yes in a CUDA build (the
+// CUDA runner uploads those tensors, and the model is loaded before a runner is chosen) or with
+// JITGEN_KEEP_F32_WEIGHTS=1; no otherwise.
+bool keep_sources_default();
+
 // What load prepares: the storage of unquantized panels, and optionally a quantized format for the linear layers.
 struct WeightFormat {
   WeightStorage storage = WeightStorage::kF32;
@@ -49,6 +63,9 @@ struct WeightFormat {
   // "ckpt-int4-g128-f16-zp" ("-perm" when some matrix permutes its input rows, "+mixed" when matrices differ in
   // format, e.g. sym and asym groups). Empty otherwise.
   std::string checkpoint;
+  // Keep the fp32 tensors of the packed linears after load (Model::from_dir / random_preset release them otherwise):
+  // for the CUDA runner, and for tests that read a loaded model's weights. Not part of name(): results are the same.
+  bool keep_sources = keep_sources_default();
   // The compile-key and plan-store spelling: "f32", "bf16", "int8", "int4-g128-zp", "+lm_head" when it is quantized,
   // or `checkpoint` when set.
   std::string name() const;
@@ -76,7 +93,13 @@ struct PackedLinear {
   int64_t K = 0, N = 0, panels = 0;
   WeightStorage storage = WeightStorage::kF32;
   std::shared_ptr<void> data;  // panels * K * kPanel elements (float or uint16 bf16), 64-byte aligned
-  Tensor source;               // the fp32 weight it came from (kept alive so its address stays unique)
+  // The fp32 weight it came from, whose data address is the registry key (kept alive so that it stays unique); after
+  // PreparedWeights::release_source an address reservation of the same shape (source_released).
+  Tensor source;
+  bool source_released = false;
+  // Released: the first and the last min(256, bytes) bytes the source held, which a model fingerprint samples
+  // (models/model_impl.h model_fingerprint), so a released model's fingerprint is the kept one's.
+  std::vector<unsigned char> source_sample;
   std::shared_ptr<const QuantLinear> quant;  // set instead of data when the weight is quantized
 
   const float* f32() const { return static_cast<const float*>(data.get()); }
@@ -114,6 +137,15 @@ class PreparedWeights {
   // dequantize_checkpoint, ignored: w is packed as fp32 / bf16).
   void add(const Tensor& w, bool transposed, bool lm_head = false,
            std::shared_ptr<const QuantMatrix> prequantized = nullptr);
+  // Frees the fp32 data of `t`, a weight this set packed: points `t` (and the panels' source) at an address
+  // reservation of its shape and keys the panels by it. The data itself goes when no other copy of the old tensor
+  // holds it. False (nothing changed) when `t` is not one of this set's weights or no reservation can be made.
+  bool release_source(Tensor& t);
+  // Bytes of fp32 source data still held by the packed weights (0 once every source is released).
+  size_t source_bytes() const;
+  bool any_source_released() const;
+  // The packed weight whose released source is now at `data` (a stand-in address), or null.
+  const PackedLinear* released(const void* data) const;
   WeightStorage storage() const { return format_.storage; }
   const WeightFormat& format() const { return format_; }
   size_t nbytes() const;

@@ -34,6 +34,15 @@ class Gpt2Model final : public FamilyModel {
   }
   nlohmann::json config_json() const override { return config_.to_json(); }
   const cpu::PreparedWeights* prepared() const override { return weights_.prepared.get(); }
+  size_t release_packed_sources() override {
+    cpu::PreparedWeights* p = weights_.prepared.get();
+    size_t n = 0;
+    for (Gpt2Layer& l : weights_.h)
+      n += release_sources(p, {&l.c_attn_weight, &l.attn_c_proj_weight, &l.c_fc_weight, &l.mlp_c_proj_weight});
+    // Tied: the embedding table, which the lookup reads.
+    if (weights_.lm_head.data() != weights_.wte.data()) n += release_sources(p, {&weights_.lm_head});
+    return n;
+  }
 
  private:
   io::Gpt2Config config_;

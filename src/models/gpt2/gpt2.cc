@@ -45,14 +45,16 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
 }
 
 void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage) {
+  // Each fp32 weight is released as soon as it is packed unless the format keeps them (prepared_weights.h).
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
-  for (const Gpt2Layer& l : w.h) {
-    p->add(l.c_attn_weight, false);
-    p->add(l.attn_c_proj_weight, false);
-    p->add(l.c_fc_weight, false);
-    p->add(l.mlp_c_proj_weight, false);
-  }
+  const bool release = !p->format().keep_sources;
+  for (Gpt2Layer& l : w.h)
+    for (Tensor* t : {&l.c_attn_weight, &l.attn_c_proj_weight, &l.c_fc_weight, &l.mlp_c_proj_weight}) {
+      p->add(*t, false);
+      if (release) p->release_source(*t);
+    }
   p->add(w.lm_head, true, /*lm_head=*/true);
+  if (release && w.lm_head.data() != w.wte.data()) p->release_source(w.lm_head);  // tied: the lookup reads wte
   w.prepared = std::move(p);
 }
 

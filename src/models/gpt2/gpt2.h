@@ -28,7 +28,7 @@ struct Gpt2Weights {
   Tensor lm_head;  // [V, C]; the same storage as wte when tied
   // Every linear weight and the lm_head re-laid as panels for the decode kernels (ops/prepared_weights.h);
   // shared by copies. Null until prepare_gpt2_weights: kernels then use the tensors above as they are.
-  std::shared_ptr<const cpu::PreparedWeights> prepared;
+  std::shared_ptr<cpu::PreparedWeights> prepared;  // non-const: release_source (load only)
 };
 
 // Packs the weights once for the CPU kernels (fp32 panels, or bf16 with WeightStorage::kBF16).

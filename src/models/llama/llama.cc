@@ -40,14 +40,19 @@ void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage
   w.inv_freq = Tensor::zeros({static_cast<int64_t>(rope.inv_freq.size())});
   std::copy(rope.inv_freq.begin(), rope.inv_freq.end(), w.inv_freq.f32());
   // Every linear weight goes through this one PreparedWeights::add (the place weight formats hook in).
+  // Each fp32 weight is released as soon as it is packed (unless the format keeps them, prepared_weights.h), so the
+  // load holds about one set of weights at a time rather than the fp32 copies and every panel at the end.
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
-  for (const Layer& l : w.layers)
-    for (const Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) {
+  const bool release = !p->format().keep_sources;
+  for (Layer& l : w.layers)
+    for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) {
       const auto pre = w.prequantized.find(t->f32());
       p->add(*t, false, false, pre == w.prequantized.end() ? nullptr : pre->second);
+      if (release) p->release_source(*t);
     }
   w.prequantized.clear();  // packed now: the plain codes (a byte per weight) are not kept
   p->add(w.lm_head, true, /*lm_head=*/true);  // 16-bit unless --quantize-lm-head, as for GPT-2 (docs/quantization.md)
+  if (release && w.lm_head.data() != w.embed_tokens.data()) p->release_source(w.lm_head);  // tied: the lookup reads it
   w.prepared = std::move(p);
 }
 

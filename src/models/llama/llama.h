@@ -38,7 +38,7 @@ struct Weights {
   Tensor inv_freq;  // [rotary / 2], from the rope config (not a checkpoint tensor)
   // GPTQ / AWQ checkpoints: the stored int4 form of each quantized linear, by its dequantized tensor's data.
   std::map<const float*, std::shared_ptr<const cpu::QuantMatrix>> prequantized;
-  std::shared_ptr<const cpu::PreparedWeights> prepared;
+  std::shared_ptr<cpu::PreparedWeights> prepared;  // non-const: release_source (load only)
 };
 
 // Visits every checkpoint tensor with its HF name and its shape as HF saves it ([out, in] for linears); `linear`

@@ -41,6 +41,15 @@ class OptModel final : public FamilyModel {
   }
   json config_json() const override { return config_.to_json(); }
   const cpu::PreparedWeights* prepared() const override { return weights_.prepared.get(); }
+  size_t release_packed_sources() override {
+    cpu::PreparedWeights* p = weights_.prepared.get();
+    size_t n = release_sources(p, {&weights_.project_in, &weights_.project_out});  // empty unless projecting: skipped
+    for (opt::Layer& l : weights_.layers)
+      n += release_sources(p, {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2});
+    // Tied: the embedding table, which the lookup reads.
+    if (weights_.lm_head.data() != weights_.embed_tokens.data()) n += release_sources(p, {&weights_.lm_head});
+    return n;
+  }
 
  private:
   OptConfig config_;

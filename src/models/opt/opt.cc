@@ -43,14 +43,21 @@ void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage) 
   w.ones = Tensor::zeros({C});
   std::fill(w.ones.f32(), w.ones.f32() + C, 1.0f);
   w.zeros = Tensor::zeros({C});
+  // Each fp32 weight is released as soon as it is packed unless the format keeps them (prepared_weights.h).
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
+  const bool release = !p->format().keep_sources;
+  auto add = [&](Tensor& t) {
+    p->add(t, false);
+    if (release) p->release_source(t);
+  };
   if (c.projects()) {
-    p->add(w.project_in, false);
-    p->add(w.project_out, false);
+    add(w.project_in);
+    add(w.project_out);
   }
-  for (const Layer& l : w.layers)
-    for (const Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2}) p->add(*t, false);
+  for (Layer& l : w.layers)
+    for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2}) add(*t);
   p->add(w.lm_head, true, /*lm_head=*/true);
+  if (release && w.lm_head.data() != w.embed_tokens.data()) p->release_source(w.lm_head);  // tied: the lookup reads it
   w.prepared = std::move(p);
 }
 

@@ -35,7 +35,7 @@ struct Weights {
   Tensor final_layer_norm_weight, final_layer_norm_bias;  // [C] (pre-LN models with affine norms) or empty
   Tensor lm_head;          // [V, W]; the embed_tokens storage when tied
   Tensor ones, zeros;      // [C]: the gamma / beta of layer norms without elementwise affine
-  std::shared_ptr<const cpu::PreparedWeights> prepared;
+  std::shared_ptr<cpu::PreparedWeights> prepared;  // non-const: release_source (load only)
 };
 
 // Visits every checkpoint tensor with its HF name (the "model.decoder." form save_pretrained writes) and its shape

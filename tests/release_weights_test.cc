@@ -1,0 +1,210 @@
+// Releasing the fp32 data of packed linear weights (ops/prepared_weights.h PreparedWeights::release_source,
+// Model load): the data is freed, the stand-in address finds the same panels, nothing reads the old address, and
+// every path (panels, the BLAS fallback past the panel limit, bf16, quantized) computes bit for bit what it
+// computed with the source kept; loaded models of every family and format give the same logits and fingerprint.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/memory.h"
+#include "jitgen/model.h"
+#include "models/model_impl.h"
+#include "ops/cpu_kernels.h"
+#include "ops/prepared_weights.h"
+#include "test_support.h"
+
+namespace jitgen {
+namespace {
+
+using test::randn;
+
+// Restores the kernel settings a test changes.
+struct KernelScope {
+  ~KernelScope() {
+    cpu::set_simd(simd);
+    cpu::set_panel_max_m(panel_max_m);
+  }
+  const std::string simd = cpu::simd_name();
+  const int64_t panel_max_m = cpu::panel_max_m();
+};
+
+// A weight tensor whose storage reports when it is freed.
+Tensor tracked_tensor(const std::vector<float>& v, Shape s, std::shared_ptr<bool> alive) {
+  void* p = std::aligned_alloc(64, (v.size() * sizeof(float) + 63) / 64 * 64);
+  std::memcpy(p, v.data(), v.size() * sizeof(float));
+  std::shared_ptr<void> owner(p, [alive](void* q) {
+    std::free(q);
+    *alive = false;
+  });
+  return Tensor::view(p, std::move(s), DType::kF32, std::move(owner));
+}
+
+std::vector<float> run_linear(const float* w, bool transposed, int64_t M, int64_t K, int64_t N) {
+  const auto x = randn(M * K, 21), bias = randn(N, 22), res = randn(M * N, 23);
+  std::vector<float> y(M * N);
+  if (transposed)
+    cpu::linear_transposed(x.data(), w, M, K, N, y.data());
+  else
+    cpu::linear(x.data(), w, bias.data(), M, K, N, y.data(), {true, Activation::kGeluTanh, res.data()});
+  return y;
+}
+
+class ReleaseTest : public ::testing::TestWithParam<std::string> {};  // param: the SIMD target
+
+// Per format, layout and panel limit (every M in panels; 0 and 8: fp32 past it takes BLAS over columns unpacked from
+// the panels): the same bits before and after release, at shapes with a tail panel and odd K.
+TEST_P(ReleaseTest, ReleasedLinearComputesTheSameBitsOnEveryPath) {
+  KernelScope scope;
+  ASSERT_TRUE(cpu::set_simd(GetParam()));
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {{1, 64, 96}, {13, 31, 47}, {9, 96, 70},
+                                                                     {70, 40, 33}, {100, 257, 70}};
+  for (const char* format : {"f32", "bf16", "int8", "int4"})
+    for (bool transposed : {false, true})
+      for (auto [M, K, N] : shapes) {
+        if (std::string(format).rfind("int", 0) == 0 && K % 32) continue;  // quantized groups want whole blocks
+        const auto w = randn(K * N, 24, 0.1f);
+        auto alive = std::make_shared<bool>(true);
+        Tensor t = tracked_tensor(w, transposed ? Shape{N, K} : Shape{K, N}, alive);
+        const cpu::ScopedWeightFormat fmt(cpu::parse_weight_format(format, "test"));
+        cpu::PreparedWeights prepared(cpu::weight_format_for_load().storage);
+        prepared.add(t, transposed);
+        const float* old_address = t.f32();
+        std::vector<std::vector<float>> before;
+        for (int64_t max_m : {std::numeric_limits<int64_t>::max(), int64_t{0}, int64_t{8}}) {
+          cpu::set_panel_max_m(max_m);
+          before.push_back(run_linear(t.f32(), transposed, M, K, N));
+        }
+        EXPECT_EQ(prepared.source_bytes(), t.nbytes());
+        ASSERT_TRUE(prepared.release_source(t)) << format;
+        EXPECT_FALSE(*alive) << format << ": the fp32 data is still allocated";
+        EXPECT_EQ(prepared.source_bytes(), 0u);
+        EXPECT_TRUE(prepared.any_source_released());
+        EXPECT_NE(t.f32(), old_address);
+        EXPECT_EQ(t.shape(), (transposed ? Shape{N, K} : Shape{K, N}));
+        EXPECT_EQ(cpu::find_packed(old_address, K, N), nullptr);  // the freed address finds nothing
+        ASSERT_NE(cpu::find_packed(t.f32(), K, N), nullptr);
+        EXPECT_FALSE(prepared.release_source(t));  // once only
+        size_t i = 0;
+        for (int64_t max_m : {std::numeric_limits<int64_t>::max(), int64_t{0}, int64_t{8}}) {
+          cpu::set_panel_max_m(max_m);
+          EXPECT_EQ(run_linear(t.f32(), transposed, M, K, N), before[i++])
+              << format << (transposed ? " T " : " ") << M << "x" << K << "x" << N << " panel_max_m " << max_m;
+        }
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, ReleaseTest, ::testing::ValuesIn(cpu::simd_targets()),
+                         [](const auto& info) { return info.param; });
+
+TEST(ReleaseSource, AWeightTheSetDidNotPackIsLeftAlone) {
+  const auto w = randn(64 * 32, 25);
+  auto alive = std::make_shared<bool>(true);
+  Tensor packed = tracked_tensor(w, {64, 32}, alive), other = tracked_tensor(w, {64, 32}, alive);
+  cpu::PreparedWeights prepared(cpu::WeightStorage::kF32);
+  prepared.add(packed, false);
+  const float* before = other.f32();
+  EXPECT_FALSE(prepared.release_source(other));
+  EXPECT_EQ(other.f32(), before);
+  Tensor empty;
+  EXPECT_FALSE(prepared.release_source(empty));
+}
+
+// The stand-in holds no memory: a read through it faults instead of returning some other buffer's bytes.
+TEST(ReleaseSourceDeathTest, ReadingAReleasedWeightFaults) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";  // the thread pool runs
+  const auto w = randn(64 * 32, 26);
+  Tensor t = tracked_tensor(w, {64, 32}, std::make_shared<bool>(true));
+  cpu::PreparedWeights prepared(cpu::WeightStorage::kF32);
+  prepared.add(t, false);
+  ASSERT_TRUE(prepared.release_source(t));
+  EXPECT_DEATH(
+      {
+        volatile float v = t.f32()[t.numel() - 1];
+        (void)v;
+      },
+      "");
+}
+
+// Whether the lm_head is another weight's storage (the embedding table).
+bool tied_head(const std::map<std::string, Tensor>& weights) {
+  const Tensor& head = weights.at("lm_head.weight");
+  for (const auto& [name, t] : weights)
+    if (name != "lm_head.weight" && t.data() == head.data()) return true;
+  return false;
+}
+
+Model load_preset(const std::string& preset, const std::string& format, bool keep) {
+  cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
+  f.keep_sources = keep;
+  const cpu::ScopedWeightFormat scope(f);
+  return Model::random_preset(preset, 5);
+}
+
+// Every family (tied and untied heads, OPT's projections) and format: after load only the tensors the embedding
+// lookup reads stay (a tied lm_head is the embedding table), and the released model gives the kept one's logits bit
+// for bit, eager and compiled, with panels and (fp32) with the BLAS fallback at every M; same fingerprint.
+TEST(ReleaseModel, LoadReleasesTheLinearsAndLogitsStayTheSame) {
+  KernelScope scope;
+  const std::vector<std::vector<int32_t>> ids = {{5, 17, 300, 2, 99, 41, 7}, {1, 2, 3, 4, 5, 6, 8}};
+  for (const std::string preset : {"tiny", "llama-tiny", "qwen2-tiny", "mistral-tiny", "opt-tiny", "opt-tiny-postln"})
+    for (const std::string format : {"f32", "bf16", "int8", "int4"}) {
+      const Model kept = load_preset(preset, format, true), released = load_preset(preset, format, false);
+      const cpu::PreparedWeights& pk = *kept.impl().model->prepared();
+      const cpu::PreparedWeights& pr = *released.impl().model->prepared();
+      EXPECT_FALSE(pk.any_source_released()) << preset << " " << format;
+      ASSERT_TRUE(pr.any_source_released()) << preset << " " << format;
+      const auto weights = released.impl().model->weights_by_name();
+      const Tensor& head = weights.at("lm_head.weight");
+      const bool tied = tied_head(weights);
+      EXPECT_EQ(pr.source_bytes(), tied ? head.nbytes() : 0u) << preset << " " << format;
+      EXPECT_GT(pk.source_bytes(), pr.source_bytes()) << preset;
+      EXPECT_EQ(model_fingerprint(kept.impl()), model_fingerprint(released.impl())) << preset << " " << format;
+      for (int64_t max_m : {std::numeric_limits<int64_t>::max(), int64_t{0}}) {
+        cpu::set_panel_max_m(max_m);
+        for (const ExecutionMode mode : {ExecutionMode::kEager, ExecutionMode::kCompiled})
+          EXPECT_EQ(kept.forward_logits(ids, {}, mode), released.forward_logits(ids, {}, mode))
+              << preset << " " << format << " panel_max_m " << max_m << " mode " << static_cast<int>(mode);
+      }
+      cpu::set_panel_max_m(scope.panel_max_m);
+    }
+}
+
+// Folders as users load them (f16 and bf16 checkpoints, an untied Llama and a tied OPT): a plain load and a
+// --check-weights load (which scans the fp32 data, then releases it) hold no linear sources, and give the logits and
+// fingerprint of a load that keeps them.
+TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
+  const std::vector<std::vector<int32_t>> ids = {{5, 17, 200, 2, 99}};
+  for (const std::string args : {"--family llama --config llama-tiny --dtype F16", "--config opt-tiny --dtype BF16"}) {
+    test::TempDir tmp;
+    const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + args + " --vocab-size 300");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Model kept = [&] {
+      cpu::WeightFormat f;
+      f.keep_sources = true;
+      const cpu::ScopedWeightFormat scope(f);
+      return Model::from_dir(tmp.path());
+    }();
+    const auto want = kept.forward_logits(ids, {}, ExecutionMode::kCompiled);
+    for (bool check : {false, true}) {
+      const Model m = Model::from_dir(tmp.path(), check);
+      const cpu::PreparedWeights& p = *m.impl().model->prepared();
+      EXPECT_TRUE(p.any_source_released()) << args << " check " << check;
+      const auto weights = m.impl().model->weights_by_name();
+      const Tensor& head = weights.at("lm_head.weight");
+      const bool tied = tied_head(weights);
+      EXPECT_EQ(p.source_bytes(), tied ? head.nbytes() : 0u) << args << " check " << check;
+      EXPECT_EQ(model_fingerprint(m.impl()), model_fingerprint(kept.impl())) << args;
+      EXPECT_EQ(m.forward_logits(ids, {}, ExecutionMode::kCompiled), want) << args << " check " << check;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace jitgen
