@@ -219,24 +219,45 @@ constexpr int64_t kChunkedMinTiles = 4;
 constexpr int64_t kChunkRows = 96;
 static_assert(kChunkRows % kMaxRows == 0, "row tiles line up with PackTiles' tiles");
 
+// Rows [0, mr) of `half` (rows ld bf16 apart) widened to fp32 and interleaved: x[m][k] at out[k mr + m]. mr = 1
+// is WidenRows' plain copy; 2 and 3 (every AVX2 / NEON tile) store the rows' vectors interleaved; wider tiles (AVX3)
+// go lane by lane through a buffer.
+void WidenInterleaved(const uint16_t* half, int64_t ld, int64_t n, int64_t mr, float* out) {
+  const DF d;
+  constexpr int64_t L = static_cast<int64_t>(kLanes);
+  int64_t k = 0;
+  if (mr == 1) {
+    for (; k + L <= n; k += L) hn::StoreU(WidenBf16(d, half + k), d, out + k);
+  } else if (mr == 2) {
+    for (; k + L <= n; k += L)
+      hn::StoreInterleaved2(WidenBf16(d, half + k), WidenBf16(d, half + ld + k), d, out + k * 2);
+  } else if (mr == 3) {
+    for (; k + L <= n; k += L)
+      hn::StoreInterleaved3(WidenBf16(d, half + k), WidenBf16(d, half + ld + k), WidenBf16(d, half + 2 * ld + k), d,
+                            out + k * 3);
+  } else {
+    HWY_ALIGN float buf[kLanes];
+    for (; k + L <= n; k += L)
+      for (int64_t m = 0; m < mr; ++m) {
+        hn::Store(WidenBf16(d, half + m * ld + k), d, buf);
+        for (int64_t i = 0; i < L; ++i) out[(k + i) * mr + m] = buf[i];
+      }
+  }
+  for (; k < n; ++k)
+    for (int64_t m = 0; m < mr; ++m) out[k * mr + m] = WidenBf16(half[m * ld + k]);
+}
+
 // The rows of x (M rows of ld / 2 bf16 pairs, Bf16Pairs) widened to fp32 and packed per row tile: tile rows
 // [r0, r0 + mr), r0 a multiple of kMaxRows, at out + r0 ld as [ld][mr] (x[r][k] at out[r0 ld + k mr + r - r0]).
 void PackTiles(const uint32_t* xp, int64_t M, int64_t ld, float* out) {
   const uint16_t* half = reinterpret_cast<const uint16_t*>(xp);
-  for (int64_t r0 = 0; r0 < M; r0 += kMaxRows) {
-    const int64_t mr = std::min<int64_t>(kMaxRows, M - r0);
-    float* dst = out + r0 * ld;
-    for (int64_t m = 0; m < mr; ++m) {
-      const uint16_t* src = half + (r0 + m) * ld;
-      for (int64_t k = 0; k < ld; ++k) dst[k * mr + m] = bf16_to_f32(src[k]);
-    }
-  }
+  for (int64_t r0 = 0; r0 < M; r0 += kMaxRows)
+    WidenInterleaved(half + r0 * ld, ld, ld, std::min<int64_t>(kMaxRows, M - r0), out + r0 * ld);
 }
 
 // n bf16 values (the activation pairs, Bf16Pairs) widened to fp32 in place order.
 void WidenRows(const uint32_t* xp, int64_t n, float* out) {
-  const uint16_t* half = reinterpret_cast<const uint16_t*>(xp);
-  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(half[i]);
+  WidenInterleaved(reinterpret_cast<const uint16_t*>(xp), n, n, 1, out);
 }
 
 // A packed tile of MR rows (x: [kc][MR]) times chunk rows [0, kc) of `w` ([kc][32] fp32), into part rows [0, MR);
