@@ -300,12 +300,16 @@ const char* quant_path_name(QuantPath p) {
   return p == QuantPath::kVnni ? "vnni" : p == QuantPath::kAvx2 ? "avx2" : "portable";
 }
 
-// quantize_activations on the pool, rows in parallel, AVX-512 rows where the vnni path runs (bit-equal to the
-// scalar rows; tests compare the kernels, which use this, against the oracle, which uses the scalar code). It was
-// 19% of a batch-32 int8 decode profile when it ran scalar on one thread.
+// quantize_activations on the pool, rows in parallel, AVX-512 rows where the vnni path runs and AVX2 rows where the
+// avx2 one does (both bit-equal to the scalar rows; tests compare the kernels, which use this, against the oracle,
+// which uses the scalar code). It was 19% of a batch-32 int8 decode profile when it ran scalar on one thread;
+// the scalar rows call libm's nearbyintf per activation in a baseline x86-64 build.
 void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& a) {
 #if defined(__x86_64__)
-  if (quant_path() != QuantPath::kVnni || (G % 16 != 0 && groups != 1)) return quantize_activations(x, M, K, G, groups, a);
+  const QuantPath path = quant_path();
+  const bool vnni = path == QuantPath::kVnni && (G % 16 == 0 || groups == 1);
+  const bool avx2 = path >= QuantPath::kAvx2 && (G % 8 == 0 || groups == 1);
+  if (!vnni && !avx2) return quantize_activations(x, M, K, G, groups, a);
   a.M = M;
   a.G = G;
   a.groups = groups;
@@ -315,7 +319,8 @@ void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, 
   a.qsum.assign(static_cast<size_t>(M * groups), 0);
   runtime::parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m)
-      quant::quantize_row_avx512(x + m * K, K, G, a.q.data() + m * a.Kp, a.qsum.data() + m * groups, a.sx.data() + m);
+      (vnni ? quant::quantize_row_avx512 : quant::quantize_row_avx2)(x + m * K, K, G, a.q.data() + m * a.Kp,
+                                                                      a.qsum.data() + m * groups, a.sx.data() + m);
   });
 #else
   quantize_activations(x, M, K, G, groups, a);

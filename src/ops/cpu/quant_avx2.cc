@@ -1,15 +1,25 @@
 // Quantized panels with AVX2 (CPUs without AVX-512 VNNI). vpmaddubsw multiplies unsigned by signed bytes into
-// saturating int16 pairs, so the operands must keep each pair below 2^15: int4 codes (<= 15) times activations
-// (|q| <= 127) fit as they are; int8 codes are turned back into signed weights w = u - 128 and multiplied as
-// |w| times sign(w) * q (<= 2 * 127 * 127), which makes the sum sum(w q) directly (no zero-point term).
-// vpmaddwd with ones widens the pairs to int32 lanes of 4 products, one lane per column (the VNNI layout read
-// 32 bytes at a time: 8 columns per register). Target attributes per function; the dispatcher checks cpuid.
+// saturating int16 pairs, so the operands must keep each pair below 2^15. vpmaddwd with ones widens the pairs to
+// int32 lanes of 4 products, one lane per column (the VNNI layout read 32 bytes at a time: 8 columns per register).
+// Target attributes per function; the dispatcher checks cpuid.
+//
+// int8: the codes turn back into signed weights w = u - 128 (one XOR), and each product is |q| * (sign(q) w): |q|
+// is computed once per broadcast of 4 activations and shared by the 4 column registers, so a weight register costs
+// one vpsignb per row (multiplying |w| by sign(w) q costs an abs per weight register and the sign per row). The
+// pairs stay below 2 * 127 * 127 because quantize() clamps w to [-127, 127] (u >= 1): vpsignb cannot negate -128.
+// int4: codes u <= 15 multiply the activations as they are; a pair is at most 2 * 15 * 127 = 3810, so up to 8 quads
+// of pairs add up exactly in int16 (30480 < 2^15) before one vpmaddwd widens them: half the multiplies of widening
+// every quad, and the multiplier ports are what an M > 1 tile runs out of.
+// Every integer sum is exact and the fp32 steps per group are the same as before these changes (cvt, one FMA with
+// the scale, times sx at the end), so the outputs are bit-identical to the previous AVX2 tiles.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "ops/cpu/quant_kernels.h"
+#include "ops/cpu_kernels.h"
 
 #define JITGEN_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -17,7 +27,14 @@ namespace jitgen::cpu::quant {
 
 namespace {
 
-constexpr int kRows = 2;  // 16 ymm registers: 2 rows x 4 column blocks x (int32 + fp32) accumulators
+constexpr int kRows = 2;          // 16 ymm registers: 2 rows x 4 column blocks x (int sums + fp32 sums)
+constexpr int kInt16Quads = 8;    // int4 quads whose int16 pairs add up exactly (header comment)
+// A one-row tile (decode) streams its codes from memory and waits on them: on Zen 3 (one core of a loaded 2-core
+// VM) the hardware prefetcher alone left it 15-30% slower in thread CPU time than software prefetches this far
+// ahead in the block stream (quant_bench smollm2-135m M = 1, distances 0 / 1 / 2 / 4 KiB alternating; int8 best at
+// 1 KiB, int4 at 2 KiB, about the same time ahead). Blocks lie back to back (ops/quant.h), so the address ahead is
+// the stream's next bytes, or past its end (a prefetch never faults).
+constexpr int64_t kPrefetch8 = 1024, kPrefetch4 = 2048;
 
 JITGEN_AVX2 inline __m256 load_scales(const uint16_t* s, bool f16) {
   const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
@@ -25,57 +42,105 @@ JITGEN_AVX2 inline __m256 load_scales(const uint16_t* s, bool f16) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
 }
 
-template <int MR, int kBits, bool kZp>
+// GCC reassociates a fully unrolled chain of integer adds into a tree, which keeps every product of the group live
+// at once and spills them to the stack (16 ymm registers); this empty asm makes each sum a value the compiler cannot
+// look through, so each accumulator stays one register updated in order.
+JITGEN_AVX2 inline void keep_chain(__m256i& v) { asm("" : "+x"(v)); }
+
+JITGEN_AVX2 inline __m256i broadcast4(const int8_t* x) {
+  int32_t v;
+  std::memcpy(&v, x, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// The 4 column registers (columns 8v .. 8v + 7) of quad q of a group's codes; int8 as signed weights.
+template <int kBits>
+JITGEN_AVX2 inline void load_quad(const uint8_t* block, int64_t q, __m256i wv[4]) {
+  if constexpr (kBits == 8) {
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (int v = 0; v < 4; ++v)
+      wv[v] = _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(block + q * 128 + v * 32)), flip);
+  } else {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int c = 0; c < 2; ++c) {  // low nibbles: columns 0-15, high nibbles: 16-31 (ops/quant.h)
+      const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(block + q * 64 + c * 32));
+      wv[c] = _mm256_and_si256(b, low4);
+      wv[2 + c] = _mm256_and_si256(_mm256_srli_epi16(b, 4), low4);
+    }
+  }
+}
+
+// One MR x 32 tile over every group of panel p. kQuads = G / 4 when the group size is known at compile time (32 or
+// 128: the quad loops unroll and every accumulator index is a constant, so they stay in registers), 0 otherwise.
+template <int MR, int kBits, bool kZp, int kQuads>
 JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64_t m0, float* out) {
-  const int64_t quads = w.G / 4;
+  const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
   const bool f16 = w.spec.scale_f16;
-  const __m256i low4 = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i ones = _mm256_set1_epi16(1);
+  const size_t stride = w.block_bytes(), per_group = w.code_bytes_per_group();
+  const uint8_t* block = w.group_codes(p, 0);
+  const int8_t* xq = a.q.data() + m0 * a.Kp;
+  const int32_t* qsum = a.qsum.data() + m0 * a.groups;
   __m256 facc[MR][4];
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < 4; ++v) facc[r][v] = _mm256_setzero_ps();
-  for (int64_t g = 0; g < w.groups; ++g) {
-    const uint8_t* block = w.group_codes(p, g);
-    const int8_t* xq[MR];
-    for (int r = 0; r < MR; ++r) xq[r] = a.q.data() + (m0 + r) * a.Kp + g * w.G;
-    __m256i acc[MR][4];
+  for (int64_t g = 0; g < w.groups; ++g, block += stride, xq += w.G) {
+    __m256i acc[MR][4];  // exact int32 sums of the group
     for (int r = 0; r < MR; ++r)
       for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_setzero_si256();
-    for (int64_t q = 0; q < quads; ++q) {
-      __m256i wv[4];  // columns 8v .. 8v + 7 of the panel
-      if constexpr (kBits == 8) {
-        for (int v = 0; v < 4; ++v)
-          wv[v] = _mm256_xor_si256(
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + (q * 2 + v / 2) * 64 + (v % 2) * 32)), flip);
-      } else {
-        for (int c = 0; c < 2; ++c) {
-          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + q * 64 + c * 32));
-          wv[c] = _mm256_and_si256(b, low4);
-          wv[2 + c] = _mm256_and_si256(_mm256_srli_epi16(b, 4), low4);
+    if constexpr (kBits == 8) {
+#pragma GCC unroll 32
+      for (int64_t q = 0; q < quads; ++q) {
+        if constexpr (MR == 1) {
+          _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128 + 64), _MM_HINT_T0);
+        }
+        __m256i wv[4];
+        load_quad<8>(block, q, wv);
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; ++r) {
+          const __m256i xb = broadcast4(xq + r * a.Kp + 4 * q), ax = _mm256_abs_epi8(xb);
+#pragma GCC unroll 4
+          for (int v = 0; v < 4; ++v) {
+            acc[r][v] = _mm256_add_epi32(
+                acc[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv[v], xb)), ones));
+            keep_chain(acc[r][v]);
+          }
         }
       }
-      for (int r = 0; r < MR; ++r) {
-        int32_t x4;
-        std::memcpy(&x4, xq[r] + 4 * q, 4);
-        const __m256i xb = _mm256_set1_epi32(x4);
-        for (int v = 0; v < 4; ++v) {
-          __m256i pairs;
-          if constexpr (kBits == 8)
-            pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(wv[v]), _mm256_sign_epi8(xb, wv[v]));
-          else
-            pairs = _mm256_maddubs_epi16(wv[v], xb);
-          acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(pairs, ones));
+    } else {
+      for (int64_t q0 = 0; q0 < quads; q0 += kInt16Quads) {
+        const int64_t q1 = std::min<int64_t>(quads, q0 + kInt16Quads);
+        __m256i s16[MR][4];
+        for (int r = 0; r < MR; ++r)
+          for (int v = 0; v < 4; ++v) s16[r][v] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int64_t q = q0; q < q1; ++q) {
+          if constexpr (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch4 + q * 64), _MM_HINT_T0);
+          __m256i wv[4];
+          load_quad<4>(block, q, wv);
+#pragma GCC unroll 4
+          for (int r = 0; r < MR; ++r) {
+            const __m256i xb = broadcast4(xq + r * a.Kp + 4 * q);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; ++v) {
+              s16[r][v] = _mm256_add_epi16(s16[r][v], _mm256_maddubs_epi16(wv[v], xb));
+              keep_chain(s16[r][v]);
+            }
+          }
         }
+        for (int r = 0; r < MR; ++r)
+          for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(s16[r][v], ones));
       }
     }
-    const uint16_t* sc = w.group_scales(p, g);
+    const auto* sc = reinterpret_cast<const uint16_t*>(block + per_group);
     for (int v = 0; v < 4; ++v) {
       const __m256 s = load_scales(sc + 8 * v, f16);
       __m256i z = _mm256_setzero_si256();
       if constexpr (kZp)
-        z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.group_zeros(p, g) + 8 * v)));
+        z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + per_group + 64 + 8 * v)));
       for (int r = 0; r < MR; ++r) {
-        const int32_t qs = a.qsum[(m0 + r) * a.groups + g];
+        const int32_t qs = qsum[r * a.groups + g];
         __m256i d = acc[r][v];
         if constexpr (kZp)
           d = _mm256_sub_epi32(d, _mm256_mullo_epi32(z, _mm256_set1_epi32(qs)));
@@ -87,30 +152,112 @@ JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
   }
   for (int r = 0; r < MR; ++r) {
     const __m256 sx = _mm256_set1_ps(a.sx[m0 + r]);
-    for (int v = 0; v < 4; ++v) _mm256_storeu_ps(out + r * 32 + 8 * v, _mm256_mul_ps(facc[r][v], sx));
+    for (int v = 0; v < 4; ++v) _mm256_store_ps(out + r * 32 + 8 * v, _mm256_mul_ps(facc[r][v], sx));
   }
 }
 
-template <int kBits, bool kZp>
+// TileSink::store with AVX2 where no activation runs in between: (tile + bias) + residual per column, the same two
+// IEEE additions as the scalar store (a missing operand adds 0.0f there too), so the results are bit-identical;
+// masked for a partial last panel.
+JITGEN_AVX2 void store_tile(const TileSink& sink, const float* tile, int64_t m0, int mr, int64_t p) {
+  if (sink.epilogue && sink.epilogue->has_act) return sink.store(tile, m0, mr, p);
+  const int64_t n0 = p * 32, nc = std::min<int64_t>(32, sink.N - n0);
+  __m256i mask[4];
+  for (int v = 0; v < 4; ++v)
+    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(nc - 8 * v)),
+                                 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 b[4];
+  for (int v = 0; v < 4; ++v) b[v] = sink.bias ? _mm256_maskload_ps(sink.bias + n0 + 8 * v, mask[v]) : _mm256_setzero_ps();
+  const float* res = sink.epilogue ? sink.epilogue->residual : nullptr;  // may alias y: read before the store
+  for (int r = 0; r < mr; ++r) {
+    const int64_t row = (m0 + r) * sink.N + n0;
+    for (int v = 0; v < 4; ++v) {
+      __m256 t = _mm256_add_ps(_mm256_load_ps(tile + r * 32 + 8 * v), b[v]);
+      t = _mm256_add_ps(t, res ? _mm256_maskload_ps(res + row + 8 * v, mask[v]) : _mm256_setzero_ps());
+      _mm256_maskstore_ps(sink.y + row + 8 * v, mask[v], t);
+    }
+  }
+}
+
+template <int kBits, bool kZp, int kQuads>
 void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   alignas(32) float buf[kRows * 32];
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t m0 = 0; m0 < a.M; m0 += kRows) {
       const int mr = static_cast<int>(std::min<int64_t>(kRows, a.M - m0));
       if (mr == 2)
-        tile<2, kBits, kZp>(a, w, p, m0, buf);
+        tile<2, kBits, kZp, kQuads>(a, w, p, m0, buf);
       else
-        tile<1, kBits, kZp>(a, w, p, m0, buf);
-      sink.store(buf, m0, mr, p);
+        tile<1, kBits, kZp, kQuads>(a, w, p, m0, buf);
+      store_tile(sink, buf, m0, mr, p);
     }
+}
+
+template <int kBits, bool kZp>
+void run_group(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
+  if (w.G == 32) return run<kBits, kZp, 8>(a, w, sink, p0, p1);
+  if (w.G == 128) return run<kBits, kZp, 32>(a, w, sink, p0, p1);
+  run<kBits, kZp, 0>(a, w, sink, p0, p1);
 }
 
 }  // namespace
 
+// 8 activations at a time: the same max, scale, product and round-to-nearest-even (cvtps2dq in the default MXCSR
+// mode, as std::nearbyint) as the scalar quantize_activations, so q, qsum and sx are bit-equal to it; the last
+// K % 8 go through the scalar instructions of the same operations. Needs G % 8 == 0 or one group.
+JITGEN_AVX2 void quantize_row_avx2(const float* x, int64_t K, int64_t G, int8_t* q, int32_t* qsum, float* sx) {
+  const int64_t K8 = K / 8 * 8;
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 amax = _mm256_setzero_ps(), poison = _mm256_setzero_ps();  // poison: NaN if any x is NaN or Inf
+  for (int64_t k = 0; k < K8; k += 8) {
+    const __m256 v = _mm256_loadu_ps(x + k);
+    amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v));
+    poison = _mm256_add_ps(poison, _mm256_mul_ps(v, _mm256_setzero_ps()));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, amax);
+  float m = 0.0f, pz = 0.0f;
+  for (float l : lanes) m = std::max(m, l);
+  _mm256_store_ps(lanes, poison);
+  for (float l : lanes) pz += l;
+  for (int64_t k = K8; k < K; ++k) {
+    m = std::max(m, std::fabs(x[k]));
+    pz += x[k] * 0.0f;
+  }
+  if (std::isnan(pz)) {
+    *sx = std::nanf("");
+    return;
+  }
+  *sx = m / 127.0f;
+  if (*sx == 0.0f) return;
+  const float inv = 1.0f / *sx;
+  const __m256 vinv = _mm256_set1_ps(inv);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  __m256i gsum = _mm256_setzero_si256();  // this group's q so far, per lane
+  for (int64_t k = 0; k < K8; k += 8) {
+    __m256i i = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv));
+    i = _mm256_max_epi32(lo, _mm256_min_epi32(hi, i));
+    gsum = _mm256_add_epi32(gsum, i);
+    const __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + k), _mm_packs_epi16(h, h));
+    if ((k + 8) % G == 0 || k + 8 >= K8) {  // the group (or the vector part of the row) ends here
+      const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(gsum), _mm256_extracti128_si256(gsum, 1));
+      const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+      qsum[k / G] += _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
+      gsum = _mm256_setzero_si256();
+    }
+  }
+  for (int64_t k = K8; k < K; ++k) {
+    const int32_t i = std::clamp(_mm_cvtss_si32(_mm_set_ss(x[k] * inv)), -127, 127);
+    q[k] = static_cast<int8_t>(i);
+    qsum[k / G] += i;
+  }
+}
+
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
-  if (w.spec.bits == 8) return run<8, false>(a, w, sink, p0, p1);
-  if (w.has_zeros()) return run<4, true>(a, w, sink, p0, p1);
-  run<4, false>(a, w, sink, p0, p1);
+  if (w.spec.bits == 8) return run_group<8, false>(a, w, sink, p0, p1);
+  if (w.has_zeros()) return run_group<4, true>(a, w, sink, p0, p1);
+  run_group<4, false>(a, w, sink, p0, p1);
 }
 
 }  // namespace jitgen::cpu::quant

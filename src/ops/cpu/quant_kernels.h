@@ -27,6 +27,8 @@ void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, 
 // One row of quantize_activations with AVX-512 (bit-equal to the scalar code: the same max, scale, product and
 // round-to-nearest-even). q: Kp bytes, zeroed; qsum: groups ints, zeroed. Needs G % 16 == 0 or one group.
 void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_t* q, int32_t* qsum, float* sx);
+// The same with AVX2 (bit-equal too). Needs G % 8 == 0 or one group.
+void quantize_row_avx2(const float* x, int64_t K, int64_t G, int8_t* q, int32_t* qsum, float* sx);
 
 // The zero point z of (panel p, group g, column j): per column with zero points, else the format's constant.
 inline int32_t zero_of(const QuantLinear& w, int64_t p, int64_t g, int j) {
