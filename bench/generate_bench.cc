@@ -22,6 +22,7 @@
 #include "models/model_impl.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
+#include "ops/quant.h"
 #include "runtime/roofline.h"
 #include "runtime/thread_pool.h"
 
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
   out["system"] = std::string("jitgen-") + mode + "-" + jitgen::cpu::weight_format_for_load().name();
   out["threads"] = jitgen::runtime::num_threads();
   out["simd"] = jitgen::cpu::simd_name();
+  out["quant_path"] = jitgen::cpu::quant_path_name(jitgen::cpu::quant_path());  // the int8 / int4 kernels' path
   if (roofline) {
     const auto bw = jitgen::runtime::measure_bandwidth();
     out["triad_gbps"] = bw.triad_gbps;

@@ -91,7 +91,8 @@ def main():
                                      for t in range(a.prompt_len)) + "\n")
             prompts[(pr, B)] = path
     info = run([bench, "--roofline"], {})
-    result = {"runs": [], "probes": [], "load_avg_start": os.getloadavg(), "simd": info.get("simd")}
+    result = {"runs": [], "probes": [], "load_avg_start": os.getloadavg(), "simd": info.get("simd"),
+              "quant_path": info.get("quant_path")}
     k = 0
     for rnd in range(a.rounds):
         for pr in presets:
@@ -148,7 +149,8 @@ def report(result, a, presets, points):
     lines = [
         "# Decode speed: jitgen int8 / int4 vs llama.cpp Q8_0 / Q4_0 (same bits, same weights)", "",
         f"Machine: {cpu}, {os.cpu_count()} cores, AVX-512 {'avx512f' in flags}, VNNI {'avx512_vnni' in flags}; "
-        f"jitgen SIMD {result['simd']} (quantized kernels: vnni path), llama.cpp built natively (GGML_NATIVE=ON, "
+        f"jitgen SIMD {result['simd']} (quantized kernels: {result.get('quant_path') or 'vnni'} path), llama.cpp built "
+        "natively (GGML_NATIVE=ON, "
         f"bench/install_peers.sh). Shared machine: other jobs ran at the same time (load average at start "
         f"{', '.join(f'{x:.1f}' for x in result['load_avg_start'])}; during the runs: below); ratios come from the "
         "same interleaved rounds.",
@@ -215,7 +217,8 @@ def report(result, a, presets, points):
         for th, by_point in sorted(probes.items()):
             v = sorted(by_point.values())
             lines += ["", f"Read probe (`generate_bench --roofline`, {th} thread{'s' if th > 1 else ''}, {clock}: best of 5 "
-                          "x {1, 2, 4, 8} concurrent AVX-512 streams over 256 MiB on huge pages, run before each point "
+                          f"x {{1, 2, 4, 8}} concurrent {'AVX-512' if 'avx512f' in flags else 'AVX2'} streams over "
+                          "256 MiB on huge pages, run before each point "
                           f"of each round): {len(v)} probes, min {v[0]:.1f}, median {statistics.median(v):.1f}, "
                           f"max {v[-1]:.1f} GB/s."]
     details = result.get("probe_details", [])

@@ -26,14 +26,26 @@ import numpy as np
 
 
 def load_tensors(model_dir):
-    """name -> float32 numpy array, from every *.safetensors of the folder (bf16 read through torch)."""
-    from safetensors import safe_open
+    """name -> float32 numpy array, from every *.safetensors of the folder. Read straight from the file (8-byte
+    header length, JSON header, raw little-endian data) with numpy, bf16 widened by hand: no torch needed (the
+    AVX2 peers venv has none)."""
+    dtypes = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F64": np.float64}
     out = {}
     for fn in sorted(os.listdir(model_dir)):
         if fn.endswith(".safetensors"):
-            with safe_open(os.path.join(model_dir, fn), "pt") as f:
-                for k in f.keys():
-                    out[k] = f.get_tensor(k).float().numpy()
+            with open(os.path.join(model_dir, fn), "rb") as f:
+                n = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(n))
+                data = np.memmap(f, dtype=np.uint8, mode="r", offset=8 + n)
+            for k, v in header.items():
+                if k == "__metadata__":
+                    continue
+                if v["dtype"] not in dtypes:
+                    raise SystemExit(f"{fn}: {k}: dtype {v['dtype']} not read here")
+                a, b = v["data_offsets"]
+                t = np.frombuffer(data[a:b], dtype=dtypes[v["dtype"]]).reshape(v["shape"])
+                out[k] = ((t.astype(np.uint32) << 16).view(np.float32) if v["dtype"] == "BF16"
+                          else t.astype(np.float32))
     if not out:
         raise SystemExit(f"{model_dir}: no *.safetensors file")
     return out
