@@ -240,6 +240,37 @@ TEST_P(OpsTest, AttentionRowsAreIndependentOfTheirNeighbours) {
   }
 }
 
+// A row's keys behind p masked left pads (a compiled prefill padded to its length bucket, or a row of a left-padded
+// batch) give exactly what the same keys give with no pads in front: the softmax sums must not depend on where the
+// first live key falls in a vector block. Eager (no pads) and compiled (bucket pads) steps rely on it.
+TEST_P(OpsTest, AttentionIsIndependentOfLeftPadCount) {
+  SimdScope scope(GetParam());
+  const int64_t H = 3, D = 20, C = H * D, keys = 13;
+  for (int64_t T : {1, 5}) {
+    std::vector<float> base;
+    for (int64_t pads = 0; pads <= 9; ++pads) {
+      const int64_t S = pads + keys + 2;
+      const cpu::AttentionShape s{1, T, S, H, D};
+      const auto qkv = randn(T * 3 * C, 40);
+      const auto hist = randn(H * keys * D, 41), vhist = randn(H * keys * D, 42);
+      std::vector<float> k(H * S * D, 7.0f), v(H * S * D, -3.0f);  // pad slots hold junk: masked, never weighed
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j < keys - T; ++j)
+          for (int64_t e = 0; e < D; ++e) {
+            k[(h * S + pads + j) * D + e] = hist[(h * keys + j) * D + e];
+            v[(h * S + pads + j) * D + e] = vhist[(h * keys + j) * D + e];
+          }
+      std::vector<int32_t> mask(S, 1);
+      for (int64_t j = 0; j < pads; ++j) mask[j] = 0;
+      const int32_t pos = static_cast<int32_t>(pads + keys - T);
+      std::vector<float> out(T * C);
+      cpu::attention(qkv.data(), k.data(), v.data(), &pos, mask.data(), s, 0.3f, out.data());
+      if (pads == 0) base = out;
+      for (int64_t i = 0; i < T * C; ++i) ASSERT_EQ(out[i], base[i]) << "T=" << T << " pads=" << pads << " i=" << i;
+    }
+  }
+}
+
 // GQA / MQA / sliding window, head sizes off the vector width, and a cache longer than the kernels' stack buffer
 // (4096 slots): every target's attention against the scalar reference, and the cache rows written as the reference
 // writes them.
