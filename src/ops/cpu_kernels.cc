@@ -36,8 +36,7 @@ bool initial_simd() {
 
 // On avx512 and avx2 prepared weights go through the panels at every M: they beat single-threaded OpenBLAS column
 // slices for prefill too (avx512, 128-token prompts: +24% at batch 32, +80% at batch 1, generate_bench; avx2:
-// kernels_bench c_fc M=32 panels ~2x BLAS). NEON too, for exactness (simd.cc refresh; its speed against OpenBLAS is
-// unmeasured: no ARM machine). Narrower targets' panels take decode-sized M; past it, BLAS.
+// kernels_bench c_fc M=32 panels ~2x BLAS). Narrower targets' panels take decode-sized M; past it, BLAS.
 constexpr int64_t kPortablePanelMaxM = 64;
 
 int64_t initial_panel_max_m() {
@@ -160,7 +159,7 @@ void linear_any(const float* x, const float* w, bool transposed, const float* bi
   if (pw && pw->quant) return quant_linear(x, M, *pw->quant, bias, e, out);  // ops/quant.h, every M
   // bf16 storage always takes the panels, so prefill and decode see the same weights.
   const int64_t max_m =
-      simd::target_takes_panels_at_every_m() ? panel_max_m() : std::min(panel_max_m(), kPortablePanelMaxM);
+      simd::target_is_avx2_or_better() ? panel_max_m() : std::min(panel_max_m(), kPortablePanelMaxM);
   if (pw && (M <= max_m || pw->storage == WeightStorage::kBF16)) {
     PanelEpilogue pe{bias, e.has_act, e.act, e.residual};
     run_panels(x, M, *pw, pe, out);

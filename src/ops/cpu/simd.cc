@@ -531,10 +531,7 @@ std::atomic<bool> g_avx512{false}, g_wide{false};
 void refresh() {
   const int64_t t = HWY_DYNAMIC_DISPATCH(CurrentTarget)();
   g_avx512.store(t == HWY_AVX3 || t == HWY_AVX3_DL, std::memory_order_relaxed);
-  // NEON too: FMA and 32 registers, and its panels keep eager = compiled there. OpenBLAS's sgemm does not: a row's
-  // result depends on M, which a compiled prefill changes by padding to its bucket (x86 with JITGEN_PANEL_MAX_M=0
-  // and NEON before this both measured |eager - compiled| = 1.049e-5 in compiler_test).
-  g_wide.store(t == HWY_AVX3 || t == HWY_AVX3_DL || t == HWY_AVX2 || t == HWY_NEON, std::memory_order_relaxed);
+  g_wide.store(t == HWY_AVX3 || t == HWY_AVX3_DL || t == HWY_AVX2, std::memory_order_relaxed);
 }
 
 const bool g_init = (refresh(), true);
@@ -580,7 +577,7 @@ const char* target_name() {
 }
 
 bool target_is_avx512() { return g_avx512.load(std::memory_order_relaxed); }
-bool target_takes_panels_at_every_m() { return g_wide.load(std::memory_order_relaxed); }
+bool target_is_avx2_or_better() { return g_wide.load(std::memory_order_relaxed); }
 
 void gemm_panels(const float* x, const uint32_t* x_pairs, int64_t M, const PackedLinear& w, const PanelEpilogue& e,
                  float* y) {

@@ -30,8 +30,7 @@ bool select_target(const std::string& name);
 // The target kernels dispatch to now.
 const char* target_name();
 bool target_is_avx512();
-// AVX-512, AVX2 or NEON: prepared weights take the panels at every M (cpu_kernels.cc linear_any).
-bool target_takes_panels_at_every_m();
+bool target_is_avx2_or_better();
 
 // y[M, N] = epilogue(x[M, K] @ W) over all of w's panels (fp32 or bf16, prepared_weights.h). bf16 panels read
 // the activations as `x_pairs` (bf16_pairs of x); fp32 panels read x.
