@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
@@ -32,18 +31,11 @@ HWY_INLINE VF ExpClamped(DF d, VF x) { return hn::Exp(d, hn::Min(x, hn::Set(d, 8
 
 // kLanes bf16 values widened to fp32: a bf16 is the top half of an fp32, so a zero extension and a shift (no
 // conversion instruction; AVX2 and NEON have none for bf16). The scalar bf16_to_f32 per value was an out-of-line call:
-// 3.7-4.3% of a bf16 prefill on avx2 (perf, bench/results/avx2-proxy-zen4). Scalar form for tails.
+// 3.7-4.3% of a bf16 prefill on avx2 (perf, bench/results/avx2-proxy-zen4). Tails (under kLanes values) take it.
 HWY_INLINE VF WidenBf16(DF d, const uint16_t* p) {
   const DU du;
   const hn::Rebind<uint16_t, DF> d16;
   return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, p))));
-}
-
-HWY_INLINE float WidenBf16(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 }  // namespace jitgen::cpu::simd::HWY_NAMESPACE

@@ -244,7 +244,7 @@ void WidenInterleaved(const uint16_t* half, int64_t ld, int64_t n, int64_t mr, f
       }
   }
   for (; k < n; ++k)
-    for (int64_t m = 0; m < mr; ++m) out[k * mr + m] = WidenBf16(half[m * ld + k]);
+    for (int64_t m = 0; m < mr; ++m) out[k * mr + m] = bf16_to_f32(half[m * ld + k]);
 }
 
 // The rows of x (M rows of ld / 2 bf16 pairs, Bf16Pairs) widened to fp32 and packed per row tile: tile rows
