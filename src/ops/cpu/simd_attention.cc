@@ -190,7 +190,14 @@ void AttentionRange(const float* q_in, const float* k_in, const float* v_in, int
     const int32_t* mask = key_mask + b * S;
     for (int64_t t = 0; t < T; ++t) {
       const int64_t n = cache_pos[b] + t + 1;  // causal: slots [j0, n), the same for every head of the group
-      const int64_t j0 = window > 0 ? std::max<int64_t>(0, n - window) : 0;
+      int64_t j0 = window > 0 ? std::max<int64_t>(0, n - window) : 0;
+      // Every pass below starts at the row's first live key, not at slot 0 (or the window's start): the exp-sum puts
+      // key j in lane (j - j0) mod kLanes, and left pads would rotate those lanes. SumOfLanes is not invariant under
+      // a rotation on every target (NEON's pairwise vaddv adds lanes (0 + 1) + (2 + 3); x86's butterfly happens to
+      // be), so the pad count leaked into the sum's rounding and a compiled prefill (padded to its bucket) differed
+      // from eager. From the first live key each key keeps its lane whatever precedes it; masked slots before it
+      // weigh nothing, so skipping them changes no other sum.
+      while (j0 < n && mask[j0] == 0) ++j0;
       for (int64_t h0 = kv * G; h0 < (kv + 1) * G; h0 += kMaxGroup) {
         const int64_t gn = std::min(kMaxGroup, (kv + 1) * G - h0);  // heads h0 .. h0 + gn - 1 in this pass
         const float* q[kMaxGroup];
