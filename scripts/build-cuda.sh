@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DJITGEN_CUDA=ON -DJITGEN_BUILD_BENCH=OFF >/dev/null
+source scripts/ccache-env.sh  # with it, the files build/ compiled already come from the cache
+cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DJITGEN_CUDA=ON -DJITGEN_BUILD_BENCH=OFF \
+  "${JITGEN_CMAKE_LAUNCHER[@]}" >/dev/null
 # The CLI (the tests run it to make models) and the CUDA test binary: enough to prove the backend links.
 cmake --build build-cuda --target jitgen cuda_test cuda_kernels_test device_test
 ctest --test-dir build-cuda -R '^(Cuda|Device)' --output-on-failure

@@ -31,11 +31,9 @@ if [ ! -f "$deps/pkgconfig/sentencepiece.pc" ]; then
 fi
 export PKG_CONFIG_PATH="$deps/pkgconfig"
 
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B "$build" -G Ninja --no-warn-unused-cli -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
-  "${launcher[@]}" >/dev/null
+source scripts/ccache-env.sh
+cmake -S . -B "$build" -G Ninja --no-warn-unused-cli -DCMAKE_BUILD_TYPE=Release "${JITGEN_CMAKE_LAUNCHER[@]}" \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake >/dev/null
 nice -n 10 cmake --build "$build"
 built=$(date +%s)
 

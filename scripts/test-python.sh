@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and installs the Python package from this repo (`pip install .`: scikit-build-core + pybind11, both from
 # PyPI) into the venv build-python/venv, installs numpy + pytest there, and runs python/tests. Idempotent: the venv
-# and the CMake build folder under build-python/ are reused, so a rerun rebuilds only what changed.
+# and the CMake build folder build-wheel-<tag>/ are reused, so a rerun rebuilds only what changed.
 #   scripts/test-python.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,10 @@ VENV=build-python/venv
 [ -x "$VENV/bin/python" ] || $PY -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check numpy pytest "scikit-build-core>=0.10" "pybind11>=2.11"
 # --no-build-isolation: reuse the venv's build tools and the persistent build folder (incremental rebuilds).
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation .
+# CMAKE_ARGS (read by scikit-build-core): ccache, which has the library's objects already after scripts/test.sh.
+source scripts/ccache-env.sh
+CMAKE_ARGS="${CMAKE_ARGS:-} ${JITGEN_CMAKE_LAUNCHER[*]}" \
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation .
 
 # Run from outside the source tree so `import jitgen` is the installed package, not python/jitgen.
 cd build-python

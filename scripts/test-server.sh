@@ -21,7 +21,8 @@ VENV=build-serve/venv
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check openai httpx pytest selenium jinja2 langchain-openai
 
 if [ ! -x build/jitgen ] && [ ! -x build/apps/jitgen/jitgen ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  source scripts/ccache-env.sh
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${JITGEN_CMAKE_LAUNCHER[@]}" >/dev/null
   cmake --build build --target jitgen
 fi
 

@@ -22,10 +22,11 @@ namespace jitgen {
 namespace {
 
 using ojson = nlohmann::ordered_json;
+using test::fixture_path;
 
 const ojson& goldens() {  // ordered: tools / arguments keep their key order, as tojson prints them
   static const ojson* g = [] {
-    std::ifstream f(std::string(JITGEN_FIXTURES_DIR) + "/chat_model/goldens.json");
+    std::ifstream f(fixture_path("chat_model/goldens.json"));
     std::stringstream ss;
     ss << f.rdbuf();
     return new ojson(ojson::parse(ss.str()));
@@ -33,7 +34,7 @@ const ojson& goldens() {  // ordered: tools / arguments keep their key order, as
   return *g;
 }
 
-std::string folder() { return std::string(JITGEN_FIXTURES_DIR) + "/chat_model/qwen2-chat"; }
+std::string folder() { return fixture_path("chat_model/qwen2-chat"); }
 
 // The context apply_chat_template gives the template: the tokenizer's special tokens, then the call's arguments.
 ojson context(const Tokenizer& tok, const ojson& c) {

@@ -8,12 +8,15 @@
 
 #include "chat/chat_template.h"
 #include "jitgen/error.h"
+#include "test_support.h"
 
 namespace jitgen::chat {
 namespace {
 
+using test::fixture_path;
+
 nlohmann::ordered_json load_goldens() {
-  std::ifstream f(std::string(JITGEN_FIXTURES_DIR) + "/chat_template_goldens.json");
+  std::ifstream f(fixture_path("chat_template_goldens.json"));
   std::stringstream ss;
   ss << f.rdbuf();
   return nlohmann::ordered_json::parse(ss.str());

@@ -12,17 +12,20 @@
 #include "jitgen/tokenizer.h"
 #include "models/model_impl.h"
 #include "serve/chat_request.h"
+#include "test_support.h"
 
 namespace jitgen::serve {
 namespace {
 
+using test::fixture_path;
+
 using ojson = nlohmann::ordered_json;
 
-const std::string kFolder = std::string(JITGEN_FIXTURES_DIR) + "/chat_model/qwen2-chat";
+const std::string kFolder = fixture_path("chat_model/qwen2-chat");
 
 const ojson& goldens() {  // ordered: the conversations keep their key order
   static const ojson* g = [] {
-    std::ifstream f(std::string(JITGEN_FIXTURES_DIR) + "/chat_model/goldens.json");
+    std::ifstream f(fixture_path("chat_model/goldens.json"));
     std::stringstream ss;
     ss << f.rdbuf();
     return new ojson(ojson::parse(ss.str()));

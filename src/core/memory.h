@@ -16,7 +16,9 @@
 #include <cstddef>
 #include <memory>
 
-#if defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+// JITGEN_SANITIZE_BUILD (CMake JITGEN_SANITIZE) as well as the compiler's flag: that build's tests are not instrumented
+// themselves, and must see the same layout as the library.
+#if defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && !defined(JITGEN_SANITIZE_BUILD)
 #define JITGEN_HUGE_MAPPINGS 1
 #else
 #define JITGEN_HUGE_MAPPINGS 0
