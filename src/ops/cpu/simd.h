@@ -1,9 +1,10 @@
 #pragma once
 // CPU kernels written once over Highway (hwy/highway.h) and compiled for every SIMD target Highway 1.0.3
-// attains on this architecture: x86-64 AVX3 (AVX-512 F/BW/DQ/VL), AVX2 (+FMA, F16C), SSE4, SSSE3 and EMU128
+// attains on this architecture: x86-64 AVX3 (AVX-512 F/BW/DQ/VL), AVX2 (+FMA, F16C), SSE4 and EMU128
 // (portable C++, the binary's generic baseline); ARM NEON and EMU128. Each entry point dispatches once per call
-// (HWY_DYNAMIC_DISPATCH) and then runs its per-target loop, threaded on the runtime pool. SVE targets are not
-// built (src/ops/CMakeLists.txt: the panels keep arrays of vectors, which sizeless SVE vectors cannot be). cpu_kernels.cc
+// (HWY_DYNAMIC_DISPATCH) and then runs its per-target loop, threaded on the runtime pool. SVE and SSSE3 targets
+// are not built (src/ops/CMakeLists.txt says why: the panels keep arrays of vectors, which sizeless SVE vectors
+// cannot be; SSSE3-only x86 CPUs predate SSE4.1 and run EMU128). cpu_kernels.cc
 // decides per call whether a kernel goes here or to the AVX-512 intrinsics (cpu/avx512.h: the panels, with bf16 dot
 // products on AVX512_BF16, and the activation); attention runs here on every target. Shapes use the legend of graph/builder.h; no allocation per call.
 // Files: simd.cc (panels, activations, norms), simd_attention.cc, simd_elementwise.cc (add, mul, rope),
