@@ -1,4 +1,5 @@
-# Sourced by the build scripts (test.sh, test-python.sh, test-server.sh, sanitize.sh, build-cuda.sh, test-arm.sh):
+# Sourced by the build scripts (demo.sh, test.sh, test-python.sh, test-server.sh, sanitize.sh, build-cuda.sh,
+# test-arm.sh):
 # compile through ccache when it is installed (scripts/install-deps.sh installs it), so that CI's several build
 # folders compile each file once and a rerun compiles only what changed. JITGEN_CCACHE=0 turns it off.
 # Sets JITGEN_CMAKE_LAUNCHER, CMake arguments for the configure step (empty without ccache).

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+source scripts/ccache-env.sh  # the same build/ as scripts/test.sh, through ccache when installed
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${JITGEN_CMAKE_LAUNCHER[@]}" >/dev/null
 cmake --build build --target jitgen >/dev/null
 if [ $# -eq 0 ]; then
   # Seeded sampling (jitgen's Philox stream: the same text on every run and machine) reads better than greedy,
