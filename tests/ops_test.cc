@@ -94,9 +94,11 @@ TEST_P(OpsTest, AddMatchesReference) {
 
 // (M, K, N): decode rows, odd sizes, a tail panel, M past the panel limit (BLAS), and K over several of the
 // panels' 128-k chunks with more rows than one tile (odd K, and M over the 96-row block: cpu/simd.cc ChunkedPanel).
+// Decode rows over 8 and 4 panels (the last partial): streams of unequal length in the M = 1 tile (cpu/simd.cc
+// StreamTile).
 const std::vector<std::tuple<int64_t, int64_t, int64_t>> kLinearShapes = {
-    {1, 768, 2304}, {1, 7, 5}, {3, 33, 65}, {8, 64, 96}, {13, 31, 47}, {32, 100, 70}, {70, 40, 33}, {200, 65, 130},
-    {9, 301, 70}, {16, 301, 40}, {100, 257, 40}};
+    {1, 768, 2304}, {1, 7, 5}, {1, 45, 229}, {1, 130, 100}, {3, 33, 65}, {8, 64, 96}, {13, 31, 47}, {32, 100, 70},
+    {70, 40, 33}, {200, 65, 130}, {9, 301, 70}, {16, 301, 40}, {100, 257, 40}};
 
 TEST_P(OpsTest, LinearUnpreparedMatchesReference) {
   SimdScope scope(GetParam());
@@ -155,6 +157,34 @@ TEST_P(OpsTest, LinearPreparedMatchesReference) {
       }
   }
   EXPECT_EQ(cpu::find_packed(nullptr, 1, 1), nullptr);
+}
+
+// A decode row's outputs do not depend on the thread count: each thread takes a range of panels, and the M = 1 tile
+// splits its range into streams (cpu/simd.cc StreamTile) whose lengths change with the range; every output must
+// still come out of the same arithmetic, so a server's replies do not change with JITGEN_NUM_THREADS.
+TEST_P(OpsTest, DecodeRowIsIndependentOfThreadCount) {
+  SimdScope scope(GetParam());
+  const int threads = runtime::num_threads();
+  for (auto storage : {cpu::WeightStorage::kF32, cpu::WeightStorage::kBF16})
+    for (int64_t N : {229, 32 * 13 + 7, 2304}) {
+      const int64_t K = 96;
+      const auto x = randn(K, 15), bias = randn(N, 16);
+      const Tensor wt = to_tensor(randn(K * N, 17, 0.1f), Shape{K, N});
+      cpu::PreparedWeights prepared(storage);
+      prepared.add(wt, false);
+      std::vector<float> first;
+      for (int t : {1, 2, 3, 5, 8}) {
+        runtime::set_num_threads(t);
+        std::vector<float> got(N);
+        cpu::linear(x.data(), wt.f32(), bias.data(), 1, K, N, got.data());
+        if (first.empty())
+          first = got;
+        else
+          EXPECT_EQ(0, std::memcmp(got.data(), first.data(), N * sizeof(float)))
+              << cpu::weight_storage_name(storage) << " N=" << N << " threads " << t;
+      }
+    }
+  runtime::set_num_threads(threads);
 }
 
 // The activation operand of bf16 panels: every value rounded exactly as the scalar f32_to_bf16 (ties to even,

@@ -201,6 +201,63 @@ HWY_INLINE void TileRows(int mr, const float* x, const uint32_t* xp, int64_t K, 
   Tile<MR, kBf16>(x, xp, K, panel, e, y, N, n0, ncols);
 }
 
+// Batch-1 decode (M = 1) streams every weight once from memory, and one sequential stream per core does not reach
+// the memory's rate: on Zen 3 (avx2) a core reads 13-17 GB/s from one stream and 17.5-20 from 2-4 far-apart
+// streams (generate_bench --roofline). So the M = 1 tile walks S panels from S equal parts of the thread's panel
+// range in one k loop: S streams at once, one accumulator set per panel (S x kVecs FMA chains, each output one
+// chain in k order). The lm_head GEMV read 12.3 GB/s as one stream, 16.0 as 2, 16.2-18.4 as 3 (kernels_bench).
+// S is what the register file holds beside the broadcast activations: 3 on AVX2 and NEON, 1 on SSE4 and EMU128
+// (whose panel rows take 8 registers), where Tile<1> with its two accumulator sets runs instead.
+constexpr int kStreams = std::max(1, std::min(3, (kRegs - 2) / kVecs));
+
+template <int S, bool kBf16>
+HWY_INLINE void StreamTile(const float* x, const uint32_t* xp, int64_t K, const void* const* panels,
+                           const PanelEpilogue& e, float* y, int64_t N, const int64_t* n0, const int64_t* ncols) {
+  const DF d;
+  const DU du;
+  VF acc[S][kVecs];
+  for (int s = 0; s < S; ++s)
+    for (int v = 0; v < kVecs; ++v) acc[s][v] = hn::Zero(d);
+  if constexpr (kBf16) {
+    for (int64_t q = 0; q < K; ++q) {
+      const VF xe = hn::BitCast(d, hn::Set(du, xp[q] << 16));
+      const VF xo = hn::BitCast(d, hn::Set(du, xp[q] & 0xFFFF0000u));
+      for (int s = 0; s < S; ++s) {
+        const uint32_t* row = static_cast<const uint32_t*>(panels[s]) + q * kPanel;
+        for (int v = 0; v < kVecs; ++v) {
+          VF even, odd;
+          WidenPairs(d, hn::Load(du, row + v * kLanes), even, odd);
+          acc[s][v] = hn::MulAdd(xo, odd, hn::MulAdd(xe, even, acc[s][v]));
+        }
+      }
+    }
+  } else {
+    for (int64_t k = 0; k < K; ++k) {
+      const VF xv = hn::Set(d, x[k]);
+      for (int s = 0; s < S; ++s) {
+        const float* row = static_cast<const float*>(panels[s]) + k * kPanel;
+        for (int v = 0; v < kVecs; ++v) acc[s][v] = hn::MulAdd(xv, hn::Load(d, row + v * kLanes), acc[s][v]);
+      }
+    }
+  }
+  for (int s = 0; s < S; ++s)
+    for (int v = 0; v < kVecs; ++v) {
+      const int64_t count = ncols[s] - v * static_cast<int64_t>(kLanes);
+      if (count > 0) StoreOut(d, acc[s][v], e, y, N, 0, n0[s] + v * kLanes, count);
+    }
+}
+
+// StreamTile<live> for a run-time live in [1, S]. A panel alone (a range's tail) keeps the same one chain per output
+// (fewer chains in flight, for a panel or two), so an output's bits do not depend on how the threads split the range.
+template <int S, bool kBf16>
+HWY_INLINE void StreamTiles(int live, const float* x, const uint32_t* xp, int64_t K, const void* const* panels,
+                            const PanelEpilogue& e, float* y, int64_t N, const int64_t* n0, const int64_t* ncols) {
+  if constexpr (S > 1) {
+    if (live < S) return StreamTiles<S - 1, kBf16>(live, x, xp, K, panels, e, y, N, n0, ncols);
+  }
+  StreamTile<S, kBf16>(x, xp, K, panels, e, y, N, n0, ncols);
+}
+
 // bf16 panels over several row tiles: a panel serves several row tiles, and widened per tile (Tile) the widening
 // would repeat M / kMaxRows times. So K goes in chunks of kChunk: the chunk of the panel is widened once into
 // kChunk x 32 fp32 (16 KiB) that stays in L1 while every row tile runs over it, and the first tile prefetches the
@@ -342,10 +399,31 @@ template <bool kBf16>
 void PanelRange(const float* x, const uint32_t* xp, const float* xt, int64_t M, const PackedLinear& w, const PanelEpilogue& e, float* y,
                 int64_t p0, int64_t p1) {
   const int64_t N = w.N, K = kBf16 ? w.k_stored() / 2 : w.K;  // bf16: k pairs
+  const auto panel_at = [&](int64_t p) {
+    return kBf16 ? static_cast<const void*>(w.bf16() + p * K * 2 * kPanel)
+                 : static_cast<const void*>(w.f32() + p * K * kPanel);
+  };
+  if (kStreams > 1 && M == 1) {
+    const int64_t stride = (p1 - p0 + kStreams - 1) / kStreams;  // panels per stream; the last stream may have fewer
+    for (int64_t i = 0; i < stride; ++i) {
+      const void* panels[kStreams] = {};
+      int64_t n0[kStreams] = {}, ncols[kStreams] = {};
+      int live = 0;
+      for (int s = 0; s < kStreams; ++s) {
+        const int64_t p = p0 + s * stride + i;
+        if (p >= p1) break;
+        panels[live] = panel_at(p);
+        n0[live] = p * kPanel;
+        ncols[live] = std::min<int64_t>(kPanel, N - n0[live]);
+        ++live;
+      }
+      StreamTiles<kStreams, kBf16>(live, x, xp, K, panels, e, y, N, n0, ncols);
+    }
+    return;
+  }
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t n0 = p * kPanel, ncols = std::min<int64_t>(kPanel, N - n0);
-    const void* panel = kBf16 ? static_cast<const void*>(w.bf16() + p * K * 2 * kPanel)
-                              : static_cast<const void*>(w.f32() + p * K * kPanel);
+    const void* panel = panel_at(p);
     if constexpr (kBf16) {
       if (xt) {
         ChunkedPanel(xt, M, 2 * K, static_cast<const uint32_t*>(panel), e, y, N, n0, ncols);
