@@ -109,10 +109,6 @@ HWY_INLINE void WidenPairs(DF d, hn::Vec<DU> w, VF& even, VF& odd) {
   odd = hn::BitCast(d, hn::And(w, hn::Set(du, 0xFFFF0000u)));
 }
 
-// One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: one row as xp, its k pairs
-// (Kq words); several rows as x, rows of 2 Kq floats (the activations rounded to bf16, widened: WidenRows); each
-// panel vector widened (WidenPairs) as it is used. Small tiles keep two accumulator sets (even / odd k) so that enough
-// FMA chains are in flight.
 // Prefetches `lines` 64-byte lines from `at` on, spread evenly over a loop of `iters` iterations (step() once per
 // iteration, Bresenham style: no division in the loop); lines = 0 prefetches nothing. PanelRange gives each row tile
 // a share of the next panel.
@@ -129,6 +125,10 @@ struct SpreadPrefetch {
   }
 };
 
+// One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: one row as xp, its k pairs
+// (Kq words); several rows as x, rows of 2 Kq floats (the activations rounded to bf16, widened: WidenRows); each
+// panel vector widened (WidenPairs) as it is used. Small tiles keep two accumulator sets (even / odd k) so that enough
+// FMA chains are in flight.
 template <int MR, bool kBf16>
 HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* panel_data, const PanelEpilogue& e,
                      float* y, int64_t N, int64_t n0, int64_t ncols, SpreadPrefetch pf = {}) {
@@ -456,8 +456,8 @@ void PanelRange(const float* x, const uint32_t* xp, const float* xt, int64_t M, 
     // they prefetch the next panel of the range, each tile an equal share spread over its k loop. Without this the
     // memory stream stopped for the tiles after the first and its time added to theirs instead of overlapping:
     // f32 M = 8 over 40 c_fc weights streamed from memory took 0.85-1.0 ms with it and 1.26-1.38 without (Zen 3, avx2,
-    // 1 thread; bench/results/panel-prefetch). The first tile only (leaving the stream to the hardware while the
-    // others prefetch) was slower at M = 8.
+    // 1 thread; bench/results/decode-streams). The first tile only (leaving the stream to the hardware while the
+    // others prefetch) was slower at M = 8. Tile passes `pf` every k (SpreadPrefetch).
     const int64_t tiles = (M + kRows - 1) / kRows;
     const int64_t lines = K * kPanel * 4 / 64;  // a panel: K rows of 128 bytes (fp32 k, or bf16 k pairs)
     const char* next = p + 1 < p1 ? static_cast<const char*>(panel_at(p + 1)) : nullptr;
