@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "ops/prepared_weights.h"
 #include "ops/quant.h"
 #include "ops/reference.h"
+#include "runtime/thread_pool.h"
 #include "test_support.h"
 #include "quant_specs.h"
 
@@ -95,6 +97,33 @@ TEST(Quant, GPT2SizedShapesMatchTheOracle) {  // many panels and long K (per-cha
         expect_close(got, want, spec.name() + " " + cpu::quant_path_name(path) + " K=" + std::to_string(K));
       }
     }
+}
+
+// A decode row's outputs do not depend on the thread count: each thread takes a range of panels, and a one-row tile
+// reads 2 panels of its range at once (cpu/quant_avx2.cc tile_streams) with each panel's arithmetic the single
+// panel's, so a server's replies do not change with JITGEN_NUM_THREADS.
+TEST(Quant, DecodeRowIsIndependentOfThreadCount) {
+  const int threads = runtime::num_threads();
+  for (const QuantSpec& spec : {QuantSpec{8, 32, false, false}, QuantSpec{4, 128, true, true}}) {
+    const int64_t K = 256, N = 32 * 9 + 5;
+    const std::vector<float> w = randn(static_cast<size_t>(K * N), 51, 0.05f), x = randn(static_cast<size_t>(K), 52);
+    const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
+    for (QuantPath path : runnable_paths()) {
+      PathScope scope(path);
+      std::vector<float> first;
+      for (int t : {1, 2, 3, 5}) {
+        runtime::set_num_threads(t);
+        std::vector<float> got(static_cast<size_t>(N));
+        cpu::quant_linear(x.data(), 1, packed, nullptr, {}, got.data());
+        if (first.empty())
+          first = got;
+        else
+          EXPECT_EQ(0, std::memcmp(got.data(), first.data(), N * sizeof(float)))
+              << spec.name() << " " << cpu::quant_path_name(path) << " threads " << t;
+      }
+    }
+  }
+  runtime::set_num_threads(threads);
 }
 
 TEST(Quant, OracleIsCloseToTheFp32Product) {

@@ -35,6 +35,11 @@ constexpr int kInt16Quads = 8;    // int4 quads whose int16 pairs add up exactly
 // 1 KiB, int4 at 2 KiB, about the same time ahead). Blocks lie back to back (ops/quant.h), so the address ahead is
 // the stream's next bytes, or past its end (a prefetch never faults).
 constexpr int64_t kPrefetch8 = 1024, kPrefetch4 = 2048;
+// Panels a one-row tile reads at once (tile_streams): one stream per core does not reach the memory's rate (see
+// cpu/simd.cc StreamTile). quant_bench 1 1 smollm2-135m, S = 1 / 2 alternating, 5 rounds (load ~5): int8 12.7-14.1
+// ms against 14.1-14.4 at S = 1, faster in every round; int4 4.5-6.9 against 5.8-7.5, faster in 4 of 5. S = 3 and 4
+// showed no order beyond the noise in an earlier try.
+constexpr int kStreams = 2;
 
 JITGEN_AVX2 inline __m256 load_scales(const uint16_t* s, bool f16) {
   const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
@@ -70,14 +75,92 @@ JITGEN_AVX2 inline void load_quad(const uint8_t* block, int64_t q, __m256i wv[4]
   }
 }
 
-// One MR x 32 tile over every group of panel p. kQuads = G / 4 when the group size is known at compile time (32 or
-// 128: the quad loops unroll and every accumulator index is a constant, so they stay in registers), 0 otherwise.
+// The exact int32 sums of one group (block: its codes) for MR rows of activations (xq: the group's first byte of row
+// 0, rows Kp apart): acc[r][v] for columns 8v .. 8v + 7. kQuads = G / 4 when the group size is known at compile time
+// (32 or 128: the quad loops unroll and every accumulator index is a constant, so they stay in registers), 0
+// otherwise.
+template <int MR, int kBits, int kQuads>
+JITGEN_AVX2 inline void group_sums(const uint8_t* block, const int8_t* xq, int64_t Kp, int64_t quads,
+                                   __m256i acc[MR][4]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_setzero_si256();
+  if constexpr (kBits == 8) {
+#pragma GCC unroll 32
+    for (int64_t q = 0; q < quads; ++q) {
+      if constexpr (MR == 1) {
+        _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128 + 64), _MM_HINT_T0);
+      }
+      __m256i wv[4];
+      load_quad<8>(block, q, wv);
+#pragma GCC unroll 4
+      for (int r = 0; r < MR; ++r) {
+        const __m256i xb = broadcast4(xq + r * Kp + 4 * q), ax = _mm256_abs_epi8(xb);
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) {
+          acc[r][v] = _mm256_add_epi32(
+              acc[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv[v], xb)), ones));
+          keep_chain(acc[r][v]);
+        }
+      }
+    }
+  } else {
+    for (int64_t q0 = 0; q0 < quads; q0 += kInt16Quads) {
+      const int64_t q1 = std::min<int64_t>(quads, q0 + kInt16Quads);
+      __m256i s16[MR][4];
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < 4; ++v) s16[r][v] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int64_t q = q0; q < q1; ++q) {
+        if constexpr (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch4 + q * 64), _MM_HINT_T0);
+        __m256i wv[4];
+        load_quad<4>(block, q, wv);
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; ++r) {
+          const __m256i xb = broadcast4(xq + r * Kp + 4 * q);
+#pragma GCC unroll 4
+          for (int v = 0; v < 4; ++v) {
+            s16[r][v] = _mm256_add_epi16(s16[r][v], _mm256_maddubs_epi16(wv[v], xb));
+            keep_chain(s16[r][v]);
+          }
+        }
+      }
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(s16[r][v], ones));
+    }
+  }
+}
+
+// facc[r][v] += scale * (acc[r][v] - zero * qsum) for group g of a block (block: its codes; qsum: row 0's group sums
+// of the activations, rows `groups` apart).
+template <int MR, int kBits, bool kZp>
+JITGEN_AVX2 inline void group_scale(const QuantLinear& w, const uint8_t* block, const int32_t* qsum, int64_t groups,
+                                    int64_t g, const __m256i acc[MR][4], __m256 facc[MR][4]) {
+  const size_t per_group = w.code_bytes_per_group();
+  const auto* sc = reinterpret_cast<const uint16_t*>(block + per_group);
+  for (int v = 0; v < 4; ++v) {
+    const __m256 s = load_scales(sc + 8 * v, w.spec.scale_f16);
+    __m256i z = _mm256_setzero_si256();
+    if constexpr (kZp)
+      z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + per_group + 64 + 8 * v)));
+    for (int r = 0; r < MR; ++r) {
+      const int32_t qs = qsum[r * groups + g];
+      __m256i d = acc[r][v];
+      if constexpr (kZp)
+        d = _mm256_sub_epi32(d, _mm256_mullo_epi32(z, _mm256_set1_epi32(qs)));
+      else if constexpr (kBits == 4)
+        d = _mm256_sub_epi32(d, _mm256_set1_epi32(8 * qs));
+      facc[r][v] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(d), facc[r][v]);
+    }
+  }
+}
+
+// One MR x 32 tile over every group of panel p, into out [MR][32].
 template <int MR, int kBits, bool kZp, int kQuads>
 JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64_t m0, float* out) {
   const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
-  const bool f16 = w.spec.scale_f16;
-  const __m256i ones = _mm256_set1_epi16(1);
-  const size_t stride = w.block_bytes(), per_group = w.code_bytes_per_group();
+  const size_t stride = w.block_bytes();
   const uint8_t* block = w.group_codes(p, 0);
   const int8_t* xq = a.q.data() + m0 * a.Kp;
   const int32_t* qsum = a.qsum.data() + m0 * a.groups;
@@ -85,75 +168,37 @@ JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < 4; ++v) facc[r][v] = _mm256_setzero_ps();
   for (int64_t g = 0; g < w.groups; ++g, block += stride, xq += w.G) {
-    __m256i acc[MR][4];  // exact int32 sums of the group
-    for (int r = 0; r < MR; ++r)
-      for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_setzero_si256();
-    if constexpr (kBits == 8) {
-#pragma GCC unroll 32
-      for (int64_t q = 0; q < quads; ++q) {
-        if constexpr (MR == 1) {
-          _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128 + 64), _MM_HINT_T0);
-        }
-        __m256i wv[4];
-        load_quad<8>(block, q, wv);
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; ++r) {
-          const __m256i xb = broadcast4(xq + r * a.Kp + 4 * q), ax = _mm256_abs_epi8(xb);
-#pragma GCC unroll 4
-          for (int v = 0; v < 4; ++v) {
-            acc[r][v] = _mm256_add_epi32(
-                acc[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv[v], xb)), ones));
-            keep_chain(acc[r][v]);
-          }
-        }
-      }
-    } else {
-      for (int64_t q0 = 0; q0 < quads; q0 += kInt16Quads) {
-        const int64_t q1 = std::min<int64_t>(quads, q0 + kInt16Quads);
-        __m256i s16[MR][4];
-        for (int r = 0; r < MR; ++r)
-          for (int v = 0; v < 4; ++v) s16[r][v] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int64_t q = q0; q < q1; ++q) {
-          if constexpr (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch4 + q * 64), _MM_HINT_T0);
-          __m256i wv[4];
-          load_quad<4>(block, q, wv);
-#pragma GCC unroll 4
-          for (int r = 0; r < MR; ++r) {
-            const __m256i xb = broadcast4(xq + r * a.Kp + 4 * q);
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; ++v) {
-              s16[r][v] = _mm256_add_epi16(s16[r][v], _mm256_maddubs_epi16(wv[v], xb));
-              keep_chain(s16[r][v]);
-            }
-          }
-        }
-        for (int r = 0; r < MR; ++r)
-          for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(s16[r][v], ones));
-      }
-    }
-    const auto* sc = reinterpret_cast<const uint16_t*>(block + per_group);
-    for (int v = 0; v < 4; ++v) {
-      const __m256 s = load_scales(sc + 8 * v, f16);
-      __m256i z = _mm256_setzero_si256();
-      if constexpr (kZp)
-        z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + per_group + 64 + 8 * v)));
-      for (int r = 0; r < MR; ++r) {
-        const int32_t qs = qsum[r * a.groups + g];
-        __m256i d = acc[r][v];
-        if constexpr (kZp)
-          d = _mm256_sub_epi32(d, _mm256_mullo_epi32(z, _mm256_set1_epi32(qs)));
-        else if constexpr (kBits == 4)
-          d = _mm256_sub_epi32(d, _mm256_set1_epi32(8 * qs));
-        facc[r][v] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(d), facc[r][v]);
-      }
-    }
+    __m256i acc[MR][4];
+    group_sums<MR, kBits, kQuads>(block, xq, a.Kp, quads, acc);
+    group_scale<MR, kBits, kZp>(w, block, qsum, a.groups, g, acc, facc);
   }
   for (int r = 0; r < MR; ++r) {
     const __m256 sx = _mm256_set1_ps(a.sx[m0 + r]);
     for (int v = 0; v < 4; ++v) _mm256_store_ps(out + r * 32 + 8 * v, _mm256_mul_ps(facc[r][v], sx));
   }
+}
+
+// Batch 1 (decode): S panels of one row, group by group in turn, so S streams of codes are read at once (one
+// stream per core does not reach the memory's rate: cpu/simd.cc StreamTile). Each panel's arithmetic is tile<1>'s,
+// so the outputs are bit-identical to it. out: [S][32].
+template <int S, int kBits, bool kZp, int kQuads>
+JITGEN_AVX2 void tile_streams(const QuantActs& a, const QuantLinear& w, const int64_t* ps, float* out) {
+  const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
+  const size_t stride = w.block_bytes();
+  const int8_t* xq = a.q.data();
+  __m256 facc[S][1][4];
+  for (int s = 0; s < S; ++s)
+    for (int v = 0; v < 4; ++v) facc[s][0][v] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < w.groups; ++g, xq += w.G)
+    for (int s = 0; s < S; ++s) {
+      const uint8_t* block = w.group_codes(ps[s], 0) + g * stride;
+      __m256i acc[1][4];
+      group_sums<1, kBits, kQuads>(block, xq, a.Kp, quads, acc);
+      group_scale<1, kBits, kZp>(w, block, a.qsum.data(), a.groups, g, acc, facc[s]);
+    }
+  const __m256 sx = _mm256_set1_ps(a.sx[0]);
+  for (int s = 0; s < S; ++s)
+    for (int v = 0; v < 4; ++v) _mm256_store_ps(out + s * 32 + 8 * v, _mm256_mul_ps(facc[s][0][v], sx));
 }
 
 // TileSink::store with AVX2 where no activation runs in between: (tile + bias) + residual per column, the same two
@@ -181,7 +226,21 @@ JITGEN_AVX2 void store_tile(const TileSink& sink, const float* tile, int64_t m0,
 
 template <int kBits, bool kZp, int kQuads>
 void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
-  alignas(32) float buf[kRows * 32];
+  alignas(32) float buf[std::max(kRows, kStreams) * 32];
+  if (a.M == 1 && kStreams > 1) {
+    const int64_t len = (p1 - p0 + kStreams - 1) / kStreams;  // panels per stream; the last may have fewer
+    for (int64_t i = 0; i < len; ++i) {
+      int64_t ps[kStreams];
+      int live = 0;
+      for (int s = 0; s < kStreams && p0 + s * len + i < p1; ++s) ps[live++] = p0 + s * len + i;
+      if (live == kStreams)
+        tile_streams<kStreams, kBits, kZp, kQuads>(a, w, ps, buf);
+      else  // the last stream's tail: the same arithmetic one panel at a time
+        for (int s = 0; s < live; ++s) tile<1, kBits, kZp, kQuads>(a, w, ps[s], 0, buf + s * 32);
+      for (int s = 0; s < live; ++s) store_tile(sink, buf + s * 32, 0, 1, ps[s]);
+    }
+    return;
+  }
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t m0 = 0; m0 < a.M; m0 += kRows) {
       const int mr = static_cast<int>(std::min<int64_t>(kRows, a.M - m0));
