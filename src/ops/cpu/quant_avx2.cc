@@ -184,14 +184,13 @@ JITGEN_AVX2 void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
 template <int S, int kBits, bool kZp, int kQuads>
 JITGEN_AVX2 void tile_streams(const QuantActs& a, const QuantLinear& w, const int64_t* ps, float* out) {
   const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
-  const size_t stride = w.block_bytes();
   const int8_t* xq = a.q.data();
   __m256 facc[S][1][4];
   for (int s = 0; s < S; ++s)
     for (int v = 0; v < 4; ++v) facc[s][0][v] = _mm256_setzero_ps();
   for (int64_t g = 0; g < w.groups; ++g, xq += w.G)
     for (int s = 0; s < S; ++s) {
-      const uint8_t* block = w.group_codes(ps[s], 0) + g * stride;
+      const uint8_t* block = w.group_codes(ps[s], g);
       __m256i acc[1][4];
       group_sums<1, kBits, kQuads>(block, xq, a.Kp, quads, acc);
       group_scale<1, kBits, kZp>(w, block, a.qsum.data(), a.groups, g, acc, facc[s]);
