@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/cpu/panel_streams.h"
 #include "ops/cpu/quant_kernels.h"
 #include "ops/cpu_kernels.h"
 
@@ -227,17 +228,13 @@ template <int kBits, bool kZp, int kQuads>
 void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   alignas(32) float buf[std::max(kRows, kStreams) * 32];
   if (a.M == 1 && kStreams > 1) {
-    const int64_t len = (p1 - p0 + kStreams - 1) / kStreams;  // panels per stream; the last may have fewer
-    for (int64_t i = 0; i < len; ++i) {
-      int64_t ps[kStreams];
-      int live = 0;
-      for (int s = 0; s < kStreams && p0 + s * len + i < p1; ++s) ps[live++] = p0 + s * len + i;
+    for_each_stream_group<kStreams>(p0, p1, [&](const int64_t* ps, int live) {
       if (live == kStreams)
         tile_streams<kStreams, kBits, kZp, kQuads>(a, w, ps, buf);
       else  // the last stream's tail: the same arithmetic one panel at a time
         for (int s = 0; s < live; ++s) tile<1, kBits, kZp, kQuads>(a, w, ps[s], 0, buf + s * 32);
       for (int s = 0; s < live; ++s) store_tile(sink, buf + s * 32, 0, 1, ps[s]);
-    }
+    });
     return;
   }
   for (int64_t p = p0; p < p1; ++p)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/cpu/panel_streams.h"
 #include "runtime/thread_pool.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -425,21 +426,16 @@ void PanelRange(const float* x, const uint32_t* xp, const float* xt, int64_t M, 
                  : static_cast<const void*>(w.f32() + p * K * kPanel);
   };
   if (kStreams > 1 && M == 1) {
-    const int64_t stride = (p1 - p0 + kStreams - 1) / kStreams;  // panels per stream; the last stream may have fewer
-    for (int64_t i = 0; i < stride; ++i) {
+    for_each_stream_group<kStreams>(p0, p1, [&](const int64_t* ps, int live) {
       const void* panels[kStreams] = {};
       int64_t n0[kStreams] = {}, ncols[kStreams] = {};
-      int live = 0;
-      for (int s = 0; s < kStreams; ++s) {
-        const int64_t p = p0 + s * stride + i;
-        if (p >= p1) break;
-        panels[live] = panel_at(p);
-        n0[live] = p * kPanel;
-        ncols[live] = std::min<int64_t>(kPanel, N - n0[live]);
-        ++live;
+      for (int s = 0; s < live; ++s) {
+        panels[s] = panel_at(ps[s]);
+        n0[s] = ps[s] * kPanel;
+        ncols[s] = std::min<int64_t>(kPanel, N - n0[s]);
       }
       StreamTiles<kStreams, kBf16>(live, x, xp, K, panels, e, y, N, n0, ncols);
-    }
+    });
     return;
   }
   for (int64_t p = p0; p < p1; ++p) {
