@@ -1,5 +1,6 @@
 // Quantized linear kernels (ops/quant.h) against fp32 / bf16 panels and the read bandwidth, interleaved in one run:
-//   [JITGEN_SIMD=<target>] quant_bench [threads] [rounds] [gpt2 | smollm2-135m | tinyllama-1.1b] [formats]
+//   [JITGEN_SIMD=<target>] [QUANT_BENCH_M=1,8,32] quant_bench [threads] [rounds] [gpt2 | smollm2-135m |
+//     tinyllama-1.1b] [formats]
 // The Llama shapes (smollm2-135m, tinyllama-1.1b: every layer's q, k, v, o, gate, up, down and the tied lm_head,
 // quantized too) run only the quantized formats (default int8,int4) through cpu::quant_linear directly, and print
 // the thread CPU time next to the wall time: on a loaded machine the CPU time is what a kernel change moves.
@@ -33,6 +34,24 @@ double thread_cpu_s() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// The batch rows to time: QUANT_BENCH_M="1,8" (default 1, 8, 32); one M alone is what a profile of a tile wants.
+std::vector<int> batch_rows() {
+  const char* env = std::getenv("QUANT_BENCH_M");
+  if (!env || !*env) return {1, 8, 32};
+  std::vector<int> ms;
+  for (const char* p = env; *p;) {
+    char* end = nullptr;
+    const long m = std::strtol(p, &end, 10);
+    if (end == p || m < 1 || m > 32) {
+      std::fprintf(stderr, "quant_bench: QUANT_BENCH_M=%s: expected a comma list of batch rows in 1..32\n", env);
+      std::exit(2);
+    }
+    ms.push_back(static_cast<int>(m));
+    p = *end == ',' ? end + 1 : end;
+  }
+  return ms;
 }
 
 // One decode step's linear layers of a Llama shape: K x N per matrix, layers times, then the lm_head.
@@ -86,7 +105,7 @@ int llama_shapes(const std::string& preset, const std::string& format_list, int 
   for (int round = 0; round < rounds; ++round) {
     const auto bw = jitgen::runtime::measure_bandwidth(2);
     std::printf("round %d: read probe %.1f GB/s\n", round, bw.read_gbps);
-    for (int M : {1, 8, 32})
+    for (int M : batch_rows())
       for (size_t f = 0; f < formats.size(); ++f) {
         auto step = [&] {
           for (const cpu::QuantLinear& w : mats[f]) cpu::quant_linear(x.data(), M, w, nullptr, none, y.data());
@@ -157,7 +176,7 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     const auto bw = jitgen::runtime::measure_bandwidth(2);
     std::printf("round %d: read probe %.1f GB/s\n", round, bw.read_gbps);
-    for (int M : {1, 8, 32})
+    for (int M : batch_rows())
       for (size_t f = 0; f < formats.size(); ++f) {
         auto step = [&] {
           for (const jitgen::Tensor& w : copies[f])
