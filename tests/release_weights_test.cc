@@ -4,6 +4,7 @@
 // computed with the source kept; loaded models of every family and format give the same logits and fingerprint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -11,11 +12,15 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/memory.h"
 #include "jitgen/model.h"
 #include "models/model_impl.h"
+#include "models/weight_layout.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
 #include "test_support.h"
@@ -204,6 +209,99 @@ TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
       EXPECT_EQ(m.forward_logits(ids, {}, ExecutionMode::kCompiled), want) << args << " check " << check;
     }
   }
+}
+
+// Loads check every tensor, then read, pack and release the packed weights one at a time (models/weight_layout.h
+// WeightReads): the most fp32 copy bytes alive at once during a load is what the model keeps (embeddings, norms,
+// biases, a tied lm_head) plus the largest packed matrix -- not every matrix, as when a loader read all tensors before
+// packing the first. Every family, unquantized and quantized formats, F32 / F16 / BF16 and sharded folders, GPTQ / AWQ.
+struct LoadCopies {
+  size_t peak_above_kept = 0, largest = 0, released = 0;  // bytes
+};
+
+LoadCopies load_copies(const std::string& dir, const std::string& format) {
+  cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
+  f.keep_sources = false;
+  const cpu::ScopedWeightFormat scope(f);
+  const size_t before = weight_copy_bytes().live;
+  reset_weight_copy_peak();
+  const Model m = Model::from_dir(dir);
+  const WeightCopyBytes after = weight_copy_bytes();
+  LoadCopies out;
+  out.peak_above_kept = after.peak - after.live;
+  EXPECT_GE(after.live, before);
+  const cpu::PreparedWeights* p = m.impl().model->prepared();
+  for (const auto& [name, t] : m.impl().model->weights_by_name())
+    if (p && p->released(t.data())) {
+      out.largest = std::max(out.largest, t.nbytes());
+      out.released += t.nbytes();
+    }
+  return out;
+}
+
+TEST(LoadPeak, AtMostOneFp32MatrixAliveBeyondWhatTheModelKeeps) {
+  const std::vector<std::string> folders = {"--family llama --config llama-tiny --dtype F32",
+                                            "--family qwen2 --config qwen2-tiny --dtype BF16 --shards 2",
+                                            "--config tiny --dtype F16", "--config opt-tiny --dtype BF16"};
+  for (const std::string& args : folders) {
+    test::TempDir tmp;
+    const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + args + " --vocab-size 300");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const std::string format : {"f32", "bf16", "int8", "int4"}) {
+      const LoadCopies c = load_copies(tmp.path(), format);
+      ASSERT_GT(c.released, c.largest) << args;  // two or more matrices: reading all first would exceed the bound
+      EXPECT_LE(c.peak_above_kept, c.largest) << args << " " << format << ": " << c.released << " bytes released";
+    }
+  }
+  for (const std::string name : {"gptq_g128_asym_descact_v2", "awq_g64_qwen2"}) {
+    const LoadCopies c = load_copies(test::fixture_path("quantized/" + name), "f32");
+    ASSERT_GT(c.released, c.largest) << name;
+    EXPECT_LE(c.peak_above_kept, c.largest) << name << ": " << c.released << " bytes released";
+  }
+}
+
+// Every tensor is checked before the first is read: a checkpoint whose last tensor is missing is refused having
+// read (and packed) nothing.
+TEST(LoadPeak, ABadLastTensorIsRefusedBeforeAnythingIsRead) {
+  test::TempDir tmp;
+  const auto r = test::run_cli("make-model --out '" + tmp.path() +
+                               "' --family llama --config llama-tiny --vocab-size 300 --config-json "
+                               "'{\"tie_word_embeddings\": true}'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json config = nlohmann::json::parse(test::read_file(tmp.path() + "/config.json"));
+  config["tie_word_embeddings"] = false;  // now lm_head.weight, the last tensor read, is missing
+  test::write_file(tmp.path() + "/config.json", config.dump());
+  const size_t before = weight_copy_bytes().live;
+  reset_weight_copy_peak();
+  try {
+    (void)Model::from_dir(tmp.path());
+    ADD_FAILURE() << "loaded a checkpoint without lm_head.weight";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing tensor \"lm_head.weight\""), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(weight_copy_bytes().peak, before);
+  EXPECT_EQ(weight_copy_bytes().live, before);
+}
+
+// The plan cache names plans by the model fingerprint, computed at load from sampled bytes of every weight (a released
+// one's from the bytes kept at release): reading the weights one at a time must leave it as it was. The values are
+// main b00c0b3's (whose loaders read every tensor before packing the first) for the same deterministic folders.
+TEST(LoadPeak, FingerprintsAreThoseOfLoadsThatReadEverythingFirst) {
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"--family llama --config llama-tiny --dtype BF16", "4bb0036b2e99dffa"},
+      {"--config tiny --dtype F16", "4d05c33e7bc70b16"},
+      {"--config opt-tiny --dtype F32", "699b4459f1ce4b30"}};
+  for (const auto& [args, fingerprint] : want) {
+    test::TempDir tmp;
+    const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + args + " --vocab-size 300");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const std::string format : {"f32", "int8"}) {
+      const cpu::ScopedWeightFormat scope(cpu::parse_weight_format(format, "test"));
+      EXPECT_EQ(model_fingerprint(Model::from_dir(tmp.path()).impl()), fingerprint) << args << " " << format;
+    }
+  }
+  const Model gptq = Model::from_dir(test::fixture_path("quantized/gptq_g128_asym_descact_v2"));
+  EXPECT_EQ(model_fingerprint(gptq.impl()), "064d3ac14a83db56");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "jitgen/error.h"
+#include "models/weight_layout.h"
 #include "ops/prepared_weights.h"
 
 namespace jitgen::models {
@@ -176,19 +177,31 @@ std::optional<QuantizedCheckpointConfig> read_quantization_config(const json& co
   return c;
 }
 
-QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc,
-                                      const std::string& module, int64_t K, int64_t N) {
+namespace {
+
+// The tensors of quantized module `module`, checked: everything load_quantized_linear can refuse is refused here.
+struct ModuleTensors {
+  const Tensor *qweight = nullptr, *qzeros = nullptr, *scales = nullptr, *g_idx = nullptr;
+  int64_t G = 0, groups = 0;
+  std::vector<int32_t> group_of;  // [K]: the group of each input row
+  bool contiguous = true;         // groups are runs of consecutive rows (no permutation needed)
+};
+
+ModuleTensors module_tensors(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc,
+                             const std::string& module, int64_t K, int64_t N) {
   const bool gptq = qc.method == "gptq";
   if (K % 8 != 0 || N % 8 != 0)
     throw_invalid_file(fmt::format("{}: \"{}\" has in_features {} and out_features {}; 4-bit {} packing needs both to "
                                    "be multiples of 8",
                                    ckpt.description(), module, K, N, qc.method));
-  const int64_t G = qc.group_size > 0 ? qc.group_size : K;
+  ModuleTensors t;
+  t.G = qc.group_size > 0 ? qc.group_size : K;
+  const int64_t G = t.G;
   if (!gptq && K % G != 0)
     throw_invalid_file(fmt::format("{}: \"{}\" has in_features {}, not a multiple of quantization_config.group_size {} "
                                    "(awq stores in_features / group_size groups)",
                                    ckpt.description(), module, K, G));
-  const int64_t groups = (K + G - 1) / G;
+  const int64_t groups = t.groups = (K + G - 1) / G;
   auto get = [&](const std::string& suffix, std::vector<DType> dtypes, const Shape& shape, bool required = true) {
     const std::string name = module + "." + suffix;
     const io::TensorEntry* e = ckpt.find(name);
@@ -207,22 +220,43 @@ QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const Quantize
                                      qc.describe()));
     return &e->tensor;
   };
-  const Tensor& qweight = *get("qweight", {DType::kI32}, gptq ? Shape{K / 8, N} : Shape{K, N / 8});
-  const Tensor& qzeros = *get("qzeros", {DType::kI32}, {groups, N / 8});
-  const Tensor& scales = *get("scales", {DType::kF16, DType::kBF16}, {groups, N});
-  const Tensor* g_idx = gptq ? get("g_idx", {DType::kI32}, {K}, qc.desc_act) : nullptr;
+  t.qweight = get("qweight", {DType::kI32}, gptq ? Shape{K / 8, N} : Shape{K, N / 8});
+  t.qzeros = get("qzeros", {DType::kI32}, {groups, N / 8});
+  t.scales = get("scales", {DType::kF16, DType::kBF16}, {groups, N});
+  t.g_idx = gptq ? get("g_idx", {DType::kI32}, {K}, qc.desc_act) : nullptr;
 
-  // The group of each input row, and whether the groups are runs of consecutive rows (no permutation needed).
-  std::vector<int32_t> group_of(static_cast<size_t>(K));
-  bool contiguous = true;
+  t.group_of.resize(static_cast<size_t>(K));
+  std::vector<int64_t> rows(static_cast<size_t>(groups), 0);
   for (int64_t k = 0; k < K; ++k) {
-    const int64_t g = g_idx ? load_i32(*g_idx, k) : k / G;
+    const int64_t g = t.g_idx ? load_i32(*t.g_idx, k) : k / G;
     if (g < 0 || g >= groups)
       throw_invalid_file(fmt::format("{}: tensor \"{}.g_idx\" [{}] = {} is outside [0, {}) (groups of {} input rows)",
                                      ckpt.description(), module, k, g, groups, G));
-    group_of[k] = static_cast<int32_t>(g);
-    contiguous = contiguous && g == k / G;
+    if (++rows[g] > G)
+      throw_invalid_file(fmt::format("{}: tensor \"{}.g_idx\" puts more than group_size = {} input rows into group "
+                                     "{}",
+                                     ckpt.description(), module, G, g));
+    t.group_of[k] = static_cast<int32_t>(g);
+    t.contiguous = t.contiguous && g == k / G;
   }
+  return t;
+}
+
+}  // namespace
+
+void check_quantized_linear(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc, const std::string& module,
+                            int64_t K, int64_t N) {
+  (void)module_tensors(ckpt, qc, module, K, N);
+}
+
+QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc,
+                                      const std::string& module, int64_t K, int64_t N) {
+  const bool gptq = qc.method == "gptq";
+  const ModuleTensors t = module_tensors(ckpt, qc, module, K, N);
+  const Tensor &qweight = *t.qweight, &qzeros = *t.qzeros, &scales = *t.scales;
+  const int64_t G = t.G, groups = t.groups;
+  const std::vector<int32_t>& group_of = t.group_of;
+  const bool contiguous = t.contiguous;
   // AWQ order: nibble i of a word holds column 8c + kAwqOrder[i]; the inverse gives the nibble of column 8c + j.
   static constexpr int kAwqNibbleOf[8] = {0, 4, 1, 5, 2, 6, 3, 7};
   auto code = [&](int64_t k, int64_t n) {
@@ -247,11 +281,7 @@ QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const Quantize
     m->perm.assign(static_cast<size_t>(Kp), -1);
     std::vector<int64_t> filled(static_cast<size_t>(groups), 0);
     for (int64_t k = 0; k < K; ++k) {
-      const int32_t g = group_of[k];
-      if (filled[g] == G)
-        throw_invalid_file(fmt::format("{}: tensor \"{}.g_idx\" puts more than group_size = {} input rows into group "
-                                       "{}",
-                                       ckpt.description(), module, G, g));
+      const int32_t g = group_of[k];  // at most G rows each (module_tensors)
       m->perm[g * G + filled[g]++] = static_cast<int32_t>(k);
     }
   }
@@ -273,9 +303,9 @@ QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const Quantize
       m->u[n * Kp + s] = static_cast<uint8_t>(k >= 0 && k < K ? code(k, n) : m->zero[n * groups + s / G]);
     }
   QuantizedLinear out;
-  const std::vector<float> w = m->dequantize();
   out.weight = Tensor::zeros({K, N});
-  std::copy(w.begin(), w.end(), out.weight.f32());
+  m->dequantize_into(out.weight.f32());  // straight into the tensor: one fp32 matrix, not two
+  out.weight = counted_weight_copy(std::move(out.weight));
   out.quant = std::move(m);
   return out;
 }

@@ -71,8 +71,13 @@ struct QuantizedLinear {
 
 // Reads and repacks module `module` with in_features K and out_features N. Throws Error(kInvalidFile) naming the
 // file and tensor for a missing tensor, a wrong dtype or shape, a g_idx out of range or with more than group_size
-// rows in one group, and shapes that 4-bit packing cannot have (K or N not a multiple of 8).
+// rows in one group, and shapes that 4-bit packing cannot have (K or N not a multiple of 8). `weight` is a counted
+// fp32 copy (models/weight_layout.h).
 QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc,
                                       const std::string& module, int64_t K, int64_t N);
+// Throws what load_quantized_linear would throw for that module, reading only its metadata and g_idx: a loader's
+// first pass, before anything is read or packed.
+void check_quantized_linear(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc, const std::string& module,
+                            int64_t K, int64_t N);
 
 }  // namespace jitgen::models

@@ -1,23 +1,78 @@
 #include "models/weight_layout.h"
 
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "jitgen/error.h"
 
 namespace jitgen {
 
-Tensor linear_to_kernel_layout(const Tensor& w) {
-  const Tensor f = w.to_f32();  // [out, in]
-  const int64_t N = f.dim(0), K = f.dim(1);
-  Tensor t = Tensor::zeros({K, N});
-  const float* src = f.f32();
-  float* dst = t.f32();
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k) dst[k * N + n] = src[n * K + k];
-  return t;
+namespace {
+
+std::atomic<size_t> g_copy_live{0}, g_copy_peak{0};
+
+void note_copy(size_t bytes) {
+  const size_t live = g_copy_live.fetch_add(bytes) + bytes;
+  size_t peak = g_copy_peak.load();
+  while (live > peak && !g_copy_peak.compare_exchange_weak(peak, live)) {
+  }
 }
 
-Tensor checked_f32(const io::TensorEntry& e, const Shape& expected, bool linear) {
+// dst [K, N] = src [N, K] transposed, converting each element: in 64 x 64 tiles, so that both sides stay in cache.
+template <typename Load>
+void transpose_into(float* dst, int64_t N, int64_t K, Load load) {
+  constexpr int64_t kTile = 64;
+  for (int64_t n0 = 0; n0 < N; n0 += kTile)
+    for (int64_t k0 = 0; k0 < K; k0 += kTile)
+      for (int64_t n = n0; n < std::min(N, n0 + kTile); ++n)
+        for (int64_t k = k0; k < std::min(K, k0 + kTile); ++k) dst[k * N + n] = load(n * K + k);
+}
+
+}  // namespace
+
+WeightCopyBytes weight_copy_bytes() { return {g_copy_live.load(), g_copy_peak.load()}; }
+void reset_weight_copy_peak() { g_copy_peak.store(g_copy_live.load()); }
+
+Tensor counted_weight_copy(Tensor t) {
+  const size_t bytes = t.nbytes();
+  void* data = t.data();
+  Shape shape = t.shape();
+  const DType dtype = t.dtype();
+  note_copy(bytes);
+  // The copy's storage now lives exactly as long as the returned tensor and its copies (release_source drops them).
+  std::shared_ptr<void> owner(new Tensor(std::move(t)), [bytes](void* p) {
+    delete static_cast<Tensor*>(p);
+    g_copy_live.fetch_sub(bytes);
+  });
+  return Tensor::view(data, std::move(shape), dtype, std::move(owner));
+}
+
+Tensor linear_to_kernel_layout(const Tensor& w) {
+  const int64_t N = w.dim(0), K = w.dim(1);  // [out, in]
+  Tensor t = Tensor::zeros({K, N});
+  float* dst = t.f32();
+  const void* src = w.data();
+  switch (w.dtype()) {
+    case DType::kF32:
+      transpose_into(dst, N, K, [&](int64_t i) { return static_cast<const float*>(src)[i]; });
+      break;
+    case DType::kF16:
+      transpose_into(dst, N, K, [&](int64_t i) { return f16_to_f32(static_cast<const uint16_t*>(src)[i]); });
+      break;
+    case DType::kBF16:
+      transpose_into(dst, N, K, [&](int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(src)[i]); });
+      break;
+    case DType::kI32:
+      transpose_into(dst, N, K, [&](int64_t i) { return static_cast<float>(static_cast<const int32_t*>(src)[i]); });
+      break;
+  }
+  return counted_weight_copy(std::move(t));
+}
+
+void check_f32_convertible(const io::TensorEntry& e, const Shape& expected) {
   if (e.tensor.shape() != expected)
     throw_invalid_file(fmt::format("{}: tensor \"{}\" has shape {}, expected {} from config.json", e.file, e.name,
                                    shape_str(e.tensor.shape()), shape_str(expected)));
@@ -25,7 +80,48 @@ Tensor checked_f32(const io::TensorEntry& e, const Shape& expected, bool linear)
   if (dt != DType::kF32 && dt != DType::kF16 && dt != DType::kBF16)
     throw_invalid_file(fmt::format("{}: tensor \"{}\" has dtype {}, expected F32, F16 or BF16", e.file, e.name,
                                    dtype_name(dt)));
-  return linear ? linear_to_kernel_layout(e.tensor) : e.tensor.to_f32();
+}
+
+Tensor read_f32(const io::TensorEntry& e, bool linear) {
+  // A copy out of the mapping either way: kernels want aligned, owned memory.
+  return linear ? linear_to_kernel_layout(e.tensor) : counted_weight_copy(e.tensor.to_f32());
+}
+
+void WeightReads::defer(Tensor& slot, std::function<Read()> read) { pending_[&slot] = std::move(read); }
+
+void WeightReads::read_all_except(const std::vector<PackedWeight>& packed) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const bool is_packed = std::any_of(packed.begin(), packed.end(), [&](const PackedWeight& p) {
+      return p.weight == it->first;
+    });
+    if (is_packed) {
+      ++it;
+      continue;
+    }
+    *it->first = it->second().weight;
+    it = pending_.erase(it);
+  }
+}
+
+std::shared_ptr<const cpu::QuantMatrix> WeightReads::read(Tensor& slot) {
+  auto it = pending_.find(&slot);
+  if (it == pending_.end()) return nullptr;
+  Read r = it->second();
+  pending_.erase(it);
+  slot = std::move(r.weight);
+  return std::move(r.prequantized);
+}
+
+std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
+                                                   const Tensor& embedding, WeightReads* reads) {
+  auto p = std::make_shared<cpu::PreparedWeights>(storage);
+  const bool release = !p->format().keep_sources;
+  for (const PackedWeight& w : weights) {
+    std::shared_ptr<const cpu::QuantMatrix> pre = reads ? reads->read(*w.weight) : nullptr;
+    p->add(*w.weight, w.transposed, w.lm_head, std::move(pre));  // the quantized form's codes go with `pre` here
+    if (release && w.weight->data() != embedding.data()) p->release_source(*w.weight);
+  }
+  return p;
 }
 
 }  // namespace jitgen

@@ -1,17 +1,76 @@
 #pragma once
-// Weight layout helpers every family's loader shares.
+// Weight layout and reading helpers every family's loader shares.
+//
+// A loader reads its checkpoint in two passes (WeightReads). The first (the family's for_each_tensor) checks every
+// tensor against config.json -- present, shape, dtype -- and notes how to read it, converting nothing: a bad
+// checkpoint is refused before anything is read or packed. The second reads: the tensors the model keeps as they are
+// (embeddings, norms, biases) first, then pack_weights reads each packed weight right before it packs it and frees its
+// fp32 copy right after (unless the format keeps the copies: CUDA builds, JITGEN_KEEP_F32_WEIGHTS=1). So the copies
+// never coexist: a load holds the panels plus one fp32 matrix, where reading everything first held every matrix at
+// once (a 7B bf16 checkpoint: 28 GB of transient fp32 beside 14 GB of bf16 panels).
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
 #include "core/tensor.h"
 #include "io/safetensors.h"
+#include "ops/prepared_weights.h"
 
 namespace jitgen {
 
 // [out, in] (HF nn.Linear, any of F32 / F16 / BF16) -> [in, out] f32: the layout the linear op and its prepared
-// panels take.
+// panels take. Converts while transposing: no fp32 [out, in] copy in between.
 Tensor linear_to_kernel_layout(const Tensor& out_in);
 
-// A checkpoint tensor as f32 after checking it against config.json: shape `expected`, dtype F32, F16 or BF16.
 // Throws kInvalidFile "<file>: tensor "<name>" has shape [..], expected [..] from config.json" or "... has dtype
-// I32, expected F32, F16 or BF16". `linear`: also transposed to the kernel layout.
-Tensor checked_f32(const io::TensorEntry& e, const Shape& expected, bool linear);
+// I32, expected F32, F16 or BF16" unless the checkpoint tensor has shape `expected` and dtype F32, F16 or BF16.
+void check_f32_convertible(const io::TensorEntry& e, const Shape& expected);
+// A checked tensor as f32, an owned copy (a load's fp32 weight copy, counted below); `linear`: transposed to the
+// kernel layout.
+Tensor read_f32(const io::TensorEntry& e, bool linear);
+
+// The fp32 weight copies loads made (read_f32, the GPT-2 loader, GPTQ / AWQ dequantization) that are still alive,
+// in bytes, and the most alive at once since reset_weight_copy_peak(). Process-wide; for tests, which check that a
+// load's peak is what it keeps plus one matrix.
+struct WeightCopyBytes {
+  size_t live = 0, peak = 0;
+};
+WeightCopyBytes weight_copy_bytes();
+void reset_weight_copy_peak();  // peak = live
+// `t` (an owned fp32 copy nothing else references) with its storage counted in weight_copy_bytes while it lives.
+Tensor counted_weight_copy(Tensor t);
+
+// One weight PreparedWeights packs: [in, out], or [out, in] when `transposed` (an lm_head, shaped as the embedding).
+struct PackedWeight {
+  Tensor* weight;
+  bool transposed = false;
+  bool lm_head = false;
+};
+
+// The second pass's reads, noted by the first pass per weight slot (a Tensor of the family's Weights).
+class WeightReads {
+ public:
+  struct Read {
+    Tensor weight;
+    std::shared_ptr<const cpu::QuantMatrix> prequantized;  // GPTQ / AWQ: the stored form `weight` dequantizes
+  };
+  void defer(Tensor& slot, std::function<Read()> read);
+  // Reads every noted slot but the `packed` ones (pack_weights reads those, one at a time).
+  void read_all_except(const std::vector<PackedWeight>& packed);
+  // Fills `slot` when it was noted (once) and returns its prequantized form, or null.
+  std::shared_ptr<const cpu::QuantMatrix> read(Tensor& slot);
+
+ private:
+  std::map<Tensor*, std::function<Read()>> pending_;
+};
+
+// Packs `weights` in the order given (the arena lays them out in that order: the order a step reads them), each read
+// from `reads` right before when noted there (reads may be null: weights already in memory), and frees each one's
+// fp32 data right after unless the format keeps it (WeightFormat::keep_sources) or it is `embedding`'s storage (a tied
+// lm_head: the lookup reads it).
+std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
+                                                   const Tensor& embedding, WeightReads* reads);
 
 }  // namespace jitgen

@@ -89,6 +89,11 @@ float QuantMatrix::dequant(int64_t k, int64_t n) const {
 
 std::vector<float> QuantMatrix::dequantize() const {
   std::vector<float> out(static_cast<size_t>(K * N), 0.0f);
+  dequantize_into(out.data());
+  return out;
+}
+
+void QuantMatrix::dequantize_into(float* out) const {
   const int64_t Kp = k_padded();
   for (int64_t n = 0; n < N; ++n)
     for (int64_t s = 0; s < Kp; ++s) {
@@ -97,7 +102,6 @@ std::vector<float> QuantMatrix::dequantize() const {
       const int64_t g = s / G;
       out[k * N + n] = scale_at(n, g) * static_cast<float>(static_cast<int>(u[n * Kp + s]) - zero[n * groups + g]);
     }
-  return out;
 }
 
 QuantMatrix quantize(const float* w, bool transposed, int64_t K, int64_t N, const QuantSpec& spec) {

@@ -86,6 +86,7 @@ struct QuantMatrix {
   // W [K, N] fp32 (kernel layout, unpermuted): s * (u - z) for every stored code; exact (an fp16 / bf16 scale times
   // an integer below 2^9 needs at most 20 significant bits).
   std::vector<float> dequantize() const;
+  void dequantize_into(float* out) const;  // the same into out [K, N], zeroed by the caller
 };
 
 // w [K, N] (Conv1D, transposed == false) or [N, K] (nn.Linear, transposed == true), fp32. Throws Error

@@ -13,49 +13,43 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
   const io::Checkpoint ckpt = io::Checkpoint::open_dir(dir);
   Gpt2Weights w;
   w.h.resize(config.n_layer);
-  auto fetch = [&](const std::string& name, Tensor& dst, const Shape& expected) {
+  WeightReads reads;  // pass 1 checks every tensor and notes how to read it (models/weight_layout.h)
+  auto note = [&](const std::string& name, Tensor& dst, const Shape& expected) {
     const io::TensorEntry* e = ckpt.find(name);
     if (!e) e = ckpt.find("transformer." + name);
     if (!e)
       throw_invalid_file(fmt::format("{}: missing tensor \"{}\" (also looked for \"transformer.{}\")",
                                      ckpt.description(), name, name));
-    if (e->tensor.shape() != expected)
-      throw_invalid_file(fmt::format("{}: tensor \"{}\" has shape {}, expected {} from config.json", e->file,
-                                     e->name, shape_str(e->tensor.shape()), shape_str(expected)));
-    const DType dt = e->tensor.dtype();
-    if (dt != DType::kF32 && dt != DType::kF16 && dt != DType::kBF16)
-      throw_invalid_file(fmt::format("{}: tensor \"{}\" has dtype {}, expected F32, F16 or BF16", e->file,
-                                     e->name, dtype_name(dt)));
-    // Copy out of the mapping: weights are fp32 here and kernels want aligned, owned memory.
-    dst = e->tensor.to_f32();
+    check_f32_convertible(*e, expected);
+    // Conv1D weights are [in, out] already: no transposition.
+    reads.defer(dst, [e] { return WeightReads::Read{read_f32(*e, /*linear=*/false), nullptr}; });
   };
-  for_each_gpt2_tensor(config, w, fetch);
+  for_each_gpt2_tensor(config, w, note);
   const io::TensorEntry* head = ckpt.find("lm_head.weight");
   if (head && !config.tie_word_embeddings) {
-    fetch("lm_head.weight", w.lm_head, Shape{config.vocab_size, config.n_embd});
+    note("lm_head.weight", w.lm_head, Shape{config.vocab_size, config.n_embd});
   } else if (!config.tie_word_embeddings) {
     throw_invalid_file(fmt::format("{}: missing tensor \"lm_head.weight\" (config.json sets tie_word_embeddings "
                                    "to false)",
                                    ckpt.description()));
-  } else {
-    w.lm_head = w.wte;  // tied, as HF does; a stored lm_head.weight is ignored like HF's tie_weights()
   }
-  prepare_gpt2_weights(w, cpu::weight_storage_from_env());
+  reads.read_all_except(packed_gpt2_weights(w));
+  if (config.tie_word_embeddings) w.lm_head = w.wte;  // as HF does; a stored lm_head.weight is ignored (tie_weights())
+  prepare_gpt2_weights(w, cpu::weight_storage_from_env(), &reads);
   return w;
 }
 
-void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage) {
-  // Each fp32 weight is released as soon as it is packed unless the format keeps them (prepared_weights.h).
-  auto p = std::make_shared<cpu::PreparedWeights>(storage);
-  const bool release = !p->format().keep_sources;
+std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w) {
+  std::vector<PackedWeight> out;
   for (Gpt2Layer& l : w.h)
-    for (Tensor* t : {&l.c_attn_weight, &l.attn_c_proj_weight, &l.c_fc_weight, &l.mlp_c_proj_weight}) {
-      p->add(*t, false);
-      if (release) p->release_source(*t);
-    }
-  p->add(w.lm_head, true, /*lm_head=*/true);
-  if (release && w.lm_head.data() != w.wte.data()) p->release_source(w.lm_head);  // tied: the lookup reads wte
-  w.prepared = std::move(p);
+    for (Tensor* t : {&l.c_attn_weight, &l.attn_c_proj_weight, &l.c_fc_weight, &l.mlp_c_proj_weight}) out.push_back({t});
+  out.push_back({&w.lm_head, /*transposed=*/true, /*lm_head=*/true});
+  return out;
+}
+
+void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage, WeightReads* reads) {
+  // Read and released one at a time (models/weight_layout.h pack_weights).
+  w.prepared = pack_weights(storage, packed_gpt2_weights(w), w.wte, reads);
 }
 
 Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool last_position_only) {

@@ -7,6 +7,7 @@
 #include "core/tensor.h"
 #include "graph/builder.h"
 #include "models/gpt2/config.h"
+#include "models/weight_layout.h"
 #include "ops/prepared_weights.h"
 
 namespace jitgen {
@@ -31,8 +32,11 @@ struct Gpt2Weights {
   std::shared_ptr<cpu::PreparedWeights> prepared;  // non-const: release_source (load only)
 };
 
-// Packs the weights once for the CPU kernels (fp32 panels, or bf16 with WeightStorage::kBF16).
-void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage);
+// The weights prepare_gpt2_weights packs, in the order a step reads them.
+std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w);
+// Packs the weights once for the CPU kernels (fp32 panels, or bf16 with WeightStorage::kBF16); weights noted in
+// `reads` are read as they are packed.
+void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage, WeightReads* reads = nullptr);
 
 // Visits every weight with its HF name (without the "transformer." prefix) and expected shape: one
 // list serves loading, saving, random init and checks.

@@ -15,12 +15,16 @@ Weights load_weights(const std::string& dir, const LlamaConfig& c,
   const io::Checkpoint ckpt = io::Checkpoint::open_dir(dir);
   Weights w;
   w.layers.resize(c.num_hidden_layers);
+  WeightReads reads;  // pass 1 checks every tensor and notes how to read it (models/weight_layout.h)
   for_each_tensor(c, w, [&](const std::string& name, Tensor& dst, const Shape& expected, bool linear) {
     const std::string module = name.substr(0, name.size() - std::string(".weight").size());
     if (linear && quantized && quantized->quantizes(module)) {  // expected: [out, in]
-      models::QuantizedLinear q = models::load_quantized_linear(ckpt, *quantized, module, expected[1], expected[0]);
-      dst = q.weight;
-      w.prequantized[dst.f32()] = std::move(q.quant);
+      const int64_t K = expected[1], N = expected[0];
+      models::check_quantized_linear(ckpt, *quantized, module, K, N);
+      reads.defer(dst, [&ckpt, &quantized, module, K, N] {
+        models::QuantizedLinear q = models::load_quantized_linear(ckpt, *quantized, module, K, N);
+        return WeightReads::Read{std::move(q.weight), std::move(q.quant)};
+      });
       return;
     }
     const io::TensorEntry* e = ckpt.find(name);
@@ -28,32 +32,32 @@ Weights load_weights(const std::string& dir, const LlamaConfig& c,
       throw_invalid_file(fmt::format("{}: missing tensor \"{}\" (config.json: {} layers, model_type \"{}\"{})",
                                      ckpt.description(), name, c.num_hidden_layers, c.model_type,
                                      name == "lm_head.weight" ? ", tie_word_embeddings false" : ""));
-    dst = checked_f32(*e, expected, linear);
+    check_f32_convertible(*e, expected);
+    reads.defer(dst, [e, linear] { return WeightReads::Read{read_f32(*e, linear), nullptr}; });
   });
-  finish_weights(c, w, cpu::weight_storage_from_env());
+  reads.read_all_except(packed_weights(w));
+  finish_weights(c, w, cpu::weight_storage_from_env(), &reads);
   return w;
 }
 
-void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage) {
+std::vector<PackedWeight> packed_weights(Weights& w) {
+  std::vector<PackedWeight> out;
+  for (Layer& l : w.layers)
+    for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj})
+      out.push_back({t});
+  // 16-bit unless --quantize-lm-head, as for GPT-2 (docs/quantization.md).
+  out.push_back({&w.lm_head, /*transposed=*/true, /*lm_head=*/true});
+  return out;
+}
+
+void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage, WeightReads* reads) {
   if (c.tie_word_embeddings) w.lm_head = w.embed_tokens;  // HF tie_weights(): a stored lm_head is ignored
   const RopeTable rope = rope_table(c);
   w.inv_freq = Tensor::zeros({static_cast<int64_t>(rope.inv_freq.size())});
   std::copy(rope.inv_freq.begin(), rope.inv_freq.end(), w.inv_freq.f32());
-  // Every linear weight goes through this one PreparedWeights::add (the place weight formats hook in).
-  // Each fp32 weight is released as soon as it is packed (unless the format keeps them, prepared_weights.h), so the
-  // load holds about one set of weights at a time rather than the fp32 copies and every panel at the end.
-  auto p = std::make_shared<cpu::PreparedWeights>(storage);
-  const bool release = !p->format().keep_sources;
-  for (Layer& l : w.layers)
-    for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) {
-      const auto pre = w.prequantized.find(t->f32());
-      p->add(*t, false, false, pre == w.prequantized.end() ? nullptr : pre->second);
-      if (release) p->release_source(*t);
-    }
-  w.prequantized.clear();  // packed now: the plain codes (a byte per weight) are not kept
-  p->add(w.lm_head, true, /*lm_head=*/true);  // 16-bit unless --quantize-lm-head, as for GPT-2 (docs/quantization.md)
-  if (release && w.lm_head.data() != w.embed_tokens.data()) p->release_source(w.lm_head);  // tied: the lookup reads it
-  w.prepared = std::move(p);
+  // Every linear weight goes through this one PreparedWeights::add (the place weight formats hook in), read and
+  // released one at a time (models/weight_layout.h pack_weights).
+  w.prepared = pack_weights(storage, packed_weights(w), w.embed_tokens, reads);
 }
 
 Value build(Builder& b, const LlamaConfig& c, const Weights& w, bool last_position_only) {

@@ -36,8 +36,6 @@ struct Weights {
   Tensor norm;     // [C]
   Tensor lm_head;  // [V, C]; the embed_tokens storage when tied
   Tensor inv_freq;  // [rotary / 2], from the rope config (not a checkpoint tensor)
-  // GPTQ / AWQ checkpoints: the stored int4 form of each quantized linear, by its dequantized tensor's data.
-  std::map<const float*, std::shared_ptr<const cpu::QuantMatrix>> prequantized;
   std::shared_ptr<cpu::PreparedWeights> prepared;  // non-const: release_source (load only)
 };
 
@@ -82,8 +80,11 @@ using ::jitgen::linear_to_kernel_layout;  // models/weight_layout.h
 // `quantized` (config.json's quantization_config), the linears it quantizes are read as GPTQ / AWQ tensors.
 Weights load_weights(const std::string& dir, const LlamaConfig& c,
                      const std::optional<models::QuantizedCheckpointConfig>& quantized = std::nullopt);
-// Fills lm_head (tied), inv_freq and the prepared panels; weights must be in kernel layout.
-void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage);
+// The weights finish_weights packs, in the order a step reads them.
+std::vector<PackedWeight> packed_weights(Weights& w);
+// Fills lm_head (tied), inv_freq and the prepared panels; weights must be in kernel layout, or noted in `reads` (read
+// as they are packed).
+void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage, WeightReads* reads = nullptr);
 
 // Logits [B, T, V] (or [B, 1, V]) for the step inputs of models/family.h.
 Value build(Builder& b, const LlamaConfig& c, const Weights& w, bool last_position_only);

@@ -16,6 +16,7 @@ Weights load_weights(const std::string& dir, const OptConfig& c) {
   const io::Checkpoint ckpt = io::Checkpoint::open_dir(dir);
   Weights w;
   w.layers.resize(c.num_hidden_layers);
+  WeightReads reads;  // pass 1 checks every tensor and notes how to read it (models/weight_layout.h)
   for_each_tensor(c, w, [&](const std::string& name, Tensor& dst, const Shape& expected, bool linear) {
     // HF adds the base model prefix "model." when a checkpoint lacks it (facebook/opt-* were saved from OPTModel).
     const bool prefixed = name.rfind("model.", 0) == 0;
@@ -27,13 +28,24 @@ Weights load_weights(const std::string& dir, const OptConfig& c) {
                                      c.num_hidden_layers, c.enable_bias ? ", enable_bias true" : "",
                                      c.layer_norm_elementwise_affine ? ", layer_norm_elementwise_affine true" : "",
                                      name == "lm_head.weight" ? ", tie_word_embeddings false" : ""));
-    dst = checked_f32(*e, expected, linear);
+    check_f32_convertible(*e, expected);
+    reads.defer(dst, [e, linear] { return WeightReads::Read{read_f32(*e, linear), nullptr}; });
   });
-  finish_weights(c, w, cpu::weight_storage_from_env());
+  reads.read_all_except(packed_weights(c, w));
+  finish_weights(c, w, cpu::weight_storage_from_env(), &reads);
   return w;
 }
 
-void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage) {
+std::vector<PackedWeight> packed_weights(const OptConfig& c, Weights& w) {
+  std::vector<PackedWeight> out;
+  if (c.projects()) out.insert(out.end(), {{&w.project_in}, {&w.project_out}});
+  for (Layer& l : w.layers)
+    for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2}) out.push_back({t});
+  out.push_back({&w.lm_head, /*transposed=*/true, /*lm_head=*/true});
+  return out;
+}
+
+void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage, WeightReads* reads) {
   const int64_t C = c.hidden_size, P = c.max_position_embeddings;
   // HF looks position p up at row p + 2 (OPTLearnedPositionalEmbedding.offset): keep rows 2.. so the engine's
   // position ids index the table directly.
@@ -43,22 +55,8 @@ void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage) 
   w.ones = Tensor::zeros({C});
   std::fill(w.ones.f32(), w.ones.f32() + C, 1.0f);
   w.zeros = Tensor::zeros({C});
-  // Each fp32 weight is released as soon as it is packed unless the format keeps them (prepared_weights.h).
-  auto p = std::make_shared<cpu::PreparedWeights>(storage);
-  const bool release = !p->format().keep_sources;
-  auto add = [&](Tensor& t) {
-    p->add(t, false);
-    if (release) p->release_source(t);
-  };
-  if (c.projects()) {
-    add(w.project_in);
-    add(w.project_out);
-  }
-  for (Layer& l : w.layers)
-    for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2}) add(*t);
-  p->add(w.lm_head, true, /*lm_head=*/true);
-  if (release && w.lm_head.data() != w.embed_tokens.data()) p->release_source(w.lm_head);  // tied: the lookup reads it
-  w.prepared = std::move(p);
+  // Read and released one at a time (models/weight_layout.h pack_weights).
+  w.prepared = pack_weights(storage, packed_weights(c, w), w.embed_tokens, reads);
 }
 
 Value build(Builder& b, const OptConfig& c, const Weights& w, bool last_position_only) {

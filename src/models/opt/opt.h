@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "graph/builder.h"
 #include "models/opt/config.h"
+#include "models/weight_layout.h"
 #include "ops/prepared_weights.h"
 
 namespace jitgen::opt {
@@ -86,8 +87,11 @@ void for_each_tensor(const OptConfig& c, Wt& w, Fn&& fn) {
 // "model." prefix (OPTForCausalLM.save_pretrained) or without it (the original facebook/opt-* checkpoints, saved
 // from OPTModel). Errors name the file and the tensor.
 Weights load_weights(const std::string& dir, const OptConfig& c);
-// Fills positions, lm_head (tied), the affine-free gamma / beta and the prepared panels; linears in kernel layout.
-void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage);
+// The weights finish_weights packs, in the order a step reads them.
+std::vector<PackedWeight> packed_weights(const OptConfig& c, Weights& w);
+// Fills positions, lm_head (tied), the affine-free gamma / beta and the prepared panels; linears in kernel layout, or
+// noted in `reads` (read as they are packed).
+void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage, WeightReads* reads = nullptr);
 
 // Logits [B, T, V] (or [B, 1, V]) for the step inputs of models/family.h. Position ids are those of the engine
 // (cumsum(attention_mask) - 1, pads at 1, as HF generate passes them); the table lookup adds HF's offset 2.
