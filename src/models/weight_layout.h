@@ -28,7 +28,7 @@ Tensor linear_to_kernel_layout(const Tensor& out_in);
 // I32, expected F32, F16 or BF16" unless the checkpoint tensor has shape `expected` and dtype F32, F16 or BF16.
 void check_f32_convertible(const io::TensorEntry& e, const Shape& expected);
 // A checked tensor as f32, an owned copy (a load's fp32 weight copy, counted below); `linear`: transposed to the
-// kernel layout.
+// kernel layout. The checkpoint pages it read leave the process's resident set (they stay in the page cache).
 Tensor read_f32(const io::TensorEntry& e, bool linear);
 
 // The fp32 weight copies loads made (read_f32, the GPT-2 loader, GPTQ / AWQ dequantization) that are still alive,
