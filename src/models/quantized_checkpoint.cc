@@ -303,6 +303,8 @@ QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const Quantize
       m->u[n * Kp + s] = static_cast<uint8_t>(k >= 0 && k < K ? code(k, n) : m->zero[n * groups + s / G]);
     }
   QuantizedLinear out;
+  for (const Tensor* read : {t.qweight, t.qzeros, t.scales, t.g_idx})
+    if (read) drop_resident_pages(*read);  // copied out above (models/weight_layout.h)
   out.weight = Tensor::zeros({K, N});
   m->dequantize_into(out.weight.f32());  // straight into the tensor: one fp32 matrix, not two
   out.weight = counted_weight_copy(std::move(out.weight));

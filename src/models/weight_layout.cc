@@ -35,22 +35,21 @@ void transpose_into(float* dst, int64_t N, int64_t K, Load load) {
         for (int64_t k = k0; k < std::min(K, k0 + kTile); ++k) dst[k * N + n] = load(n * K + k);
 }
 
-// Takes the checkpoint pages wholly inside `mapped` (a view into a read-only private file mapping) out of this
-// process's resident set once the loader has copied the tensor out. They stay in the page cache, and a later read
-// faults the same bytes back in (nothing ever writes the mapping), so this changes memory, not results: without it the
-// pages a load has read stay resident until the checkpoint is closed, and an F32 checkpoint's peak RSS is the whole
-// file (4.4 GB for TinyLlama-1.1B) on top of the panels. The pages at either end may hold a neighbour: kept.
+}  // namespace
+
+WeightCopyBytes weight_copy_bytes() { return {g_copy_live.load(), g_copy_peak.load()}; }
+void reset_weight_copy_peak() { g_copy_peak.store(g_copy_live.load()); }
+
+// Nothing ever writes the mapping, so the dropped pages refault with the same bytes: this changes memory, not results.
+// Without it, the pages a load has read stay resident until the checkpoint closes, and an F32 checkpoint's peak RSS
+// holds the whole file (4.4 GB for TinyLlama-1.1B) beside the panels. The pages at either end may hold a neighbour's
+// bytes: kept.
 void drop_resident_pages(const Tensor& mapped) {
   static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(mapped.data());
   const uintptr_t first = (begin + page - 1) / page * page, last = (begin + mapped.nbytes()) / page * page;
   if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);  // best effort
 }
-
-}  // namespace
-
-WeightCopyBytes weight_copy_bytes() { return {g_copy_live.load(), g_copy_peak.load()}; }
-void reset_weight_copy_peak() { g_copy_peak.store(g_copy_live.load()); }
 
 Tensor counted_weight_copy(Tensor t) {
   const size_t bytes = t.nbytes();

@@ -27,6 +27,10 @@ Tensor linear_to_kernel_layout(const Tensor& out_in);
 // Throws kInvalidFile "<file>: tensor "<name>" has shape [..], expected [..] from config.json" or "... has dtype
 // I32, expected F32, F16 or BF16" unless the checkpoint tensor has shape `expected` and dtype F32, F16 or BF16.
 void check_f32_convertible(const io::TensorEntry& e, const Shape& expected);
+// Takes the pages wholly inside `mapped` (a view into a checkpoint's read-only private mapping) out of this process's
+// resident set. They stay in the page cache and a later read faults the same bytes back in: a loader calls it once it
+// has copied the tensor out, so that a load's RSS does not grow by every checkpoint page it has read.
+void drop_resident_pages(const Tensor& mapped);
 // A checked tensor as f32, an owned copy (a load's fp32 weight copy, counted below); `linear`: transposed to the
 // kernel layout. The checkpoint pages it read leave the process's resident set (they stay in the page cache).
 Tensor read_f32(const io::TensorEntry& e, bool linear);
