@@ -130,15 +130,28 @@ std::shared_ptr<const cpu::QuantMatrix> WeightReads::read(Tensor& slot) {
 }
 
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
-                                                   const Tensor& embedding, WeightReads* reads) {
+                                                   Tensor* embedding, WeightReads* reads) {
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
   const bool release = !p->format().keep_sources;
   for (const PackedWeight& w : weights) {
     std::shared_ptr<const cpu::QuantMatrix> pre = reads ? reads->read(*w.weight) : nullptr;
     p->add(*w.weight, w.transposed, w.lm_head, std::move(pre));  // the quantized form's codes go with `pre` here
-    if (release && w.weight->data() != embedding.data()) p->release_source(*w.weight);
+    if (!release) continue;
+    if (embedding && w.weight->data() == embedding->data())
+      release_lm_head(p.get(), *w.weight, *embedding);
+    else
+      p->release_source(*w.weight);
   }
   return p;
+}
+
+size_t release_lm_head(cpu::PreparedWeights* p, Tensor& lm_head, Tensor& embedding) {
+  const size_t bytes = lm_head.nbytes();
+  if (!p || !lm_head.defined()) return 0;
+  if (lm_head.data() != embedding.data()) return p->release_source(lm_head) ? bytes : 0;
+  if (!p->holds_exactly(lm_head) || !p->release_source(lm_head)) return 0;
+  embedding = lm_head;  // the stand-in: the table's last reference goes, and the lookup finds the panels by it
+  return bytes;
 }
 
 }  // namespace jitgen

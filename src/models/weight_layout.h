@@ -72,9 +72,16 @@ class WeightReads {
 
 // Packs `weights` in the order given (the arena lays them out in that order: the order a step reads them), each read
 // from `reads` right before when noted there (reads may be null: weights already in memory), and frees each one's
-// fp32 data right after unless the format keeps it (WeightFormat::keep_sources) or it is `embedding`'s storage (a tied
-// lm_head: the lookup reads it).
+// fp32 data right after unless the format keeps it (WeightFormat::keep_sources). A tied lm_head (the storage of
+// `*embedding`, the table the lookup reads) goes as release_lm_head says.
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
-                                                   const Tensor& embedding, WeightReads* reads);
+                                                   Tensor* embedding, WeightReads* reads);
+
+// Releases the fp32 data of a packed lm_head (PreparedWeights::release_source), returning the bytes freed. Tied (its
+// storage is `embedding`'s): only when the panels hold every value of the table exactly (fp32 panels; bf16 panels of a
+// BF16 checkpoint's table), and then `embedding` points at the same stand-in, so that the lookup reads the rows from
+// the panels (cpu::embedding) and the table's memory goes. Otherwise the table stays, as the lookup reads it: a model
+// keeps one copy of a tied table, not two (the panels and the fp32 table: 1 GB more for Llama-3.2-1B's 128k vocab).
+size_t release_lm_head(cpu::PreparedWeights* p, Tensor& lm_head, Tensor& embedding);
 
 }  // namespace jitgen

@@ -109,23 +109,6 @@ void epilogue_columns(float* out, int64_t M, int64_t N, int64_t n0, int64_t n1, 
   }
 }
 
-// Columns [n0, n1) of fp32 panels back in the weight's own layout: [K][n1 - n0] (transposed: [n1 - n0][K]). Exact
-// copies of the fp32 values, so BLAS over them computes what it computed over the released source.
-void unpack_columns(const PackedLinear& p, bool transposed, int64_t n0, int64_t n1, float* dst) {
-  const int64_t K = p.K, nb = n1 - n0;
-  const float* panels = p.f32();
-  for (int64_t n = n0; n < n1; ++n) {
-    const float* col = panels + (n / kPanel) * K * kPanel + n % kPanel;
-    for (int64_t k = 0; k < K; ++k) {
-      const float v = col[k * kPanel];
-      if (transposed)
-        dst[(n - n0) * K + k] = v;
-      else
-        dst[k * nb + (n - n0)] = v;
-    }
-  }
-}
-
 // BLAS (single-threaded OpenBLAS) on column slices of the output, one slice per pool thread. `released`: fp32 panels
 // whose source is gone (prepared_weights.h); each slice reads its columns unpacked from them instead of `w`.
 void blas_columns(const float* x, const float* w, bool transposed, const float* bias, int64_t M, int64_t K, int64_t N,
@@ -183,12 +166,43 @@ bool set_simd(const std::string& name) { return simd::select_target(name); }
 int64_t panel_max_m() { return g_panel_max_m.load(std::memory_order_relaxed); }
 void set_panel_max_m(int64_t m) { g_panel_max_m.store(m); }
 
+namespace {
+
+// A tied embedding table [V, C] released with its lm_head (models/weight_layout.h pack_weights): `table` is then an
+// address reservation that holds nothing, and row v is column v of the lm_head's panels ([K = C, N = V]), which hold
+// every value exactly (PreparedWeights::holds_exactly). Null for a table that holds its own data.
+const PackedLinear* released_table(const float* table, int64_t V, int64_t C) {
+  const PackedLinear* p = find_packed(table, C, V);
+  return p && p->source_released && !p->quant ? p : nullptr;
+}
+
+// out[r, :] = row ids[r] of the released table's panels.
+void gather_rows(const PackedLinear& p, int64_t V, int64_t C, const int32_t* ids, int64_t R, float* out) {
+  for (int64_t r = 0; r < R; ++r) {
+    JITGEN_CHECK(ids[r] >= 0 && ids[r] < V);
+    unpack_columns(p, /*transposed=*/true, ids[r], ids[r] + 1, out + r * C);
+  }
+}
+
+}  // namespace
+
 void embedding(const float* table, int64_t vocab, int64_t C, const int32_t* ids, int64_t R, float* out) {
+  if (const PackedLinear* p = released_table(table, vocab, C)) return gather_rows(*p, vocab, C, ids, R, out);
   ref::embedding(table, vocab, C, ids, R, out);
 }
 
 void embedding_sum(const float* table_a, int64_t rows_a, const int32_t* ids_a, const float* table_b, int64_t rows_b,
                    const int32_t* ids_b, int64_t C, int64_t R, float* out) {
+  if (const PackedLinear* p = released_table(table_a, rows_a, C)) {  // GPT-2's tied wte; wpe is never packed
+    gather_rows(*p, rows_a, C, ids_a, R, out);
+    for (int64_t r = 0; r < R; ++r) {
+      JITGEN_CHECK(ids_b[r] >= 0 && ids_b[r] < rows_b);
+      const float* b = table_b + static_cast<int64_t>(ids_b[r]) * C;
+      float* o = out + r * C;
+      for (int64_t c = 0; c < C; ++c) o[c] = o[c] + b[c];  // the reference's a + b, a read from the panels
+    }
+    return;
+  }
   ref::embedding_sum(table_a, rows_a, ids_a, table_b, rows_b, ids_b, C, R, out);
 }
 

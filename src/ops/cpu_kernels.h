@@ -12,7 +12,8 @@
 
 namespace jitgen::cpu {
 
-// out[r, :] = table[ids[r], :]; ids checked against rows by the caller. [R] ids, [V, C] -> [R, C]
+// out[r, :] = table[ids[r], :]; ids checked against rows by the caller. [R] ids, [V, C] -> [R, C]. A tied table
+// released with its lm_head (its address then holds nothing) reads the rows from the lm_head's panels, exactly.
 void embedding(const float* table, int64_t vocab, int64_t C, const int32_t* ids, int64_t R, float* out);
 // out[r, :] = table_a[ids_a[r], :] + table_b[ids_b[r], :] (token + position embeddings in one pass)
 void embedding_sum(const float* table_a, int64_t rows_a, const int32_t* ids_a, const float* table_b, int64_t rows_b,

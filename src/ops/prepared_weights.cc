@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -199,6 +200,41 @@ bool PreparedWeights::release_source(Tensor& t) {
   malloc_trim(0);
 #endif
   return true;
+}
+
+bool PreparedWeights::holds_exactly(const Tensor& t) const {
+  const PackedLinear* p = nullptr;
+  for (const auto& q : packed_)
+    if (!q->source_released && q->source.data() == t.data() && q->source.shape() == t.shape()) p = q.get();
+  if (!p || p->quant || t.dtype() != DType::kF32) return false;
+  if (p->storage == WeightStorage::kF32) return true;
+  const auto* bits = static_cast<const uint32_t*>(t.data());
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) {  // a bf16 value: the low half is zero (and rounding keeps it)
+    if ((bits[i] & 0xFFFFu) != 0) return false;
+    if ((static_cast<uint32_t>(f32_to_bf16(std::bit_cast<float>(bits[i]))) << 16) != bits[i]) return false;  // NaN
+  }
+  return true;
+}
+
+void unpack_columns(const PackedLinear& p, bool transposed, int64_t n0, int64_t n1, float* dst) {
+  JITGEN_CHECK(!p.quant && n0 >= 0 && n0 <= n1 && n1 <= p.N);
+  const int64_t K = p.K, nb = n1 - n0, K2 = p.k_stored();
+  auto put = [&](int64_t n, int64_t k, float v) {
+    if (transposed)
+      dst[(n - n0) * K + k] = v;
+    else
+      dst[k * nb + (n - n0)] = v;
+  };
+  for (int64_t n = n0; n < n1; ++n) {
+    const int64_t panel = n / kPanel, j = n % kPanel;
+    if (p.storage == WeightStorage::kF32) {
+      const float* col = p.f32() + panel * K * kPanel + j;
+      for (int64_t k = 0; k < K; ++k) put(n, k, col[k * kPanel]);
+    } else {
+      const uint16_t* panels = p.bf16();
+      for (int64_t k = 0; k < K; ++k) put(n, k, bf16_to_f32(panels[bf16_panel_index(panel, K2, k, j)]));
+    }
+  }
 }
 
 const PackedLinear* PreparedWeights::released(const void* data) const {

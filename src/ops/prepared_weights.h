@@ -116,6 +116,11 @@ inline int64_t bf16_panel_index(int64_t p, int64_t K2, int64_t k, int64_t j) {
   return ((p * (K2 / 2) + k / 2) * 2 + j / 16) * 32 + 2 * (j % 16) + (k % 2);
 }
 
+// Columns [n0, n1) of unquantized panels back in the weight's own layout: [K][n1 - n0] (transposed: [n1 - n0][K]), as
+// fp32. Exact for fp32 panels, and for bf16 panels of values bf16 holds exactly (holds_exactly below): what BLAS over
+// a released source (cpu_kernels.cc) and the lookup of a released tied embedding table (cpu::embedding) read.
+void unpack_columns(const PackedLinear& p, bool transposed, int64_t n0, int64_t n1, float* dst);
+
 // w [K, N] (Conv1D, transposed == false) or w [N, K] (nn.Linear / tied lm_head, transposed == true). The panels come
 // from `arena` when given (right after the ones packed before), else from their own buffer.
 PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena = nullptr);
@@ -141,6 +146,10 @@ class PreparedWeights {
   // reservation of its shape and keys the panels by it. The data itself goes when no other copy of the old tensor
   // holds it. False (nothing changed) when `t` is not one of this set's weights or no reservation can be made.
   bool release_source(Tensor& t);
+  // Whether the panels of `t` (a weight this set packed, its source not yet released) reproduce every value of it
+  // exactly: fp32 panels do; bf16 panels when every value is a bf16 value (a BF16 checkpoint's); quantized ones never.
+  // A tied embedding table may then be released with its lm_head: the lookup reads the rows from the panels.
+  bool holds_exactly(const Tensor& t) const;
   // Bytes of fp32 source data still held by the packed weights (0 once every source is released).
   size_t source_bytes() const;
   bool any_source_released() const;

@@ -39,8 +39,8 @@ class Gpt2Model final : public FamilyModel {
     size_t n = 0;
     for (Gpt2Layer& l : weights_.h)
       n += release_sources(p, {&l.c_attn_weight, &l.attn_c_proj_weight, &l.c_fc_weight, &l.mlp_c_proj_weight});
-    // Tied: the embedding table, which the lookup reads.
-    if (weights_.lm_head.data() != weights_.wte.data()) n += release_sources(p, {&weights_.lm_head});
+    // Tied: the table goes too when the panels hold it exactly (models/weight_layout.h release_lm_head).
+    n += release_lm_head(p, weights_.lm_head, weights_.wte);
     return n;
   }
 

@@ -49,7 +49,7 @@ std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w) {
 
 void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage, WeightReads* reads) {
   // Read and released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_gpt2_weights(w), w.wte, reads);
+  w.prepared = pack_weights(storage, packed_gpt2_weights(w), &w.wte, reads);
 }
 
 Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool last_position_only) {

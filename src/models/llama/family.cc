@@ -54,8 +54,8 @@ class LlamaModel final : public FamilyModel {
     size_t n = 0;
     for (llama::Layer& l : weights_.layers)
       n += release_sources(p, {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj});
-    // Tied: the embedding table, which the lookup reads.
-    if (weights_.lm_head.data() != weights_.embed_tokens.data()) n += release_sources(p, {&weights_.lm_head});
+    // Tied: the table goes too when the panels hold it exactly (models/weight_layout.h release_lm_head).
+    n += release_lm_head(p, weights_.lm_head, weights_.embed_tokens);
     return n;
   }
 

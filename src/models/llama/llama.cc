@@ -57,7 +57,7 @@ void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage
   std::copy(rope.inv_freq.begin(), rope.inv_freq.end(), w.inv_freq.f32());
   // Every linear weight goes through this one PreparedWeights::add (the place weight formats hook in), read and
   // released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_weights(w), w.embed_tokens, reads);
+  w.prepared = pack_weights(storage, packed_weights(w), &w.embed_tokens, reads);
 }
 
 Value build(Builder& b, const LlamaConfig& c, const Weights& w, bool last_position_only) {

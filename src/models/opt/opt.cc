@@ -56,7 +56,7 @@ void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage, 
   std::fill(w.ones.f32(), w.ones.f32() + C, 1.0f);
   w.zeros = Tensor::zeros({C});
   // Read and released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_weights(c, w), w.embed_tokens, reads);
+  w.prepared = pack_weights(storage, packed_weights(c, w), &w.embed_tokens, reads);
 }
 
 Value build(Builder& b, const OptConfig& c, const Weights& w, bool last_position_only) {
