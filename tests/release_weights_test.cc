@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/memory.h"
+#include "io/safetensors.h"
 #include "jitgen/model.h"
 #include "models/model_impl.h"
 #include "models/weight_layout.h"
@@ -138,7 +140,7 @@ TEST(ReleaseSourceDeathTest, ReadingAReleasedWeightFaults) {
 }
 
 // A tied embedding table goes with its lm_head when the panels hold it exactly (models/weight_layout.h
-// release_lm_head): the table's last reference is dropped and the lookup reads the rows from the panels, bit for bit
+// pack_weights): the table's last reference is dropped and the lookup reads the rows from the panels, bit for bit
 // the table's -- fp32 panels, and bf16 panels of bf16 values. Panels that would not reproduce it (bf16 of other
 // values, a quantized lm_head) leave the table as it was. Shapes with a tail panel and an odd width (bf16 pads k).
 TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) {
@@ -263,19 +265,19 @@ TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
 // Loads check every tensor, then read, pack and release the packed weights one at a time (models/weight_layout.h
 // WeightReads): the most fp32 copy bytes alive at once during a load is what the model keeps (embeddings, norms,
 // biases, a tied lm_head) plus the largest packed matrix -- not every matrix, as when a loader read all tensors before
-// packing the first. A tied table released with its panels at the end (release_lm_head) was alive all along: it
+// packing the first. A tied table released with its panels at the end (pack_weights) was alive all along: it
 // counts as kept. Every family, unquantized and quantized formats, F32 / F16 / BF16 and sharded folders, GPTQ / AWQ.
 struct LoadCopies {
   size_t peak_above_kept = 0, largest = 0, released = 0;  // bytes
 };
 
-LoadCopies load_copies(const std::string& dir, const std::string& format) {
+LoadCopies load_copies(const std::string& dir, const std::string& format, bool check_weights = false) {
   cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
   f.keep_sources = false;
   const cpu::ScopedWeightFormat scope(f);
   const size_t before = weight_copy_bytes().live;
   reset_weight_copy_peak();
-  const Model m = Model::from_dir(dir);
+  const Model m = Model::from_dir(dir, check_weights);
   const WeightCopyBytes after = weight_copy_bytes();
   LoadCopies out;
   out.peak_above_kept = after.peak - after.live;
@@ -305,16 +307,79 @@ TEST(LoadPeak, AtMostOneFp32MatrixAliveBeyondWhatTheModelKeeps) {
     test::TempDir tmp;
     const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + args + " --vocab-size 300");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    for (const std::string format : {"f32", "bf16", "int8", "int4"}) {
-      const LoadCopies c = load_copies(tmp.path(), format);
-      ASSERT_GT(c.released, c.largest) << args;  // two or more matrices: reading all first would exceed the bound
-      EXPECT_LE(c.peak_above_kept, c.largest) << args << " " << format << ": " << c.released << " bytes released";
+    for (const std::string format : {"f32", "bf16", "int8", "int4"})
+      for (bool check : {false, true}) {  // --check-weights scans the stored values in pass 1: no copies kept
+        const LoadCopies c = load_copies(tmp.path(), format, check);
+        ASSERT_GT(c.released, c.largest) << args;  // two or more matrices: reading all first would exceed the bound
+        EXPECT_LE(c.peak_above_kept, c.largest)
+            << args << " " << format << " check " << check << ": " << c.released << " bytes released";
+      }
+  }
+  for (const std::string name : {"gptq_g128_asym_descact_v2", "awq_g64_qwen2"})
+    for (bool check : {false, true}) {
+      const LoadCopies c = load_copies(test::fixture_path("quantized/" + name), "f32", check);
+      ASSERT_GT(c.released, c.largest) << name;
+      EXPECT_LE(c.peak_above_kept, c.largest) << name << " check " << check << ": " << c.released << " bytes released";
+    }
+}
+
+// Rewrites the .safetensors file holding `name` in `dir` with one value of that tensor a NaN (in its own dtype).
+void poison(const std::string& dir, const std::string& name) {
+  const std::string file = io::Checkpoint::open_dir(dir).find(name)->file;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  std::map<std::string, std::string> metadata;
+  {
+    const auto f = io::SafetensorsFile::open(file);
+    metadata = f->metadata();
+    for (const io::TensorEntry& e : f->tensors()) {
+      Tensor t = Tensor::zeros(e.tensor.shape(), e.tensor.dtype());
+      std::memcpy(t.data(), e.tensor.data(), t.nbytes());
+      if (e.name == name) {
+        const int64_t i = t.numel() / 2;
+        if (t.dtype() == DType::kF32) t.f32()[i] = std::numeric_limits<float>::quiet_NaN();
+        else static_cast<uint16_t*>(t.data())[i] = t.dtype() == DType::kBF16 ? 0x7fc0 : 0x7e00;
+      }
+      tensors.emplace_back(e.name, std::move(t));
     }
   }
-  for (const std::string name : {"gptq_g128_asym_descact_v2", "awq_g64_qwen2"}) {
-    const LoadCopies c = load_copies(test::fixture_path("quantized/" + name), "f32");
-    ASSERT_GT(c.released, c.largest) << name;
-    EXPECT_LE(c.peak_above_kept, c.largest) << name << ": " << c.released << " bytes released";
+  io::write_safetensors(file, tensors, metadata);
+}
+
+// --check-weights refuses a NaN in any checkpoint tensor the model reads -- F32, F16 and BF16 values, a later shard,
+// a GPTQ module's scales -- naming the file and the tensor, having read (and packed) nothing. Without it the same
+// folder loads (the NaN reaches the logits, GEN-NONFINITE-LOGITS).
+TEST(LoadPeak, CheckWeightsRefusesANaNBeforeAnythingIsRead) {
+  struct Case {
+    std::string make_model, tensor;  // make_model empty: a copy of the GPTQ fixture
+  };
+  const std::vector<Case> cases = {
+      {"--family qwen2 --config qwen2-tiny --dtype BF16 --shards 2", "model.layers.1.mlp.down_proj.weight"},
+      {"--config tiny --dtype F16", "h.1.mlp.c_fc.weight"},
+      {"--config opt-tiny --dtype F32", "model.decoder.final_layer_norm.weight"},
+      {"", "model.layers.0.mlp.up_proj.scales"}};
+  for (const Case& k : cases) {
+    test::TempDir tmp;
+    if (k.make_model.empty()) {
+      std::filesystem::copy(test::fixture_path("quantized/gptq_g128_asym_descact_v2"), tmp.path(),
+                            std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+    } else {
+      const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + k.make_model + " --vocab-size 300");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    poison(tmp.path(), k.tensor);
+    const std::string file = io::Checkpoint::open_dir(tmp.path()).find(k.tensor)->file;
+    EXPECT_NO_THROW((void)Model::from_dir(tmp.path())) << k.tensor;
+    const size_t before = weight_copy_bytes().live;
+    reset_weight_copy_peak();
+    try {
+      (void)Model::from_dir(tmp.path(), /*check_weights=*/true);
+      ADD_FAILURE() << "loaded " << k.tensor << " with a NaN under --check-weights";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()),
+                file + ": tensor \"" + k.tensor + "\" contains NaN or Inf values (--check-weights)");
+    }
+    EXPECT_EQ(weight_copy_bytes().peak, before) << k.tensor;
+    EXPECT_EQ(weight_copy_bytes().live, before) << k.tensor;
   }
 }
 

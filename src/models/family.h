@@ -30,28 +30,13 @@ class FamilyModel {
   //   "key_mask" [B, S] i32, states "k_cache.<l>", "v_cache.<l>" [B, n_kv_head, S, head_dim] f32.
   // Returns logits [B, T, V], or [B, 1, V] for the last position only.
   virtual Value build(Builder& b, bool last_position_only) const = 0;
-  // Every weight under its HF name (plan store binding, fingerprints, --check-weights).
+  // Every weight under its HF name (plan store binding, fingerprints).
   virtual std::map<std::string, Tensor> weights_by_name() const = 0;
   // The hyper-parameters as config.json content (part of the model fingerprint).
   virtual nlohmann::json config_json() const = 0;
   // The linear weights as prepared for the kernels (their format names compile keys); null when unprepared.
   virtual const cpu::PreparedWeights* prepared() const = 0;
-  // Frees the fp32 data of every packed linear weight that nothing but the linear kernels reads
-  // (cpu::PreparedWeights::release_source): not the embeddings, so not a tied lm_head. Loaders release each weight
-  // as they pack it; Model calls this after a load that kept them to scan them (--check-weights), before the model
-  // is shared. Returns the bytes released (0 for those already released).
-  virtual size_t release_packed_sources() = 0;
 };
-
-// The release_packed_sources loop: `tensors` as release_source leaves them; returns the bytes released.
-inline size_t release_sources(cpu::PreparedWeights* p, std::initializer_list<Tensor*> tensors) {
-  size_t n = 0;
-  for (Tensor* t : tensors) {
-    const size_t bytes = t->nbytes();
-    if (p && p->release_source(*t)) n += bytes;
-  }
-  return n;
-}
 
 // The part of a FamilyModel's spec every family fills alike: model_type, layers, query heads and head_dim as given,
 // as many KV heads as query heads, full attention at every layer (a GQA or sliding-window family overrides

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "core/finite.h"
 #include "models/model_impl.h"
 #include "io/config_reader.h"
 #include "io/hf_config.h"
 #include "models/registry.h"
+#include "models/weight_layout.h"
 
 namespace jitgen {
 
@@ -46,23 +46,13 @@ Model Model::from_dir(const std::string& dir, bool check_weights) {
                                    supported_model_types(), io::brief(*mt)));
   const Family& family = family_for(mt->get<std::string>(), config_path);
   auto impl = std::make_shared<Impl>();
-  if (check_weights) {
-    // The scan reads every weight: load with the fp32 data kept, release it after (a higher peak, then the same).
-    cpu::WeightFormat keep = cpu::weight_format_for_load();
-    const bool release = !keep.keep_sources;
-    keep.keep_sources = true;
-    {
-      const cpu::ScopedWeightFormat scope(keep);
-      impl->model = family.load(dir, config, config_path);
-    }
-    for (const auto& [name, t] : weights_by_name(*impl))
-      if (!all_finite(t))
-        throw_invalid_file(fmt::format("{}: tensor \"{}\" contains NaN or Inf values (--check-weights)", dir, name));
-    finish_load(*impl, release);
-  } else {
-    impl->model = family.load(dir, config, config_path);  // packs and releases weight by weight (prepared_weights.h)
-    finish_load(*impl, false);
+  {
+    // check_weights: the loader's first pass scans each tensor as stored, before anything is read
+    // (models/weight_layout.h ScopedFiniteCheck); the load then packs and releases weight by weight as always.
+    const ScopedFiniteCheck check(check_weights);
+    impl->model = family.load(dir, config, config_path);
   }
+  finish_load(*impl);
   impl->generation_defaults = io::load_generation_defaults(dir + "/generation_config.json");
   impl->source = dir;
   impl->info = make_info(impl->spec());
@@ -81,7 +71,7 @@ Model Model::random_preset(const std::string& preset, uint64_t seed) {
   const Family* family = &family_for_preset("", preset, name);
   auto impl = std::make_shared<Impl>();
   impl->model = family->random(name, seed);
-  finish_load(*impl, false);
+  finish_load(*impl);
   const ModelSpec& s = impl->model->spec();
   impl->generation_defaults = {{"bos_token_id", s.bos_token_id}, {"eos_token_id", s.eos_token_id}};
   impl->source = fmt::format("<random {} seed {}>", preset, seed);
@@ -91,11 +81,7 @@ Model Model::random_preset(const std::string& preset, uint64_t seed) {
 
 std::map<std::string, Tensor> weights_by_name(const Model::Impl& m) { return m.model->weights_by_name(); }
 
-void finish_load(Model::Impl& m, bool release) {
-  m.fingerprint = model_fingerprint(m);
-  // The family made this object non-const and nobody else holds it yet (from_dir).
-  if (release) std::const_pointer_cast<FamilyModel>(m.model)->release_packed_sources();
-}
+void finish_load(Model::Impl& m) { m.fingerprint = model_fingerprint(m); }
 
 std::string model_fingerprint(const Model::Impl& m) {
   if (!m.fingerprint.empty()) return m.fingerprint;

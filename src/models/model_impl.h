@@ -32,10 +32,9 @@ struct Model::Impl {
 // Identifies a model for on-disk plans: config, weight names, shapes and a sample of every weight's values, as
 // they were at load.
 std::string model_fingerprint(const Model::Impl& m);
-// The last step of a load: fingerprint the weights; `release`: then free the fp32 data of the packed linears
-// (FamilyModel::release_packed_sources: for a load that kept them to scan them). Loaders release each weight as they
-// pack it unless the format keeps them. `m.model` must not be shared yet.
-void finish_load(Model::Impl& m, bool release);
+// The last step of a load: fingerprint the weights (loaders release each packed weight's fp32 data as they pack it,
+// unless the format keeps them; a released one's fingerprint bytes were kept at release).
+void finish_load(Model::Impl& m);
 // Every weight under its HF name, as the family's build() binds it.
 std::map<std::string, Tensor> weights_by_name(const Model::Impl& m);
 

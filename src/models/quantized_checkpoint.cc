@@ -247,6 +247,7 @@ ModuleTensors module_tensors(const io::Checkpoint& ckpt, const QuantizedCheckpoi
 void check_quantized_linear(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc, const std::string& module,
                             int64_t K, int64_t N) {
   (void)module_tensors(ckpt, qc, module, K, N);
+  check_finite(*ckpt.find(module + ".scales"));  // --check-weights: the codes are integers, the scales are not
 }
 
 QuantizedLinear load_quantized_linear(const io::Checkpoint& ckpt, const QuantizedCheckpointConfig& qc,

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/finite.h"
 #include "jitgen/error.h"
 
 namespace jitgen {
@@ -17,6 +18,7 @@ namespace jitgen {
 namespace {
 
 std::atomic<size_t> g_copy_live{0}, g_copy_peak{0};
+thread_local bool t_check_finite = false;  // ScopedFiniteCheck
 
 void note_copy(size_t bytes) {
   const size_t live = g_copy_live.fetch_add(bytes) + bytes;
@@ -33,6 +35,12 @@ void transpose_into(float* dst, int64_t N, int64_t K, Load load) {
     for (int64_t k0 = 0; k0 < K; k0 += kTile)
       for (int64_t n = n0; n < std::min(N, n0 + kTile); ++n)
         for (int64_t k = k0; k < std::min(K, k0 + kTile); ++k) dst[k * N + n] = load(n * K + k);
+}
+
+// A tied lm_head (pack_weights): released with its table when the panels hold the table exactly.
+void release_tied_lm_head(cpu::PreparedWeights& p, Tensor& lm_head, Tensor& embedding) {
+  if (!p.holds_exactly(lm_head) || !p.release_source(lm_head)) return;
+  embedding = lm_head;  // the stand-in: the table's last reference goes, and the lookup finds the panels by it
 }
 
 }  // namespace
@@ -95,6 +103,18 @@ void check_f32_convertible(const io::TensorEntry& e, const Shape& expected) {
   if (dt != DType::kF32 && dt != DType::kF16 && dt != DType::kBF16)
     throw_invalid_file(fmt::format("{}: tensor \"{}\" has dtype {}, expected F32, F16 or BF16", e.file, e.name,
                                    dtype_name(dt)));
+  check_finite(e);
+}
+
+ScopedFiniteCheck::ScopedFiniteCheck(bool on) : saved_(t_check_finite) { t_check_finite = on; }
+ScopedFiniteCheck::~ScopedFiniteCheck() { t_check_finite = saved_; }
+
+void check_finite(const io::TensorEntry& e) {
+  if (!t_check_finite) return;
+  const bool finite = all_finite(e.tensor);
+  drop_resident_pages(e.tensor);
+  if (!finite)
+    throw_invalid_file(fmt::format("{}: tensor \"{}\" contains NaN or Inf values (--check-weights)", e.file, e.name));
 }
 
 Tensor read_f32(const io::TensorEntry& e, bool linear) {
@@ -138,20 +158,12 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
     p->add(*w.weight, w.transposed, w.lm_head, std::move(pre));  // the quantized form's codes go with `pre` here
     if (!release) continue;
     if (embedding && w.weight->data() == embedding->data())
-      release_lm_head(p.get(), *w.weight, *embedding);
+      release_tied_lm_head(*p, *w.weight, *embedding);
     else
       p->release_source(*w.weight);
   }
   return p;
 }
 
-size_t release_lm_head(cpu::PreparedWeights* p, Tensor& lm_head, Tensor& embedding) {
-  const size_t bytes = lm_head.nbytes();
-  if (!p || !lm_head.defined()) return 0;
-  if (lm_head.data() != embedding.data()) return p->release_source(lm_head) ? bytes : 0;
-  if (!p->holds_exactly(lm_head) || !p->release_source(lm_head)) return 0;
-  embedding = lm_head;  // the stand-in: the table's last reference goes, and the lookup finds the panels by it
-  return bytes;
-}
 
 }  // namespace jitgen

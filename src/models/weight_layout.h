@@ -25,8 +25,26 @@ namespace jitgen {
 Tensor linear_to_kernel_layout(const Tensor& out_in);
 
 // Throws kInvalidFile "<file>: tensor "<name>" has shape [..], expected [..] from config.json" or "... has dtype
-// I32, expected F32, F16 or BF16" unless the checkpoint tensor has shape `expected` and dtype F32, F16 or BF16.
+// I32, expected F32, F16 or BF16" unless the checkpoint tensor has shape `expected` and dtype F32, F16 or BF16; then
+// check_finite (below).
 void check_f32_convertible(const io::TensorEntry& e, const Shape& expected);
+// --check-weights: while one lives on this thread, pass 1 of a load (check_f32_convertible, and the scales of a GPTQ /
+// AWQ module) also scans each checkpoint tensor's stored values for NaN / Inf, before anything is read or packed. So the
+// check holds no fp32 copies (it used to load with every one kept, then scan: a 7B checkpoint's 28 GB).
+class ScopedFiniteCheck {
+ public:
+  explicit ScopedFiniteCheck(bool on);
+  ~ScopedFiniteCheck();
+  ScopedFiniteCheck(const ScopedFiniteCheck&) = delete;
+  ScopedFiniteCheck& operator=(const ScopedFiniteCheck&) = delete;
+
+ private:
+  bool saved_;
+};
+// Under a ScopedFiniteCheck: throws kInvalidFile "<file>: tensor "<name>" contains NaN or Inf values
+// (--check-weights)" unless every value of the checkpoint tensor is finite (F32, F16, BF16; integers pass), then drops
+// the pages the scan read from the resident set. Nothing otherwise.
+void check_finite(const io::TensorEntry& e);
 // Takes the pages wholly inside `mapped` (a view into a checkpoint's read-only private mapping) out of this process's
 // resident set. They stay in the page cache and a later read faults the same bytes back in: a loader calls it once it
 // has copied the tensor out, so that a load's RSS does not grow by every checkpoint page it has read.
@@ -73,15 +91,12 @@ class WeightReads {
 // Packs `weights` in the order given (the arena lays them out in that order: the order a step reads them), each read
 // from `reads` right before when noted there (reads may be null: weights already in memory), and frees each one's
 // fp32 data right after unless the format keeps it (WeightFormat::keep_sources). A tied lm_head (the storage of
-// `*embedding`, the table the lookup reads) goes as release_lm_head says.
+// `*embedding`, the table the lookup reads) goes only when the panels hold every value of the table exactly (fp32
+// panels; bf16 panels of a BF16 checkpoint's table, PreparedWeights::holds_exactly), and `*embedding` then points at
+// the same stand-in: the lookup reads the rows from the panels (cpu::embedding) and the table's memory goes.
+// Otherwise the table stays, as the lookup reads it. So a tied model keeps one copy of its table, not two (the panels
+// and the fp32 table: 1 GB more for Llama-3.2-1B's 128k vocab).
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
                                                    Tensor* embedding, WeightReads* reads);
-
-// Releases the fp32 data of a packed lm_head (PreparedWeights::release_source), returning the bytes freed. Tied (its
-// storage is `embedding`'s): only when the panels hold every value of the table exactly (fp32 panels; bf16 panels of a
-// BF16 checkpoint's table), and then `embedding` points at the same stand-in, so that the lookup reads the rows from
-// the panels (cpu::embedding) and the table's memory goes. Otherwise the table stays, as the lookup reads it: a model
-// keeps one copy of a tied table, not two (the panels and the fp32 table: 1 GB more for Llama-3.2-1B's 128k vocab).
-size_t release_lm_head(cpu::PreparedWeights* p, Tensor& lm_head, Tensor& embedding);
 
 }  // namespace jitgen

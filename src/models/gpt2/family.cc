@@ -34,15 +34,6 @@ class Gpt2Model final : public FamilyModel {
   }
   nlohmann::json config_json() const override { return config_.to_json(); }
   const cpu::PreparedWeights* prepared() const override { return weights_.prepared.get(); }
-  size_t release_packed_sources() override {
-    cpu::PreparedWeights* p = weights_.prepared.get();
-    size_t n = 0;
-    for (Gpt2Layer& l : weights_.h)
-      n += release_sources(p, {&l.c_attn_weight, &l.attn_c_proj_weight, &l.c_fc_weight, &l.mlp_c_proj_weight});
-    // Tied: the table goes too when the panels hold it exactly (models/weight_layout.h release_lm_head).
-    n += release_lm_head(p, weights_.lm_head, weights_.wte);
-    return n;
-  }
 
  private:
   io::Gpt2Config config_;

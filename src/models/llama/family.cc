@@ -49,15 +49,6 @@ class LlamaModel final : public FamilyModel {
   }
   json config_json() const override { return config_.to_json(); }
   const cpu::PreparedWeights* prepared() const override { return weights_.prepared.get(); }
-  size_t release_packed_sources() override {
-    cpu::PreparedWeights* p = weights_.prepared.get();
-    size_t n = 0;
-    for (llama::Layer& l : weights_.layers)
-      n += release_sources(p, {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj});
-    // Tied: the table goes too when the panels hold it exactly (models/weight_layout.h release_lm_head).
-    n += release_lm_head(p, weights_.lm_head, weights_.embed_tokens);
-    return n;
-  }
 
  private:
   LlamaConfig config_;

@@ -41,15 +41,6 @@ class OptModel final : public FamilyModel {
   }
   json config_json() const override { return config_.to_json(); }
   const cpu::PreparedWeights* prepared() const override { return weights_.prepared.get(); }
-  size_t release_packed_sources() override {
-    cpu::PreparedWeights* p = weights_.prepared.get();
-    size_t n = release_sources(p, {&weights_.project_in, &weights_.project_out});  // empty unless projecting: skipped
-    for (opt::Layer& l : weights_.layers)
-      n += release_sources(p, {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2});
-    // Tied: the table goes too when the panels hold it exactly (models/weight_layout.h release_lm_head).
-    n += release_lm_head(p, weights_.lm_head, weights_.embed_tokens);
-    return n;
-  }
 
  private:
   OptConfig config_;
