@@ -124,7 +124,14 @@ Tensor read_f32(const io::TensorEntry& e, bool linear) {
   return t;
 }
 
-void WeightReads::defer(Tensor& slot, std::function<Read()> read) { pending_[&slot] = std::move(read); }
+void WeightReads::defer(Tensor& slot, std::function<Read()> read, const io::TensorEntry* stored) {
+  pending_[&slot] = Pending{std::move(read), stored};
+}
+
+const io::TensorEntry* WeightReads::stored(Tensor& slot) const {
+  auto it = pending_.find(&slot);
+  return it == pending_.end() ? nullptr : it->second.stored;
+}
 
 void WeightReads::read_all_except(const std::vector<PackedWeight>& packed) {
   for (auto it = pending_.begin(); it != pending_.end();) {
@@ -135,7 +142,7 @@ void WeightReads::read_all_except(const std::vector<PackedWeight>& packed) {
       ++it;
       continue;
     }
-    *it->first = it->second().weight;
+    *it->first = it->second.read().weight;
     it = pending_.erase(it);
   }
 }
@@ -143,7 +150,7 @@ void WeightReads::read_all_except(const std::vector<PackedWeight>& packed) {
 std::shared_ptr<const cpu::QuantMatrix> WeightReads::read(Tensor& slot) {
   auto it = pending_.find(&slot);
   if (it == pending_.end()) return nullptr;
-  Read r = it->second();
+  Read r = it->second.read();
   pending_.erase(it);
   slot = std::move(r.weight);
   return std::move(r.prequantized);
@@ -154,10 +161,25 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
   const bool release = !p->format().keep_sources;
   for (const PackedWeight& w : weights) {
+    if (const io::TensorEntry* e = w.lm_head && reads ? reads->stored(*w.weight) : nullptr) {
+      const Tensor& rows = e->tensor;  // [N, K] as stored: its pages leave the resident set block by block
+      const int64_t row_bytes = rows.dim(1) * static_cast<int64_t>(dtype_size(rows.dtype()));
+      Tensor stand_in = p->add_exact(rows, /*lm_head=*/true, [&](int64_t n0, int64_t n1) {
+        drop_resident_pages(Tensor::view(static_cast<char*>(const_cast<void*>(rows.data())) + n0 * row_bytes,
+                                         {n1 - n0, rows.dim(1)}, rows.dtype()));
+      });
+      if (stand_in.defined()) {
+        reads->forget(*w.weight);
+        drop_resident_pages(rows);
+        *w.weight = std::move(stand_in);
+        continue;
+      }
+    }
     std::shared_ptr<const cpu::QuantMatrix> pre = reads ? reads->read(*w.weight) : nullptr;
     p->add(*w.weight, w.transposed, w.lm_head, std::move(pre));  // the quantized form's codes go with `pre` here
     if (!release) continue;
-    if (embedding && w.weight->data() == embedding->data())
+    const bool tied = embedding && (w.weight == embedding || w.weight->data() == embedding->data());
+    if (tied)
       release_tied_lm_head(*p, *w.weight, *embedding);
     else
       p->release_source(*w.weight);

@@ -65,6 +65,8 @@ void reset_weight_copy_peak();  // peak = live
 Tensor counted_weight_copy(Tensor t);
 
 // One weight PreparedWeights packs: [in, out], or [out, in] when `transposed` (an lm_head, shaped as the embedding).
+// A tied lm_head is listed as the embedding table's own slot (pack_weights' `embedding`); the loader points its
+// lm_head at the table once packed.
 struct PackedWeight {
   Tensor* weight;
   bool transposed = false;
@@ -78,24 +80,36 @@ class WeightReads {
     Tensor weight;
     std::shared_ptr<const cpu::QuantMatrix> prequantized;  // GPTQ / AWQ: the stored form `weight` dequantizes
   };
-  void defer(Tensor& slot, std::function<Read()> read);
+  // `stored`: the checkpoint tensor `read` converts, when it is one tensor as stored in [N, K] layout (an nn.Linear
+  // weight or an embedding table, before any transposition): pack_weights may pack an lm_head straight from it.
+  void defer(Tensor& slot, std::function<Read()> read, const io::TensorEntry* stored = nullptr);
   // Reads every noted slot but the `packed` ones (pack_weights reads those, one at a time).
   void read_all_except(const std::vector<PackedWeight>& packed);
   // Fills `slot` when it was noted (once) and returns its prequantized form, or null.
   std::shared_ptr<const cpu::QuantMatrix> read(Tensor& slot);
+  // The checkpoint tensor noted for `slot` while its read is pending, or null.
+  const io::TensorEntry* stored(Tensor& slot) const;
+  // Drops the pending read of `slot` (packed from stored() instead).
+  void forget(Tensor& slot) { pending_.erase(&slot); }
 
  private:
-  std::map<Tensor*, std::function<Read()>> pending_;
+  struct Pending {
+    std::function<Read()> read;
+    const io::TensorEntry* stored = nullptr;
+  };
+  std::map<Tensor*, Pending> pending_;
 };
 
 // Packs `weights` in the order given (the arena lays them out in that order: the order a step reads them), each read
 // from `reads` right before when noted there (reads may be null: weights already in memory), and frees each one's
-// fp32 data right after unless the format keeps it (WeightFormat::keep_sources). A tied lm_head (the storage of
-// `*embedding`, the table the lookup reads) goes only when the panels hold every value of the table exactly (fp32
-// panels; bf16 panels of a BF16 checkpoint's table, PreparedWeights::holds_exactly), and `*embedding` then points at
-// the same stand-in: the lookup reads the rows from the panels (cpu::embedding) and the table's memory goes.
+// fp32 data right after unless the format keeps it (WeightFormat::keep_sources).
+// The lm_head, tied or not, is packed straight from its checkpoint tensor when `reads` noted one and the panels hold it
+// exactly (PreparedWeights::add_exact): no fp32 copy of the largest matrix at all (Llama-3's 128k-vocab head: 1-2 GB).
+// A tied lm_head (listed as `embedding` itself, the table the lookup reads) is released only when the panels hold
+// every value of the table exactly (fp32 panels; bf16 panels of a BF16 checkpoint's table), and the table's slot then
+// holds the stand-in: the lookup reads the rows from the panels (cpu::embedding) and the table's memory goes.
 // Otherwise the table stays, as the lookup reads it. So a tied model keeps one copy of its table, not two (the panels
-// and the fp32 table: 1 GB more for Llama-3.2-1B's 128k vocab).
+// and the fp32 table: 1 GB more for Llama-3.2-1B).
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
                                                    Tensor* embedding, WeightReads* reads);
 

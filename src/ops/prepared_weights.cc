@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -97,36 +98,55 @@ ScopedWeightFormat::~ScopedWeightFormat() { t_format = saved_; }
 
 PreparedWeights::PreparedWeights(WeightStorage storage) : format_(weight_format_for_load()) { format_.storage = storage; }
 
-PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena) {
-  JITGEN_CHECK(w.dtype() == DType::kF32 && w.rank() == 2);
+namespace {
+
+// Element i of a F32 / F16 / BF16 tensor as fp32 (exact).
+float value_at(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kF16: return f16_to_f32(static_cast<const uint16_t*>(t.data())[i]);
+    case DType::kBF16: return bf16_to_f32(static_cast<const uint16_t*>(t.data())[i]);
+    default: return static_cast<const float*>(t.data())[i];
+  }
+}
+
+}  // namespace
+
+PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena,
+                         const std::function<void(int64_t, int64_t)>& columns_done) {
+  JITGEN_CHECK(w.rank() == 2 && (w.dtype() == DType::kF32 || (transposed && w.dtype() != DType::kI32)));
   PackedLinear p;
   p.K = transposed ? w.dim(1) : w.dim(0);
   p.N = transposed ? w.dim(0) : w.dim(1);
   p.panels = (p.N + kPanel - 1) / kPanel;
   p.storage = storage;
   p.source = w;
-  const int64_t K = p.K, N = p.N;
-  const float* src = w.f32();
-  auto at = [&](int64_t k, int64_t n) { return transposed ? src[n * K + k] : src[k * N + n]; };
-  if (storage == WeightStorage::kF32) {
-    p.data = panel_buffer(static_cast<size_t>(p.panels * K * kPanel) * sizeof(float), arena);
-    float* dst = static_cast<float*>(p.data.get());
-    runtime::parallel_for(p.panels, 1, [&](int64_t p0, int64_t p1) {
-      for (int64_t pi = p0; pi < p1; ++pi)
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t j = 0; j < kPanel && pi * kPanel + j < N; ++j)
-            dst[(pi * K + k) * kPanel + j] = at(k, pi * kPanel + j);
-    });
-  } else {
-    const int64_t K2 = p.k_stored();
-    p.data = panel_buffer(static_cast<size_t>(p.panels * K2 * kPanel) * sizeof(uint16_t), arena);
-    uint16_t* dst = static_cast<uint16_t*>(p.data.get());
-    runtime::parallel_for(p.panels, 1, [&](int64_t p0, int64_t p1) {
-      for (int64_t pi = p0; pi < p1; ++pi)
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t j = 0; j < kPanel && pi * kPanel + j < N; ++j)
-            dst[bf16_panel_index(pi, K2, k, j)] = f32_to_bf16(at(k, pi * kPanel + j));
-    });
+  const int64_t K = p.K, N = p.N, K2 = p.k_stored();
+  const float* src = w.dtype() == DType::kF32 ? w.f32() : nullptr;
+  auto at = [&](int64_t k, int64_t n) {
+    if (!src) return value_at(w, n * K + k);  // a 16-bit [N, K] checkpoint tensor (add_exact)
+    return transposed ? src[n * K + k] : src[k * N + n];
+  };
+  const bool f32 = storage == WeightStorage::kF32;
+  p.data = panel_buffer(static_cast<size_t>(p.panels * K2 * kPanel) * (f32 ? sizeof(float) : sizeof(uint16_t)), arena);
+  float* dst32 = static_cast<float*>(p.data.get());
+  uint16_t* dst16 = static_cast<uint16_t*>(p.data.get());
+  auto pack = [&](int64_t p0, int64_t p1) {
+    for (int64_t pi = p0; pi < p1; ++pi)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < kPanel && pi * kPanel + j < N; ++j) {
+          const float v = at(k, pi * kPanel + j);
+          if (f32)
+            dst32[(pi * K + k) * kPanel + j] = v;
+          else
+            dst16[bf16_panel_index(pi, K2, k, j)] = f32_to_bf16(v);
+        }
+  };
+  // With columns_done: blocks of panels covering ~32 MiB of source each, reported as they finish.
+  const int64_t block = columns_done ? std::max<int64_t>(1, (int64_t{32} << 20) / (kPanel * K * 4)) : p.panels;
+  for (int64_t b0 = 0; b0 < p.panels; b0 += block) {
+    const int64_t b1 = std::min(p.panels, b0 + block);
+    runtime::parallel_for(b1 - b0, 1, [&](int64_t p0, int64_t p1) { pack(b0 + p0, b0 + p1); });
+    if (columns_done) columns_done(b0 * kPanel, std::min(N, b1 * kPanel));
   }
   if (arena) arena->settle();  // written: whatever a busy machine left on 4 KiB pages goes onto huge pages now
   return p;
@@ -167,6 +187,35 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
     g_generation.fetch_add(1, std::memory_order_release);
   }
   packed_.push_back(std::move(p));
+}
+
+Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done) {
+  const bool quantized = format_.quant && (!lm_head || format_.quantize_lm_head);
+  if (format_.keep_sources || quantized || w.rank() != 2) return {};
+  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
+  if (format_.storage == WeightStorage::kBF16 && w.dtype() != DType::kBF16) return {};  // would round it
+  const int64_t n = w.numel();
+  std::shared_ptr<void> r = address_reservation(static_cast<size_t>(n) * sizeof(float));
+  if (!r) return {};
+  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, format_.storage, &arena_, rows_done));
+  void* at = r.get();  // before r moves into the view
+  Tensor stand_in = Tensor::view(at, w.shape(), DType::kF32, std::move(r));
+  // The bytes an fp32 copy would hold at either end (model_fingerprint samples them): as release_source keeps.
+  const int64_t sample = std::min<int64_t>(n, 64);
+  std::vector<float> ends;
+  for (int64_t i = 0; i < sample; ++i) ends.push_back(value_at(w, i));
+  for (int64_t i = n - sample; i < n; ++i) ends.push_back(value_at(w, i));
+  const auto* bytes = reinterpret_cast<const unsigned char*>(ends.data());
+  p->source_sample.assign(bytes, bytes + ends.size() * sizeof(float));
+  p->source = stand_in;
+  p->source_released = true;
+  {
+    std::unique_lock lock(g_mu);
+    registry()[stand_in.f32()] = p.get();
+    g_generation.fetch_add(1, std::memory_order_release);
+  }
+  packed_.push_back(std::move(p));
+  return stand_in;
 }
 
 bool PreparedWeights::release_source(Tensor& t) {

@@ -26,6 +26,7 @@
 // kernels run the quantized panels at every M, so prefill and decode see the same weights. The fp32 tensors are
 // released as above (the quantized kernels never read them); their address, a reservation then, finds the panels.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -121,9 +122,12 @@ inline int64_t bf16_panel_index(int64_t p, int64_t K2, int64_t k, int64_t j) {
 // a released source (cpu_kernels.cc) and the lookup of a released tied embedding table (cpu::embedding) read.
 void unpack_columns(const PackedLinear& p, bool transposed, int64_t n0, int64_t n1, float* dst);
 
-// w [K, N] (Conv1D, transposed == false) or w [N, K] (nn.Linear / tied lm_head, transposed == true). The panels come
-// from `arena` when given (right after the ones packed before), else from their own buffer.
-PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena = nullptr);
+// w [K, N] (Conv1D, transposed == false) or w [N, K] (nn.Linear / tied lm_head, transposed == true; F32, or F16 / BF16
+// as a checkpoint stores it). The panels come from `arena` when given (right after the ones packed before), else from
+// their own buffer. `columns_done(n0, n1)`, when given, is called as each block of columns (~32 MiB of source) is
+// packed, in order: a loader drops those checkpoint pages from the resident set as it goes.
+PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena = nullptr,
+                         const std::function<void(int64_t, int64_t)>& columns_done = {});
 
 // A set of packed weights, registered for lookup while the set lives. Panels -- fp32, bf16 and quantized alike --
 // lie back to back in the order they were added (core/memory.h StreamArena): add them in the order a step reads
@@ -142,6 +146,14 @@ class PreparedWeights {
   // dequantize_checkpoint, ignored: w is packed as fp32 / bf16).
   void add(const Tensor& w, bool transposed, bool lm_head = false,
            std::shared_ptr<const QuantMatrix> prequantized = nullptr);
+  // Packs w [N, K] (nn.Linear / embedding layout; F32, F16 or BF16, e.g. a checkpoint's tensor as stored) into
+  // unquantized panels straight from its values, with no fp32 copy, when they hold every value exactly (fp32 panels;
+  // bf16 panels of a BF16 w) and the format releases sources. The weight is released from the start: returns the
+  // stand-in (an F32 [N, K] address reservation, release_source's) that finds the panels, its fingerprint bytes
+  // those of an fp32 copy. Returns an undefined tensor, having packed nothing, when the format keeps sources, would
+  // quantize w (a quantized lm_head) or would round it.
+  // `rows_done(n0, n1)`: rows [n0, n1) of w are packed (pack_linear's columns_done).
+  Tensor add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done = {});
   // Frees the fp32 data of `t`, a weight this set packed: points `t` (and the panels' source) at an address
   // reservation of its shape and keys the panels by it. The data itself goes when no other copy of the old tensor
   // holds it. False (nothing changed) when `t` is not one of this set's weights or no reservation can be made.

@@ -76,7 +76,7 @@ const Family& gpt2_family() {
       [](const std::string& preset, uint64_t seed) {
         io::Gpt2Config c = gpt2_preset(preset);
         Gpt2Weights w = random_gpt2_weights(c, seed);
-        prepare_gpt2_weights(w, cpu::weight_storage_from_env());
+        prepare_gpt2_weights(w, /*tied=*/true, cpu::weight_storage_from_env());  // random GPT-2s are tied
         return std::shared_ptr<const FamilyModel>(std::make_shared<Gpt2Model>(std::move(c), std::move(w)));
       },
       [](const std::string& preset, const RandomModelOptions& opt, const std::string& dir) {

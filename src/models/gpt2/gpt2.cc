@@ -22,7 +22,7 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
                                      ckpt.description(), name, name));
     check_f32_convertible(*e, expected);
     // Conv1D weights are [in, out] already: no transposition.
-    reads.defer(dst, [e] { return WeightReads::Read{read_f32(*e, /*linear=*/false), nullptr}; });
+    reads.defer(dst, [e] { return WeightReads::Read{read_f32(*e, /*linear=*/false), nullptr}; }, e);
   };
   for_each_gpt2_tensor(config, w, note);
   const io::TensorEntry* head = ckpt.find("lm_head.weight");
@@ -33,23 +33,24 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
                                    "to false)",
                                    ckpt.description()));
   }
-  reads.read_all_except(packed_gpt2_weights(w));
-  if (config.tie_word_embeddings) w.lm_head = w.wte;  // as HF does; a stored lm_head.weight is ignored (tie_weights())
-  prepare_gpt2_weights(w, cpu::weight_storage_from_env(), &reads);
+  reads.read_all_except(packed_gpt2_weights(w, config.tie_word_embeddings));
+  // Tied as HF does: a stored lm_head.weight is ignored (tie_weights()).
+  prepare_gpt2_weights(w, config.tie_word_embeddings, cpu::weight_storage_from_env(), &reads);
   return w;
 }
 
-std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w) {
+std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w, bool tied) {
   std::vector<PackedWeight> out;
   for (Gpt2Layer& l : w.h)
     for (Tensor* t : {&l.c_attn_weight, &l.attn_c_proj_weight, &l.c_fc_weight, &l.mlp_c_proj_weight}) out.push_back({t});
-  out.push_back({&w.lm_head, /*transposed=*/true, /*lm_head=*/true});
+  out.push_back({tied ? &w.wte : &w.lm_head, /*transposed=*/true, /*lm_head=*/true});
   return out;
 }
 
-void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage, WeightReads* reads) {
+void prepare_gpt2_weights(Gpt2Weights& w, bool tied, cpu::WeightStorage storage, WeightReads* reads) {
   // Read and released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_gpt2_weights(w), &w.wte, reads);
+  w.prepared = pack_weights(storage, packed_gpt2_weights(w, tied), &w.wte, reads);
+  if (tied) w.lm_head = w.wte;
 }
 
 Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool last_position_only) {

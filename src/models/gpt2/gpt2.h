@@ -32,11 +32,11 @@ struct Gpt2Weights {
   std::shared_ptr<cpu::PreparedWeights> prepared;  // non-const: release_source (load only)
 };
 
-// The weights prepare_gpt2_weights packs, in the order a step reads them.
-std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w);
+// The weights prepare_gpt2_weights packs, in the order a step reads them (`tied`: the lm_head as wte's slot).
+std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w, bool tied);
 // Packs the weights once for the CPU kernels (fp32 panels, or bf16 with WeightStorage::kBF16); weights noted in
-// `reads` are read as they are packed.
-void prepare_gpt2_weights(Gpt2Weights& w, cpu::WeightStorage storage, WeightReads* reads = nullptr);
+// `reads` are read as they are packed. `tied`: the lm_head is wte (set here once packed).
+void prepare_gpt2_weights(Gpt2Weights& w, bool tied, cpu::WeightStorage storage, WeightReads* reads = nullptr);
 
 // Visits every weight with its HF name (without the "transformer." prefix) and expected shape: one
 // list serves loading, saving, random init and checks.

@@ -33,31 +33,31 @@ Weights load_weights(const std::string& dir, const LlamaConfig& c,
                                      ckpt.description(), name, c.num_hidden_layers, c.model_type,
                                      name == "lm_head.weight" ? ", tie_word_embeddings false" : ""));
     check_f32_convertible(*e, expected);
-    reads.defer(dst, [e, linear] { return WeightReads::Read{read_f32(*e, linear), nullptr}; });
+    reads.defer(dst, [e, linear] { return WeightReads::Read{read_f32(*e, linear), nullptr}; }, e);
   });
-  reads.read_all_except(packed_weights(w));
+  reads.read_all_except(packed_weights(c, w));
   finish_weights(c, w, cpu::weight_storage_from_env(), &reads);
   return w;
 }
 
-std::vector<PackedWeight> packed_weights(Weights& w) {
+std::vector<PackedWeight> packed_weights(const LlamaConfig& c, Weights& w) {
   std::vector<PackedWeight> out;
   for (Layer& l : w.layers)
     for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj})
       out.push_back({t});
   // 16-bit unless --quantize-lm-head, as for GPT-2 (docs/quantization.md).
-  out.push_back({&w.lm_head, /*transposed=*/true, /*lm_head=*/true});
+  out.push_back({c.tie_word_embeddings ? &w.embed_tokens : &w.lm_head, /*transposed=*/true, /*lm_head=*/true});
   return out;
 }
 
 void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage, WeightReads* reads) {
-  if (c.tie_word_embeddings) w.lm_head = w.embed_tokens;  // HF tie_weights(): a stored lm_head is ignored
   const RopeTable rope = rope_table(c);
   w.inv_freq = Tensor::zeros({static_cast<int64_t>(rope.inv_freq.size())});
   std::copy(rope.inv_freq.begin(), rope.inv_freq.end(), w.inv_freq.f32());
   // Every linear weight goes through this one PreparedWeights::add (the place weight formats hook in), read and
   // released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_weights(w), &w.embed_tokens, reads);
+  w.prepared = pack_weights(storage, packed_weights(c, w), &w.embed_tokens, reads);
+  if (c.tie_word_embeddings) w.lm_head = w.embed_tokens;  // HF tie_weights(): a stored lm_head is ignored
 }
 
 Value build(Builder& b, const LlamaConfig& c, const Weights& w, bool last_position_only) {

@@ -80,8 +80,8 @@ using ::jitgen::linear_to_kernel_layout;  // models/weight_layout.h
 // `quantized` (config.json's quantization_config), the linears it quantizes are read as GPTQ / AWQ tensors.
 Weights load_weights(const std::string& dir, const LlamaConfig& c,
                      const std::optional<models::QuantizedCheckpointConfig>& quantized = std::nullopt);
-// The weights finish_weights packs, in the order a step reads them.
-std::vector<PackedWeight> packed_weights(Weights& w);
+// The weights finish_weights packs, in the order a step reads them (a tied lm_head as the embedding table's slot).
+std::vector<PackedWeight> packed_weights(const LlamaConfig& c, Weights& w);
 // Fills lm_head (tied), inv_freq and the prepared panels; weights must be in kernel layout, or noted in `reads` (read
 // as they are packed).
 void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage, WeightReads* reads = nullptr);

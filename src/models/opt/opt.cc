@@ -29,7 +29,7 @@ Weights load_weights(const std::string& dir, const OptConfig& c) {
                                      c.layer_norm_elementwise_affine ? ", layer_norm_elementwise_affine true" : "",
                                      name == "lm_head.weight" ? ", tie_word_embeddings false" : ""));
     check_f32_convertible(*e, expected);
-    reads.defer(dst, [e, linear] { return WeightReads::Read{read_f32(*e, linear), nullptr}; });
+    reads.defer(dst, [e, linear] { return WeightReads::Read{read_f32(*e, linear), nullptr}; }, e);
   });
   reads.read_all_except(packed_weights(c, w));
   finish_weights(c, w, cpu::weight_storage_from_env(), &reads);
@@ -41,7 +41,7 @@ std::vector<PackedWeight> packed_weights(const OptConfig& c, Weights& w) {
   if (c.projects()) out.insert(out.end(), {{&w.project_in}, {&w.project_out}});
   for (Layer& l : w.layers)
     for (Tensor* t : {&l.q_proj, &l.k_proj, &l.v_proj, &l.out_proj, &l.fc1, &l.fc2}) out.push_back({t});
-  out.push_back({&w.lm_head, /*transposed=*/true, /*lm_head=*/true});
+  out.push_back({c.tie_word_embeddings ? &w.embed_tokens : &w.lm_head, /*transposed=*/true, /*lm_head=*/true});
   return out;
 }
 
@@ -51,12 +51,12 @@ void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage, 
   // position ids index the table directly.
   w.positions = Tensor::zeros({P, C});
   std::memcpy(w.positions.f32(), w.embed_positions.f32() + 2 * C, static_cast<size_t>(P * C) * sizeof(float));
-  if (c.tie_word_embeddings) w.lm_head = w.embed_tokens;  // HF tie_weights(): a stored lm_head is ignored
   w.ones = Tensor::zeros({C});
   std::fill(w.ones.f32(), w.ones.f32() + C, 1.0f);
   w.zeros = Tensor::zeros({C});
   // Read and released one at a time (models/weight_layout.h pack_weights).
   w.prepared = pack_weights(storage, packed_weights(c, w), &w.embed_tokens, reads);
+  if (c.tie_word_embeddings) w.lm_head = w.embed_tokens;  // HF tie_weights(): a stored lm_head is ignored
 }
 
 Value build(Builder& b, const OptConfig& c, const Weights& w, bool last_position_only) {

@@ -87,7 +87,7 @@ void for_each_tensor(const OptConfig& c, Wt& w, Fn&& fn) {
 // "model." prefix (OPTForCausalLM.save_pretrained) or without it (the original facebook/opt-* checkpoints, saved
 // from OPTModel). Errors name the file and the tensor.
 Weights load_weights(const std::string& dir, const OptConfig& c);
-// The weights finish_weights packs, in the order a step reads them.
+// The weights finish_weights packs, in the order a step reads them (a tied lm_head as the embedding table's slot).
 std::vector<PackedWeight> packed_weights(const OptConfig& c, Weights& w);
 // Fills positions, lm_head (tied), the affine-free gamma / beta and the prepared panels; linears in kernel layout, or
 // noted in `reads` (read as they are packed).
