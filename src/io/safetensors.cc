@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
@@ -59,11 +61,24 @@ const DTypeInfo* find_dtype(const std::string& name) {
 }
 
 // The read-only mapping of a whole file; unmapped when the last tensor view / file object lets go.
+// The live file mappings, begin -> size (in_file_mapping).
+std::mutex g_mappings_mu;
+std::map<uintptr_t, size_t> g_mappings;
+
 struct Mapping {
   void* addr = nullptr;
   size_t size = 0;
+  void track() {
+    const std::lock_guard lock(g_mappings_mu);
+    g_mappings[reinterpret_cast<uintptr_t>(addr)] = size;
+  }
   ~Mapping() {
-    if (addr) ::munmap(addr, size);
+    if (!addr) return;
+    {
+      const std::lock_guard lock(g_mappings_mu);
+      g_mappings.erase(reinterpret_cast<uintptr_t>(addr));
+    }
+    ::munmap(addr, size);
   }
 };
 
@@ -105,6 +120,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   if (addr == MAP_FAILED) throw_invalid_file(fmt::format("{}: mmap failed: {}", path, errno_str(map_errno)));
   mapping->addr = addr;
   mapping->size = file_size;
+  mapping->track();
   const auto* bytes = static_cast<const unsigned char*>(addr);
 
   uint64_t header_len = 0;
@@ -254,6 +270,15 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     file->tensors_.push_back(std::move(te));
   }
   return file;
+}
+
+bool in_file_mapping(const void* data, size_t bytes) {
+  const auto begin = reinterpret_cast<uintptr_t>(data);
+  const std::lock_guard lock(g_mappings_mu);
+  auto it = g_mappings.upper_bound(begin);
+  if (it == g_mappings.begin()) return false;
+  --it;
+  return begin >= it->first && begin + bytes <= it->first + it->second;
 }
 
 // ---------------------------------------------------------------------------------------------------

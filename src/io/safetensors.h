@@ -21,6 +21,11 @@ struct TensorEntry {
   Tensor tensor;     // dtype as stored (F32 / F16 / BF16 / I32 ...)
 };
 
+// Whether [data, data + bytes) lies inside the read-only file mapping of an open SafetensorsFile: a tensor handed out
+// as a view of the file, not the aligned copy open() makes of a misaligned one (whose pages hold the only copy of its
+// values: models/weight_layout.h drop_resident_pages must leave those alone).
+bool in_file_mapping(const void* data, size_t bytes);
+
 // A single memory-mapped .safetensors file. open() validates: file size >= 8, header length bound
 // (<= 100 MB and inside the file), valid JSON object, every entry has a known dtype, a non-negative
 // shape, data_offsets with begin <= end inside the data section, shape x itemsize == end - begin, and no

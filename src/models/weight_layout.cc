@@ -56,7 +56,11 @@ void drop_resident_pages(const Tensor& mapped) {
   static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(mapped.data());
   const uintptr_t first = (begin + page - 1) / page * page, last = (begin + mapped.nbytes()) / page * page;
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);  // best effort
+  // Only pages of a file mapping: MADV_DONTNEED on a private file mapping drops pages that fault back from the file,
+  // but on the aligned copy safetensors makes of a misaligned tensor (anonymous memory) it zeroes them, and the
+  // tensor may be read again (--check-weights scans it in pass 1, the load reads it in pass 2).
+  if (last > first && io::in_file_mapping(mapped.data(), mapped.nbytes()))
+    madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);  // best effort
 }
 
 Tensor counted_weight_copy(Tensor t) {
