@@ -151,13 +151,19 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
   struct Case {
     std::string format;
     bool quantize_head, bf16_values, released;
+    cpu::WeightStorage storage;  // of the lm_head's panels, when unquantized
   };
-  for (const Case& k : std::vector<Case>{{"f32", false, false, true},
-                                         {"bf16", false, true, true},
-                                         {"bf16", false, false, false},
-                                         {"int8", false, false, true},  // a 16-bit lm_head: fp32 panels
-                                         {"int8", true, true, false},
-                                         {"int4", true, false, false}}) {
+  using cpu::WeightStorage;
+  for (const Case& k : std::vector<Case>{{"f32", false, false, true, WeightStorage::kF32},
+                                         {"f32", false, true, true, WeightStorage::kF32},
+                                         {"bf16", false, true, true, WeightStorage::kBF16},
+                                         {"bf16", false, false, false, WeightStorage::kBF16},
+                                         // The 16-bit lm_head of a quantized format: bf16 panels of bf16 values, else
+                                         // fp32 (exact either way).
+                                         {"int8", false, false, true, WeightStorage::kF32},
+                                         {"int4", false, true, true, WeightStorage::kBF16},
+                                         {"int8", true, true, false, WeightStorage::kF32},
+                                         {"int4", true, false, false, WeightStorage::kF32}}) {
     const std::string what = k.format + (k.quantize_head ? "+lm_head" : "") + (k.bf16_values ? " bf16 values" : "");
     auto v = randn(V * C, 31);
     if (k.bf16_values)
@@ -172,6 +178,10 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
     const auto p = pack_weights(f.storage, {{&head, /*transposed=*/true, /*lm_head=*/true}}, &table, nullptr);
     EXPECT_EQ(table.data(), head.data()) << what;
     EXPECT_EQ(p->released(table.data()) != nullptr, k.released) << what;
+    const cpu::PackedLinear* packed = cpu::find_packed(table.f32(), C, V);
+    ASSERT_NE(packed, nullptr) << what;
+    EXPECT_EQ(packed->quant != nullptr, k.quantize_head) << what;
+    if (!packed->quant) EXPECT_EQ(packed->storage, k.storage) << what;
     EXPECT_EQ(*alive, !k.released) << what;
     std::vector<float> out(R * C), sum(R * C);
     cpu::embedding(table.f32(), V, C, ids.data(), R, out.data());

@@ -60,11 +60,11 @@ const DTypeInfo* find_dtype(const std::string& name) {
   return nullptr;
 }
 
-// The read-only mapping of a whole file; unmapped when the last tensor view / file object lets go.
 // The live file mappings, begin -> size (in_file_mapping).
 std::mutex g_mappings_mu;
 std::map<uintptr_t, size_t> g_mappings;
 
+// The read-only mapping of a whole file; unmapped when the last tensor view / file object lets go.
 struct Mapping {
   void* addr = nullptr;
   size_t size = 0;

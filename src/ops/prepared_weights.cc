@@ -109,6 +109,17 @@ float value_at(const Tensor& t, int64_t i) {
   }
 }
 
+// Whether every value of a F32 / F16 / BF16 tensor is a bf16 value, which bf16 panels then hold exactly.
+bool bf16_values(const Tensor& t) {
+  if (t.dtype() == DType::kBF16) return true;
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(value_at(t, i));
+    if ((bits & 0xFFFFu) != 0) return false;                         // below bf16's precision
+    if ((static_cast<uint32_t>(f32_to_bf16(value_at(t, i))) << 16) != bits) return false;  // a NaN rounding changes
+  }
+  return true;
+}
+
 }  // namespace
 
 PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena,
@@ -179,7 +190,7 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
     p->quant = std::make_shared<const QuantLinear>(
         pack_quant(quantize(w.f32(), transposed, p->K, p->N, *format_.quant), &arena_));
   } else {
-    p = std::make_unique<PackedLinear>(pack_linear(w, transposed, format_.storage, &arena_));
+    p = std::make_unique<PackedLinear>(pack_linear(w, transposed, storage_for(w, lm_head), &arena_));
   }
   {
     std::unique_lock lock(g_mu);
@@ -189,15 +200,20 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
   packed_.push_back(std::move(p));
 }
 
-Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done) {
+bool PreparedWeights::can_add_exact(const Tensor& w, bool lm_head) const {
   const bool quantized = format_.quant && (!lm_head || format_.quantize_lm_head);
-  if (format_.keep_sources || quantized || w.rank() != 2) return {};
-  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
-  if (format_.storage == WeightStorage::kBF16 && w.dtype() != DType::kBF16) return {};  // would round it
+  if (format_.keep_sources || quantized || w.rank() != 2) return false;
+  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return false;
+  return storage_for(w, lm_head) == WeightStorage::kF32 || bf16_values(w);  // bf16 panels would round other values
+}
+
+Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done) {
+  if (!can_add_exact(w, lm_head)) return {};
+  const WeightStorage storage = storage_for(w, lm_head);
   const int64_t n = w.numel();
   std::shared_ptr<void> r = address_reservation(static_cast<size_t>(n) * sizeof(float));
   if (!r) return {};
-  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, format_.storage, &arena_, rows_done));
+  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, storage, &arena_, rows_done));
   void* at = r.get();  // before r moves into the view
   Tensor stand_in = Tensor::view(at, w.shape(), DType::kF32, std::move(r));
   // The bytes an fp32 copy would hold at either end (model_fingerprint samples them): as release_source keeps.
@@ -256,13 +272,12 @@ bool PreparedWeights::holds_exactly(const Tensor& t) const {
   for (const auto& q : packed_)
     if (!q->source_released && q->source.data() == t.data() && q->source.shape() == t.shape()) p = q.get();
   if (!p || p->quant || t.dtype() != DType::kF32) return false;
-  if (p->storage == WeightStorage::kF32) return true;
-  const auto* bits = static_cast<const uint32_t*>(t.data());
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) {  // a bf16 value: the low half is zero (and rounding keeps it)
-    if ((bits[i] & 0xFFFFu) != 0) return false;
-    if ((static_cast<uint32_t>(f32_to_bf16(std::bit_cast<float>(bits[i]))) << 16) != bits[i]) return false;  // NaN
-  }
-  return true;
+  return p->storage == WeightStorage::kF32 || bf16_values(t);
+}
+
+WeightStorage PreparedWeights::storage_for(const Tensor& w, bool lm_head) const {
+  const bool head_16 = format_.quant && lm_head && !format_.quantize_lm_head;
+  return head_16 && format_.storage == WeightStorage::kF32 && bf16_values(w) ? WeightStorage::kBF16 : format_.storage;
 }
 
 void unpack_columns(const PackedLinear& p, bool transposed, int64_t n0, int64_t n1, float* dst) {

@@ -152,6 +152,8 @@ class PreparedWeights {
   // stand-in (an F32 [N, K] address reservation, release_source's) that finds the panels, its fingerprint bytes
   // those of an fp32 copy. Returns an undefined tensor, having packed nothing, when the format keeps sources, would
   // quantize w (a quantized lm_head) or would round it.
+  // Whether add_exact(w, lm_head) would pack w (rather than return an undefined tensor).
+  bool can_add_exact(const Tensor& w, bool lm_head) const;
   // `rows_done(n0, n1)`: rows [n0, n1) of w are packed (pack_linear's columns_done).
   Tensor add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done = {});
   // Frees the fp32 data of `t`, a weight this set packed: points `t` (and the panels' source) at an address
@@ -168,6 +170,11 @@ class PreparedWeights {
   // The packed weight whose released source is now at `data` (a stand-in address), or null.
   const PackedLinear* released(const void* data) const;
   WeightStorage storage() const { return format_.storage; }
+  // The storage of w's unquantized panels: the format's; but an lm_head that a quantized format leaves in 16 bits
+  // (docs/quantization.md) is bf16 panels when every value of it is a bf16 value -- a BF16 checkpoint's, exactly --
+  // and fp32 panels otherwise (an F32 / F16 checkpoint's values, kept exact). Half the bytes of the largest matrix
+  // every decode step reads (Llama-3.2-1B int8: the 128k-vocab head was half of them in fp32).
+  WeightStorage storage_for(const Tensor& w, bool lm_head) const;
   const WeightFormat& format() const { return format_; }
   size_t nbytes() const;
 
