@@ -197,5 +197,4 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
   return p;
 }
 
-
 }  // namespace jitgen
