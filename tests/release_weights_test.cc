@@ -174,8 +174,9 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
     const cpu::ScopedWeightFormat scope(f);
     auto alive = std::make_shared<bool>(true);
     Tensor table = tracked_tensor(v, {V, C}, alive);
-    Tensor head = table;
-    const auto p = pack_weights(f.storage, {{&head, /*transposed=*/true, /*lm_head=*/true}}, &table, nullptr);
+    // Tied: the lm_head is listed as the table's own slot, and a loader points its lm_head at the table after packing.
+    const auto p = pack_weights(f.storage, {{&table, /*transposed=*/true, /*lm_head=*/true}}, &table, nullptr);
+    const Tensor head = table;
     EXPECT_EQ(table.data(), head.data()) << what;
     EXPECT_EQ(p->released(table.data()) != nullptr, k.released) << what;
     const cpu::PackedLinear* packed = cpu::find_packed(table.f32(), C, V);

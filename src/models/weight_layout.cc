@@ -37,12 +37,6 @@ void transpose_into(float* dst, int64_t N, int64_t K, Load load) {
         for (int64_t k = k0; k < std::min(K, k0 + kTile); ++k) dst[k * N + n] = load(n * K + k);
 }
 
-// A tied lm_head (pack_weights): released with its table when the panels hold the table exactly.
-void release_tied_lm_head(cpu::PreparedWeights& p, Tensor& lm_head, Tensor& embedding) {
-  if (!p.holds_exactly(lm_head) || !p.release_source(lm_head)) return;
-  embedding = lm_head;  // the stand-in: the table's last reference goes, and the lookup finds the panels by it
-}
-
 }  // namespace
 
 WeightCopyBytes weight_copy_bytes() { return {g_copy_live.load(), g_copy_peak.load()}; }
@@ -187,12 +181,9 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
     }
     std::shared_ptr<const cpu::QuantMatrix> pre = reads ? reads->read(*w.weight) : nullptr;
     p->add(*w.weight, w.transposed, w.lm_head, std::move(pre));  // the quantized form's codes go with `pre` here
-    if (!release) continue;
-    const bool tied = embedding && (w.weight == embedding || w.weight->data() == embedding->data());
-    if (tied)
-      release_tied_lm_head(*p, *w.weight, *embedding);
-    else
-      p->release_source(*w.weight);
+    // A tied lm_head is the table's own slot: released (the slot then holds the stand-in the lookup finds the panels
+    // by) only when the panels hold the table exactly.
+    if (release && (w.weight != embedding || p->holds_exactly(*w.weight))) p->release_source(*w.weight);
   }
   return p;
 }

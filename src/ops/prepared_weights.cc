@@ -32,6 +32,18 @@ std::unordered_map<const float*, const PackedLinear*>& registry() {
   return *r;
 }
 
+// Keys `p`'s panels by `key` (add, add_exact, and release_source's stand-in, which drops `old_key` while it still
+// names p), and makes every thread's memo forget what it saw.
+void key_panels(const PackedLinear* p, const float* key, const float* old_key = nullptr) {
+  std::unique_lock lock(g_mu);
+  if (old_key) {
+    auto it = registry().find(old_key);
+    if (it != registry().end() && it->second == p) registry().erase(it);
+  }
+  registry()[key] = p;
+  g_generation.fetch_add(1, std::memory_order_release);
+}
+
 // Zeroed panels: from `arena` (back to back with the weights packed before) or, without one, on their own (large
 // ones on transparent huge pages either way, core/memory.h).
 std::shared_ptr<void> panel_buffer(size_t bytes, StreamArena* arena) {
@@ -113,9 +125,10 @@ float value_at(const Tensor& t, int64_t i) {
 bool bf16_values(const Tensor& t) {
   if (t.dtype() == DType::kBF16) return true;
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
-    const uint32_t bits = std::bit_cast<uint32_t>(value_at(t, i));
-    if ((bits & 0xFFFFu) != 0) return false;                         // below bf16's precision
-    if ((static_cast<uint32_t>(f32_to_bf16(value_at(t, i))) << 16) != bits) return false;  // a NaN rounding changes
+    const float v = value_at(t, i);
+    const uint32_t bits = std::bit_cast<uint32_t>(v);
+    if ((bits & 0xFFFFu) != 0) return false;                                    // below bf16's precision
+    if ((static_cast<uint32_t>(f32_to_bf16(v)) << 16) != bits) return false;  // a NaN rounding changes
   }
   return true;
 }
@@ -192,28 +205,29 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
   } else {
     p = std::make_unique<PackedLinear>(pack_linear(w, transposed, storage_for(w, lm_head), &arena_));
   }
-  {
-    std::unique_lock lock(g_mu);
-    registry()[w.f32()] = p.get();
-    g_generation.fetch_add(1, std::memory_order_release);
-  }
+  key_panels(p.get(), w.f32());
   packed_.push_back(std::move(p));
 }
 
-bool PreparedWeights::can_add_exact(const Tensor& w, bool lm_head) const {
+std::optional<WeightStorage> PreparedWeights::exact_storage(const Tensor& w, bool lm_head) const {
   const bool quantized = format_.quant && (!lm_head || format_.quantize_lm_head);
-  if (format_.keep_sources || quantized || w.rank() != 2) return false;
-  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return false;
-  return storage_for(w, lm_head) == WeightStorage::kF32 || bf16_values(w);  // bf16 panels would round other values
+  if (format_.keep_sources || quantized || w.rank() != 2) return std::nullopt;
+  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return std::nullopt;
+  const WeightStorage s = storage_for(w, lm_head);
+  // bf16 panels would round other values (storage_for already found them bf16 when it chose bf16 for a 16-bit head).
+  if (s == WeightStorage::kBF16 && format_.storage == WeightStorage::kBF16 && !bf16_values(w)) return std::nullopt;
+  return s;
 }
 
+bool PreparedWeights::can_add_exact(const Tensor& w, bool lm_head) const { return exact_storage(w, lm_head).has_value(); }
+
 Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done) {
-  if (!can_add_exact(w, lm_head)) return {};
-  const WeightStorage storage = storage_for(w, lm_head);
+  const std::optional<WeightStorage> storage = exact_storage(w, lm_head);
+  if (!storage) return {};
   const int64_t n = w.numel();
   std::shared_ptr<void> r = address_reservation(static_cast<size_t>(n) * sizeof(float));
   if (!r) return {};
-  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, storage, &arena_, rows_done));
+  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, *storage, &arena_, rows_done));
   void* at = r.get();  // before r moves into the view
   Tensor stand_in = Tensor::view(at, w.shape(), DType::kF32, std::move(r));
   // The bytes an fp32 copy would hold at either end (model_fingerprint samples them): as release_source keeps.
@@ -225,11 +239,7 @@ Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::func
   p->source_sample.assign(bytes, bytes + ends.size() * sizeof(float));
   p->source = stand_in;
   p->source_released = true;
-  {
-    std::unique_lock lock(g_mu);
-    registry()[stand_in.f32()] = p.get();
-    g_generation.fetch_add(1, std::memory_order_release);
-  }
+  key_panels(p.get(), stand_in.f32());
   packed_.push_back(std::move(p));
   return stand_in;
 }
@@ -248,13 +258,7 @@ bool PreparedWeights::release_source(Tensor& t) {
   p->source_sample.assign(bytes, bytes + sample);
   p->source_sample.insert(p->source_sample.end(), bytes + n - sample, bytes + n);
   Tensor stand_in = Tensor::view(at, t.shape(), DType::kF32, std::move(r));
-  {
-    std::unique_lock lock(g_mu);
-    auto it = registry().find(p->source.f32());
-    if (it != registry().end() && it->second == p) registry().erase(it);
-    registry()[stand_in.f32()] = p;
-    g_generation.fetch_add(1, std::memory_order_release);  // every thread's memo forgets the old address
-  }
+  key_panels(p, stand_in.f32(), p->source.f32());  // every thread's memo forgets the old address
   p->source = stand_in;
   p->source_released = true;
   t = std::move(stand_in);  // the last reference to the data, unless the caller kept another copy

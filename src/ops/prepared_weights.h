@@ -179,6 +179,9 @@ class PreparedWeights {
   size_t nbytes() const;
 
  private:
+  // The storage add_exact packs w in, or none when it would not (see add_exact).
+  std::optional<WeightStorage> exact_storage(const Tensor& w, bool lm_head) const;
+
   WeightFormat format_;
   StreamArena arena_;  // every panel (fp32, bf16, quantized), in add order
   std::vector<std::unique_ptr<PackedLinear>> packed_;
