@@ -196,6 +196,51 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
   }
 }
 
+// An untied table is packed for its lookup alone (PreparedWeights::add_table): into bf16 panels when every value is a
+// bf16 value, in every format (fp32 ones too: the lookup reads the values back exactly), and its fp32 data goes;
+// other values, or a format that keeps sources (CUDA builds), keep the fp32 table. The rows looked up are the table's,
+// bit for bit, and the lm_head is packed as before.
+TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
+  const int64_t V = 77, C = 19, P = 9;
+  const std::vector<int32_t> ids = {0, 76, 32, 31, 5, 76, 63, 64}, pos = {0, 1, 2, 3, 4, 5, 6, 8};
+  const int64_t R = static_cast<int64_t>(ids.size());
+  const auto wpe = randn(P * C, 32);
+  for (const std::string format : {"f32", "bf16", "int8", "int4"})
+    for (bool bf16_values : {true, false})
+      for (bool keep : {false, true}) {
+        const std::string what = format + (bf16_values ? " bf16 values" : "") + (keep ? " keep" : "");
+        auto v = randn(V * C, 31);
+        if (bf16_values)
+          for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
+        cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
+        f.keep_sources = keep;
+        const cpu::ScopedWeightFormat scope(f);
+        auto alive = std::make_shared<bool>(true);
+        Tensor table = tracked_tensor(v, {V, C}, alive);
+        Tensor head = tracked_tensor(randn(V * C, 33), {V, C}, std::make_shared<bool>(true));
+        const auto p = pack_weights(f.storage, {{&head, /*transposed=*/true, /*lm_head=*/true}}, &table, nullptr);
+        const bool released = bf16_values && !keep;
+        EXPECT_EQ(p->released(table.data()) != nullptr, released) << what;
+        EXPECT_EQ(*alive, !released) << what;
+        const cpu::PackedLinear* packed = cpu::find_packed(table.f32(), C, V);
+        ASSERT_EQ(packed != nullptr, released) << what;
+        if (packed) {
+          EXPECT_EQ(packed->storage, cpu::WeightStorage::kBF16) << what;
+          EXPECT_EQ(packed->quant, nullptr) << what;
+        }
+        ASSERT_NE(cpu::find_packed(head.f32(), C, V), nullptr) << what;  // the lm_head: packed as ever
+        std::vector<float> out(R * C), sum(R * C);
+        cpu::embedding(table.f32(), V, C, ids.data(), R, out.data());
+        cpu::embedding_sum(table.f32(), V, ids.data(), wpe.data(), P, pos.data(), C, R, sum.data());
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t c = 0; c < C; ++c) {
+            const float want = v[ids[r] * C + c];
+            ASSERT_EQ(std::memcmp(&out[r * C + c], &want, sizeof(float)), 0) << what << " row " << r << " col " << c;
+            ASSERT_EQ(sum[r * C + c], want + wpe[pos[r] * C + c]) << what << " row " << r << " col " << c;
+          }
+      }
+}
+
 // Whether the lm_head is another weight's storage (the embedding table).
 bool tied_head(const std::map<std::string, Tensor>& weights) {
   const Tensor& head = weights.at("lm_head.weight");
@@ -243,17 +288,20 @@ TEST(ReleaseModel, LoadReleasesTheLinearsAndLogitsStayTheSame) {
     }
 }
 
-// Folders as users load them (f16 and bf16 checkpoints, an untied Llama and a tied OPT), with fp32 and bf16 panels: a
-// plain load and a --check-weights load hold no linear sources -- the lm_head packed from the checkpoint as stored
-// where its panels hold it exactly, a tied table gone with it -- except the tied table that bf16 panels would round
-// (none here: an F16 Llama is untied), and give the logits and fingerprint of a load that keeps every fp32 copy.
+// Folders as users load them (f16 and bf16 checkpoints, untied Llamas and a tied OPT), in every format: a plain load
+// and a --check-weights load hold no linear sources -- the lm_head packed from the checkpoint as stored where its
+// panels hold it exactly, a tied table gone with it -- except the tied table that bf16 panels would round (none here:
+// an F16 Llama is untied); an untied BF16 table is bf16 panels (no fp32 table), an F16 one stays fp32; and they give
+// the logits and fingerprint of a load that keeps every fp32 copy.
 TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
   const std::vector<std::vector<int32_t>> ids = {{5, 17, 200, 2, 99}};
-  for (const std::string args : {"--family llama --config llama-tiny --dtype F16", "--config opt-tiny --dtype BF16"}) {
+  for (const std::string args : {"--family llama --config llama-tiny --dtype F16",
+                                 "--family llama --config llama-tiny --dtype BF16", "--config opt-tiny --dtype BF16"}) {
     test::TempDir tmp;
     const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + args + " --vocab-size 300");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    for (const std::string format : {"f32", "bf16"}) {
+    const bool untied_bf16 = args.find("llama") != std::string::npos && args.find("BF16") != std::string::npos;
+    for (const std::string format : {"f32", "bf16", "int8"}) {
       cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
       Model kept = [&] {
         cpu::WeightFormat k = f;
@@ -273,6 +321,12 @@ TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
         const Tensor& head = weights.at("lm_head.weight");
         EXPECT_EQ(p.source_bytes(), 0u) << what;
         EXPECT_NE(p.released(head.data()), nullptr) << what;
+        const Tensor& table = weights.at(args.find("opt") != std::string::npos ? "model.decoder.embed_tokens.weight"
+                                                                                : "model.embed_tokens.weight");
+        if (args.find("llama") != std::string::npos) {
+          EXPECT_NE(table.data(), head.data()) << what;  // untied
+          EXPECT_EQ(p.released(table.data()) != nullptr, untied_bf16) << what;
+        }
         EXPECT_EQ(model_fingerprint(m.impl()), model_fingerprint(kept.impl())) << what;
         EXPECT_EQ(m.forward_logits(ids, {}, ExecutionMode::kCompiled), want) << what;
         EXPECT_EQ(m.forward_logits(ids, {}, ExecutionMode::kEager), kept.forward_logits(ids, {}, ExecutionMode::kEager))
@@ -307,9 +361,12 @@ LoadCopies load_copies(const std::string& dir, const std::string& format, bool c
   const cpu::PreparedWeights* p = m.impl().model->prepared();
   const auto weights = m.impl().model->weights_by_name();
   std::map<const void*, size_t> released;  // a tied table and its lm_head are one stand-in
-  for (const auto& [name, t] : weights)
-    if (p && p->released(t.data())) released[t.data()] = t.nbytes();
   const void* head = weights.at("lm_head.weight").data();
+  for (const auto& [name, t] : weights) {
+    // An untied table in bf16 panels was packed from the checkpoint rows (add_table): never copied, not a matrix.
+    if (t.data() != head && name.find("embed_tokens") != std::string::npos) continue;
+    if (p && p->released(t.data())) released[t.data()] = t.nbytes();
+  }
   for (const auto& [data, bytes] : released) {
     out.largest = std::max(out.largest, bytes);
     if (data != head) out.largest_but_head = std::max(out.largest_but_head, bytes);

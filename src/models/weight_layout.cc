@@ -131,12 +131,12 @@ const io::TensorEntry* WeightReads::stored(Tensor& slot) const {
   return it == pending_.end() ? nullptr : it->second.stored;
 }
 
-void WeightReads::read_all_except(const std::vector<PackedWeight>& packed) {
+void WeightReads::read_all_except(const std::vector<PackedWeight>& packed, const Tensor* table) {
   for (auto it = pending_.begin(); it != pending_.end();) {
     const bool is_packed = std::any_of(packed.begin(), packed.end(), [&](const PackedWeight& p) {
       return p.weight == it->first;
     });
-    if (is_packed) {
+    if (is_packed || it->first == table) {
       ++it;
       continue;
     }
@@ -154,10 +154,44 @@ std::shared_ptr<const cpu::QuantMatrix> WeightReads::read(Tensor& slot) {
   return std::move(r.prequantized);
 }
 
+namespace {
+
+// An untied embedding table: into bf16 panels when they hold it exactly (PreparedWeights::add_table), straight from
+// the checkpoint rows when `reads` noted them (no fp32 copy), else read as fp32 now, before the panels grow.
+void pack_table(cpu::PreparedWeights& p, Tensor& table, WeightReads* reads) {
+  const io::TensorEntry* e = reads ? reads->stored(table) : nullptr;
+  if (!e) {  // in memory already (a preset; a slot noted without its stored tensor)
+    if (reads) reads->read(table);
+    if (!table.defined()) return;
+    Tensor stand_in = p.add_table(table);
+    if (stand_in.defined()) table = std::move(stand_in);  // the fp32 copy goes unless something else holds it
+    return;
+  }
+  const Tensor& rows = e->tensor;
+  const int64_t row_bytes = rows.rank() == 2 ? rows.dim(1) * static_cast<int64_t>(dtype_size(rows.dtype())) : 0;
+  Tensor stand_in = p.add_table(rows, [&](int64_t n0, int64_t n1) {
+    drop_resident_pages(Tensor::view(static_cast<char*>(const_cast<void*>(rows.data())) + n0 * row_bytes,
+                                     {n1 - n0, rows.dim(1)}, rows.dtype()));
+  });
+  if (!stand_in.defined()) {
+    reads->read(table);
+    return;
+  }
+  reads->forget(table);
+  drop_resident_pages(rows);
+  table = std::move(stand_in);
+}
+
+}  // namespace
+
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
                                                    Tensor* embedding, WeightReads* reads) {
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
   const bool release = !p->format().keep_sources;
+  const bool tied = std::any_of(weights.begin(), weights.end(), [&](const PackedWeight& w) {
+    return w.weight == embedding;
+  });
+  if (embedding && !tied) pack_table(*p, *embedding, reads);
   // A tied table that cannot be packed as stored is read now, before the panels grow: read last, its fp32 copy and
   // its checkpoint pages would sit on top of every panel (SmolLM2 F32 with bf16 panels: +51 MB max RSS).
   for (const PackedWeight& w : weights)

@@ -83,8 +83,8 @@ class WeightReads {
   // `stored`: the checkpoint tensor `read` converts, when it is one tensor as stored in [N, K] layout (an nn.Linear
   // weight or an embedding table, before any transposition): pack_weights may pack an lm_head straight from it.
   void defer(Tensor& slot, std::function<Read()> read, const io::TensorEntry* stored = nullptr);
-  // Reads every noted slot but the `packed` ones (pack_weights reads those, one at a time).
-  void read_all_except(const std::vector<PackedWeight>& packed);
+  // Reads every noted slot but the `packed` ones and the embedding `table` (pack_weights reads those, one at a time).
+  void read_all_except(const std::vector<PackedWeight>& packed, const Tensor* table);
   // Fills `slot` when it was noted (once) and returns its prequantized form, or null.
   std::shared_ptr<const cpu::QuantMatrix> read(Tensor& slot);
   // The checkpoint tensor noted for `slot` while its read is pending, or null.
@@ -110,6 +110,9 @@ class WeightReads {
 // holds the stand-in: the lookup reads the rows from the panels (cpu::embedding) and the table's memory goes.
 // Otherwise the table stays, as the lookup reads it. So a tied model keeps one copy of its table, not two (the panels
 // and the fp32 table: 1 GB more for Llama-3.2-1B).
+// An untied `embedding` is packed first, into bf16 panels of its own when every value is a bf16 value (a BF16
+// checkpoint's; PreparedWeights::add_table), read from its checkpoint rows when `reads` noted them: half the bytes of
+// the fp32 table, in every weight format, the lookup exact. Otherwise it is read as fp32 then, before the panels grow.
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
                                                    Tensor* embedding, WeightReads* reads);
 

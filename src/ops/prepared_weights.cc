@@ -224,10 +224,23 @@ bool PreparedWeights::can_add_exact(const Tensor& w, bool lm_head) const { retur
 Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done) {
   const std::optional<WeightStorage> storage = exact_storage(w, lm_head);
   if (!storage) return {};
+  return add_released(w, *storage, &arena_, rows_done);
+}
+
+Tensor PreparedWeights::add_table(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done) {
+  if (format_.keep_sources || w.rank() != 2) return {};
+  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
+  if (!bf16_values(w)) return {};
+  // Not in the arena: a step reads a few rows of the table, and the arena is the run of panels it reads whole.
+  return add_released(w, WeightStorage::kBF16, /*arena=*/nullptr, rows_done);
+}
+
+Tensor PreparedWeights::add_released(const Tensor& w, WeightStorage storage, StreamArena* arena,
+                                     const std::function<void(int64_t, int64_t)>& rows_done) {
   const int64_t n = w.numel();
   std::shared_ptr<void> r = address_reservation(static_cast<size_t>(n) * sizeof(float));
   if (!r) return {};
-  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, *storage, &arena_, rows_done));
+  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, storage, arena, rows_done));
   void* at = r.get();  // before r moves into the view
   Tensor stand_in = Tensor::view(at, w.shape(), DType::kF32, std::move(r));
   // The bytes an fp32 copy would hold at either end (model_fingerprint samples them): as release_source keeps.

@@ -33,7 +33,7 @@ Gpt2Weights load_gpt2_weights(const std::string& dir, const io::Gpt2Config& conf
                                    "to false)",
                                    ckpt.description()));
   }
-  reads.read_all_except(packed_gpt2_weights(w, config.tie_word_embeddings));
+  reads.read_all_except(packed_gpt2_weights(w, config.tie_word_embeddings), &w.wte);
   // Tied as HF does: a stored lm_head.weight is ignored (tie_weights()).
   prepare_gpt2_weights(w, config.tie_word_embeddings, cpu::weight_storage_from_env(), &reads);
   return w;

@@ -31,7 +31,7 @@ Weights load_weights(const std::string& dir, const OptConfig& c) {
     check_f32_convertible(*e, expected);
     reads.defer(dst, [e, linear] { return WeightReads::Read{read_f32(*e, linear), nullptr}; }, e);
   });
-  reads.read_all_except(packed_weights(c, w));
+  reads.read_all_except(packed_weights(c, w), &w.embed_tokens);
   finish_weights(c, w, cpu::weight_storage_from_env(), &reads);
   return w;
 }
