@@ -82,21 +82,48 @@ TEST(Quant, EveryPathMatchesTheOracleAtOddShapes) {
       }
 }
 
-TEST(Quant, GPT2SizedShapesMatchTheOracle) {  // many panels and long K (per-channel groups of 3072)
-  for (const QuantSpec& spec : {QuantSpec{8, 0, false, false}, QuantSpec{4, 128, false, true}})
-    for (auto [K, N] : {std::pair<int64_t, int64_t>{3072, 97}, {768, 2304}}) {
-      const std::vector<float> w = randn(static_cast<size_t>(K * N), 41, 0.02f), x = randn(static_cast<size_t>(3 * K), 42);
-      const cpu::QuantMatrix qm = cpu::quantize(w.data(), false, K, N, spec);
-      const cpu::QuantLinear packed = cpu::pack_quant(qm);
-      std::vector<float> want(static_cast<size_t>(3 * N));
-      ref::quant_linear(x.data(), 3, qm, nullptr, want.data());
-      for (QuantPath path : runnable_paths()) {
-        PathScope scope(path);
-        std::vector<float> got(want.size());
-        cpu::quant_linear(x.data(), 3, packed, nullptr, {}, got.data());
-        expect_close(got, want, spec.name() + " " + cpu::quant_path_name(path) + " K=" + std::to_string(K));
+// An int4 matrix with one group per output channel, as a GPTQ checkpoint with group_size -1 gives it
+// (models/quantized_checkpoint.cc; quantize() makes no int4 per-channel format): random codes, bf16 scales, zero
+// points 8 (symmetric) or random.
+cpu::QuantMatrix int4_per_channel(int64_t K, int64_t N, bool zero_point, uint32_t seed) {
+  cpu::QuantMatrix m;
+  m.spec = QuantSpec{4, 0, false, zero_point};
+  m.K = K, m.N = N, m.G = (K + 3) / 4 * 4, m.groups = 1;
+  const std::vector<float> r = randn(static_cast<size_t>(N * (m.G + 2)), seed);
+  auto uniform = [&](size_t i, int levels) { return static_cast<int>(std::fabs(r[i]) * 1000) % levels; };
+  m.scale.resize(static_cast<size_t>(N));
+  m.zero.resize(static_cast<size_t>(N));
+  m.u.resize(static_cast<size_t>(N * m.G));
+  for (int64_t n = 0; n < N; ++n) {
+    m.scale[n] = f32_to_bf16(0.01f + 0.01f * static_cast<float>(uniform(n * (m.G + 2), 5)));
+    m.zero[n] = static_cast<uint8_t>(zero_point ? uniform(n * (m.G + 2) + 1, 16) : 8);
+    for (int64_t k = 0; k < m.G; ++k)
+      m.u[n * m.G + k] = static_cast<uint8_t>(k < K ? uniform(n * (m.G + 2) + 2 + k, 16) : m.zero[n]);
+  }
+  return m;
+}
+
+// Many panels and long K (per-channel groups of 3072 and 772, which one-row tiles read in turns of a few quads per
+// stream: cpu/quant_avx2.cc tile_streams), at M = 1 (decode) and 3.
+TEST(Quant, GPT2SizedShapesMatchTheOracle) {
+  for (const QuantSpec& spec : {QuantSpec{8, 0, false, false}, QuantSpec{4, 0, false, false}, QuantSpec{4, 0, false, true},
+                                QuantSpec{4, 128, false, true}})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{3072, 97}, {768, 2304}, {772, 600}})
+      for (int64_t M : {1, 3}) {
+        const std::vector<float> w = randn(static_cast<size_t>(K * N), 41, 0.02f), x = randn(static_cast<size_t>(M * K), 42);
+        const cpu::QuantMatrix qm = spec.bits == 4 && spec.group == 0 ? int4_per_channel(K, N, spec.zero_point, 43)
+                                                                       : cpu::quantize(w.data(), false, K, N, spec);
+        const cpu::QuantLinear packed = cpu::pack_quant(qm);
+        std::vector<float> want(static_cast<size_t>(M * N));
+        ref::quant_linear(x.data(), M, qm, nullptr, want.data());
+        for (QuantPath path : runnable_paths()) {
+          PathScope scope(path);
+          std::vector<float> got(want.size());
+          cpu::quant_linear(x.data(), M, packed, nullptr, {}, got.data());
+          expect_close(got, want, spec.name() + " " + cpu::quant_path_name(path) + " K=" + std::to_string(K) +
+                                      " M=" + std::to_string(M));
+        }
       }
-    }
 }
 
 // A decode row's outputs do not depend on the thread count: each thread takes a range of panels, and a one-row tile
@@ -104,10 +131,14 @@ TEST(Quant, GPT2SizedShapesMatchTheOracle) {  // many panels and long K (per-cha
 // panel's, so a server's replies do not change with JITGEN_NUM_THREADS.
 TEST(Quant, DecodeRowIsIndependentOfThreadCount) {
   const int threads = runtime::num_threads();
-  for (const QuantSpec& spec : {QuantSpec{8, 32, false, false}, QuantSpec{4, 128, true, true}}) {
-    const int64_t K = 256, N = 32 * 9 + 5;
+  // Per-channel groups too: a one-row tile reads them in turns across its streams, a lone panel in one go.
+  for (const QuantSpec& spec : {QuantSpec{8, 32, false, false}, QuantSpec{4, 128, true, true}, QuantSpec{8, 0, false, false},
+                                QuantSpec{4, 0, false, true}}) {
+    const int64_t K = 292, N = 32 * 9 + 5;
     const std::vector<float> w = randn(static_cast<size_t>(K * N), 51, 0.05f), x = randn(static_cast<size_t>(K), 52);
-    const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
+    const cpu::QuantLinear packed = cpu::pack_quant(spec.bits == 4 && spec.group == 0
+                                                        ? int4_per_channel(K, N, spec.zero_point, 53)
+                                                        : cpu::quantize(w.data(), false, K, N, spec));
     for (QuantPath path : runnable_paths()) {
       PathScope scope(path);
       std::vector<float> first;

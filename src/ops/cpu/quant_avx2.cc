@@ -41,6 +41,9 @@ constexpr int64_t kPrefetch8 = 1024, kPrefetch4 = 2048;
 // ms against 14.1-14.4 at S = 1, faster in every round; int4 4.5-6.9 against 5.8-7.5, faster in 4 of 5. S = 3 and 4
 // showed no order beyond the noise in an earlier try.
 constexpr int kStreams = 2;
+// Quads of a long group (one per output channel) a stream reads before the next stream's turn: 1 KiB of int8 codes
+// (a group of 32's worth), 512 B of int4.
+constexpr int64_t kStreamQuads = 8;
 
 JITGEN_AVX2 inline __m256 load_scales(const uint16_t* s, bool f16) {
   const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
@@ -76,19 +79,17 @@ JITGEN_AVX2 inline void load_quad(const uint8_t* block, int64_t q, __m256i wv[4]
   }
 }
 
-// The exact int32 sums of one group (block: its codes) for MR rows of activations (xq: the group's first byte of row
-// 0, rows Kp apart): acc[r][v] for columns 8v .. 8v + 7. kQuads = G / 4 when the group size is known at compile time
-// (32 or 128: the quad loops unroll and every accumulator index is a constant, so they stay in registers), 0
-// otherwise.
+// Adds the exact int32 sums of quads [q_begin, q_end) of one group (block: its codes) for MR rows of activations (xq:
+// the group's first byte of row 0, rows Kp apart) to acc[r][v] (columns 8v .. 8v + 7). kQuads = G / 4 when the group
+// size is known at compile time (32 or 128: the quad loops unroll and every accumulator index is a constant, so they
+// stay in registers), 0 otherwise. Every sum is exact, so a group summed in several ranges gives what one range does.
 template <int MR, int kBits, int kQuads>
-JITGEN_AVX2 inline void group_sums(const uint8_t* block, const int8_t* xq, int64_t Kp, int64_t quads,
-                                   __m256i acc[MR][4]) {
+JITGEN_AVX2 inline void add_quad_sums(const uint8_t* block, const int8_t* xq, int64_t Kp, int64_t q_begin, int64_t q_end,
+                                      __m256i acc[MR][4]) {
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_setzero_si256();
   if constexpr (kBits == 8) {
 #pragma GCC unroll 32
-    for (int64_t q = 0; q < quads; ++q) {
+    for (int64_t q = q_begin; q < q_end; ++q) {
       if constexpr (MR == 1) {
         _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128 + 64), _MM_HINT_T0);
@@ -107,8 +108,8 @@ JITGEN_AVX2 inline void group_sums(const uint8_t* block, const int8_t* xq, int64
       }
     }
   } else {
-    for (int64_t q0 = 0; q0 < quads; q0 += kInt16Quads) {
-      const int64_t q1 = std::min<int64_t>(quads, q0 + kInt16Quads);
+    for (int64_t q0 = q_begin; q0 < q_end; q0 += kInt16Quads) {
+      const int64_t q1 = std::min<int64_t>(q_end, q0 + kInt16Quads);
       __m256i s16[MR][4];
       for (int r = 0; r < MR; ++r)
         for (int v = 0; v < 4; ++v) s16[r][v] = _mm256_setzero_si256();
@@ -131,6 +132,15 @@ JITGEN_AVX2 inline void group_sums(const uint8_t* block, const int8_t* xq, int64
         for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(s16[r][v], ones));
     }
   }
+}
+
+// The exact int32 sums of one whole group: acc[r][v] for columns 8v .. 8v + 7 (add_quad_sums over every quad).
+template <int MR, int kBits, int kQuads>
+JITGEN_AVX2 inline void group_sums(const uint8_t* block, const int8_t* xq, int64_t Kp, int64_t quads,
+                                   __m256i acc[MR][4]) {
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < 4; ++v) acc[r][v] = _mm256_setzero_si256();
+  add_quad_sums<MR, kBits, kQuads>(block, xq, Kp, 0, quads, acc);
 }
 
 // facc[r][v] += scale * (acc[r][v] - zero * qsum) for group g of a block (block: its codes; qsum: row 0's group sums
@@ -189,13 +199,28 @@ JITGEN_AVX2 void tile_streams(const QuantActs& a, const QuantLinear& w, const in
   __m256 facc[S][1][4];
   for (int s = 0; s < S; ++s)
     for (int v = 0; v < 4; ++v) facc[s][0][v] = _mm256_setzero_ps();
-  for (int64_t g = 0; g < w.groups; ++g, xq += w.G)
-    for (int s = 0; s < S; ++s) {
-      const uint8_t* block = w.group_codes(ps[s], g);
-      __m256i acc[1][4];
-      group_sums<1, kBits, kQuads>(block, xq, a.Kp, quads, acc);
-      group_scale<1, kBits, kZp>(w, block, a.qsum.data(), a.groups, g, acc, facc[s]);
+  for (int64_t g = 0; g < w.groups; ++g, xq += w.G) {
+    if constexpr (kQuads > 0) {  // groups of 32 / 128: the streams take turns group by group (1-4 KiB of int8)
+      for (int s = 0; s < S; ++s) {
+        const uint8_t* block = w.group_codes(ps[s], g);
+        __m256i acc[1][4];
+        group_sums<1, kBits, kQuads>(block, xq, a.Kp, quads, acc);
+        group_scale<1, kBits, kZp>(w, block, a.qsum.data(), a.groups, g, acc, facc[s]);
+      }
+    } else {
+      // Other group sizes -- one group per output channel (int8-ch, GPTQ group_size -1), whose group is the whole
+      // panel -- take turns every kStreamQuads quads, or a stream would read its whole panel before the next one
+      // starts: one stream at a time (int8-ch decode ran at 50-55% of the read probe against int8's 70-75%).
+      __m256i acc[S][1][4];
+      for (int s = 0; s < S; ++s)
+        for (int v = 0; v < 4; ++v) acc[s][0][v] = _mm256_setzero_si256();
+      for (int64_t q0 = 0; q0 < quads; q0 += kStreamQuads)
+        for (int s = 0; s < S; ++s)
+          add_quad_sums<1, kBits, 0>(w.group_codes(ps[s], g), xq, a.Kp, q0, std::min(quads, q0 + kStreamQuads), acc[s]);
+      for (int s = 0; s < S; ++s)
+        group_scale<1, kBits, kZp>(w, w.group_codes(ps[s], g), a.qsum.data(), a.groups, g, acc[s], facc[s]);
     }
+  }
   const __m256 sx = _mm256_set1_ps(a.sx[0]);
   for (int s = 0; s < S; ++s)
     for (int v = 0; v < 4; ++v) _mm256_store_ps(out + s * 32 + 8 * v, _mm256_mul_ps(facc[s][0][v], sx));
