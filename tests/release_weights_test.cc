@@ -139,15 +139,31 @@ TEST(ReleaseSourceDeathTest, ReadingAReleasedWeightFaults) {
       "");
 }
 
+// The token lookup (cpu::embedding) and the token + position lookup (cpu::embedding_sum) of `table` [V, C] return
+// the rows of `v` (its values) bit for bit, for ids that hit the first, last and a tail panel's rows.
+void expect_lookup_reads(const Tensor& table, const std::vector<float>& v, int64_t V, int64_t C, const std::string& what) {
+  const int64_t P = 9;
+  const std::vector<int32_t> ids = {0, 76, 32, 31, 5, 76, 63, 64}, pos = {0, 1, 2, 3, 4, 5, 6, 8};
+  const int64_t R = static_cast<int64_t>(ids.size());
+  ASSERT_EQ(V, 77);
+  const auto wpe = randn(P * C, 32);
+  std::vector<float> out(R * C), sum(R * C);
+  cpu::embedding(table.f32(), V, C, ids.data(), R, out.data());
+  cpu::embedding_sum(table.f32(), V, ids.data(), wpe.data(), P, pos.data(), C, R, sum.data());
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const float want = v[ids[r] * C + c];
+      ASSERT_EQ(std::memcmp(&out[r * C + c], &want, sizeof(float)), 0) << what << " row " << r << " col " << c;
+      ASSERT_EQ(sum[r * C + c], want + wpe[pos[r] * C + c]) << what << " row " << r << " col " << c;
+    }
+}
+
 // A tied embedding table goes with its lm_head when the panels hold it exactly (models/weight_layout.h
 // pack_weights): the table's last reference is dropped and the lookup reads the rows from the panels, bit for bit
 // the table's -- fp32 panels, and bf16 panels of bf16 values. Panels that would not reproduce it (bf16 of other
 // values, a quantized lm_head) leave the table as it was. Shapes with a tail panel and an odd width (bf16 pads k).
 TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) {
-  const int64_t V = 77, C = 19, P = 9;
-  const std::vector<int32_t> ids = {0, 76, 32, 31, 5, 76, 63, 64}, pos = {0, 1, 2, 3, 4, 5, 6, 8};
-  const int64_t R = static_cast<int64_t>(ids.size());
-  const auto wpe = randn(P * C, 32);
+  const int64_t V = 77, C = 19;
   struct Case {
     std::string format;
     bool quantize_head, bf16_values, released;
@@ -184,15 +200,7 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
     EXPECT_EQ(packed->quant != nullptr, k.quantize_head) << what;
     if (!packed->quant) EXPECT_EQ(packed->storage, k.storage) << what;
     EXPECT_EQ(*alive, !k.released) << what;
-    std::vector<float> out(R * C), sum(R * C);
-    cpu::embedding(table.f32(), V, C, ids.data(), R, out.data());
-    cpu::embedding_sum(table.f32(), V, ids.data(), wpe.data(), P, pos.data(), C, R, sum.data());
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        const float want = v[ids[r] * C + c];
-        ASSERT_EQ(std::memcmp(&out[r * C + c], &want, sizeof(float)), 0) << what << " row " << r << " col " << c;
-        ASSERT_EQ(sum[r * C + c], want + wpe[pos[r] * C + c]) << what << " row " << r << " col " << c;
-      }
+    expect_lookup_reads(table, v, V, C, what);
   }
 }
 
@@ -201,10 +209,7 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
 // other values, or a format that keeps sources (CUDA builds), keep the fp32 table. The rows looked up are the table's,
 // bit for bit, and the lm_head is packed as before.
 TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
-  const int64_t V = 77, C = 19, P = 9;
-  const std::vector<int32_t> ids = {0, 76, 32, 31, 5, 76, 63, 64}, pos = {0, 1, 2, 3, 4, 5, 6, 8};
-  const int64_t R = static_cast<int64_t>(ids.size());
-  const auto wpe = randn(P * C, 32);
+  const int64_t V = 77, C = 19;
   for (const std::string format : {"f32", "bf16", "int8", "int4"})
     for (bool bf16_values : {true, false})
       for (bool keep : {false, true}) {
@@ -229,15 +234,7 @@ TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
           EXPECT_EQ(packed->quant, nullptr) << what;
         }
         ASSERT_NE(cpu::find_packed(head.f32(), C, V), nullptr) << what;  // the lm_head: packed as ever
-        std::vector<float> out(R * C), sum(R * C);
-        cpu::embedding(table.f32(), V, C, ids.data(), R, out.data());
-        cpu::embedding_sum(table.f32(), V, ids.data(), wpe.data(), P, pos.data(), C, R, sum.data());
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t c = 0; c < C; ++c) {
-            const float want = v[ids[r] * C + c];
-            ASSERT_EQ(std::memcmp(&out[r * C + c], &want, sizeof(float)), 0) << what << " row " << r << " col " << c;
-            ASSERT_EQ(sum[r * C + c], want + wpe[pos[r] * C + c]) << what << " row " << r << " col " << c;
-          }
+        expect_lookup_reads(table, v, V, C, what);
       }
 }
 
