@@ -170,10 +170,10 @@ int main(int argc, char** argv) {
   const jitgen::runtime::DecodeShape shape{spec.n_layer, spec.hidden_size, spec.intermediate_size, spec.vocab_size,
                                            spec.kv_width()};
   // The bytes a decode step at mid context streams: the prepared panels in their stored format (quantized codes +
-  // scales, or fp32 / bf16), fp32 biases and norms (bytes_per_decode_step at 0 bytes per weight and no context), and
+  // scales, or fp32 / bf16) but an untied embedding table's (a step gathers a few of its rows), fp32 biases and norms (bytes_per_decode_step at 0 bytes per weight and no context), and
   // the K and V cache of every layer at the model's real KV width (n_kv_head * head_dim: GQA reads far less than
   // n_embd), over at most a sliding-window layer's window.
-  const double panels = static_cast<double>(model.impl().model->prepared()->nbytes());
+  const double panels = static_cast<double>(model.impl().model->prepared()->step_bytes());
   const int64_t mid = T + new_tokens / 2;
   double kv = 0;
   for (int l = 0; l < spec.n_layer; ++l) {

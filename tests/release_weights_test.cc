@@ -233,6 +233,9 @@ TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
           EXPECT_EQ(packed->storage, cpu::WeightStorage::kBF16) << what;
           EXPECT_EQ(packed->quant, nullptr) << what;
         }
+        // A decode step streams the lm_head, not the table it gathers a few rows of (the roofline's bytes).
+        EXPECT_EQ(p->step_bytes() + (packed ? packed->nbytes() : 0), p->nbytes()) << what;
+        EXPECT_GT(p->step_bytes(), 0u) << what;
         ASSERT_NE(cpu::find_packed(head.f32(), C, V), nullptr) << what;  // the lm_head: packed as ever
         expect_lookup_reads(table, v, V, C, what);
       }

@@ -232,7 +232,9 @@ Tensor PreparedWeights::add_table(const Tensor& w, const std::function<void(int6
   if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
   if (!bf16_values(w)) return {};
   // Not in the arena: a step reads a few rows of the table, and the arena is the run of panels it reads whole.
-  return add_released(w, WeightStorage::kBF16, /*arena=*/nullptr, rows_done);
+  Tensor stand_in = add_released(w, WeightStorage::kBF16, /*arena=*/nullptr, rows_done);
+  if (stand_in.defined()) packed_.back()->lookup_only = true;
+  return stand_in;
 }
 
 Tensor PreparedWeights::add_released(const Tensor& w, WeightStorage storage, StreamArena* arena,
@@ -340,6 +342,13 @@ bool PreparedWeights::any_source_released() const {
 size_t PreparedWeights::nbytes() const {
   size_t n = 0;
   for (const auto& p : packed_) n += p->nbytes();
+  return n;
+}
+
+size_t PreparedWeights::step_bytes() const {
+  size_t n = 0;
+  for (const auto& p : packed_)
+    if (!p->lookup_only) n += p->nbytes();
   return n;
 }
 

@@ -98,6 +98,7 @@ struct PackedLinear {
   // PreparedWeights::release_source an address reservation of the same shape (source_released).
   Tensor source;
   bool source_released = false;
+  bool lookup_only = false;  // an untied embedding table (add_table): rows gathered, never multiplied
   // Released: the first and the last min(256, bytes) bytes the source held, which a model fingerprint samples
   // (models/model_impl.h model_fingerprint), so a released model's fingerprint is the kept one's.
   std::vector<unsigned char> source_sample;
@@ -183,7 +184,10 @@ class PreparedWeights {
   // every decode step reads (Llama-3.2-1B int8: the 128k-vocab head was half of them in fp32).
   WeightStorage storage_for(const Tensor& w, bool lm_head) const;
   const WeightFormat& format() const { return format_; }
-  size_t nbytes() const;
+  size_t nbytes() const;  // every panel: the weights' resident bytes
+  // The bytes a decode step streams: nbytes() but the lookup-only tables (add_table), of which a step reads a few
+  // rows. What a read-bandwidth roofline counts (bench/generate_bench.cc).
+  size_t step_bytes() const;
 
  private:
   // The storage add_exact packs w in, or none when it would not (see add_exact).
