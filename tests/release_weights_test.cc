@@ -241,6 +241,53 @@ TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
       }
 }
 
+// A quantized lm_head quantized from its stored rows in blocks (PreparedWeights::add_quantized_head) is the one add()
+// makes of its fp32 copy, byte for byte, whatever the block size (blocks of 7 rows: a partial last block, panels that
+// straddle blocks), for BF16 and F16 rows; released from the start; nothing when the format keeps sources or leaves
+// the lm_head in 16 bits.
+TEST(ReleaseTable, AQuantizedHeadFromItsRowsInBlocksIsTheOneFromAnFp32Copy) {
+  const int64_t N = 77, K = 40;
+  for (const std::string format : {"int8", "int4", "int4-g128-zp", "int8-ch"})
+    for (DType dt : {DType::kBF16, DType::kF16}) {
+      const std::string what = format + " " + dtype_name(dt);
+      const auto v = randn(N * K, 61);
+      Tensor rows = Tensor::zeros({N, K}, dt);
+      auto* bits = static_cast<uint16_t*>(rows.data());
+      for (int64_t i = 0; i < N * K; ++i) bits[i] = dt == DType::kBF16 ? f32_to_bf16(v[i]) : f32_to_f16(v[i]);
+      Tensor copy = rows.to_f32();
+      cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
+      f.quantize_lm_head = true;
+      f.keep_sources = false;
+      const cpu::ScopedWeightFormat scope(f);
+      cpu::PreparedWeights from_rows(f.storage), from_copy(f.storage);
+      int64_t done = 0;
+      const Tensor stand_in = from_rows.add_quantized_head(rows, [&](int64_t n0, int64_t n1) {
+        EXPECT_EQ(n0, done) << what;
+        done = n1;
+      }, /*block_rows=*/7);
+      EXPECT_EQ(done, N) << what;
+      ASSERT_TRUE(stand_in.defined()) << what;
+      EXPECT_NE(from_rows.released(stand_in.data()), nullptr) << what;
+      from_copy.add(copy, /*transposed=*/true, /*lm_head=*/true);
+      const cpu::PackedLinear* a = cpu::find_packed(stand_in.f32(), K, N);
+      const cpu::PackedLinear* b = cpu::find_packed(copy.f32(), K, N);
+      ASSERT_TRUE(a && b && a->quant && b->quant) << what;
+      ASSERT_EQ(a->quant->stored_bytes(), b->quant->stored_bytes()) << what;
+      EXPECT_EQ(std::memcmp(a->quant->data.get(), b->quant->data.get(), a->quant->stored_bytes()), 0) << what;
+      f.keep_sources = true;
+      {
+        const cpu::ScopedWeightFormat keep(f);
+        cpu::PreparedWeights kept(f.storage);
+        EXPECT_FALSE(kept.add_quantized_head(rows).defined()) << what;
+      }
+      f.keep_sources = false;
+      f.quantize_lm_head = false;
+      const cpu::ScopedWeightFormat head_16(f);
+      cpu::PreparedWeights sixteen(f.storage);
+      EXPECT_FALSE(sixteen.add_quantized_head(rows).defined()) << what;
+    }
+}
+
 // Whether the lm_head is another weight's storage (the embedding table).
 bool tied_head(const std::map<std::string, Tensor>& weights) {
   const Tensor& head = weights.at("lm_head.weight");
@@ -301,8 +348,9 @@ TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
     const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + args + " --vocab-size 300");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const bool untied_bf16 = args.find("llama") != std::string::npos && args.find("BF16") != std::string::npos;
-    for (const std::string format : {"f32", "bf16", "int8"}) {
-      cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
+    for (const std::string format : {"f32", "bf16", "int8", "int4+lm_head"}) {
+      cpu::WeightFormat f = cpu::parse_weight_format(format.substr(0, format.find('+')), "test");
+      f.quantize_lm_head = format.find("+lm_head") != std::string::npos;
       Model kept = [&] {
         cpu::WeightFormat k = f;
         k.keep_sources = true;
@@ -319,8 +367,10 @@ TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
         const cpu::PreparedWeights& p = *m.impl().model->prepared();
         const auto weights = m.impl().model->weights_by_name();
         const Tensor& head = weights.at("lm_head.weight");
-        EXPECT_EQ(p.source_bytes(), 0u) << what;
-        EXPECT_NE(p.released(head.data()), nullptr) << what;
+        // A tied table beside a quantized lm_head stays in fp32 for the lookup (the panels cannot give it back).
+        const bool table_stays = f.quantize_lm_head && args.find("opt") != std::string::npos;
+        EXPECT_EQ(p.source_bytes(), table_stays ? head.nbytes() : 0u) << what;
+        EXPECT_EQ(p.released(head.data()) != nullptr, !table_stays) << what;
         const Tensor& table = weights.at(args.find("opt") != std::string::npos ? "model.decoder.embed_tokens.weight"
                                                                                 : "model.embed_tokens.weight");
         if (args.find("llama") != std::string::npos) {
@@ -347,9 +397,11 @@ struct LoadCopies {
   size_t peak_above_kept = 0, largest = 0, largest_but_head = 0, released = 0;  // bytes
 };
 
-LoadCopies load_copies(const std::string& dir, const std::string& format, bool check_weights = false) {
+LoadCopies load_copies(const std::string& dir, const std::string& format, bool check_weights = false,
+                       bool quantize_head = false) {
   cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
   f.keep_sources = false;
+  f.quantize_lm_head = quantize_head;
   const cpu::ScopedWeightFormat scope(f);
   const size_t before = weight_copy_bytes().live;
   reset_weight_copy_peak();
@@ -392,6 +444,13 @@ TEST(LoadPeak, AtMostOneFp32MatrixAliveBeyondWhatTheModelKeeps) {
         EXPECT_LE(c.peak_above_kept, head_from_checkpoint ? c.largest_but_head : c.largest)
             << args << " " << format << " check " << check << ": " << c.released << " bytes released";
       }
+    // A quantized lm_head is quantized from the checkpoint rows in blocks (PreparedWeights::add_quantized_head), or
+    // from the tied table the lookup keeps in fp32: never from an fp32 copy of its own.
+    for (const std::string format : {"int8", "int4"}) {
+      const LoadCopies c = load_copies(tmp.path(), format, /*check_weights=*/false, /*quantize_head=*/true);
+      EXPECT_LE(c.peak_above_kept, c.largest_but_head) << args << " " << format << "+lm_head: " << c.released
+                                                       << " bytes released";
+    }
   }
   for (const std::string name : {"gptq_g128_asym_descact_v2", "awq_g64_qwen2"})
     for (bool check : {false, true}) {

@@ -202,10 +202,13 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
     if (const io::TensorEntry* e = w.lm_head && reads ? reads->stored(*w.weight) : nullptr) {
       const Tensor& rows = e->tensor;  // [N, K] as stored: its pages leave the resident set block by block
       const int64_t row_bytes = rows.dim(1) * static_cast<int64_t>(dtype_size(rows.dtype()));
-      Tensor stand_in = p->add_exact(rows, /*lm_head=*/true, [&](int64_t n0, int64_t n1) {
+      auto drop_rows = [&](int64_t n0, int64_t n1) {
         drop_resident_pages(Tensor::view(static_cast<char*>(const_cast<void*>(rows.data())) + n0 * row_bytes,
                                          {n1 - n0, rows.dim(1)}, rows.dtype()));
-      });
+      };
+      Tensor stand_in = p->add_exact(rows, /*lm_head=*/true, drop_rows);
+      // A quantized head from its rows too, unless tied: then the lookup keeps the table's values, read as fp32.
+      if (!stand_in.defined() && w.weight != embedding) stand_in = p->add_quantized_head(rows, drop_rows);
       if (stand_in.defined()) {
         reads->forget(*w.weight);
         drop_resident_pages(rows);

@@ -110,6 +110,9 @@ class WeightReads {
 // holds the stand-in: the lookup reads the rows from the panels (cpu::embedding) and the table's memory goes.
 // Otherwise the table stays, as the lookup reads it. So a tied model keeps one copy of its table, not two (the panels
 // and the fp32 table: 1 GB more for Llama-3.2-1B).
+// A quantized lm_head (quantize_lm_head) that is not tied is quantized from its checkpoint rows in blocks
+// (PreparedWeights::add_quantized_head): no fp32 copy of it either. A tied one is quantized from the table, which the
+// lookup keeps in fp32.
 // An untied `embedding` is packed first, into bf16 panels of its own when every value is a bf16 value (a BF16
 // checkpoint's; PreparedWeights::add_table), read from its checkpoint rows when `reads` noted them: half the bytes of
 // the fp32 table, in every weight format, the lookup exact. Otherwise it is read as fp32 then, before the panels grow.

@@ -239,10 +239,55 @@ Tensor PreparedWeights::add_table(const Tensor& w, const std::function<void(int6
 
 Tensor PreparedWeights::add_released(const Tensor& w, WeightStorage storage, StreamArena* arena,
                                      const std::function<void(int64_t, int64_t)>& rows_done) {
+  return add_released(w, [&] {
+    return std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, storage, arena, rows_done));
+  });
+}
+
+Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done,
+                                           int64_t block_rows) {
+  if (format_.keep_sources || !format_.quant || !format_.quantize_lm_head || w.rank() != 2) return {};
+  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
+  return add_released(w, [&] {
+    const int64_t N = w.dim(0), K = w.dim(1);
+    // quantize() treats each output row on its own (its groups run along k), so blocks of rows quantized apart and
+    // put one after another ([N][...] arrays) are the whole matrix quantized at once.
+    const int64_t block =
+        block_rows > 0 ? block_rows : std::max<int64_t>(1, (int64_t{32} << 20) / (K * static_cast<int64_t>(sizeof(float))));
+    QuantMatrix m;
+    std::vector<float> rows;
+    for (int64_t n0 = 0; n0 < N; n0 += block) {
+      const int64_t n1 = std::min(N, n0 + block);
+      rows.resize(static_cast<size_t>((n1 - n0) * K));
+      runtime::parallel_for((n1 - n0) * K, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) rows[i] = value_at(w, n0 * K + i);  // F16 / BF16 widen exactly
+      });
+      QuantMatrix part = quantize(rows.data(), /*transposed=*/true, K, n1 - n0, *format_.quant);
+      if (n0 == 0) {
+        m = std::move(part);
+      } else {
+        m.u.insert(m.u.end(), part.u.begin(), part.u.end());
+        m.scale.insert(m.scale.end(), part.scale.begin(), part.scale.end());
+        m.zero.insert(m.zero.end(), part.zero.begin(), part.zero.end());
+      }
+      if (rows_done) rows_done(n0, n1);
+    }
+    m.N = N;
+    auto p = std::make_unique<PackedLinear>();
+    p->K = K;
+    p->N = N;
+    p->panels = (N + kPanel - 1) / kPanel;
+    p->storage = format_.storage;
+    p->quant = std::make_shared<const QuantLinear>(pack_quant(m, &arena_));
+    return p;
+  });
+}
+
+Tensor PreparedWeights::add_released(const Tensor& w, const std::function<std::unique_ptr<PackedLinear>()>& pack) {
   const int64_t n = w.numel();
   std::shared_ptr<void> r = address_reservation(static_cast<size_t>(n) * sizeof(float));
   if (!r) return {};
-  auto p = std::make_unique<PackedLinear>(pack_linear(w, /*transposed=*/true, storage, arena, rows_done));
+  std::unique_ptr<PackedLinear> p = pack();
   void* at = r.get();  // before r moves into the view
   Tensor stand_in = Tensor::view(at, w.shape(), DType::kF32, std::move(r));
   // The bytes an fp32 copy would hold at either end (model_fingerprint samples them): as release_source keeps.

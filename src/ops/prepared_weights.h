@@ -157,6 +157,14 @@ class PreparedWeights {
   bool can_add_exact(const Tensor& w, bool lm_head) const;
   // `rows_done(n0, n1)`: rows [n0, n1) of w are packed (pack_linear's columns_done).
   Tensor add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done = {});
+  // A quantized lm_head (the format's quantize_lm_head) from w [N, K] (F32, F16 or BF16, e.g. an untied checkpoint
+  // tensor as stored), quantized in blocks of rows (~32 MiB of fp32 at a time; `rows_done(n0, n1)` after each), with
+  // no fp32 copy of the whole matrix: the same codes and scales as add() of its fp32 copy. Released from the start,
+  // as add_exact. Undefined, nothing packed, when the format keeps sources or does not quantize the lm_head. Throws
+  // as quantize() on a NaN / Inf weight.
+  // `block_rows`: rows per block (0: ~32 MiB of fp32; tests pass a few).
+  Tensor add_quantized_head(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done = {},
+                            int64_t block_rows = 0);
   // An untied embedding table w [V, C] (F32, F16 or BF16, e.g. a checkpoint's tensor as stored), kept for its lookup
   // alone: packed into bf16 panels, in their own buffer (not in the run a decode step streams), when every value is a
   // bf16 value (a BF16 checkpoint's) and the format releases sources, in any weight format -- the lookup
@@ -196,6 +204,9 @@ class PreparedWeights {
   // registers them released: add_exact's and add_table's common part; undefined when no reservation can be made.
   Tensor add_released(const Tensor& w, WeightStorage storage, StreamArena* arena,
                       const std::function<void(int64_t, int64_t)>& rows_done);
+  // Registers what `pack` makes of w as released, its stand-in an F32 [N, K] reservation whose fingerprint bytes are
+  // an fp32 copy's (pack runs once the reservation is made); undefined, nothing packed, when none can be made.
+  Tensor add_released(const Tensor& w, const std::function<std::unique_ptr<PackedLinear>()>& pack);
 
   WeightFormat format_;
   StreamArena arena_;  // every panel (fp32, bf16, quantized), in add order
