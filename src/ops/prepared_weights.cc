@@ -248,7 +248,7 @@ Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<
                                            int64_t block_rows) {
   if (format_.keep_sources || !format_.quant || !format_.quantize_lm_head || w.rank() != 2) return {};
   if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
-  return add_released(w, [&] {
+  Tensor stand_in = add_released(w, [&] {
     const int64_t N = w.dim(0), K = w.dim(1);
     // quantize() treats each output row on its own (its groups run along k), so blocks of rows quantized apart and
     // put one after another ([N][...] arrays) are the whole matrix quantized at once.
@@ -265,6 +265,9 @@ Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<
       QuantMatrix part = quantize(rows.data(), /*transposed=*/true, K, n1 - n0, *format_.quant);
       if (n0 == 0) {
         m = std::move(part);
+        m.u.reserve(static_cast<size_t>(N * m.k_padded()));  // grown once: no copy of the codes per block
+        m.scale.reserve(static_cast<size_t>(N * m.groups));
+        m.zero.reserve(static_cast<size_t>(N * m.groups));
       } else {
         m.u.insert(m.u.end(), part.u.begin(), part.u.end());
         m.scale.insert(m.scale.end(), part.scale.begin(), part.scale.end());
@@ -281,6 +284,10 @@ Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<
     p->quant = std::make_shared<const QuantLinear>(pack_quant(m, &arena_));
     return p;
   });
+#ifdef __GLIBC__
+  malloc_trim(0);  // the row blocks and the unpacked codes went back to the heap: return them (as release_source)
+#endif
+  return stand_in;
 }
 
 Tensor PreparedWeights::add_released(const Tensor& w, const std::function<std::unique_ptr<PackedLinear>()>& pack) {
