@@ -156,6 +156,16 @@ std::shared_ptr<const cpu::QuantMatrix> WeightReads::read(Tensor& slot) {
 
 namespace {
 
+// The rows_done callback of a packer reading `rows` [N, K] (a checkpoint tensor as stored): rows [n0, n1) leave the
+// resident set as soon as they are packed.
+std::function<void(int64_t, int64_t)> drop_packed_rows(const Tensor& rows) {
+  return [&rows](int64_t n0, int64_t n1) {
+    const int64_t row_bytes = rows.dim(1) * static_cast<int64_t>(dtype_size(rows.dtype()));
+    drop_resident_pages(Tensor::view(static_cast<char*>(const_cast<void*>(rows.data())) + n0 * row_bytes,
+                                     {n1 - n0, rows.dim(1)}, rows.dtype()));
+  };
+}
+
 // An untied embedding table: into bf16 panels when they hold it exactly (PreparedWeights::add_table), straight from
 // the checkpoint rows when `reads` noted them (no fp32 copy), else read as fp32 now, before the panels grow.
 void pack_table(cpu::PreparedWeights& p, Tensor& table, WeightReads* reads) {
@@ -168,11 +178,7 @@ void pack_table(cpu::PreparedWeights& p, Tensor& table, WeightReads* reads) {
     return;
   }
   const Tensor& rows = e->tensor;
-  const int64_t row_bytes = rows.rank() == 2 ? rows.dim(1) * static_cast<int64_t>(dtype_size(rows.dtype())) : 0;
-  Tensor stand_in = p.add_table(rows, [&](int64_t n0, int64_t n1) {
-    drop_resident_pages(Tensor::view(static_cast<char*>(const_cast<void*>(rows.data())) + n0 * row_bytes,
-                                     {n1 - n0, rows.dim(1)}, rows.dtype()));
-  });
+  Tensor stand_in = p.add_table(rows, drop_packed_rows(rows));
   if (!stand_in.defined()) {
     reads->read(table);
     return;
@@ -191,21 +197,18 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
   const bool tied = std::any_of(weights.begin(), weights.end(), [&](const PackedWeight& w) {
     return w.weight == embedding;
   });
-  if (embedding && !tied) pack_table(*p, *embedding, reads);
-  // A tied table that cannot be packed as stored is read now, before the panels grow: read last, its fp32 copy and
-  // its checkpoint pages would sit on top of every panel (SmolLM2 F32 with bf16 panels: +51 MB max RSS).
-  for (const PackedWeight& w : weights)
-    if (reads && w.lm_head && w.weight == embedding)
-      if (const io::TensorEntry* e = reads->stored(*embedding); e && !p->can_add_exact(e->tensor, /*lm_head=*/true))
-        reads->read(*embedding);
+  if (embedding && !tied) {
+    pack_table(*p, *embedding, reads);
+  } else if (tied && reads) {
+    // A tied table that cannot be packed as stored is read now, before the panels grow: read last, its fp32 copy and
+    // its checkpoint pages would sit on top of every panel (SmolLM2 F32 with bf16 panels: +51 MB max RSS).
+    if (const io::TensorEntry* e = reads->stored(*embedding); e && !p->can_add_exact(e->tensor, /*lm_head=*/true))
+      reads->read(*embedding);
+  }
   for (const PackedWeight& w : weights) {
     if (const io::TensorEntry* e = w.lm_head && reads ? reads->stored(*w.weight) : nullptr) {
       const Tensor& rows = e->tensor;  // [N, K] as stored: its pages leave the resident set block by block
-      const int64_t row_bytes = rows.dim(1) * static_cast<int64_t>(dtype_size(rows.dtype()));
-      auto drop_rows = [&](int64_t n0, int64_t n1) {
-        drop_resident_pages(Tensor::view(static_cast<char*>(const_cast<void*>(rows.data())) + n0 * row_bytes,
-                                         {n1 - n0, rows.dim(1)}, rows.dtype()));
-      };
+      const auto drop_rows = drop_packed_rows(rows);
       Tensor stand_in = p->add_exact(rows, /*lm_head=*/true, drop_rows);
       // A quantized head from its rows too, unless tied: then the lookup keeps the table's values, read as fp32.
       if (!stand_in.defined() && w.weight != embedding) stand_in = p->add_quantized_head(rows, drop_rows);

@@ -133,6 +133,11 @@ bool bf16_values(const Tensor& t) {
   return true;
 }
 
+// A matrix of F32 / F16 / BF16 values: what the packers that read a checkpoint tensor as stored take.
+bool float_matrix(const Tensor& w) {
+  return w.rank() == 2 && (w.dtype() == DType::kF32 || w.dtype() == DType::kF16 || w.dtype() == DType::kBF16);
+}
+
 }  // namespace
 
 PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage, StreamArena* arena,
@@ -211,8 +216,7 @@ void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::s
 
 std::optional<WeightStorage> PreparedWeights::exact_storage(const Tensor& w, bool lm_head) const {
   const bool quantized = format_.quant && (!lm_head || format_.quantize_lm_head);
-  if (format_.keep_sources || quantized || w.rank() != 2) return std::nullopt;
-  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return std::nullopt;
+  if (format_.keep_sources || quantized || !float_matrix(w)) return std::nullopt;
   const WeightStorage s = storage_for(w, lm_head);
   // bf16 panels would round other values (storage_for already found them bf16 when it chose bf16 for a 16-bit head).
   if (s == WeightStorage::kBF16 && format_.storage == WeightStorage::kBF16 && !bf16_values(w)) return std::nullopt;
@@ -228,9 +232,7 @@ Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::func
 }
 
 Tensor PreparedWeights::add_table(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done) {
-  if (format_.keep_sources || w.rank() != 2) return {};
-  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
-  if (!bf16_values(w)) return {};
+  if (format_.keep_sources || !float_matrix(w) || !bf16_values(w)) return {};
   // Not in the arena: a step reads a few rows of the table, and the arena is the run of panels it reads whole.
   Tensor stand_in = add_released(w, WeightStorage::kBF16, /*arena=*/nullptr, rows_done);
   if (stand_in.defined()) packed_.back()->lookup_only = true;
@@ -246,8 +248,7 @@ Tensor PreparedWeights::add_released(const Tensor& w, WeightStorage storage, Str
 
 Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done,
                                            int64_t block_rows) {
-  if (format_.keep_sources || !format_.quant || !format_.quantize_lm_head || w.rank() != 2) return {};
-  if (w.dtype() != DType::kF32 && w.dtype() != DType::kF16 && w.dtype() != DType::kBF16) return {};
+  if (format_.keep_sources || !format_.quant || !format_.quantize_lm_head || !float_matrix(w)) return {};
   Tensor stand_in = add_released(w, [&] {
     const int64_t N = w.dim(0), K = w.dim(1);
     // quantize() treats each output row on its own (its groups run along k), so blocks of rows quantized apart and
