@@ -187,6 +187,36 @@ TEST_P(OpsTest, DecodeRowIsIndependentOfThreadCount) {
   runtime::set_num_threads(threads);
 }
 
+// Row r of an M-row linear is bit for bit the 1-row linear of that row, at every M the panels take (every M on avx512
+// and avx2; up to panel_max_m() on the narrower targets, whose fp32 linears hand larger M to BLAS): each output is one
+// FMA chain in k order whatever tile the row falls in (cpu/simd.cc Tile, StreamTile, ChunkTile; cpu/avx512.cc). A
+// server's decode step computes every slot's row at once, so a request's tokens must not depend on how many rows are
+// beside it (a 1-row remainder tile summing even and odd k apart gave other bits at M = 4, 7, 13, ...).
+TEST_P(OpsTest, LinearRowIsIndependentOfTheRowsBesideIt) {
+  SimdScope scope(GetParam());
+  const int64_t max_m = GetParam() == "avx512" || GetParam() == "avx2" ? 200 : std::min<int64_t>(64, cpu::panel_max_m());
+  for (auto storage : {cpu::WeightStorage::kF32, cpu::WeightStorage::kBF16})
+    for (const int64_t K : {int64_t{96}, int64_t{301}}) {
+      const int64_t N = 32 * 5 + 9;  // a partial last panel
+      const auto bias = randn(N, 16);
+      const Tensor wt = to_tensor(randn(K * N, 17, 0.1f), Shape{K, N});
+      cpu::PreparedWeights prepared(storage);
+      prepared.add(wt, false);
+      // Every remainder of the row tiles (3, 2 and 12 rows), bf16's chunked tiles (M > 12), row blocks of 96.
+      for (const int64_t M : {2, 3, 4, 5, 6, 7, 8, 13, 14, 16, 25, 64, 97, 131, 200}) {
+        if (M > max_m) continue;
+        const auto x = randn(M * K, 15 + M);
+        std::vector<float> all(M * N), one(N);
+        cpu::linear(x.data(), wt.f32(), bias.data(), M, K, N, all.data());
+        for (int64_t r = 0; r < M; ++r) {
+          cpu::linear(x.data() + r * K, wt.f32(), bias.data(), 1, K, N, one.data());
+          ASSERT_EQ(0, std::memcmp(one.data(), all.data() + r * N, N * sizeof(float)))
+              << cpu::weight_storage_name(storage) << " K=" << K << " M=" << M << " row " << r;
+        }
+      }
+    }
+}
+
 // The activation operand of bf16 panels: every value rounded exactly as the scalar f32_to_bf16 (ties to even,
 // NaN stays NaN, infinities and the largest finite values) and paired k by k, odd K padded with a zero.
 TEST_P(OpsTest, Bf16PairsRoundLikeTheScalarConversionAndPadOddK) {

@@ -157,6 +157,32 @@ TEST(Quant, DecodeRowIsIndependentOfThreadCount) {
   runtime::set_num_threads(threads);
 }
 
+// Row r of an M-row quantized linear is bit for bit the 1-row product of that row, on every path: the activations are
+// quantized per row and each output's group sums are exact integers added up group by group in the same order
+// whatever the tile (a server's decode step computes every slot's row at once; ops_test has the fp32 / bf16 panels).
+TEST(Quant, RowIsIndependentOfTheRowsBesideIt) {
+  for (const QuantSpec& spec : {QuantSpec{8, 32, false, false}, QuantSpec{4, 128, true, true}, QuantSpec{8, 0, false, false},
+                                QuantSpec{4, 32, false, false}}) {
+    const int64_t K = 512, N = 32 * 9 + 5;
+    const std::vector<float> w = randn(static_cast<size_t>(K * N), 51, 0.05f);
+    const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
+    for (QuantPath path : runnable_paths()) {
+      PathScope scope(path);
+      for (int64_t M : {2, 3, 4, 5, 7, 8, 9, 13, 17, 33, 70}) {
+        const std::vector<float> x = randn(static_cast<size_t>(M * K), 52);
+        std::vector<float> all(M * N);
+        cpu::quant_linear(x.data(), M, packed, nullptr, {}, all.data());
+        std::vector<float> one(N);
+        for (int64_t r = 0; r < M; ++r) {
+          cpu::quant_linear(x.data() + r * K, 1, packed, nullptr, {}, one.data());
+          ASSERT_EQ(0, std::memcmp(one.data(), all.data() + r * N, N * sizeof(float)))
+              << spec.name() << " " << cpu::quant_path_name(path) << " M=" << M << " row " << r;
+        }
+      }
+    }
+  }
+}
+
 TEST(Quant, OracleIsCloseToTheFp32Product) {
   // The quantized product against the exact one: int8 within ~1%, int4 within ~15% of the output's scale (random
   // Gaussian weights; relative errors of the elements' rounding add up like a random walk).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "generate/sampling.h"
@@ -11,6 +12,7 @@
 #include "jitgen/generate.h"
 #include "exec/kv_cache.h"
 #include "models/model_impl.h"
+#include "ops/prepared_weights.h"
 #include "serve/slot_batch.h"
 #include "test_support.h"
 
@@ -72,6 +74,38 @@ TEST(SlotBatch, StaggeredSequencesMatchGenerationAlone) {
   }
   for (size_t p = 0; p < prompts.size(); ++p) EXPECT_EQ(done[static_cast<int>(p)], alone(m, prompts[p], N)) << p;
   EXPECT_EQ(batch.stats().cache_misses + batch.stats().cache_hits, 3);  // prefill buckets 8 and 16, one decode plan
+}
+
+// A row's logits are bit for bit those of the same sequence decoded alone (a 1-slot batch: the M = 1 kernels),
+// whatever rows are beside it: the last of 7 slots is a 1-row remainder tile of the fp32 (3 rows) and bf16 (2 rows)
+// AVX2 panels and sits in a 7-row tile on AVX-512, where a tile's arithmetic once depended on its row count. Token
+// equality alone would miss a difference that has not yet flipped an argmax.
+TEST(SlotBatch, RowLogitsDoNotDependOnTheRowsBesideIt) {
+  for (const char* format : {"f32", "bf16", "int8"}) {
+    const Model m = [&] {
+      const cpu::ScopedWeightFormat scope(cpu::parse_weight_format(format, "test"));
+      return Model::builtin_random_gpt2();
+    }();
+    const int V = m.info().vocab_size, kSlots = 7, kRow = kSlots - 1;
+    const std::vector<int32_t> prompt = {464, 2068, 7586, 21831, 18045, 625, 262};
+    SlotBatch alone(m, 1, 64), crowd(m, kSlots, 64);
+    const float* a = alone.prefill(0, prompt);
+    std::vector<float> want(a, a + V);
+    for (int s = 0; s < kRow; ++s) crowd.prefill(s, std::vector<int32_t>(3 + 2 * s, 100 + 17 * s));  // other lengths
+    const float* c = crowd.prefill(kRow, prompt);
+    ASSERT_EQ(0, std::memcmp(want.data(), c, V * sizeof(float))) << format << " prefill";
+    std::vector<int32_t> token(kSlots, 11);
+    token[kRow] = argmax(want.data(), V);
+    for (int step = 0; step < 6; ++step) {
+      const float* got_alone = alone.decode({token[kRow]}, {1});
+      want.assign(got_alone, got_alone + V);
+      const float* got = crowd.decode(token, std::vector<uint8_t>(kSlots, 1));
+      ASSERT_EQ(0, std::memcmp(want.data(), got + static_cast<int64_t>(kRow) * V, V * sizeof(float)))
+          << format << " decode step " << step;
+      for (int s = 0; s < kRow; ++s) token[s] = argmax(got + static_cast<int64_t>(s) * V, V);
+      token[kRow] = argmax(want.data(), V);
+    }
+  }
 }
 
 TEST(SlotBatch, ForkedSlotsContinueLikeTheOriginal) {

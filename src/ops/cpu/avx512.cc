@@ -80,59 +80,26 @@ inline void store_tile(__m512 (&acc)[MR][2], const Epilogue& e, float* y, int64_
     }
 }
 
-// Tiles keep one (small MR: two, for even and odd k) set of MR x 2 accumulators; a set is zeroed first and the
-// second set is added into the first at the end.
-template <int S, int MR>
-inline void zero_sets(__m512 (&acc)[S][MR][2]) {
-#pragma GCC unroll 16
-  for (int s = 0; s < S; ++s)
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm512_setzero_ps();
-}
-
-template <int S, int MR>
-inline void merge_sets(__m512 (&acc)[S][MR][2]) {
-  if constexpr (S == 2)
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m)
-      for (int h = 0; h < 2; ++h) acc[0][m][h] = _mm512_add_ps(acc[0][m][h], acc[1][m][h]);
-}
-
-// One MR x 32 output tile of fp32 panels over the whole K. For small MR two accumulator sets (even/odd k)
-// hide the FMA latency; from MR = 4 on the rows themselves give enough independent chains.
+// One MR x 32 output tile of fp32 panels over the whole K. Every output is one chain of FMAs in k order from zero,
+// whatever MR (as the Highway tiles, cpu/simd.cc Tile): a row's outputs do not depend on the rows batched beside it,
+// so continuous batching leaves a request's tokens as they are alone. (Two accumulator sets, even / odd k, for
+// MR < 4 hid more FMA latency but gave a row other bits in a tile of 4 or more.)
 template <int MR>
 void tile_f32(const float* x, int64_t K, const float* panel, const Epilogue& e, float* y, int64_t N, int64_t n0,
               int64_t ncols) {
-  constexpr int kSets = MR < 4 ? 2 : 1;
-  __m512 acc[kSets][MR][2];
-  zero_sets(acc);
-  int64_t k = 0;
-  if constexpr (kSets == 2) {
-    for (; k + 1 < K; k += 2) {
-      const __m512 a0 = _mm512_load_ps(panel + k * kPanel), a1 = _mm512_load_ps(panel + k * kPanel + 16);
-      const __m512 b0 = _mm512_load_ps(panel + (k + 1) * kPanel), b1 = _mm512_load_ps(panel + (k + 1) * kPanel + 16);
+  __m512 acc[MR][2];
 #pragma GCC unroll 16
-      for (int m = 0; m < MR; ++m) {
-        const __m512 xa = _mm512_set1_ps(x[m * K + k]);
-        const __m512 xb = _mm512_set1_ps(x[m * K + k + 1]);
-        acc[0][m][0] = _mm512_fmadd_ps(xa, a0, acc[0][m][0]);
-        acc[0][m][1] = _mm512_fmadd_ps(xa, a1, acc[0][m][1]);
-        acc[1][m][0] = _mm512_fmadd_ps(xb, b0, acc[1][m][0]);
-        acc[1][m][1] = _mm512_fmadd_ps(xb, b1, acc[1][m][1]);
-      }
-    }
-  }
-  for (; k < K; ++k) {
+  for (int m = 0; m < MR; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
     const __m512 w0 = _mm512_load_ps(panel + k * kPanel), w1 = _mm512_load_ps(panel + k * kPanel + 16);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
       const __m512 xv = _mm512_set1_ps(x[m * K + k]);
-      acc[0][m][0] = _mm512_fmadd_ps(xv, w0, acc[0][m][0]);
-      acc[0][m][1] = _mm512_fmadd_ps(xv, w1, acc[0][m][1]);
+      acc[m][0] = _mm512_fmadd_ps(xv, w0, acc[m][0]);
+      acc[m][1] = _mm512_fmadd_ps(xv, w1, acc[m][1]);
     }
   }
-  merge_sets(acc);
-  store_tile<MR>(acc[0], e, y, N, n0, ncols);
+  store_tile<MR>(acc, e, y, N, n0, ncols);
 }
 
 // The same tile over bf16 panels. xp: the rows of x rounded to bf16, as k pairs (one 32-bit word per pair, row
@@ -146,36 +113,19 @@ template <int MR>
 __attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int64_t Kq, const uint16_t* panel,
                                                           const Epilogue& e, float* y, int64_t N, int64_t n0,
                                                           int64_t ncols) {
-  constexpr int kSets = MR < 4 ? 2 : 1;
-  __m512 acc[kSets][MR][2];
-  zero_sets(acc);
-  int64_t q = 0;
-  if constexpr (kSets == 2) {
-    for (; q + 1 < Kq; q += 2) {
-      const __m512i a0 = _mm512_load_si512(panel + q * 64), a1 = _mm512_load_si512(panel + q * 64 + 32);
-      const __m512i b0 = _mm512_load_si512(panel + q * 64 + 64), b1 = _mm512_load_si512(panel + q * 64 + 96);
+  __m512 acc[MR][2];
 #pragma GCC unroll 16
-      for (int m = 0; m < MR; ++m) {
-        const __m512i xa = _mm512_set1_epi32(static_cast<int>(xp[m * Kq + q]));
-        const __m512i xb = _mm512_set1_epi32(static_cast<int>(xp[m * Kq + q + 1]));
-        acc[0][m][0] = dot(acc[0][m][0], xa, a0);
-        acc[0][m][1] = dot(acc[0][m][1], xa, a1);
-        acc[1][m][0] = dot(acc[1][m][0], xb, b0);
-        acc[1][m][1] = dot(acc[1][m][1], xb, b1);
-      }
-    }
-  }
-  for (; q < Kq; ++q) {
+  for (int m = 0; m < MR; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < Kq; ++q) {
     const __m512i w0 = _mm512_load_si512(panel + q * 64), w1 = _mm512_load_si512(panel + q * 64 + 32);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
       const __m512i xv = _mm512_set1_epi32(static_cast<int>(xp[m * Kq + q]));
-      acc[0][m][0] = dot(acc[0][m][0], xv, w0);
-      acc[0][m][1] = dot(acc[0][m][1], xv, w1);
+      acc[m][0] = dot(acc[m][0], xv, w0);
+      acc[m][1] = dot(acc[m][1], xv, w1);
     }
   }
-  merge_sets(acc);
-  store_tile<MR>(acc[0], e, y, N, n0, ncols);
+  store_tile<MR>(acc, e, y, N, n0, ncols);
 }
 
 template <int MR>

@@ -128,24 +128,25 @@ struct SpreadPrefetch {
 
 // One MR x 32 output tile over the whole K. fp32 panels: x rows of K floats. bf16 panels: one row as xp, its k pairs
 // (Kq words); several rows as x, rows of 2 Kq floats (the activations rounded to bf16, widened: WidenRows); each
-// panel vector widened (WidenPairs) as it is used. Small tiles keep two accumulator sets (even / odd k) so that enough
-// FMA chains are in flight.
+// panel vector widened (WidenPairs) as it is used. Every output is one chain of FMAs in k order from zero (a bf16
+// pair: even k, then odd), as in StreamTile and ChunkTile: a row's outputs do not depend on the tile it falls in, so
+// a request's tokens do not change with the rows batched beside it (continuous batching; a 1-row remainder tile
+// with its own even / odd sums parted greedy texts of the server). The 1-row tile has fewer FMA chains in flight;
+// it runs only as a remainder beside full tiles over the same panel (M = 1 takes StreamTile).
 template <int MR, bool kBf16>
 HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* panel_data, const PanelEpilogue& e,
                      float* y, int64_t N, int64_t n0, int64_t ncols, SpreadPrefetch pf = {}) {
   const DF d;
   const DU du;
-  constexpr int kSets = MR * kVecs < 8 ? 2 : 1;
-  VF acc[kSets][MR][kVecs];
-  for (int s = 0; s < kSets; ++s)
-    for (int m = 0; m < MR; ++m)
-      for (int v = 0; v < kVecs; ++v) acc[s][m][v] = hn::Zero(d);
+  VF acc[MR][kVecs];
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < kVecs; ++v) acc[m][v] = hn::Zero(d);
   if constexpr (kBf16) {
     const uint32_t* panel = static_cast<const uint32_t*>(panel_data);
     const int64_t Kq = K;  // k pairs
     if constexpr (MR == 1) {
-      // One row (batch-1 decode, memory-bound): its k pairs split in registers, no fp32 copy of x to make per call
-      // (that copy cost ~10% at M = 1, kernels_bench gemm).
+      // One row: its k pairs split in registers, no fp32 copy of x to make per call (that copy cost ~10% at M = 1,
+      // kernels_bench gemm).
       for (int64_t q = 0; q < Kq; ++q) {
         const uint32_t* row = panel + q * kPanel;
         if (pf.lines) pf.step();
@@ -154,8 +155,7 @@ HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* 
         for (int v = 0; v < kVecs; ++v) {
           VF even, odd;
           WidenPairs(d, hn::Load(du, row + v * kLanes), even, odd);
-          acc[0][0][v] = hn::MulAdd(xe, even, acc[0][0][v]);
-          acc[kSets - 1][0][v] = hn::MulAdd(xo, odd, acc[kSets - 1][0][v]);
+          acc[0][v] = hn::MulAdd(xo, odd, hn::MulAdd(xe, even, acc[0][v]));
         }
       }
     } else {
@@ -170,36 +170,22 @@ HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* 
           VF even, odd;
           WidenPairs(d, hn::Load(du, row + v * kLanes), even, odd);
           for (int m = 0; m < MR; ++m) {
-            acc[0][m][v] = hn::MulAdd(hn::Set(d, x[m * 2 * Kq + 2 * q]), even, acc[0][m][v]);
-            acc[kSets - 1][m][v] = hn::MulAdd(hn::Set(d, x[m * 2 * Kq + 2 * q + 1]), odd, acc[kSets - 1][m][v]);
+            acc[m][v] = hn::MulAdd(hn::Set(d, x[m * 2 * Kq + 2 * q]), even, acc[m][v]);
+            acc[m][v] = hn::MulAdd(hn::Set(d, x[m * 2 * Kq + 2 * q + 1]), odd, acc[m][v]);
           }
         }
       }
     }
   } else {
     const float* panel = static_cast<const float*>(panel_data);
-    int64_t k = 0;
-    if constexpr (kSets == 2) {
-      for (; k + 1 < K; k += 2) {
-        const float* row = panel + k * kPanel;
-        if (pf.lines) pf.step(), pf.step();
-        for (int m = 0; m < MR; ++m) {
-          const VF xa = hn::Set(d, x[m * K + k]), xb = hn::Set(d, x[m * K + k + 1]);
-          for (int v = 0; v < kVecs; ++v) {
-            acc[0][m][v] = hn::MulAdd(xa, hn::Load(d, row + v * kLanes), acc[0][m][v]);
-            acc[1][m][v] = hn::MulAdd(xb, hn::Load(d, row + kPanel + v * kLanes), acc[1][m][v]);
-          }
-        }
-      }
-    }
-    for (; k < K; ++k) {
+    for (int64_t k = 0; k < K; ++k) {
       const float* row = panel + k * kPanel;
       if (pf.lines) pf.step();
       VF w[kVecs];
       for (int v = 0; v < kVecs; ++v) w[v] = hn::Load(d, row + v * kLanes);
       for (int m = 0; m < MR; ++m) {
         const VF xv = hn::Set(d, x[m * K + k]);
-        for (int v = 0; v < kVecs; ++v) acc[0][m][v] = hn::MulAdd(xv, w[v], acc[0][m][v]);
+        for (int v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(xv, w[v], acc[m][v]);
       }
     }
   }
@@ -207,8 +193,7 @@ HWY_INLINE void Tile(const float* x, const uint32_t* xp, int64_t K, const void* 
     for (int v = 0; v < kVecs; ++v) {
       const int64_t count = ncols - v * static_cast<int64_t>(kLanes);
       if (count <= 0) break;
-      const VF sum = kSets == 2 ? hn::Add(acc[0][m][v], acc[kSets - 1][m][v]) : acc[0][m][v];
-      StoreOut(d, sum, e, y, N, m, n0 + v * kLanes, count);
+      StoreOut(d, acc[m][v], e, y, N, m, n0 + v * kLanes, count);
     }
 }
 
@@ -229,7 +214,7 @@ HWY_INLINE void TileRows(int mr, const float* x, const uint32_t* xp, int64_t K, 
 // range in one k loop: S streams at once, one accumulator set per panel (S x kVecs FMA chains, each output one
 // chain in k order). The lm_head GEMV read 12.3 GB/s as one stream, 16.0 as 2, 16.2-18.4 as 3 (kernels_bench).
 // S is what the register file holds beside the broadcast activations: 3 on AVX2 and NEON, 1 on SSE4 and EMU128
-// (whose panel rows take 8 registers), where Tile<1> with its two accumulator sets runs instead.
+// (whose panel rows take 8 registers), where Tile<1> runs instead.
 constexpr int kStreams = std::max(1, std::min(3, (kRegs - 2) / kVecs));
 
 template <int S, bool kBf16>
@@ -455,10 +440,17 @@ void PanelRange(const float* x, const uint32_t* xp, const float* xt, int64_t M, 
     // 1 thread; bench/results/decode-streams). The first tile only (leaving the stream to the hardware while the
     // others prefetch) was slower at M = 8. Tile passes `pf` every k (SpreadPrefetch).
     const int64_t tiles = (M + kRows - 1) / kRows;
+    // Rows of the tile at m0: kRows, but kRows + 1 rows left go as two tiles, not kRows and a 1-row tile, whose
+    // 4 FMA chains (avx2 fp32) wait on the FMA latency: 3 + 2 + 2 is the same tile count (the prefetch shares) and
+    // fp32 M = 4, 7 and 10 took 3-15% less time than 3 + 3 + 1 did (bench/results/batch-invariance).
+    const auto mr_of = [&](int64_t m0) {
+      const int64_t left = M - m0;
+      return static_cast<int>(kRows > 2 && left == kRows + 1 ? left / 2 : std::min<int64_t>(kRows, left));
+    };
     const int64_t lines = K * kPanel * 4 / 64;  // a panel: K rows of 128 bytes (fp32 k, or bf16 k pairs)
     const char* next = p + 1 < p1 ? static_cast<const char*>(panel_at(p + 1)) : nullptr;
-    for (int64_t m0 = 0, t = 0; m0 < M; m0 += kRows, ++t) {
-      const int mr = static_cast<int>(std::min<int64_t>(kRows, M - m0));
+    for (int64_t m0 = 0, t = 0; m0 < M; m0 += mr_of(m0), ++t) {
+      const int mr = mr_of(m0);
       PanelEpilogue em = e;
       if (em.residual) em.residual += m0 * N;
       SpreadPrefetch pf;
