@@ -87,7 +87,9 @@ TEST_P(ModelGolden, GreedyTokensMatchHf) {
   for (const auto& g : c["greedy"]) {
     const auto ids = g["input_ids"].get<std::vector<int32_t>>();
     const GenerateOutput out = generate(model, GenerateInput{{ids}, {}}, cfg, nullptr, mode());
-    EXPECT_EQ(out.sequences[0], g["sequence"].get<std::vector<int32_t>>()) << c["name"] << " prompt " << checked;
+    const auto want = g["sequence"].get<std::vector<int32_t>>();
+    EXPECT_EQ(out.sequences[0], want) << c["name"] << " prompt " << checked << ": "
+                                      << test::explain_greedy_parting(model, want, out.sequences[0], mode());
     ++checked;
   }
   EXPECT_GE(checked, 20);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <random>
 
 #include "generate/sampling.h"
 #include "jitgen/error.h"
@@ -77,9 +78,10 @@ TEST(SlotBatch, StaggeredSequencesMatchGenerationAlone) {
 }
 
 // A row's logits are bit for bit those of the same sequence decoded alone (a 1-slot batch: the M = 1 kernels),
-// whatever rows are beside it: the last of 7 slots is a 1-row remainder tile of the fp32 (3 rows) and bf16 (2 rows)
-// AVX2 panels and sits in a 7-row tile on AVX-512, where a tile's arithmetic once depended on its row count. Token
-// equality alone would miss a difference that has not yet flipped an argmax.
+// whatever rows are beside it and while they come and go: the last of 7 slots is a 1-row remainder tile of the fp32
+// (3 rows) and bf16 (2 rows) AVX2 panels and sits in a 7-row tile on AVX-512, where a tile's arithmetic once depended
+// on its row count; every other step a neighbour leaves and a newcomer's prompt (1-40 tokens, other prefill buckets)
+// is prefilled between decode steps. Token equality alone would miss a difference that has not yet flipped an argmax.
 TEST(SlotBatch, RowLogitsDoNotDependOnTheRowsBesideIt) {
   for (const char* format : {"f32", "bf16", "int8"}) {
     const Model m = [&] {
@@ -87,23 +89,38 @@ TEST(SlotBatch, RowLogitsDoNotDependOnTheRowsBesideIt) {
       return Model::builtin_random_gpt2();
     }();
     const int V = m.info().vocab_size, kSlots = 7, kRow = kSlots - 1;
-    const std::vector<int32_t> prompt = {464, 2068, 7586, 21831, 18045, 625, 262};
-    SlotBatch alone(m, 1, 64), crowd(m, kSlots, 64);
+    const std::vector<int32_t> prompt = {7454, 2402, 257, 640, 11, 287, 257, 5897, 7404, 11};
+    SlotBatch alone(m, 1, 128), crowd(m, kSlots, 128);
     const float* a = alone.prefill(0, prompt);
     std::vector<float> want(a, a + V);
-    for (int s = 0; s < kRow; ++s) crowd.prefill(s, std::vector<int32_t>(3 + 2 * s, 100 + 17 * s));  // other lengths
-    const float* c = crowd.prefill(kRow, prompt);
-    ASSERT_EQ(0, std::memcmp(want.data(), c, V * sizeof(float))) << format << " prefill";
-    std::vector<int32_t> token(kSlots, 11);
-    token[kRow] = argmax(want.data(), V);
-    for (int step = 0; step < 6; ++step) {
+    std::mt19937 rng(5);
+    const auto newcomer = [&](int s) {
+      std::vector<int32_t> p(1 + rng() % 40);
+      for (int32_t& t : p) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
+      return argmax(crowd.prefill(s, p), V);
+    };
+    std::vector<int32_t> token(kSlots);
+    for (int s = 0; s < kRow; ++s) token[s] = newcomer(s);
+    ASSERT_EQ(0, std::memcmp(want.data(), crowd.prefill(kRow, prompt), V * sizeof(float))) << format << " prefill";
+    for (int step = 0; step < 24; ++step) {
+      token[kRow] = argmax(want.data(), V);
+      if (step % 2 == 1) {  // a neighbour leaves and a newcomer takes its slot
+        const int s = static_cast<int>(rng() % kRow);
+        crowd.release(s);
+        token[s] = newcomer(s);
+      }
       const float* got_alone = alone.decode({token[kRow]}, {1});
       want.assign(got_alone, got_alone + V);
       const float* got = crowd.decode(token, std::vector<uint8_t>(kSlots, 1));
       ASSERT_EQ(0, std::memcmp(want.data(), got + static_cast<int64_t>(kRow) * V, V * sizeof(float)))
           << format << " decode step " << step;
-      for (int s = 0; s < kRow; ++s) token[s] = argmax(got + static_cast<int64_t>(s) * V, V);
-      token[kRow] = argmax(want.data(), V);
+      for (int s = 0; s < kRow; ++s) {
+        token[s] = argmax(got + static_cast<int64_t>(s) * V, V);
+        if (crowd.length(s) > 100) {  // before it runs out of cache slots
+          crowd.release(s);
+          token[s] = newcomer(s);
+        }
+      }
     }
   }
 }

@@ -4,7 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -65,6 +67,30 @@ CliResult run_cli(const std::string& args, const std::string& stdin_bytes) {
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
+}
+
+std::string explain_greedy_parting(const Model& model, const std::vector<int32_t>& want,
+                                   const std::vector<int32_t>& got, ExecutionMode mode) {
+  size_t i = 0;
+  while (i < want.size() && i < got.size() && want[i] == got[i]) ++i;
+  if (i == want.size() && i == got.size()) return "";
+  std::ostringstream os;
+  os << "sequences part at position " << i << ": want " << (i < want.size() ? want[i] : -1) << ", got "
+     << (i < got.size() ? got[i] : -1);
+  if (i == 0 || i >= want.size() || i >= got.size()) return os.str();
+  const std::vector<int32_t> prefix(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(i));
+  const int V = model.info().vocab_size;
+  const auto run = [&] {
+    const std::vector<float> all = model.forward_logits({prefix}, {}, mode)[0];
+    return std::vector<float>(all.end() - V, all.end());  // the last position's logits
+  };
+  const std::vector<float> a = run(), b = run();
+  const auto top = std::max_element(a.begin(), a.end()) - a.begin();
+  os.precision(9);
+  os << "; teacher-forced logits there: want's " << a[want[i]] << ", got's " << a[got[i]] << " (margin "
+     << a[want[i]] - a[got[i]] << "), top " << top << "; a second identical call gave "
+     << (std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0 ? "the same bits" : "OTHER BITS");
+  return os.str();
 }
 
 }  // namespace jitgen::test

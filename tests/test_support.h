@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "jitgen/model.h"
+
 namespace jitgen::test {
 
 // n draws of N(0, scale^2) from std::mt19937(seed): the same numbers on every machine for a given libstdc++.
@@ -38,5 +40,12 @@ struct CliResult {
 };
 // Runs the built `jitgen` CLI with `args` (shell-quoted by the caller) and optional stdin bytes.
 CliResult run_cli(const std::string& args, const std::string& stdin_bytes = "");
+
+// Why greedy tokens parted from the oracle's, for a failure message: the first step where `got` leaves `want` (both
+// prompt + generated ids), the model's logits there for both tokens teacher-forced on `want`'s prefix (in `mode`, and
+// once more: whether the same call gives the same bits), the margin, and the top token. A margin of ~1e-6 is a near
+// tie that rounding flipped; a large one, or bits that change between two identical calls, is a bug. "" when equal.
+std::string explain_greedy_parting(const Model& model, const std::vector<int32_t>& want,
+                                   const std::vector<int32_t>& got, ExecutionMode mode);
 
 }  // namespace jitgen::test

@@ -59,6 +59,20 @@ def test_page_is_self_contained(http):
     assert html == (REPO / "src/serve/playground.html").read_text(), "served page differs from the source file"
 
 
+def greedy_diagnosis(complete, prompt, max_tokens, want):
+    """For a failure message: whether the API repeats itself, and its closest top-2 calls (a near tie that rounding
+    could flip shows as a margin of ~1e-6; large margins everywhere with a different page text point elsewhere)."""
+    again = [complete(prompt, max_tokens=max_tokens).choices[0].text == want for _ in range(2)]
+    lp = complete(prompt, max_tokens=max_tokens, logprobs=2).choices[0].logprobs
+    margins = []
+    for i, top in enumerate(lp.top_logprobs or []):
+        values = sorted(top.values(), reverse=True)
+        if len(values) == 2:
+            margins.append((values[0] - values[1], i, lp.tokens[i], top))
+    margins.sort(key=lambda m: m[0])
+    return f"the same request again equal: {again}; smallest top-2 margins (margin, step, token, top-2): {margins[:3]}"
+
+
 def test_playground_streams_a_completion(server, browser, complete):
     drv = browser
     drv.get(server.url + "/")
@@ -80,7 +94,8 @@ def test_playground_streams_a_completion(server, browser, complete):
     assert generated.strip(), "no generated text"
     # The page shows what the API returns for the same greedy request (whitespace as the browser renders it).
     want = complete(prompt, max_tokens=48).choices[0].text
-    assert " ".join(generated.split()) == " ".join(want.split())
+    if " ".join(generated.split()) != " ".join(want.split()):
+        pytest.fail(f"page shows {generated!r}, the API gave {want!r}; {greedy_diagnosis(complete, prompt, 48, want)}")
     stats = drv.find_element(By.ID, "stats").text
     tokens = int(drv.find_element(By.ID, "stat_tokens").text)
     assert tokens == complete(prompt, max_tokens=48).usage.completion_tokens
