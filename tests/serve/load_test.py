@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Bounded load test of `jitgen serve` on loopback: N concurrent streaming clients send a fixed number of requests
-(mixed prompt lengths, ignore_eos so each one generates exactly --max-tokens), then check that none failed and that
-the server's memory stayed flat. Prints throughput and latency percentiles and writes them as JSON to --out.
+(mixed prompt lengths, ignore_eos so each one generates exactly --max-tokens), then check that none failed, that the
+server's memory stayed flat, and that load changed no text: --replay of the requests (seeded sampling, so each one's
+text is fixed) run again one at a time must stream what they streamed among 64 others, to the bit of every token's
+log-probability (a row's logits must not depend on the rows batched beside it, scheduler.h). Prints throughput and latency percentiles and writes them as JSON to --out.
 
   tests/serve/load_test.py [--concurrency 64] [--requests 300] [--max-tokens 32] [--out build-serve/load.json]
   tests/serve/load_test.py --chat ...     the same with streamed /v1/chat/completions requests, against the HF
@@ -54,7 +56,7 @@ CHAT_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "chat_model" / "
 
 async def one_request(client: httpx.AsyncClient, body: dict) -> dict:
     t0 = time.perf_counter()
-    res = {"ok": False, "ttft": None, "latency": None, "tokens": 0, "error": None}
+    res = {"ok": False, "ttft": None, "latency": None, "tokens": 0, "error": None, "text": "", "body": body}
     chat = "messages" in body
     try:
         async with client.stream("POST", "/v1/chat/completions" if chat else "/v1/completions", json=body) as r:
@@ -73,6 +75,11 @@ async def one_request(client: httpx.AsyncClient, body: dict) -> dict:
                 chunk = json.loads(data)
                 if chunk.get("usage"):
                     res["tokens"] = chunk["usage"]["completion_tokens"]
+                for c in chunk.get("choices", []):
+                    res["text"] += c.get("text") or c.get("delta", {}).get("content") or ""
+                    lp = c.get("logprobs") or {}
+                    res["logprobs"] = res.get("logprobs", []) + [
+                        (a, sorted(b.items())) for a, b in zip(lp.get("token_logprobs") or [], lp.get("top_logprobs") or [])]
                 if res["ttft"] is None and any(c.get("text") or c.get("delta", {}).get("content")
                                                for c in chunk.get("choices", [])):
                     res["ttft"] = time.perf_counter() - t0
@@ -108,6 +115,8 @@ async def run_phase(url: str, model: str, n_requests: int, concurrency: int, max
                     return
                 body = {"model": model, "prompt": ps[i % len(ps)], "max_tokens": max_tokens, "stream": True,
                         "temperature": 0.8, "seed": i, "ignore_eos": True, "stream_options": {"include_usage": True}}
+                if not chat:
+                    body["logprobs"] = 5  # log-probabilities of each token and the top 5: differences show before a flip
                 if chat:
                     del body["prompt"]
                     body["messages"] = [{"role": "user", "content": ps[i % len(ps)]}]
@@ -124,6 +133,23 @@ async def run_phase(url: str, model: str, n_requests: int, concurrency: int, max
         except asyncio.TimeoutError:
             print("load test: --time-limit reached; the unfinished requests count as failed", file=sys.stderr)
         return results, time.perf_counter() - t0
+
+
+async def replay(url: str, done: list[dict], n: int) -> list[str]:
+    """Runs n of the finished requests again, one at a time; a message for each whose text differs."""
+    picked = done[:: max(1, len(done) // n)][:n] if n > 0 else []
+    problems = []
+    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(120)) as client:
+        for r in picked:
+            again = await one_request(client, r["body"])
+            if not again["ok"]:
+                problems.append(f"replay of seed {r['body']['seed']} failed: {again['error']}")
+            elif again["text"] != r["text"] or again.get("logprobs") != r.get("logprobs"):
+                parted = next((k for k, (a, b) in enumerate(zip(again.get("logprobs", []), r.get("logprobs", [])))
+                               if a != b), None)
+                problems.append(f"seed {r['body']['seed']}: alone it streamed {again['text']!r}, under load "
+                                f"{r['text']!r}" + (f" (log-probabilities part at token {parted})" if parted is not None else ""))
+    return problems
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -150,6 +176,7 @@ def main() -> int:
     ap.add_argument("--url", help="use this running server (http://127.0.0.1:PORT) instead of starting one")
     ap.add_argument("--server-args", default="--max-queue 256",
                     help="extra `jitgen serve` arguments (default: %(default)s, so 64 clients never see 429)")
+    ap.add_argument("--replay", type=int, default=12, help="requests run again alone to compare texts (default: 12)")
     ap.add_argument("--rss-growth-mib", type=float, help="allowed VmRSS growth after warm-up (default: see above)")
     ap.add_argument("--time-limit", type=float, default=600, help="give up after this many seconds")
     ap.add_argument("--chat", action="store_true", help="streamed /v1/chat/completions requests (a chat model)")
@@ -187,6 +214,7 @@ def main() -> int:
             sampler.join()
             rss["end_kib"] = server.rss_kib()
             rss["peak_kib"] = max(samples + [rss["end_kib"]])
+        replayed = asyncio.run(replay(url, [r for r in results if r["ok"]], args.replay))
     finally:
         rc = server.stop() if server else 0
 
@@ -210,8 +238,10 @@ def main() -> int:
                    ("jitgen_requests_total", "jitgen_generated_tokens_total", "jitgen_compile_cache_misses_total")},
         "slots_total": after.get("jitgen_slots_total"),
         "server_exit_code": rc,
+        "replayed": args.replay, "replay_mismatches": len(replayed),
     }
     problems = [f"{len(failed) + missing} failed requests"] if failed or missing else []
+    problems += replayed
     if server:
         growth_mib = (rss["end_kib"] - rss["after_warmup_kib"]) / 1024
         bound = args.rss_growth_mib or max(24.0, 0.25 * rss["after_warmup_kib"] / 1024)
@@ -228,6 +258,7 @@ def main() -> int:
           f"(after a warm-up of {len(warm)} requests, {report['failed_in_warmup']} of them failed)")
     print(f"  throughput  {report['requests_per_s']} requests/s, {report['tokens_per_s']} generated tokens/s")
     print(f"  latency     p50 {report['latency_s']['p50'] * 1000:.0f} ms, p99 {report['latency_s']['p99'] * 1000:.0f} ms")
+    print(f"  replay      {args.replay} requests run again alone: {len(replayed)} streamed other text or log-probabilities")
     print(f"  first token p50 {report['ttft_s']['p50'] * 1000:.0f} ms, p99 {report['ttft_s']['p99'] * 1000:.0f} ms")
     if server:
         print(f"  VmRSS       start {rss['start_kib'] / 1024:.1f} MiB, after warm-up "
