@@ -188,10 +188,42 @@ void pack_table(cpu::PreparedWeights& p, Tensor& table, WeightReads* reads) {
   table = std::move(stand_in);
 }
 
+// Whether a tied table and the lm_head the format quantizes part (split_tied_head) when the table is `stored`: its
+// values must be bf16 values, which a BF16 checkpoint's are (others are read as fp32 first and scanned then).
+bool parts_from_rows(const cpu::PreparedWeights& p, const io::TensorEntry* stored) {
+  const cpu::WeightFormat& f = p.format();
+  return f.quant && f.quantize_lm_head && !f.keep_sources && stored && stored->tensor.dtype() == DType::kBF16;
+}
+
+// A tied table whose lm_head the format quantizes: the lookup needs the table's values, the head its codes. Both come
+// from the same rows (the checkpoint's as stored, or the table in memory): the table into bf16 lookup panels
+// (add_table), the head quantized into an arena stand-in of its own (add_quantized_head). False, nothing packed, when
+// add_table does not take the values (not all bf16 values) or the format keeps sources or leaves the head in 16 bits.
+bool split_tied_head(cpu::PreparedWeights& p, Tensor& table, Tensor& head, WeightReads* reads) {
+  const cpu::WeightFormat& f = p.format();
+  if (!f.quant || !f.quantize_lm_head || f.keep_sources) return false;
+  const io::TensorEntry* e = reads ? reads->stored(table) : nullptr;
+  if (!e && reads) reads->read(table);  // noted without its stored tensor: as fp32, as the table would be anyway
+  const Tensor& rows = e ? e->tensor : table;
+  if (!rows.defined()) return false;
+  const auto drop = e ? drop_packed_rows(rows) : std::function<void(int64_t, int64_t)>{};
+  Tensor lookup = p.add_table(rows, drop);
+  if (!lookup.defined()) return false;
+  Tensor quantized = p.add_quantized_head(rows, drop);
+  JITGEN_CHECK(quantized.defined());  // the format quantizes the head and releases sources (above)
+  if (e) {
+    reads->forget(table);
+    drop_resident_pages(rows);
+  }
+  table = std::move(lookup);  // an in-memory fp32 table goes unless something else holds it
+  head = std::move(quantized);
+  return true;
+}
+
 }  // namespace
 
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
-                                                   Tensor* embedding, WeightReads* reads) {
+                                                   Tensor* embedding, WeightReads* reads, Tensor* tied_head) {
   auto p = std::make_shared<cpu::PreparedWeights>(storage);
   const bool release = !p->format().keep_sources;
   const bool tied = std::any_of(weights.begin(), weights.end(), [&](const PackedWeight& w) {
@@ -202,10 +234,16 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
   } else if (tied && reads) {
     // A tied table that cannot be packed as stored is read now, before the panels grow: read last, its fp32 copy and
     // its checkpoint pages would sit on top of every panel (SmolLM2 F32 with bf16 panels: +51 MB max RSS).
-    if (const io::TensorEntry* e = reads->stored(*embedding); e && !p->can_add_exact(e->tensor, /*lm_head=*/true))
+    if (const io::TensorEntry* e = reads->stored(*embedding);
+        e && !p->can_add_exact(e->tensor, /*lm_head=*/true) && !(tied_head && parts_from_rows(*p, e)))
       reads->read(*embedding);
   }
+  bool parted = false;
   for (const PackedWeight& w : weights) {
+    if (w.lm_head && tied && w.weight == embedding && tied_head) {
+      parted = split_tied_head(*p, *embedding, *tied_head, reads);
+      if (parted) continue;
+    }
     if (const io::TensorEntry* e = w.lm_head && reads ? reads->stored(*w.weight) : nullptr) {
       const Tensor& rows = e->tensor;  // [N, K] as stored: its pages leave the resident set block by block
       const auto drop_rows = drop_packed_rows(rows);
@@ -225,6 +263,7 @@ std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, c
     // by) only when the panels hold the table exactly.
     if (release && (w.weight != embedding || p->holds_exactly(*w.weight))) p->release_source(*w.weight);
   }
+  if (tied && tied_head && !parted) *tied_head = *embedding;  // HF tie_weights(): the head reads the table
   return p;
 }
 

@@ -65,8 +65,8 @@ void reset_weight_copy_peak();  // peak = live
 Tensor counted_weight_copy(Tensor t);
 
 // One weight PreparedWeights packs: [in, out], or [out, in] when `transposed` (an lm_head, shaped as the embedding).
-// A tied lm_head is listed as the embedding table's own slot (pack_weights' `embedding`); the loader points its
-// lm_head at the table once packed.
+// A tied lm_head is listed as the embedding table's own slot (pack_weights' `embedding`); pack_weights points the
+// loader's lm_head slot (`tied_head`) at what the head reads once packed.
 struct PackedWeight {
   Tensor* weight;
   bool transposed = false;
@@ -110,13 +110,17 @@ class WeightReads {
 // holds the stand-in: the lookup reads the rows from the panels (cpu::embedding) and the table's memory goes.
 // Otherwise the table stays, as the lookup reads it. So a tied model keeps one copy of its table, not two (the panels
 // and the fp32 table: 1 GB more for Llama-3.2-1B).
-// A quantized lm_head (quantize_lm_head) that is not tied is quantized from its checkpoint rows in blocks
-// (PreparedWeights::add_quantized_head): no fp32 copy of it either. A tied one is quantized from the table, which the
-// lookup keeps in fp32.
+// A quantized lm_head (quantize_lm_head) is quantized from its checkpoint rows in blocks
+// (PreparedWeights::add_quantized_head): no fp32 copy of it either. Tied, the lookup still needs the table's values:
+// when they are bf16 values (a BF16 checkpoint's) the table goes into bf16 lookup panels of its own (add_table) and
+// the head, quantized from the same rows, into a stand-in of its own, so the two roles part and no fp32 table stays
+// (Llama-3.2-1B: 1 GiB less); otherwise the head is quantized from the fp32 table, which the lookup keeps.
 // An untied `embedding` is packed first, into bf16 panels of its own when every value is a bf16 value (a BF16
 // checkpoint's; PreparedWeights::add_table), read from its checkpoint rows when `reads` noted them: half the bytes of
 // the fp32 table, in every weight format, the lookup exact. Otherwise it is read as fp32 then, before the panels grow.
+// `tied_head`: a tied model's lm_head slot (null when untied), set last to what the head reads: the table's slot, or
+// the quantized head's own stand-in when the two parted.
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,
-                                                   Tensor* embedding, WeightReads* reads);
+                                                   Tensor* embedding, WeightReads* reads, Tensor* tied_head = nullptr);
 
 }  // namespace jitgen

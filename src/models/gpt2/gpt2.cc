@@ -49,8 +49,8 @@ std::vector<PackedWeight> packed_gpt2_weights(Gpt2Weights& w, bool tied) {
 
 void prepare_gpt2_weights(Gpt2Weights& w, bool tied, cpu::WeightStorage storage, WeightReads* reads) {
   // Read and released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_gpt2_weights(w, tied), &w.wte, reads);
-  if (tied) w.lm_head = w.wte;
+  // Tied as HF tie_weights() ties (a stored lm_head is ignored): pack_weights points w.lm_head at what the head reads.
+  w.prepared = pack_weights(storage, packed_gpt2_weights(w, tied), &w.wte, reads, tied ? &w.lm_head : nullptr);
 }
 
 Value build_gpt2(Builder& b, const io::Gpt2Config& c, const Gpt2Weights& w, bool last_position_only) {

@@ -56,8 +56,9 @@ void finish_weights(const LlamaConfig& c, Weights& w, cpu::WeightStorage storage
   std::copy(rope.inv_freq.begin(), rope.inv_freq.end(), w.inv_freq.f32());
   // Every linear weight goes through this one PreparedWeights::add (the place weight formats hook in), read and
   // released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_weights(c, w), &w.embed_tokens, reads);
-  if (c.tie_word_embeddings) w.lm_head = w.embed_tokens;  // HF tie_weights(): a stored lm_head is ignored
+  // Tied as HF tie_weights() ties (a stored lm_head is ignored): pack_weights points w.lm_head at what the head reads.
+  w.prepared = pack_weights(storage, packed_weights(c, w), &w.embed_tokens, reads,
+                            c.tie_word_embeddings ? &w.lm_head : nullptr);
 }
 
 Value build(Builder& b, const LlamaConfig& c, const Weights& w, bool last_position_only) {

@@ -55,8 +55,9 @@ void finish_weights(const OptConfig& c, Weights& w, cpu::WeightStorage storage, 
   std::fill(w.ones.f32(), w.ones.f32() + C, 1.0f);
   w.zeros = Tensor::zeros({C});
   // Read and released one at a time (models/weight_layout.h pack_weights).
-  w.prepared = pack_weights(storage, packed_weights(c, w), &w.embed_tokens, reads);
-  if (c.tie_word_embeddings) w.lm_head = w.embed_tokens;  // HF tie_weights(): a stored lm_head is ignored
+  // Tied as HF tie_weights() ties (a stored lm_head is ignored): pack_weights points w.lm_head at what the head reads.
+  w.prepared = pack_weights(storage, packed_weights(c, w), &w.embed_tokens, reads,
+                            c.tie_word_embeddings ? &w.lm_head : nullptr);
 }
 
 Value build(Builder& b, const OptConfig& c, const Weights& w, bool last_position_only) {
