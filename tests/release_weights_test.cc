@@ -258,10 +258,10 @@ TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
       }
 }
 
-// A quantized lm_head quantized from its stored rows in blocks (PreparedWeights::add_quantized_head) is the one add()
-// makes of its fp32 copy, byte for byte, whatever the block size (blocks of 7 rows: a partial last block, panels that
-// straddle blocks), for BF16 and F16 rows; released from the start; nothing when the format keeps sources or leaves
-// the lm_head in 16 bits.
+// A quantized lm_head quantized from its stored rows in blocks, each packed into its panels at once
+// (PreparedWeights::add_quantized_head, ops/quant.h pack_quant_rows), is the one add() makes of its fp32 copy, byte
+// for byte, whatever the block size (7 and 40 rows round up to 32 and 64: whole panels, a partial last block), for
+// BF16 and F16 rows; released from the start; nothing when the format keeps sources or leaves the lm_head in 16 bits.
 TEST(ReleaseTable, AQuantizedHeadFromItsRowsInBlocksIsTheOneFromAnFp32Copy) {
   const int64_t N = 77, K = 40;
   for (const std::string format : {"int8", "int4", "int4-g128-zp", "int8-ch"})
@@ -276,21 +276,25 @@ TEST(ReleaseTable, AQuantizedHeadFromItsRowsInBlocksIsTheOneFromAnFp32Copy) {
       f.quantize_lm_head = true;
       f.keep_sources = false;
       const cpu::ScopedWeightFormat scope(f);
-      cpu::PreparedWeights from_rows(f.storage), from_copy(f.storage);
-      int64_t done = 0;
-      const Tensor stand_in = from_rows.add_quantized_head(rows, [&](int64_t n0, int64_t n1) {
-        EXPECT_EQ(n0, done) << what;
-        done = n1;
-      }, /*block_rows=*/7);
-      EXPECT_EQ(done, N) << what;
-      ASSERT_TRUE(stand_in.defined()) << what;
-      EXPECT_NE(from_rows.released(stand_in.data()), nullptr) << what;
+      cpu::PreparedWeights from_copy(f.storage);
       from_copy.add(copy, /*transposed=*/true, /*lm_head=*/true);
-      const cpu::PackedLinear* a = cpu::find_packed(stand_in.f32(), K, N);
       const cpu::PackedLinear* b = cpu::find_packed(copy.f32(), K, N);
-      ASSERT_TRUE(a && b && a->quant && b->quant) << what;
-      ASSERT_EQ(a->quant->stored_bytes(), b->quant->stored_bytes()) << what;
-      EXPECT_EQ(std::memcmp(a->quant->data.get(), b->quant->data.get(), a->quant->stored_bytes()), 0) << what;
+      for (const int64_t block_rows : {7, 40}) {
+        cpu::PreparedWeights from_rows(f.storage);
+        int64_t done = 0;
+        const Tensor stand_in = from_rows.add_quantized_head(rows, [&](int64_t n0, int64_t n1) {
+          EXPECT_EQ(n0, done) << what;
+          done = n1;
+        }, block_rows);
+        EXPECT_EQ(done, N) << what;
+        ASSERT_TRUE(stand_in.defined()) << what;
+        EXPECT_NE(from_rows.released(stand_in.data()), nullptr) << what;
+        const cpu::PackedLinear* a = cpu::find_packed(stand_in.f32(), K, N);
+        ASSERT_TRUE(a && b && a->quant && b->quant) << what;
+        ASSERT_EQ(a->quant->stored_bytes(), b->quant->stored_bytes()) << what;
+        EXPECT_EQ(std::memcmp(a->quant->data.get(), b->quant->data.get(), a->quant->stored_bytes()), 0)
+            << what << " blocks of " << block_rows;
+      }
       f.keep_sources = true;
       {
         const cpu::ScopedWeightFormat keep(f);

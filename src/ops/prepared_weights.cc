@@ -251,11 +251,13 @@ Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<
   if (format_.keep_sources || !format_.quant || !format_.quantize_lm_head || !float_matrix(w)) return {};
   Tensor stand_in = add_released(w, [&] {
     const int64_t N = w.dim(0), K = w.dim(1);
-    // quantize() treats each output row on its own (its groups run along k), so blocks of rows quantized apart and
-    // put one after another ([N][...] arrays) are the whole matrix quantized at once.
-    const int64_t block =
-        block_rows > 0 ? block_rows : std::max<int64_t>(1, (int64_t{32} << 20) / (K * static_cast<int64_t>(sizeof(float))));
-    QuantMatrix m;
+    // quantize() treats each output row on its own (its groups run along k), so blocks of rows quantized apart are
+    // the whole matrix quantized at once; blocks of whole panels (32 rows) are packed into their panels right away
+    // (pack_quant_rows), so neither the fp32 rows nor the unpacked codes of the whole matrix ever exist.
+    const int64_t want = block_rows > 0 ? block_rows
+                                        : std::max<int64_t>(1, (int64_t{32} << 20) / (K * static_cast<int64_t>(sizeof(float))));
+    const int64_t block = (want + kPanel - 1) / kPanel * kPanel;
+    std::optional<QuantLinear> packed;
     std::vector<float> rows;
     for (int64_t n0 = 0; n0 < N; n0 += block) {
       const int64_t n1 = std::min(N, n0 + block);
@@ -263,26 +265,18 @@ Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<
       runtime::parallel_for((n1 - n0) * K, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) rows[i] = value_at(w, n0 * K + i);  // F16 / BF16 widen exactly
       });
-      QuantMatrix part = quantize(rows.data(), /*transposed=*/true, K, n1 - n0, *format_.quant);
-      if (n0 == 0) {
-        m = std::move(part);
-        m.u.reserve(static_cast<size_t>(N * m.k_padded()));  // grown once: no copy of the codes per block
-        m.scale.reserve(static_cast<size_t>(N * m.groups));
-        m.zero.reserve(static_cast<size_t>(N * m.groups));
-      } else {
-        m.u.insert(m.u.end(), part.u.begin(), part.u.end());
-        m.scale.insert(m.scale.end(), part.scale.begin(), part.scale.end());
-        m.zero.insert(m.zero.end(), part.zero.begin(), part.zero.end());
-      }
+      const QuantMatrix part = quantize(rows.data(), /*transposed=*/true, K, n1 - n0, *format_.quant);
+      if (!packed) packed = quant_panels(part, N, &arena_);
+      pack_quant_rows(part, n0, *packed);
       if (rows_done) rows_done(n0, n1);
     }
-    m.N = N;
+    JITGEN_CHECK(packed.has_value());  // N > 0
     auto p = std::make_unique<PackedLinear>();
     p->K = K;
     p->N = N;
     p->panels = (N + kPanel - 1) / kPanel;
     p->storage = format_.storage;
-    p->quant = std::make_shared<const QuantLinear>(pack_quant(m, &arena_));
+    p->quant = std::make_shared<const QuantLinear>(std::move(*packed));
     return p;
   });
 #ifdef __GLIBC__

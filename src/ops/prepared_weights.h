@@ -158,11 +158,12 @@ class PreparedWeights {
   // `rows_done(n0, n1)`: rows [n0, n1) of w are packed (pack_linear's columns_done).
   Tensor add_exact(const Tensor& w, bool lm_head, const std::function<void(int64_t, int64_t)>& rows_done = {});
   // A quantized lm_head (the format's quantize_lm_head) from w [N, K] (F32, F16 or BF16, e.g. an untied checkpoint
-  // tensor as stored), quantized in blocks of rows (~32 MiB of fp32 at a time; `rows_done(n0, n1)` after each), with
-  // no fp32 copy of the whole matrix: the same codes and scales as add() of its fp32 copy. Released from the start,
-  // as add_exact. Undefined, nothing packed, when the format keeps sources or does not quantize the lm_head. Throws
-  // as quantize() on a NaN / Inf weight.
-  // `block_rows`: rows per block (0: ~32 MiB of fp32; tests pass a few).
+  // tensor as stored, or a tied table's rows), quantized in blocks of rows (~32 MiB of fp32 at a time; `rows_done(n0,
+  // n1)` after each) and each block packed into its panels at once, so neither an fp32 copy of the whole matrix nor
+  // its unpacked codes ever exist: the same panels, byte for byte, as add() of its fp32 copy. Released from the
+  // start, as add_exact. Undefined, nothing packed, when the format keeps sources or does not quantize the lm_head.
+  // Throws as quantize() on a NaN / Inf weight.
+  // `block_rows`: rows per block, rounded up to whole panels of 32 (0: ~32 MiB of fp32; tests pass a few).
   Tensor add_quantized_head(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done = {},
                             int64_t block_rows = 0);
   // An untied embedding table w [V, C] (F32, F16 or BF16, e.g. a checkpoint's tensor as stored), kept for its lookup

@@ -174,22 +174,28 @@ size_t QuantLinear::nbytes() const {
   return static_cast<size_t>(panels * groups) * code_bytes_per_group() + cells * 2 + (has_zeros() ? cells : 0);
 }
 
-QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena) {
+QuantLinear quant_panels(const QuantMatrix& like, int64_t N, StreamArena* arena) {
   QuantLinear w;
-  w.spec = m.spec;
-  w.K = m.K;
-  w.N = m.N;
-  w.G = m.G;
-  w.groups = m.groups;
-  w.panels = (m.N + 31) / 32;
-  if (!m.perm.empty()) w.perm = std::make_shared<const std::vector<int32_t>>(m.perm);
-  const int64_t Kp = m.k_padded(), quads = m.G / 4;
+  w.spec = like.spec;
+  w.K = like.K;
+  w.N = N;
+  w.G = like.G;
+  w.groups = like.groups;
+  w.panels = (N + 31) / 32;
+  if (!like.perm.empty()) w.perm = std::make_shared<const std::vector<int32_t>>(like.perm);
   std::shared_ptr<void> buf = arena ? arena->take(w.stored_bytes()) : zeroed_buffer(w.stored_bytes());  // zeroed
   JITGEN_CHECK(buf != nullptr);
   w.data = std::shared_ptr<uint8_t>(buf, static_cast<uint8_t*>(buf.get()));
-  const uint8_t pad_code = m.spec.bits == 8 ? 128 : 8;  // padded columns: scale 0, code = z
-  runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p)
+  return w;
+}
+
+void pack_quant_rows(const QuantMatrix& part, int64_t n0, QuantLinear& w) {
+  JITGEN_CHECK(n0 % 32 == 0 && n0 + part.N <= w.N && (part.N % 32 == 0 || n0 + part.N == w.N));
+  JITGEN_CHECK(part.K == w.K && part.G == w.G && part.groups == w.groups && part.spec.bits == w.spec.bits);
+  const int64_t Kp = part.k_padded(), quads = part.G / 4;
+  const uint8_t pad_code = part.spec.bits == 8 ? 128 : 8;  // padded columns: scale 0, code = z
+  runtime::parallel_for((part.N + 31) / 32, 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t p = n0 / 32 + q0; p < n0 / 32 + q1; ++p)
       for (int64_t g = 0; g < w.groups; ++g) {
         // The block's layout comes from QuantLinear's accessors, the same ones the kernels read through; this is
         // the one writer of `data`, hence the const_casts.
@@ -197,17 +203,18 @@ QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena) {
         auto* scales = const_cast<uint16_t*>(w.group_scales(p, g));
         uint8_t* zeros = w.has_zeros() ? const_cast<uint8_t*>(w.group_zeros(p, g)) : nullptr;
         for (int j = 0; j < 32; ++j) {
-          const int64_t n = p * 32 + j;
-          if (n < m.N) {
-            scales[j] = m.scale[n * m.groups + g];
-            if (zeros) zeros[j] = m.zero[n * m.groups + g];
+          const int64_t n = p * 32 + j - n0;  // the part's row
+          const bool real = n < part.N;
+          if (real) {
+            scales[j] = part.scale[n * part.groups + g];
+            if (zeros) zeros[j] = part.zero[n * part.groups + g];
           }
           const int h = j / 16, i = j % 16;
           for (int64_t q = 0; q < quads; ++q)
             for (int r = 0; r < 4; ++r) {
-              const uint8_t code = n < m.N ? m.u[n * Kp + g * m.G + 4 * q + r] : pad_code;
+              const uint8_t code = real ? part.u[n * Kp + g * part.G + 4 * q + r] : pad_code;
               const int64_t byte = 4 * i + r;
-              if (m.spec.bits == 8)
+              if (part.spec.bits == 8)
                 block[(q * 2 + h) * 64 + byte] = code;
               else
                 block[q * 64 + byte] |= static_cast<uint8_t>(code << (4 * h));
@@ -215,6 +222,11 @@ QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena) {
         }
       }
   });
+}
+
+QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena) {
+  QuantLinear w = quant_panels(m, m.N, arena);
+  pack_quant_rows(m, 0, w);
   return w;
 }
 

@@ -115,6 +115,12 @@ struct QuantLinear {
 };
 // `arena`: where the blocks go (right after what it handed out before, core/memory.h); null: a buffer of their own.
 QuantLinear pack_quant(const QuantMatrix& m, StreamArena* arena = nullptr);
+// pack_quant in parts, for a matrix quantized in blocks of rows (PreparedWeights::add_quantized_head) whose codes
+// never exist whole: quant_panels makes the zeroed panels of N rows (spec, K, G, groups and perm from `like`, one of
+// the parts), pack_quant_rows fills rows [n0, n0 + part.N) from `part` -- n0 a multiple of 32 and part.N too, but for
+// the last part -- with the bytes pack_quant would write there.
+QuantLinear quant_panels(const QuantMatrix& like, int64_t N, StreamArena* arena = nullptr);
+void pack_quant_rows(const QuantMatrix& part, int64_t n0, QuantLinear& w);
 
 // Rows of fp32 activations quantized for the integer dot products: q [M][Kp] (padded k = 0), sx [M], and the
 // per-group sums of q [M][groups] that the zero-point term needs. A non-finite row gets sx = NaN and q = 0, so its
