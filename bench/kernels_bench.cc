@@ -26,6 +26,7 @@
 #include "ops/reference.h"
 #include "runtime/roofline.h"
 #include "runtime/thread_pool.h"
+#include "row_counts.h"
 
 using Clock = std::chrono::steady_clock;
 
@@ -174,23 +175,6 @@ void row_kernels() {
 // Small-M GEMM over Llama-shaped weights as a decode step reads them: `copies` distinct weights of one shape (more
 // than the L3 holds in all), packed back to back and run one after another, so each panel streams from memory once
 // per call as in a step. GFLOP/s per (shape, M, storage); fastest of `reps` passes over the copies.
-// `gemm` mode's row counts: 1, 8, 32, 128, or KERNELS_BENCH_ROWS=3,4,7 (remainder tiles, a server's batch sizes).
-std::vector<int> gemm_row_counts() {
-  std::vector<int> rows;
-  if (const char* e = std::getenv("KERNELS_BENCH_ROWS"))
-    for (const char* p = e; *p;) {
-      char* end = nullptr;
-      const long m = std::strtol(p, &end, 10);
-      if (end == p || m < 1 || m > 128) {
-        std::fprintf(stderr, "KERNELS_BENCH_ROWS: expected row counts 1..128 separated by commas, got \"%s\"\n", e);
-        std::exit(2);
-      }
-      rows.push_back(static_cast<int>(m));
-      p = *end == ',' ? end + 1 : end;
-    }
-  return rows.empty() ? std::vector<int>{1, 8, 32, 128} : rows;
-}
-
 void gemm_rows() {
   struct Shape {
     const char* name;
@@ -211,7 +195,8 @@ void gemm_rows() {
         for (int64_t i = 0; i < s.N * s.K; ++i) w[i] = static_cast<float>((i + c) % 97) * 1e-3f - 0.05f;
         pw.add(ws.back(), true);
       }
-      for (int M : gemm_row_counts()) {
+      // KERNELS_BENCH_ROWS=3,4,7: other row counts (remainder tiles, a server's batch sizes).
+      for (int M : jitgen::bench::row_counts("KERNELS_BENCH_ROWS", {1, 8, 32, 128}, 128)) {
         const double t = min_time(
             [&] {
               for (const jitgen::Tensor& w : ws)

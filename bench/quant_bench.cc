@@ -24,6 +24,7 @@
 #include "ops/quant.h"
 #include "runtime/roofline.h"
 #include "runtime/thread_pool.h"
+#include "row_counts.h"
 
 using Clock = std::chrono::steady_clock;
 namespace cpu = jitgen::cpu;
@@ -37,22 +38,7 @@ double thread_cpu_s() {
 }
 
 // The batch rows to time: QUANT_BENCH_M="1,8" (default 1, 8, 32); one M alone is what a profile of a tile wants.
-std::vector<int> batch_rows() {
-  const char* env = std::getenv("QUANT_BENCH_M");
-  if (!env || !*env) return {1, 8, 32};
-  std::vector<int> ms;
-  for (const char* p = env; *p;) {
-    char* end = nullptr;
-    const long m = std::strtol(p, &end, 10);
-    if (end == p || m < 1 || m > 32) {
-      std::fprintf(stderr, "quant_bench: QUANT_BENCH_M=%s: expected a comma list of batch rows in 1..32\n", env);
-      std::exit(2);
-    }
-    ms.push_back(static_cast<int>(m));
-    p = *end == ',' ? end + 1 : end;
-  }
-  return ms;
-}
+std::vector<int> batch_rows() { return jitgen::bench::row_counts("QUANT_BENCH_M", {1, 8, 32}, 32); }
 
 // One decode step's linear layers of a Llama shape: K x N per matrix, layers times, then the lm_head.
 int llama_shapes(const std::string& preset, const std::string& format_list, int rounds) {
