@@ -221,19 +221,22 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
   }
 }
 
-// An untied table is packed for its lookup alone (PreparedWeights::add_table): into bf16 panels when every value is a
-// bf16 value, in every format (fp32 ones too: the lookup reads the values back exactly), and its fp32 data goes;
-// other values, or a format that keeps sources (CUDA builds), keep the fp32 table. The rows looked up are the table's,
-// bit for bit, and the lm_head is packed as before.
-TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
+// An untied table is packed for its lookup alone (PreparedWeights::add_table), in every format (fp32 ones too: the
+// lookup reads the values back exactly): into bf16 panels when every value is a bf16 value, else into f16 rows when
+// every value is an f16 value (F32 tensors of such values and F16 ones as stored), and its fp32 data goes; other
+// values, or a format that keeps sources (CUDA builds), keep the fp32 table. The rows looked up are the table's, bit
+// for bit, and the lm_head is packed as before.
+TEST(ReleaseTable, AnUntiedTableOf16BitValuesGoesTo16BitsInEveryFormat) {
   const int64_t V = 77, C = 19;
+  enum class Values { kBf16, kF16, kOther };
   for (const std::string format : {"f32", "bf16", "int8", "int4"})
-    for (bool bf16_values : {true, false})
+    for (Values values : {Values::kBf16, Values::kF16, Values::kOther})
       for (bool keep : {false, true}) {
-        const std::string what = format + (bf16_values ? " bf16 values" : "") + (keep ? " keep" : "");
+        const char* names[] = {"bf16 values", "f16 values", "other values"};
+        const std::string what = format + " " + names[static_cast<int>(values)] + (keep ? " keep" : "");
         auto v = randn(V * C, 31);
-        if (bf16_values)
-          for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
+        for (float& x : v) x = values == Values::kBf16 ? bf16_to_f32(f32_to_bf16(x))
+                               : values == Values::kF16 ? f16_to_f32(f32_to_f16(x)) : x;
         cpu::WeightFormat f = cpu::parse_weight_format(format, "test");
         f.keep_sources = keep;
         const cpu::ScopedWeightFormat scope(f);
@@ -241,14 +244,16 @@ TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
         Tensor table = tracked_tensor(v, {V, C}, alive);
         Tensor head = tracked_tensor(randn(V * C, 33), {V, C}, std::make_shared<bool>(true));
         const auto p = pack_weights(f.storage, {{&head, /*transposed=*/true, /*lm_head=*/true}}, &table, nullptr);
-        const bool released = bf16_values && !keep;
+        const bool released = values != Values::kOther && !keep;
         EXPECT_EQ(p->released(table.data()) != nullptr, released) << what;
         EXPECT_EQ(*alive, !released) << what;
         const cpu::PackedLinear* packed = cpu::find_packed(table.f32(), C, V);
         ASSERT_EQ(packed != nullptr, released) << what;
         if (packed) {
-          EXPECT_EQ(packed->storage, cpu::WeightStorage::kBF16) << what;
+          EXPECT_EQ(packed->f16_rows, values == Values::kF16) << what;
+          if (!packed->f16_rows) EXPECT_EQ(packed->storage, cpu::WeightStorage::kBF16) << what;
           EXPECT_EQ(packed->quant, nullptr) << what;
+          if (packed->f16_rows) EXPECT_EQ(packed->nbytes(), static_cast<size_t>(V * C * 2)) << what;
         }
         // A decode step streams the lm_head, not the table it gathers a few rows of (the roofline's bytes).
         EXPECT_EQ(p->step_bytes() + (packed ? packed->nbytes() : 0), p->nbytes()) << what;
@@ -256,6 +261,19 @@ TEST(ReleaseTable, AnUntiedTableOfBf16ValuesGoesToBf16PanelsInEveryFormat) {
         ASSERT_NE(cpu::find_packed(head.f32(), C, V), nullptr) << what;  // the lm_head: packed as ever
         expect_lookup_reads(table, v, V, C, what);
       }
+  // F16 as stored (a checkpoint's rows): the same rows, no fp32 copy.
+  const auto v = randn(V * C, 35);
+  Tensor rows = Tensor::zeros({V, C}, DType::kF16);
+  auto* bits = static_cast<uint16_t*>(rows.data());
+  std::vector<float> want(V * C);
+  for (int64_t i = 0; i < V * C; ++i) want[i] = f16_to_f32(bits[i] = f32_to_f16(v[i]));
+  cpu::WeightFormat f = cpu::parse_weight_format("int8", "test");
+  f.keep_sources = false;
+  const cpu::ScopedWeightFormat scope(f);
+  cpu::PreparedWeights p(f.storage);
+  const Tensor stand_in = p.add_table(rows);
+  ASSERT_TRUE(stand_in.defined());
+  expect_lookup_reads(stand_in, want, V, C, "F16 rows as stored");
 }
 
 // A quantized lm_head quantized from its stored rows in blocks, each packed into its panels at once
@@ -360,7 +378,7 @@ TEST(ReleaseModel, LoadReleasesTheLinearsAndLogitsStayTheSame) {
 // and a --check-weights load hold no linear sources -- the lm_head packed from the checkpoint as stored where its
 // panels hold it exactly, a tied table gone with it, or parted from a quantized head into bf16 lookup panels --
 // except the tied table that bf16 panels would round (none here: an F16 Llama is untied); an untied BF16 table is
-// bf16 panels (no fp32 table), an F16 one stays fp32; and they give the logits and fingerprint of a load that keeps
+// bf16 panels and an F16 one f16 rows (no fp32 table); and they give the logits and fingerprint of a load that keeps
 // every fp32 copy.
 TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
   const std::vector<std::vector<int32_t>> ids = {{5, 17, 200, 2, 99}};
@@ -369,7 +387,6 @@ TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
     test::TempDir tmp;
     const auto r = test::run_cli("make-model --out '" + tmp.path() + "' " + args + " --vocab-size 300");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const bool untied_bf16 = args.find("llama") != std::string::npos && args.find("BF16") != std::string::npos;
     for (const std::string format : {"f32", "bf16", "int8", "int4+lm_head"}) {
       cpu::WeightFormat f = cpu::parse_weight_format(format.substr(0, format.find('+')), "test");
       f.quantize_lm_head = format.find("+lm_head") != std::string::npos;
@@ -395,7 +412,7 @@ TEST(ReleaseModel, FolderLoadsReleaseWithAndWithoutCheckWeights) {
         const Tensor& table = weights.at(opt ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight");
         if (!opt) {
           EXPECT_NE(table.data(), head.data()) << what;  // untied
-          EXPECT_EQ(p.released(table.data()) != nullptr, untied_bf16) << what;
+          EXPECT_NE(p.released(table.data()), nullptr) << what;  // bf16 panels or f16 rows
         } else {  // tied BF16: one stand-in, or a quantized head apart from the table's bf16 lookup panels
           EXPECT_EQ(table.data() != head.data(), f.quantize_lm_head) << what;
           EXPECT_NE(p.released(table.data()), nullptr) << what;

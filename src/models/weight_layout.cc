@@ -166,8 +166,9 @@ std::function<void(int64_t, int64_t)> drop_packed_rows(const Tensor& rows) {
   };
 }
 
-// An untied embedding table: into bf16 panels when they hold it exactly (PreparedWeights::add_table), straight from
-// the checkpoint rows when `reads` noted them (no fp32 copy), else read as fp32 now, before the panels grow.
+// An untied embedding table: into 16 bits when they hold it exactly (PreparedWeights::add_table: bf16 panels, f16
+// rows), straight from the checkpoint rows when `reads` noted them (no fp32 copy), else read as fp32 now, before the
+// panels grow.
 void pack_table(cpu::PreparedWeights& p, Tensor& table, WeightReads* reads) {
   const io::TensorEntry* e = reads ? reads->stored(table) : nullptr;
   if (!e) {  // in memory already (a preset; a slot noted without its stored tensor)
@@ -188,17 +189,19 @@ void pack_table(cpu::PreparedWeights& p, Tensor& table, WeightReads* reads) {
   table = std::move(stand_in);
 }
 
-// Whether a tied table and the lm_head the format quantizes part (split_tied_head) when the table is `stored`: its
-// values must be bf16 values, which a BF16 checkpoint's are (others are read as fp32 first and scanned then).
+// Whether a tied table and the lm_head the format quantizes part (split_tied_head) when the table is `stored`: the
+// lookup takes the values in 16 bits, which a BF16 or F16 checkpoint's are (F32 ones are read first and scanned then).
 bool parts_from_rows(const cpu::PreparedWeights& p, const io::TensorEntry* stored) {
   const cpu::WeightFormat& f = p.format();
-  return f.quant && f.quantize_lm_head && !f.keep_sources && stored && stored->tensor.dtype() == DType::kBF16;
+  return f.quant && f.quantize_lm_head && !f.keep_sources && stored &&
+         (stored->tensor.dtype() == DType::kBF16 || stored->tensor.dtype() == DType::kF16);
 }
 
 // A tied table whose lm_head the format quantizes: the lookup needs the table's values, the head its codes. Both come
-// from the same rows (the checkpoint's as stored, or the table in memory): the table into bf16 lookup panels
+// from the same rows (the checkpoint's as stored, or the table in memory): the table into 16-bit lookup storage
 // (add_table), the head quantized into an arena stand-in of its own (add_quantized_head). False, nothing packed, when
-// add_table does not take the values (not all bf16 values) or the format keeps sources or leaves the head in 16 bits.
+// add_table does not take the values (neither all bf16 nor all f16 values) or the format keeps sources or leaves the
+// head in 16 bits.
 bool split_tied_head(cpu::PreparedWeights& p, Tensor& table, Tensor& head, WeightReads* reads) {
   const cpu::WeightFormat& f = p.format();
   if (!f.quant || !f.quantize_lm_head || f.keep_sources) return false;

@@ -112,12 +112,14 @@ class WeightReads {
 // and the fp32 table: 1 GB more for Llama-3.2-1B).
 // A quantized lm_head (quantize_lm_head) is quantized from its checkpoint rows in blocks
 // (PreparedWeights::add_quantized_head): no fp32 copy of it either. Tied, the lookup still needs the table's values:
-// when they are bf16 values (a BF16 checkpoint's) the table goes into bf16 lookup panels of its own (add_table) and
-// the head, quantized from the same rows, into a stand-in of its own, so the two roles part and no fp32 table stays
-// (Llama-3.2-1B: 1 GiB less); otherwise the head is quantized from the fp32 table, which the lookup keeps.
+// when they are bf16 or f16 values (a BF16 or F16 checkpoint's) the table goes into 16-bit lookup storage of its own
+// (add_table) and the head, quantized from the same rows, into a stand-in of its own, so the two roles part and no
+// fp32 table stays (Llama-3.2-1B: 1 GiB less); otherwise the head is quantized from the fp32 table, which the lookup
+// keeps.
 // An untied `embedding` is packed first, into bf16 panels of its own when every value is a bf16 value (a BF16
-// checkpoint's; PreparedWeights::add_table), read from its checkpoint rows when `reads` noted them: half the bytes of
-// the fp32 table, in every weight format, the lookup exact. Otherwise it is read as fp32 then, before the panels grow.
+// checkpoint's), else into f16 rows when every value is an f16 value (an F16 checkpoint's; PreparedWeights::add_table),
+// read from its checkpoint rows when `reads` noted them: half the bytes of the fp32 table, in every weight format, the
+// lookup exact. Otherwise it is read as fp32 then, before the panels grow.
 // `tied_head`: a tied model's lm_head slot (null when untied), set last to what the head reads: the table's slot, or
 // the quantized head's own stand-in when the two parted.
 std::shared_ptr<cpu::PreparedWeights> pack_weights(cpu::WeightStorage storage, const std::vector<PackedWeight>& weights,

@@ -133,6 +133,17 @@ bool bf16_values(const Tensor& t) {
   return true;
 }
 
+// Whether every value of t is an f16 value (F16 storage is; F32 values round-trip through f32_to_f16 exactly).
+bool f16_values(const Tensor& t) {
+  if (t.dtype() == DType::kF16) return true;
+  if (t.dtype() != DType::kF32) return false;  // BF16 values: bf16_values takes them first
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+    const float v = t.f32()[i];
+    if (std::bit_cast<uint32_t>(f16_to_f32(f32_to_f16(v))) != std::bit_cast<uint32_t>(v)) return false;
+  }
+  return true;
+}
+
 // A matrix of F32 / F16 / BF16 values: what the packers that read a checkpoint tensor as stored take.
 bool float_matrix(const Tensor& w) {
   return w.rank() == 2 && (w.dtype() == DType::kF32 || w.dtype() == DType::kF16 || w.dtype() == DType::kBF16);
@@ -232,9 +243,34 @@ Tensor PreparedWeights::add_exact(const Tensor& w, bool lm_head, const std::func
 }
 
 Tensor PreparedWeights::add_table(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done) {
-  if (format_.keep_sources || !float_matrix(w) || !bf16_values(w)) return {};
+  if (format_.keep_sources || !float_matrix(w)) return {};
   // Not in the arena: a step reads a few rows of the table, and the arena is the run of panels it reads whole.
-  Tensor stand_in = add_released(w, WeightStorage::kBF16, /*arena=*/nullptr, rows_done);
+  Tensor stand_in;
+  if (bf16_values(w)) {
+    stand_in = add_released(w, WeightStorage::kBF16, /*arena=*/nullptr, rows_done);
+  } else if (f16_values(w)) {
+    stand_in = add_released(w, [&] {
+      auto p = std::make_unique<PackedLinear>();
+      p->N = w.dim(0);
+      p->K = w.dim(1);
+      p->panels = (p->N + kPanel - 1) / kPanel;
+      p->f16_rows = true;
+      const int64_t n = p->N * p->K, block = std::max<int64_t>(1, (int64_t{16} << 20) / (2 * p->K));  // rows
+      std::shared_ptr<void> buf = zeroed_buffer(static_cast<size_t>(n) * 2);
+      JITGEN_CHECK(buf != nullptr);
+      auto* rows = static_cast<uint16_t*>(buf.get());
+      for (int64_t r0 = 0; r0 < p->N; r0 += block) {
+        const int64_t r1 = std::min(p->N, r0 + block);
+        if (w.dtype() == DType::kF16)
+          std::memcpy(rows + r0 * p->K, static_cast<const uint16_t*>(w.data()) + r0 * p->K, (r1 - r0) * p->K * 2);
+        else
+          for (int64_t i = r0 * p->K; i < r1 * p->K; ++i) rows[i] = f32_to_f16(w.f32()[i]);
+        if (rows_done) rows_done(r0, r1);
+      }
+      p->data = std::move(buf);
+      return p;
+    });
+  }
   if (stand_in.defined()) packed_.back()->lookup_only = true;
   return stand_in;
 }
@@ -357,7 +393,10 @@ void unpack_columns(const PackedLinear& p, bool transposed, int64_t n0, int64_t 
   };
   for (int64_t n = n0; n < n1; ++n) {
     const int64_t panel = n / kPanel, j = n % kPanel;
-    if (p.storage == WeightStorage::kF32) {
+    if (p.f16_rows) {
+      const uint16_t* row = static_cast<const uint16_t*>(p.data.get()) + n * K;
+      for (int64_t k = 0; k < K; ++k) put(n, k, f16_to_f32(row[k]));
+    } else if (p.storage == WeightStorage::kF32) {
       const float* col = p.f32() + panel * K * kPanel + j;
       for (int64_t k = 0; k < K; ++k) put(n, k, col[k * kPanel]);
     } else {

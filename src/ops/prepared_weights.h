@@ -99,6 +99,9 @@ struct PackedLinear {
   Tensor source;
   bool source_released = false;
   bool lookup_only = false;  // an untied embedding table (add_table): rows gathered, never multiplied
+  // A lookup-only table of F16 values (add_table): `data` holds its rows [N][K] as IEEE f16, no panels (storage and
+  // k_stored() do not apply). Only unpack_columns reads it.
+  bool f16_rows = false;
   // Released: the first and the last min(256, bytes) bytes the source held, which a model fingerprint samples
   // (models/model_impl.h model_fingerprint), so a released model's fingerprint is the kept one's.
   std::vector<unsigned char> source_sample;
@@ -109,6 +112,7 @@ struct PackedLinear {
   int64_t k_stored() const { return storage == WeightStorage::kF32 ? K : (K + 1) / 2 * 2; }  // bf16: K padded to even
   size_t nbytes() const {
     if (quant) return quant->nbytes();
+    if (f16_rows) return static_cast<size_t>(N * K) * 2;
     return static_cast<size_t>(panels * k_stored() * kPanel) * (storage == WeightStorage::kF32 ? 4 : 2);
   }
 };
@@ -166,12 +170,13 @@ class PreparedWeights {
   // `block_rows`: rows per block, rounded up to whole panels of 32 (0: ~32 MiB of fp32; tests pass a few).
   Tensor add_quantized_head(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done = {},
                             int64_t block_rows = 0);
-  // An untied embedding table w [V, C] (F32, F16 or BF16, e.g. a checkpoint's tensor as stored), kept for its lookup
-  // alone: packed into bf16 panels, in their own buffer (not in the run a decode step streams), when every value is a
-  // bf16 value (a BF16 checkpoint's) and the format releases sources, in any weight format -- the lookup
-  // (cpu::embedding) reads the rows back exactly, so this rounds nothing. Half the bytes of the fp32 table a model
-  // kept (Llama-3-8B: 2.1 -> 1.05 GB). Released from the start, as add_exact; an undefined tensor, having packed
-  // nothing, when the values are not all bf16 values or the format keeps sources (CUDA builds).
+  // An untied embedding table w [V, C] (F32, F16 or BF16, e.g. a checkpoint's tensor as stored; or a tied one beside
+  // a quantized lm_head, models/weight_layout.h), kept for its lookup alone, in 16 bits when that holds every value
+  // exactly, in any weight format: bf16 panels when every value is a bf16 value (a BF16 checkpoint's), else the rows
+  // as f16 when every value is an f16 value (an F16 checkpoint's: f16_rows), in their own buffer (not in the run a
+  // decode step streams). The lookup (cpu::embedding) reads the rows back exactly, so this rounds nothing. Half the
+  // bytes of the fp32 table a model kept (Llama-3-8B: 2.1 -> 1.05 GB). Released from the start, as add_exact; an
+  // undefined tensor, having packed nothing, when the values fit neither or the format keeps sources (CUDA builds).
   Tensor add_table(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done = {});
   // Frees the fp32 data of `t`, a weight this set packed: points `t` (and the panels' source) at an address
   // reservation of its shape and keys the panels by it. The data itself goes when no other copy of the old tensor
