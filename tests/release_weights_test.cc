@@ -221,6 +221,34 @@ TEST(ReleaseTable, ReleasedOnlyWhenThePanelsHoldItAndTheLookupReadsThemExactly) 
   }
 }
 
+// A tied table of f16 values (an F16 checkpoint's) beside a quantized lm_head parts as one of bf16 values does: the
+// table into f16 lookup rows, the head into a stand-in of its own with add()'s codes of the fp32 table.
+TEST(ReleaseTable, ATiedF16TableBesideAQuantizedHeadPartsToo) {
+  const int64_t V = 77, C = 19;
+  auto v = randn(V * C, 37);
+  for (float& x : v) x = f16_to_f32(f32_to_f16(x));
+  cpu::WeightFormat f = cpu::parse_weight_format("int4", "test");
+  f.keep_sources = false;
+  f.quantize_lm_head = true;
+  const cpu::ScopedWeightFormat scope(f);
+  auto alive = std::make_shared<bool>(true);
+  Tensor table = tracked_tensor(v, {V, C}, alive), head;
+  const auto p = pack_weights(f.storage, {{&table, /*transposed=*/true, /*lm_head=*/true}}, &table, nullptr, &head);
+  ASSERT_NE(table.data(), head.data());
+  EXPECT_FALSE(*alive);
+  const cpu::PackedLinear* lookup = cpu::find_packed(table.f32(), C, V);
+  ASSERT_TRUE(lookup && lookup->lookup_only && lookup->f16_rows);
+  expect_lookup_reads(table, v, V, C, "tied f16 table");
+  cpu::PreparedWeights from_copy(f.storage);
+  const Tensor copy = tracked_tensor(v, {V, C}, std::make_shared<bool>(true));
+  from_copy.add(copy, /*transposed=*/true, /*lm_head=*/true);
+  const cpu::PackedLinear* got = cpu::find_packed(head.f32(), C, V);
+  const cpu::PackedLinear* want = cpu::find_packed(copy.f32(), C, V);
+  ASSERT_TRUE(got && want && got->quant && want->quant);
+  ASSERT_EQ(got->quant->stored_bytes(), want->quant->stored_bytes());
+  EXPECT_EQ(std::memcmp(got->quant->data.get(), want->quant->data.get(), want->quant->stored_bytes()), 0);
+}
+
 // An untied table is packed for its lookup alone (PreparedWeights::add_table), in every format (fp32 ones too: the
 // lookup reads the values back exactly): into bf16 panels when every value is a bf16 value, else into f16 rows when
 // every value is an f16 value (F32 tensors of such values and F16 ones as stored), and its fp32 data goes; other
