@@ -26,6 +26,8 @@ void ModelFlag::add_to(CLI::App* cmd) {
 
 cpu::WeightFormat ModelFlag::weight_format() const {
   cpu::WeightFormat f = quantize.empty() ? cpu::weight_format_for_load() : cpu::parse_weight_format(quantize, "--quantize");
+  // JITGEN_QUANTIZE_LM_HEAD=1 is --quantize-lm-head beside --quantize too (weight_format_for_load reads it otherwise).
+  if (!quantize.empty() && f.quant) f.quantize_lm_head = cpu::quantize_lm_head_from_env();
   if (quantize_lm_head) {
     if (!f.quant) throw_invalid_argument("--quantize-lm-head: needs --quantize int8 or int4 (or JITGEN_WEIGHTS)");
     f.quantize_lm_head = true;

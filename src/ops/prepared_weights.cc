@@ -100,9 +100,13 @@ WeightFormat weight_format_for_load() {
   WeightFormat f;
   f.storage = weight_storage_from_env();
   if (e && std::string(e).rfind("int", 0) == 0) f.quant = parse_quant_spec(e, "JITGEN_WEIGHTS");
-  const char* h = std::getenv("JITGEN_QUANTIZE_LM_HEAD");
-  f.quantize_lm_head = h && std::string(h) == "1";
+  f.quantize_lm_head = quantize_lm_head_from_env();
   return f;
+}
+
+bool quantize_lm_head_from_env() {
+  const char* h = std::getenv("JITGEN_QUANTIZE_LM_HEAD");
+  return h && std::string(h) == "1";
 }
 
 ScopedWeightFormat::ScopedWeightFormat(const WeightFormat& f) : saved_(t_format) { t_format = f; }

@@ -76,6 +76,9 @@ WeightFormat parse_weight_format(const std::string& text, const std::string& wha
 // The format the next PreparedWeights uses: the innermost ScopedWeightFormat on this thread, else JITGEN_WEIGHTS and
 // JITGEN_QUANTIZE_LM_HEAD (a bad JITGEN_WEIGHTS throws naming the variable).
 WeightFormat weight_format_for_load();
+// JITGEN_QUANTIZE_LM_HEAD=1: the lm_head quantized too. Read by weight_format_for_load, and by the CLI beside
+// --quantize (the variable is --quantize-lm-head's, whichever way the format is given).
+bool quantize_lm_head_from_env();
 // Sets the format for model loads on this thread while it lives (CLI --quantize, Python quantize=, the server).
 class ScopedWeightFormat {
  public:
