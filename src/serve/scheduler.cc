@@ -19,6 +19,9 @@ struct Scheduler::Row {
   int slot = -1;  // -1 once finished
   DecodeRow decode;
   DecodeStream stream;     // skip_special_tokens; primed with the prompt when the text continues it
+  // What the primed stream still held of the prompt's text when the row began (a ByteFallback run, an unfinished
+  // character, ...): the prompt's text, not the completion's, so the row's first text drops it (continue_held).
+  std::string held;
   std::string text;        // generated text so far (stop strings cut it)
   size_t emitted = 0;      // bytes of `text` already sent
   int generated = 0;
@@ -63,15 +66,24 @@ size_t utf8_chars(const std::string& s) {
 }
 
 // The text `id` would add after what `context` was fed (a copy steps it and flushes what it held back).
-std::string text_in_context(const DecodeStream& context, int32_t id) {
+// What `id` would add after `context`, less `held` (what the context holds of the prompt, Scheduler::continue_held):
+// or, where id decodes the held part otherwise, id's own text, as continue_held restarts the row's text.
+std::string text_in_context(const DecodeStream& context, int32_t id, const std::string& held,
+                            const Tokenizer& tokenizer) {
   DecodeStream s = context;
   std::string t = s.step(id);
-  return t + s.finish();
+  t += s.finish();
+  if (held.empty()) return t;
+  if (t.compare(0, held.size(), held) == 0) return t.substr(held.size());
+  DecodeStream alone(tokenizer, true);
+  std::string own = alone.step(id);
+  return own + alone.finish();
 }
 
 // log_softmax(logits)[token] and the `top` most likely tokens, from the model's raw logits; the alternatives' text
-// is what each would add after `context`. The token's own text is the caller's (its stream step).
-TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, const DecodeStream& context) {
+// is what each would add after `context` (less `held`). The token's own text is the caller's (its stream step).
+TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, const DecodeStream& context,
+                        const std::string& held, const Tokenizer& tokenizer) {
   float mx = logits[0];
   for (int v = 1; v < V; ++v) mx = std::max(mx, logits[v]);
   double sum = 0;
@@ -86,7 +98,8 @@ TokenLogprob logprob_of(const float* logits, int V, int32_t token, int top, cons
     best.insert(at, v);
     if (static_cast<int>(best.size()) > top) best.pop_back();
   }
-  for (int32_t id : best) lp.top.emplace_back(text_in_context(context, id), static_cast<float>(logits[id] - lse));
+  for (int32_t id : best)
+    lp.top.emplace_back(text_in_context(context, id, held, tokenizer), static_cast<float>(logits[id] - lse));
   return lp;
 }
 
@@ -201,13 +214,14 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
     // decode(prompt, skip_special_tokens) and each prompt token's text is its step (logprobs: none for the first).
     // A completion's rows continue this stream, so their text is decoded in the prompt's context.
     DecodeStream context(tokenizer_, true);
-    std::string echo_text;
+    std::string echo_text, held;
     std::vector<TokenLogprob> echo_lp;
     if (job->echo || job->continue_prompt_text) {
       for (int t = 0; t < T; ++t) {
         TokenLogprob lp;
         if (job->echo && job->logprobs && t > 0)
-          lp = logprob_of(logits + static_cast<int64_t>(t - 1) * V, V, job->prompt[t], *job->logprobs, context);
+          lp = logprob_of(logits + static_cast<int64_t>(t - 1) * V, V, job->prompt[t], *job->logprobs, context, {},
+                          tokenizer_);
         lp.token = context.step(job->prompt[t]);
         lp.text_offset = static_cast<int>(utf8_chars(echo_text));
         echo_text += lp.token;
@@ -216,6 +230,7 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
       DecodeStream tail = context;  // what the stream still holds (an unfinished character): the echo shows it
       const std::string rest = tail.finish();
       echo_text += rest;
+      held = rest;
       if (!echo_lp.empty()) echo_lp.back().token += rest;
     }
     if (prompt_logprobs) logits += static_cast<int64_t>(T - 1) * V;
@@ -223,7 +238,8 @@ void Scheduler::admit(const std::shared_ptr<Job>& job) {
     run->echo_chars = utf8_chars(echo_text);
     for (int j = 0; j < job->n; ++j) {
       Row row{j, j == 0 ? first_slot : st.take_slot(), {},
-              job->continue_prompt_text ? context : DecodeStream(tokenizer_, true), {}, 0, 0, {}};
+              job->continue_prompt_text ? context : DecodeStream(tokenizer_, true),
+              job->continue_prompt_text ? held : std::string(), {}, 0, 0, {}};
       if (j > 0) st.batch.fork(first_slot, row.slot);
       row.decode.seq = job->prompt;
       row.decode.row = j;
@@ -281,16 +297,39 @@ void Scheduler::emit(Running& run, Row& row, bool finished, const std::string& r
   }
 }
 
+// The completion's text is HF's decode(prompt + new) after decode(prompt) (decoding::continuation_text): a row
+// continuing the prompt's stream gives back first what that stream held of the prompt (row.held), already the
+// prompt's text (and the echo's), so it is dropped as it comes. Where the new tokens change how the held part decodes
+// (a byte run they continue), decode(prompt + new) no longer starts with decode(prompt), and continuation_text falls
+// back to decode(new): so does the row, with a stream of its own over the tokens it made. Until held is empty the
+// row has sent nothing, so either way its text is continuation_text's.
+void Scheduler::continue_held(Row& row, std::string& delta, bool done) {
+  const size_t n = std::min(row.held.size(), delta.size());
+  if (delta.compare(0, n, row.held, 0, n) == 0) {
+    delta.erase(0, n);
+    row.held.erase(0, n);
+    return;
+  }
+  row.held.clear();
+  row.stream = DecodeStream(tokenizer_, true);
+  delta.clear();
+  const std::vector<int32_t>& seq = row.decode.seq;
+  for (size_t i = seq.size() - static_cast<size_t>(row.generated); i < seq.size(); ++i) delta += row.stream.step(seq[i]);
+  if (done) delta += row.stream.finish();
+}
+
 void Scheduler::advance(Running& run, Row& row, const float* logits) {
   const Job& job = *run.job;
   const int V = model_.info().vocab_size;
   const int32_t tok = run.chooser->choose(row.decode, logits, V, row.generated);
   TokenLogprob lp;
-  if (job.logprobs) lp = logprob_of(logits, V, tok, *job.logprobs, row.stream);  // before the stream takes tok
+  if (job.logprobs)  // before the stream takes tok
+    lp = logprob_of(logits, V, tok, *job.logprobs, row.stream, row.held, tokenizer_);
   const bool done = run.chooser->append(row.decode, tok);
   ++row.generated;
   std::string delta = row.stream.step(tok);
   if (done) delta += row.stream.finish();  // the last token's text includes what was held back
+  if (!row.held.empty()) continue_held(row, delta, done);
   if (job.logprobs) {
     lp.token = delta;
     lp.text_offset = static_cast<int>(run.echo_chars + utf8_chars(row.text));

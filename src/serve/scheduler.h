@@ -54,6 +54,9 @@ class Scheduler {
   // The row's next token from its logits [V]: chosen, recorded (logprobs), appended and streamed.
   void advance(Running& run, Row& row, const float* logits);
   void emit(Running& run, Row& row, bool finished, const std::string& reason);
+  // Drops from a row's first text what its stream held of the prompt (Row::held), or restarts its text as
+  // decode(new tokens) where they decode the held part otherwise.
+  void continue_held(Row& row, std::string& delta, bool done);
   void drop_rows(Running& run);  // frees every row still holding a slot
   void retire(Running& run);
 

@@ -124,6 +124,37 @@ def test_byte_fallback_prompt_echoes_whole_characters(url):
         offset += len(tok)
 
 
+def test_text_after_a_prompt_ending_in_a_byte_run_continues_it(url):
+    """The prompt ends in a byte run (😀: <0xF0><0x9F><0x98><0x80>), which the stream continuing the prompt still
+    holds when the completion begins: the completion must not repeat it (it did: "😀, and ..."), with or without echo,
+    streamed or not, and its first token's text and top_logprobs keys are the text each adds (",")."""
+    whole = cli_text(BYTE_FALLBACK)
+    plain = post(url, prompt=BYTE_FALLBACK, max_tokens=MAX_TOKENS)["choices"][0]["text"]
+    assert BYTE_FALLBACK + plain == whole
+    assert post(url, prompt=BYTE_FALLBACK, max_tokens=MAX_TOKENS, echo=True)["choices"][0]["text"] == whole
+    chunks = stream(url, prompt=BYTE_FALLBACK, max_tokens=MAX_TOKENS)
+    assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == plain
+    r = post(url, prompt=BYTE_FALLBACK, max_tokens=MAX_TOKENS, logprobs=3, ignore_eos=True)
+    expect_token_text(r["choices"][0])
+    assert "😀" not in r["choices"][0]["text"]
+
+
+def test_a_completion_finishing_the_prompts_byte_run_is_decode_of_its_ids(url):
+    """Token ids ending in half of 😀's byte run (<0xF0><0x9F>), which the completion finishes (<0x98><0x80>, forced
+    by sequence_bias): HF decodes the prompt's half run as two U+FFFD and the whole as 😀, so decode(prompt + new)
+    does not start with decode(prompt), and the text falls back to decode(new ids) -- two U+FFFD -- as `generate`'s
+    continuation text does (decoding::continuation_text), streamed or not."""
+    ids = [int(t) for t in subprocess.run([str(find_binary()), "tokenize", "--", "Blessed are the 😀"],
+                                          capture_output=True, text=True, timeout=60, check=True).stdout.split()]
+    prompt, tail = ids[:-2], ids[-2:]  # [..., <0xF0>, <0x9F>], [<0x98>, <0x80>]
+    body = dict(prompt=prompt, max_tokens=2, sequence_bias=[[[tail[0]], 50.0], [tail, 100.0]], logprobs=1)
+    c = post(url, **body)["choices"][0]
+    assert c["text"] == "\ufffd\ufffd"
+    assert "".join(c["logprobs"]["tokens"]) == c["text"]
+    chunks = stream(url, **body)
+    assert "".join(ch["choices"][0]["text"] for ch in chunks if ch["choices"]) == c["text"]
+
+
 def test_beam_search_text_continues_the_prompt(url):
     prompt = PROMPTS[1]
     body = dict(prompt=prompt, max_tokens=MAX_TOKENS, num_beams=3)
