@@ -539,16 +539,6 @@ TEST(StreamArena, SettleKeepsWrittenBytesAndLeavesTheRestZeroed) {
   EXPECT_EQ(b[kHugeMin - 1], 0x5a);
 }
 
-TEST(ThreadPool, CoversTheRangeOnceAndNests) {
-  std::vector<int> hits(1001, 0);
-  runtime::parallel_for(1001, 7, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) ++hits[i];
-    runtime::parallel_for(3, 1, [](int64_t, int64_t) {});  // nested: runs inline
-  });
-  for (int h : hits) EXPECT_EQ(h, 1);
-  runtime::parallel_for(0, 1, [](int64_t, int64_t) { FAIL(); });
-}
-
 // What the probe reports hangs together (its speeds are benchmarks, not checked here): the read ceiling is the best of
 // its stream counts, every figure was measured, and the winning count is one it tried.
 TEST(Roofline, ReadProbeReportsTheBestOfItsStreamCounts) {

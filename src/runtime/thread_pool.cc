@@ -31,10 +31,18 @@ inline void cpu_relax() {
 thread_local bool t_inside_pool = false;
 
 // A job is split into up to 4 parts per thread; every thread, the caller included, claims parts with a
-// CAS on `state_` (job generation << 32 | next part) until none are left. A worker that the OS has not
-// scheduled yet simply claims nothing, so a busy machine degrades to fewer threads instead of making
-// the caller wait for a sleeping worker. Workers spin ~50 us between jobs (decode issues ~100 jobs per
-// token, microseconds apart), then sleep on an atomic wait.
+// CAS on `state_` until none are left. A worker that the OS has not scheduled yet simply claims nothing, so a
+// busy machine degrades to fewer threads instead of making the caller wait for a sleeping worker. Workers spin
+// ~50 us between jobs (decode issues ~100 jobs per token, microseconds apart), then sleep on an atomic wait.
+//
+// state_ = job generation << 32 | part count << 16 | next part: a claim checks "next < count" on the word it
+// swaps, so it can only take a part of the job that word belongs to. (The count used to live in its own atomic,
+// read between the load and the CAS: a worker that had just found job g exhausted could read job g + 1's larger
+// count, published before g + 1's generation, and its CAS on g's unchanged word then claimed a part g never had.
+// That phantom part ran a range with the next job's parameters and added one to the next job's done count, so
+// the caller could return while a real part still ran: about once in 10^5 decode steps on a loaded 2-core VM, one
+// step's activations or K/V rows were left stale or overwritten late -- the transient greedy mismatches of
+// sessions 4-15. tests/thread_pool_test.cc counts the units each job ran.)
 class Pool {
  public:
   explicit Pool(int n) : n_(std::max(1, n)) {
@@ -50,7 +58,7 @@ class Pool {
 
   void run(int64_t n, int64_t grain, const RangeFn& fn) {
     const int64_t units = (n + grain - 1) / grain;
-    const int parts = static_cast<int>(std::min<int64_t>(units, static_cast<int64_t>(n_) * 4));
+    const int parts = static_cast<int>(std::min<int64_t>({units, static_cast<int64_t>(n_) * 4, kMaxParts}));
     if (parts <= 1 || n_ == 1 || t_inside_pool) {
       if (n > 0) fn(0, n);
       return;
@@ -60,10 +68,9 @@ class Pool {
     n_total_.store(n, std::memory_order_relaxed);
     grain_.store(grain, std::memory_order_relaxed);
     units_.store(units, std::memory_order_relaxed);
-    parts_.store(parts, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     const uint64_t gen = (state_.load(std::memory_order_relaxed) >> 32) + 1;
-    state_.store(gen << 32);  // seq_cst: pairs with the sleepers_ check in loop()
+    state_.store(gen << 32 | static_cast<uint64_t>(parts) << 16);  // seq_cst: pairs with the sleepers_ check in loop()
     if (sleepers_.load() > 0) state_.notify_all();
     t_inside_pool = true;
     work(gen);
@@ -79,10 +86,11 @@ class Pool {
     for (;;) {
       uint64_t s = state_.load(std::memory_order_acquire);
       if ((s >> 32) != gen) return;
-      const int idx = static_cast<int>(s & 0xFFFFFFFFu);
-      if (idx >= parts_.load(std::memory_order_relaxed)) return;
+      const int parts = static_cast<int>((s >> 16) & 0xFFFFu), idx = static_cast<int>(s & 0xFFFFu);
+      if (idx >= parts) return;
       if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
-      const int parts = parts_.load(std::memory_order_relaxed);
+      // Part idx of job `gen` is ours: that job cannot finish before this part's done_ increment, so the
+      // parameters below are still the ones its caller published before the generation.
       const int64_t units = units_.load(std::memory_order_relaxed), grain = grain_.load(std::memory_order_relaxed);
       const int64_t u0 = units * idx / parts, u1 = units * (idx + 1) / parts;
       const int64_t b = u0 * grain, e = std::min(n_total_.load(std::memory_order_relaxed), u1 * grain);
@@ -116,7 +124,8 @@ class Pool {
   std::vector<std::thread> workers_;
   std::mutex run_mu_;
   std::atomic<uint64_t> state_{0};
-  std::atomic<int> done_{0}, parts_{0}, sleepers_{0};
+  static constexpr int64_t kMaxParts = 0xFFFF;  // the part count's 16 bits in state_
+  std::atomic<int> done_{0}, sleepers_{0};
   std::atomic<bool> stop_{false};
   std::atomic<const RangeFn*> fn_{nullptr};
   std::atomic<int64_t> n_total_{0}, grain_{1}, units_{0};
