@@ -27,12 +27,7 @@ if [ ! -x build/jitgen ] && [ ! -x build/apps/jitgen/jitgen ]; then
 fi
 
 rc=0
-rm -f build-serve/cli-disagreements.txt  # written by tests/serve/serverproc.py cli_generate
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/serve "$@" || rc=$?
-if [ -s build-serve/cli-disagreements.txt ]; then
-  echo "== CLI reference runs whose two fresh processes disagreed (a third decided; README, Correctness):"
-  cat build-serve/cli-disagreements.txt
-fi
 echo "== load test: tests/serve/load_test.py --concurrency 64 --requests 300 --max-tokens 32"
 "$VENV/bin/python" tests/serve/load_test.py --concurrency 64 --requests 300 --max-tokens 32 \
   --out build-serve/load.json || rc=$?

@@ -112,38 +112,16 @@ class Server:
             pass
 
 
-# Where cli_generate records references whose fresh processes disagreed (scripts/test-server.sh prints the file).
-DISAGREEMENTS = Path(os.environ.get("JITGEN_CLI_DISAGREEMENTS", REPO / "build-serve" / "cli-disagreements.txt"))
-
-
-def _cli_run(cmd: list[str]) -> dict:
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise ServerError(f"{cmd} failed ({out.returncode}): {out.stderr}")
-    return json.loads(out.stdout)
-
-
 def cli_generate(prompt: str, max_new_tokens: int, *extra: str) -> dict:
     """Greedy reference from `jitgen generate --json` for one prompt (on SUITE_MODEL unless extra has --model): the
-    first entry of "sequences" (ids, text, ...) plus the top-level prompt_length.
-
-    A reference is what two fresh processes agree on, document for document. On this project's CI machines a process
-    has, rarely (about once in 10^4 generations), produced one step's logits far from every other run of the same
-    request (README, "Correctness"); a reference taken from such a run failed tests that compare the
-    server with it. When the two runs differ, a third decides, the three are appended to DISAGREEMENTS (the CI log
-    prints them), and three different answers raise."""
+    first entry of "sequences" (ids, text, ...) plus the top-level prompt_length."""
     model = [] if "--model" in extra else ["--model", SUITE_MODEL]
     cmd = [str(find_binary()), "generate", "--json", "--max-new-tokens", str(max_new_tokens), *model, *extra, "--",
            prompt]
-    runs = [_cli_run(cmd), _cli_run(cmd)]
-    if runs[0] != runs[1]:
-        runs.append(_cli_run(cmd))
-        DISAGREEMENTS.parent.mkdir(parents=True, exist_ok=True)
-        with DISAGREEMENTS.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"cmd": cmd, "ids": [r["sequences"][0]["ids"] for r in runs]}) + "\n")
-        if runs[2] not in runs[:2]:
-            raise ServerError(f"{cmd}: three runs gave three different outputs: {[r['sequences'][0]['ids'] for r in runs]}")
-    doc = runs[2] if len(runs) == 3 else runs[0]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise ServerError(f"{cmd} failed ({out.returncode}): {out.stderr}")
+    doc = json.loads(out.stdout)
     seq = dict(doc["sequences"][0])
     seq["prompt_length"] = doc["prompt_length"]
     return seq
