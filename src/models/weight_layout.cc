@@ -192,8 +192,7 @@ void pack_table(cpu::PreparedWeights& p, Tensor& table, WeightReads* reads) {
 // Whether a tied table and the lm_head the format quantizes part (split_tied_head) when the table is `stored`: the
 // lookup takes the values in 16 bits, which a BF16 or F16 checkpoint's are (F32 ones are read first and scanned then).
 bool parts_from_rows(const cpu::PreparedWeights& p, const io::TensorEntry* stored) {
-  const cpu::WeightFormat& f = p.format();
-  return f.quant && f.quantize_lm_head && !f.keep_sources && stored &&
+  return p.format().quantizes_released_head() && stored &&
          (stored->tensor.dtype() == DType::kBF16 || stored->tensor.dtype() == DType::kF16);
 }
 
@@ -203,8 +202,7 @@ bool parts_from_rows(const cpu::PreparedWeights& p, const io::TensorEntry* store
 // add_table does not take the values (neither all bf16 nor all f16 values) or the format keeps sources or leaves the
 // head in 16 bits.
 bool split_tied_head(cpu::PreparedWeights& p, Tensor& table, Tensor& head, WeightReads* reads) {
-  const cpu::WeightFormat& f = p.format();
-  if (!f.quant || !f.quantize_lm_head || f.keep_sources) return false;
+  if (!p.format().quantizes_released_head()) return false;
   const io::TensorEntry* e = reads ? reads->stored(table) : nullptr;
   if (!e && reads) reads->read(table);  // noted without its stored tensor: as fp32, as the table would be anyway
   const Tensor& rows = e ? e->tensor : table;

@@ -288,7 +288,7 @@ Tensor PreparedWeights::add_released(const Tensor& w, WeightStorage storage, Str
 
 Tensor PreparedWeights::add_quantized_head(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done,
                                            int64_t block_rows) {
-  if (format_.keep_sources || !format_.quant || !format_.quantize_lm_head || !float_matrix(w)) return {};
+  if (!format_.quantizes_released_head() || !float_matrix(w)) return {};
   Tensor stand_in = add_released(w, [&] {
     const int64_t N = w.dim(0), K = w.dim(1);
     // quantize() treats each output row on its own (its groups run along k), so blocks of rows quantized apart are

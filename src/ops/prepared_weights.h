@@ -67,6 +67,10 @@ struct WeightFormat {
   // Keep the fp32 tensors of the packed linears after load (Model::from_dir / random_preset release them otherwise):
   // for the CUDA runner, and for tests that read a loaded model's weights. Not part of name(): results are the same.
   bool keep_sources = keep_sources_default();
+  // The lm_head is quantized (quant with quantize_lm_head) and its fp32 source released (!keep_sources): a tied
+  // table then parts from it (models/weight_layout.cc split_tied_head), and the head may be packed from its rows
+  // block by block (PreparedWeights::add_quantized_head).
+  bool quantizes_released_head() const { return quant && quantize_lm_head && !keep_sources; }
   // The compile-key and plan-store spelling: "f32", "bf16", "int8", "int4-g128-zp", "+lm_head" when it is quantized,
   // or `checkpoint` when set.
   std::string name() const;

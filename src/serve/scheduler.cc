@@ -65,19 +65,20 @@ size_t utf8_chars(const std::string& s) {
   return n;
 }
 
-// The text `id` would add after what `context` was fed (a copy steps it and flushes what it held back).
+// The text `id` adds through `s` (a copy), with what s then holds back flushed.
+std::string step_and_finish(DecodeStream s, int32_t id) {
+  std::string t = s.step(id);
+  return t + s.finish();
+}
+
 // What `id` would add after `context`, less `held` (what the context holds of the prompt, Scheduler::continue_held):
 // or, where id decodes the held part otherwise, id's own text, as continue_held restarts the row's text.
 std::string text_in_context(const DecodeStream& context, int32_t id, const std::string& held,
                             const Tokenizer& tokenizer) {
-  DecodeStream s = context;
-  std::string t = s.step(id);
-  t += s.finish();
+  const std::string t = step_and_finish(context, id);
   if (held.empty()) return t;
   if (t.compare(0, held.size(), held) == 0) return t.substr(held.size());
-  DecodeStream alone(tokenizer, true);
-  std::string own = alone.step(id);
-  return own + alone.finish();
+  return step_and_finish(DecodeStream(tokenizer, true), id);
 }
 
 // log_softmax(logits)[token] and the `top` most likely tokens, from the model's raw logits; the alternatives' text
@@ -314,7 +315,8 @@ void Scheduler::continue_held(Row& row, std::string& delta, bool done) {
   row.stream = DecodeStream(tokenizer_, true);
   delta.clear();
   const std::vector<int32_t>& seq = row.decode.seq;
-  for (size_t i = seq.size() - static_cast<size_t>(row.generated); i < seq.size(); ++i) delta += row.stream.step(seq[i]);
+  for (size_t i = seq.size() - static_cast<size_t>(row.generated); i < seq.size(); ++i)
+    delta += row.stream.step(seq[i]);
   if (done) delta += row.stream.finish();
 }
 
