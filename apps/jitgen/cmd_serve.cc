@@ -13,6 +13,8 @@
 
 #include "commands.h"
 #include "jitgen/error.h"
+#include "models/model_impl.h"
+#include "ops/cpu_kernels.h"
 #include "serve/server.h"
 
 namespace jitgen::cli {
@@ -36,6 +38,19 @@ std::string model_id(const std::string& dir) {
   const std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
   const std::string name = (p.has_filename() ? p.filename() : p.parent_path().filename()).string();
   return name.empty() ? "jitgen-model" : name;
+}
+
+// A --max-batch past the rows fp32 panels take on this SIMD target (only below avx2: 64) sends decode batches to
+// BLAS, and a request's tokens may then change with the rows beside it (docs/server.md): say so at startup.
+void warn_if_not_batch_invariant(const Model& model, int slots) {
+  const cpu::PreparedWeights* prepared = model.impl().model->prepared();
+  const bool fp32 = !prepared || (!prepared->format().quant && prepared->format().checkpoint.empty() &&
+                                  prepared->format().storage == cpu::WeightStorage::kF32);
+  if (fp32 && slots > cpu::fp32_panel_rows())
+    std::cerr << fmt::format(
+        "jitgen serve: warning: --max-batch {} is past the {} rows fp32 linears take as panels on {}; larger decode "
+        "batches run on BLAS, where a request's tokens can depend on the rows beside it (docs/server.md)\n",
+        slots, cpu::fp32_panel_rows(), cpu::simd_name());
 }
 
 }  // namespace
@@ -75,6 +90,7 @@ Subcommand register_serve(CLI::App& parent) {
             if (f->server.scheduler.capacity > model.info().n_positions)
               throw_invalid_argument(fmt::format("--ctx {} exceeds the model's position table (n_positions = {})",
                                                  f->server.scheduler.capacity, model.info().n_positions));
+            warn_if_not_batch_invariant(model, f->server.scheduler.slots);
             f->server.model_dir = f->model.folder();
             serve::Server server(std::move(model), f->model.load_tokenizer(), model_id(f->model.dir), f->server);
             const int port = server.bind();

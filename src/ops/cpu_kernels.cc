@@ -141,9 +141,7 @@ void linear_any(const float* x, const float* w, bool transposed, const float* bi
   const PackedLinear* pw = find_packed(w, K, N);
   if (pw && pw->quant) return quant_linear(x, M, *pw->quant, bias, e, out);  // ops/quant.h, every M
   // bf16 storage always takes the panels, so prefill and decode see the same weights.
-  const int64_t max_m =
-      simd::target_is_avx2_or_better() ? panel_max_m() : std::min(panel_max_m(), kPortablePanelMaxM);
-  if (pw && (M <= max_m || pw->storage == WeightStorage::kBF16)) {
+  if (pw && (M <= fp32_panel_rows() || pw->storage == WeightStorage::kBF16)) {
     PanelEpilogue pe{bias, e.has_act, e.act, e.residual};
     run_panels(x, M, *pw, pe, out);
     return;
@@ -165,6 +163,9 @@ std::vector<std::string> simd_targets() { return simd::runnable_targets(); }
 bool set_simd(const std::string& name) { return simd::select_target(name); }
 int64_t panel_max_m() { return g_panel_max_m.load(std::memory_order_relaxed); }
 void set_panel_max_m(int64_t m) { g_panel_max_m.store(m); }
+int64_t fp32_panel_rows() {
+  return simd::target_is_avx2_or_better() ? panel_max_m() : std::min(panel_max_m(), kPortablePanelMaxM);
+}
 
 namespace {
 

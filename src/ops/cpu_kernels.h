@@ -107,5 +107,8 @@ bool set_simd(const std::string& name);
 // on the other targets; JITGEN_PANEL_MAX_M). bf16 storage always takes the panels.
 int64_t panel_max_m();
 void set_panel_max_m(int64_t m);
+// Rows up to which fp32 linears take the panels on the selected target: panel_max_m(), at most 64 below avx2. Past it
+// they run on BLAS, whose result for a row depends on how many rows there are (not batch invariant).
+int64_t fp32_panel_rows();
 
 }  // namespace jitgen::cpu

@@ -199,3 +199,19 @@ def test_no_recompile_when_requests_come_and_go(http, complete):
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda i: complete("Warm the bucket up", max_tokens=2 + i % 7, n=1 + i % 2), range(16)))
     assert metrics(http)["jitgen_compile_cache_misses_total"] == misses
+
+
+@pytest.mark.parametrize("simd, max_batch, quantize, warned", [("portable", 65, None, True),
+                                                                ("portable", 64, None, False),
+                                                                ("portable", 65, "int8", False),
+                                                                ("avx2", 200, None, False)])
+def test_startup_warns_when_max_batch_leaves_the_panels(monkeypatch, simd, max_batch, quantize, warned):
+    """Below avx2, fp32 decode batches past 64 rows run on BLAS (not batch invariant): the server says so at startup.
+    Quantized linears and avx2's panels take every batch size: no warning."""
+    monkeypatch.setenv("JITGEN_SIMD", simd)
+    extra = ["--quantize", quantize] if quantize else []
+    with Server("--max-batch", str(max_batch), *extra) as srv:
+        said = [line for line in srv.log if "warning: --max-batch" in line]
+    assert bool(said) == warned, srv.log
+    if warned:
+        assert f"--max-batch {max_batch} is past the 64 rows" in said[0]
