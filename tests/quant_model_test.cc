@@ -101,13 +101,14 @@ TEST(QuantCli, FormatIsInTheCompileKeyAndThePlanStore) {
 // option): the plan's compile key names the format.
 TEST(QuantCli, QuantizeLmHeadVariableHoldsBesideTheOption) {
   const std::string args = "generate --dump-graph --max-new-tokens 1 'Hello'";
+  const std::string with_int4 = "generate --quantize int4 --dump-graph --max-new-tokens 1 'Hello'";
   setenv("JITGEN_QUANTIZE_LM_HEAD", "1", 1);
-  const auto with_option = test::run_cli("generate --quantize int4 --dump-graph --max-new-tokens 1 'Hello'");
+  const auto with_option = test::run_cli(with_int4);
   setenv("JITGEN_WEIGHTS", "int4", 1);
   const auto with_variable = test::run_cli(args);
   unsetenv("JITGEN_WEIGHTS");
   unsetenv("JITGEN_QUANTIZE_LM_HEAD");
-  const auto without = test::run_cli("generate --quantize int4 --dump-graph --max-new-tokens 1 'Hello'");
+  const auto without = test::run_cli(with_int4);
   for (const auto* r : {&with_option, &with_variable, &without}) ASSERT_EQ(r->exit_code, 0) << r->err;
   EXPECT_NE(with_option.err.find("== plan cpu/int4+lm_head/"), std::string::npos) << with_option.err;
   EXPECT_NE(with_variable.err.find("== plan cpu/int4+lm_head/"), std::string::npos) << with_variable.err;

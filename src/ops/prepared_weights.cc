@@ -196,6 +196,34 @@ PackedLinear pack_linear(const Tensor& w, bool transposed, WeightStorage storage
   return p;
 }
 
+namespace {
+
+// A lookup-only table [N, K] of f16 values (F16 as stored, or F32 that f16 holds exactly) as f16 rows
+// (PackedLinear::f16_rows), ~16 MiB of rows at a time, each block reported to rows_done as it is copied.
+std::unique_ptr<PackedLinear> pack_f16_rows(const Tensor& w, const std::function<void(int64_t, int64_t)>& rows_done) {
+  auto p = std::make_unique<PackedLinear>();
+  p->N = w.dim(0);
+  p->K = w.dim(1);
+  p->panels = (p->N + kPanel - 1) / kPanel;
+  p->f16_rows = true;
+  const int64_t K = p->K, block = std::max<int64_t>(1, (int64_t{16} << 20) / (2 * K));  // rows
+  std::shared_ptr<void> buf = zeroed_buffer(static_cast<size_t>(p->N * K) * 2);
+  JITGEN_CHECK(buf != nullptr);
+  auto* rows = static_cast<uint16_t*>(buf.get());
+  for (int64_t r0 = 0; r0 < p->N; r0 += block) {
+    const int64_t r1 = std::min(p->N, r0 + block);
+    if (w.dtype() == DType::kF16)
+      std::memcpy(rows + r0 * K, static_cast<const uint16_t*>(w.data()) + r0 * K, (r1 - r0) * K * 2);
+    else
+      for (int64_t i = r0 * K; i < r1 * K; ++i) rows[i] = f32_to_f16(w.f32()[i]);
+    if (rows_done) rows_done(r0, r1);
+  }
+  p->data = std::move(buf);
+  return p;
+}
+
+}  // namespace
+
 void PreparedWeights::add(const Tensor& w, bool transposed, bool lm_head, std::shared_ptr<const QuantMatrix> pre) {
   std::unique_ptr<PackedLinear> p;
   if (pre && !format_.dequantize_checkpoint) {
@@ -253,27 +281,7 @@ Tensor PreparedWeights::add_table(const Tensor& w, const std::function<void(int6
   if (bf16_values(w)) {
     stand_in = add_released(w, WeightStorage::kBF16, /*arena=*/nullptr, rows_done);
   } else if (f16_values(w)) {
-    stand_in = add_released(w, [&] {
-      auto p = std::make_unique<PackedLinear>();
-      p->N = w.dim(0);
-      p->K = w.dim(1);
-      p->panels = (p->N + kPanel - 1) / kPanel;
-      p->f16_rows = true;
-      const int64_t n = p->N * p->K, block = std::max<int64_t>(1, (int64_t{16} << 20) / (2 * p->K));  // rows
-      std::shared_ptr<void> buf = zeroed_buffer(static_cast<size_t>(n) * 2);
-      JITGEN_CHECK(buf != nullptr);
-      auto* rows = static_cast<uint16_t*>(buf.get());
-      for (int64_t r0 = 0; r0 < p->N; r0 += block) {
-        const int64_t r1 = std::min(p->N, r0 + block);
-        if (w.dtype() == DType::kF16)
-          std::memcpy(rows + r0 * p->K, static_cast<const uint16_t*>(w.data()) + r0 * p->K, (r1 - r0) * p->K * 2);
-        else
-          for (int64_t i = r0 * p->K; i < r1 * p->K; ++i) rows[i] = f32_to_f16(w.f32()[i]);
-        if (rows_done) rows_done(r0, r1);
-      }
-      p->data = std::move(buf);
-      return p;
-    });
+    stand_in = add_released(w, [&] { return pack_f16_rows(w, rows_done); });
   }
   if (stand_in.defined()) packed_.back()->lookup_only = true;
   return stand_in;
