@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Best time of each (shape, storage, M) per build over raw/{old,new}.*.txt (kernels_bench gemm), and new / old."""
+"""Best time of each (shape, storage, M) per build over <raw>/{old,new}.*.txt (kernels_bench gemm), and new / old.
+   ./summarize.py [raw folder, default raw]"""
 import collections
 import pathlib
 import re
+import sys
 
 times = collections.defaultdict(lambda: collections.defaultdict(list))
-for f in sorted((pathlib.Path(__file__).parent / "raw").glob("*.txt")):
+for f in sorted((pathlib.Path(__file__).parent / (sys.argv[1] if len(sys.argv) > 1 else "raw")).glob("*.txt")):
     build = f.name.split(".")[0]
     for line in f.read_text().splitlines():
         m = re.match(r"\s+gemm (.+?)\s+(f32|bf16)\s+M=(\d+)\s+([\d.]+) ms", line)
