@@ -231,7 +231,7 @@ TEST_P(OpsTest, Bf16PairsRoundLikeTheScalarConversionAndPadOddK) {
     std::vector<uint32_t> pairs(M * k_stored / 2, 0xdeadbeefu);
 #if defined(__x86_64__)
     if (GetParam() == "avx512")  // the intrinsics that avx512's panels use
-      cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
+      cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data(), k_stored / 2);
     else
 #endif
       cpu::simd::bf16_pairs(x.data(), M, K, k_stored, pairs.data());

@@ -59,20 +59,33 @@ constexpr bool use_avx512() { return false; }
 // Rows of x processed per pass over the panels when M is large: keeps the x block in L2 next to a panel.
 constexpr int64_t kRowBlock = 96;
 
+// The row stride (in 4-byte elements) of an activation operand the avx512 tiles read: n elements rounded up to an
+// odd number of 64-byte lines. A tile broadcasts from up to 12 rows at once; rows a power-of-two multiple of 4 KiB
+// apart (K = 2048: fp32 rows 8 KiB, bf16 pairs 4 KiB -- every TinyLlama / Llama linear but the down projection)
+// all fall in one set of the 8-way L1 and evict each other every k. An odd line count spreads them over the sets.
+// Zen 4, TinyLlama up [2048 -> 5632] at M = 32, bf16: 129-154 GFLOP/s dense against 183-191 for the down
+// projection, whose K of 5632 does not alias (bench/results/row-stride-zen4).
+int64_t spread_stride(int64_t n) {
+  const int64_t lines = (n * 4 + 63) / 64;
+  return (lines | 1) * 16;
+}
+
 void run_panels(const float* x, int64_t M, const PackedLinear& w, const PanelEpilogue& e, float* y) {
   // bf16 panels take the rows rounded to bf16 pairs: made once per row block, read by every panel range.
   thread_local std::vector<uint32_t> pairs;
+  thread_local std::vector<float> spread;  // avx512 fp32: x's rows at spread_stride (only for tiles of 2+ rows)
   const bool bf16 = w.storage == WeightStorage::kBF16, avx512 = use_avx512();
   const int64_t words = w.k_stored() / 2;
+  const int64_t pair_stride = avx512 ? spread_stride(words) : words;
   for (int64_t m0 = 0; m0 < M; m0 += kRowBlock) {
     const int64_t mb = std::min(kRowBlock, M - m0);
     PanelEpilogue em = e;
     if (em.residual) em.residual += m0 * w.N;
     if (bf16) {
-      if (static_cast<int64_t>(pairs.size()) < mb * words) pairs.resize(mb * words);
+      if (static_cast<int64_t>(pairs.size()) < mb * pair_stride) pairs.resize(mb * pair_stride);
 #if JITGEN_AVX512_KERNELS
       if (avx512)
-        avx512::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
+        avx512::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data(), pair_stride);
       else
 #endif
         simd::bf16_pairs(x + m0 * w.K, mb, w.K, w.k_stored(), pairs.data());
@@ -83,8 +96,16 @@ void run_panels(const float* x, int64_t M, const PackedLinear& w, const PanelEpi
       continue;
     }
 #if JITGEN_AVX512_KERNELS
+    const float* xm = x + m0 * w.K;
+    int64_t x_stride = w.K;
+    if (!bf16 && mb > 1 && spread_stride(w.K) != w.K) {  // a copy of mb rows: small beside the GEMM's mb x K x N
+      x_stride = spread_stride(w.K);
+      if (static_cast<int64_t>(spread.size()) < mb * x_stride) spread.resize(mb * x_stride);
+      for (int64_t m = 0; m < mb; ++m) std::memcpy(spread.data() + m * x_stride, xm + m * w.K, w.K * sizeof(float));
+      xm = spread.data();
+    }
     runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
-      avx512::gemm_panels(x + m0 * w.K, xp, mb, w, em, y + m0 * w.N, p0, p1);
+      avx512::gemm_panels(xm, x_stride, xp, pair_stride, mb, w, em, y + m0 * w.N, p0, p1);
     });
 #endif
   }

@@ -85,8 +85,8 @@ inline void store_tile(__m512 (&acc)[MR][2], const Epilogue& e, float* y, int64_
 // so continuous batching leaves a request's tokens as they are alone. (Two accumulator sets, even / odd k, for
 // MR < 4 hid more FMA latency but gave a row other bits in a tile of 4 or more.)
 template <int MR>
-void tile_f32(const float* x, int64_t K, const float* panel, const Epilogue& e, float* y, int64_t N, int64_t n0,
-              int64_t ncols) {
+void tile_f32(const float* x, int64_t xs, int64_t K, const float* panel, const Epilogue& e, float* y, int64_t N,
+              int64_t n0, int64_t ncols) {
   __m512 acc[MR][2];
 #pragma GCC unroll 16
   for (int m = 0; m < MR; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
@@ -94,7 +94,7 @@ void tile_f32(const float* x, int64_t K, const float* panel, const Epilogue& e, 
     const __m512 w0 = _mm512_load_ps(panel + k * kPanel), w1 = _mm512_load_ps(panel + k * kPanel + 16);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
-      const __m512 xv = _mm512_set1_ps(x[m * K + k]);
+      const __m512 xv = _mm512_set1_ps(x[m * xs + k]);
       acc[m][0] = _mm512_fmadd_ps(xv, w0, acc[m][0]);
       acc[m][1] = _mm512_fmadd_ps(xv, w1, acc[m][1]);
     }
@@ -110,9 +110,9 @@ __attribute__((target("avx512bf16"))) inline __m512 dot(__m512 acc, __m512i x, _
 }
 
 template <int MR>
-__attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int64_t Kq, const uint16_t* panel,
-                                                          const Epilogue& e, float* y, int64_t N, int64_t n0,
-                                                          int64_t ncols) {
+__attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int64_t ps, int64_t Kq,
+                                                          const uint16_t* panel, const Epilogue& e, float* y,
+                                                          int64_t N, int64_t n0, int64_t ncols) {
   __m512 acc[MR][2];
 #pragma GCC unroll 16
   for (int m = 0; m < MR; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
@@ -120,7 +120,7 @@ __attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int
     const __m512i w0 = _mm512_load_si512(panel + q * 64), w1 = _mm512_load_si512(panel + q * 64 + 32);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
-      const __m512i xv = _mm512_set1_epi32(static_cast<int>(xp[m * Kq + q]));
+      const __m512i xv = _mm512_set1_epi32(static_cast<int>(xp[m * ps + q]));
       acc[m][0] = dot(acc[m][0], xv, w0);
       acc[m][1] = dot(acc[m][1], xv, w1);
     }
@@ -129,8 +129,8 @@ __attribute__((target("avx512bf16"))) void tile_bf16_dot(const uint32_t* xp, int
 }
 
 template <int MR>
-void tile_bf16_widen(const uint32_t* xp, int64_t Kq, const uint16_t* panel, const Epilogue& e, float* y, int64_t N,
-                     int64_t n0, int64_t ncols) {
+void tile_bf16_widen(const uint32_t* xp, int64_t ps, int64_t Kq, const uint16_t* panel, const Epilogue& e, float* y,
+                     int64_t N, int64_t n0, int64_t ncols) {
   __m512 acc[MR][2];
 #pragma GCC unroll 16
   for (int m = 0; m < MR; ++m) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
@@ -144,7 +144,7 @@ void tile_bf16_widen(const uint32_t* xp, int64_t Kq, const uint16_t* panel, cons
     }
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
-      const uint32_t pair = xp[m * Kq + q];
+      const uint32_t pair = xp[m * ps + q];
       const __m512 xe = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(pair << 16)));
       const __m512 xo = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(pair & 0xFFFF0000u)));
       for (int h = 0; h < 2; ++h) acc[m][h] = _mm512_fmadd_ps(xo, odd[h], _mm512_fmadd_ps(xe, even[h], acc[m][h]));
@@ -156,8 +156,8 @@ void tile_bf16_widen(const uint32_t* xp, int64_t Kq, const uint16_t* panel, cons
 std::atomic<bool> g_bf16_dot{__builtin_cpu_supports("avx512bf16") != 0};
 
 template <bool kBf16>
-void gemm_panels_t(const float* x, const uint32_t* xp, int64_t M, const PackedLinear& w, const Epilogue& e, float* y,
-                   int64_t p0, int64_t p1) {
+void gemm_panels_t(const float* x, int64_t xs, const uint32_t* xp, int64_t ps, int64_t M, const PackedLinear& w,
+                   const Epilogue& e, float* y, int64_t p0, int64_t p1) {
   const int64_t K = w.K, N = w.N, K2 = w.k_stored(), Kq = K2 / 2;
   constexpr int kMR = 12;
   const bool dot = kBf16 && g_bf16_dot.load(std::memory_order_relaxed);
@@ -170,12 +170,12 @@ void gemm_panels_t(const float* x, const uint32_t* xp, int64_t M, const PackedLi
       if (em.residual) em.residual += m0 * N;
       if constexpr (kBf16) {
         const uint16_t* panel = w.bf16() + p * K2 * kPanel;
-        const uint32_t* xm = xp + m0 * Kq;
+        const uint32_t* xm = xp + m0 * ps;
         switch (mr) {
 #define JITGEN_TILE(R)                                              \
   case R:                                                           \
-    if (dot) tile_bf16_dot<R>(xm, Kq, panel, em, ym, N, n0, ncols);       \
-    else tile_bf16_widen<R>(xm, Kq, panel, em, ym, N, n0, ncols);  \
+    if (dot) tile_bf16_dot<R>(xm, ps, Kq, panel, em, ym, N, n0, ncols);      \
+    else tile_bf16_widen<R>(xm, ps, Kq, panel, em, ym, N, n0, ncols); \
     break;
           JITGEN_TILE(1) JITGEN_TILE(2) JITGEN_TILE(3) JITGEN_TILE(4) JITGEN_TILE(5) JITGEN_TILE(6)
           JITGEN_TILE(7) JITGEN_TILE(8) JITGEN_TILE(9) JITGEN_TILE(10) JITGEN_TILE(11) JITGEN_TILE(12)
@@ -183,10 +183,10 @@ void gemm_panels_t(const float* x, const uint32_t* xp, int64_t M, const PackedLi
         }
       } else {
         const float* panel = w.f32() + p * K * kPanel;
-        const float* xm = x + m0 * K;
+        const float* xm = x + m0 * xs;
         switch (mr) {
 #define JITGEN_TILE(R) \
-  case R: tile_f32<R>(xm, K, panel, em, ym, N, n0, ncols); break;
+  case R: tile_f32<R>(xm, xs, K, panel, em, ym, N, n0, ncols); break;
           JITGEN_TILE(1) JITGEN_TILE(2) JITGEN_TILE(3) JITGEN_TILE(4) JITGEN_TILE(5) JITGEN_TILE(6)
           JITGEN_TILE(7) JITGEN_TILE(8) JITGEN_TILE(9) JITGEN_TILE(10) JITGEN_TILE(11) JITGEN_TILE(12)
 #undef JITGEN_TILE
@@ -209,21 +209,21 @@ void gemm_panels_t(const float* x, const uint32_t* xp, int64_t M, const PackedLi
 bool bf16_dot() { return g_bf16_dot.load(std::memory_order_relaxed); }
 void set_bf16_dot(bool allow) { g_bf16_dot.store(allow && __builtin_cpu_supports("avx512bf16")); }
 
-void gemm_panels(const float* x, const uint32_t* x_pairs, int64_t M, const PackedLinear& w, const Epilogue& e,
-                 float* y, int64_t p0, int64_t p1) {
+void gemm_panels(const float* x, int64_t x_stride, const uint32_t* x_pairs, int64_t pairs_stride, int64_t M,
+                 const PackedLinear& w, const Epilogue& e, float* y, int64_t p0, int64_t p1) {
   if (w.storage == WeightStorage::kBF16)
-    gemm_panels_t<true>(x, x_pairs, M, w, e, y, p0, p1);
+    gemm_panels_t<true>(x, x_stride, x_pairs, pairs_stride, M, w, e, y, p0, p1);
   else
-    gemm_panels_t<false>(x, nullptr, M, w, e, y, p0, p1);
+    gemm_panels_t<false>(x, x_stride, nullptr, 0, M, w, e, y, p0, p1);
 }
 
-void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out) {
+void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out, int64_t out_stride) {
   // A bf16 array of a row, read as 32-bit words, is its k pairs (low half = even k): a plain rounding pass.
   const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
   const __m512i half = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x400000);
   for (int64_t m = 0; m < M; ++m) {
     const float* row = x + m * K;
-    uint16_t* dst = reinterpret_cast<uint16_t*>(out) + m * k_stored;
+    uint16_t* dst = reinterpret_cast<uint16_t*>(out + m * out_stride);
     for (int64_t k = 0; k < K; k += 16) {
       const __mmask16 mk = tail_mask(K - k);
       const __m512i bits = _mm512_castps_si512(_mm512_maskz_loadu_ps(mk, row + k));

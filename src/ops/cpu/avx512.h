@@ -12,13 +12,16 @@ namespace jitgen::cpu::avx512 {
 
 using Epilogue = PanelEpilogue;
 
-// y[M, N] = epilogue(x[M, K] @ W) for the panels [p0, p1) of `w` (all M rows). bf16 panels read the
-// activations as `x_pairs` (bf16_pairs of x, made once per call by the caller, not once per panel range).
-void gemm_panels(const float* x, const uint32_t* x_pairs, int64_t M, const PackedLinear& w, const Epilogue& e,
-                 float* y, int64_t p0, int64_t p1);
+// y[M, N] = epilogue(x[M, K] @ W) for the panels [p0, p1) of `w` (all M rows). x's rows are x_stride floats apart
+// (>= K). bf16 panels read the activations as `x_pairs` instead (bf16_pairs of x, made once per call by the caller,
+// not once per panel range), rows pairs_stride words apart (>= k_stored / 2). The caller picks the strides
+// (cpu_kernels.cc: rows an odd number of cache lines apart, so a tile's rows do not share one L1 set).
+void gemm_panels(const float* x, int64_t x_stride, const uint32_t* x_pairs, int64_t pairs_stride, int64_t M,
+                 const PackedLinear& w, const Epilogue& e, float* y, int64_t p0, int64_t p1);
 // x[M, K] rounded to bf16 (round to nearest even, NaN kept: f32_to_bf16) as rows of w.k_stored() / 2 k pairs,
-// an odd K padded with a zero: the activation operand of bf16 panels. out holds M * (k_stored / 2) words.
-void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out);
+// an odd K padded with a zero: the activation operand of bf16 panels. Row m starts at out + m * out_stride (words,
+// >= k_stored / 2); the words between rows are not written.
+void bf16_pairs(const float* x, int64_t M, int64_t K, int64_t k_stored, uint32_t* out, int64_t out_stride);
 // bf16 panels use AVX512_BF16's dot product when the CPU has it (default), else widen to fp32 FMAs; same
 // products, the tests run both.
 bool bf16_dot();
