@@ -228,20 +228,28 @@ TEST_P(OpsTest, Bf16PairsRoundLikeTheScalarConversionAndPadOddK) {
   for (size_t i = 0; i < std::size(specials); ++i) x[5 * i + 1] = specials[i];
   for (const int64_t K : {int64_t{37}, int64_t{36}}) {
     const int64_t M = static_cast<int64_t>(x.size()) / K, k_stored = (K + 1) / 2 * 2;
-    std::vector<uint32_t> pairs(M * k_stored / 2, 0xdeadbeefu);
+    // avx512's rows go to a stride the caller picks (cpu_kernels.cc spread_stride): here 5 words past the row,
+    // which must stay untouched.
+    int64_t stride = k_stored / 2;
+#if defined(__x86_64__)
+    if (GetParam() == "avx512") stride += 5;
+#endif
+    std::vector<uint32_t> pairs(M * stride, 0xdeadbeefu);
 #if defined(__x86_64__)
     if (GetParam() == "avx512")  // the intrinsics that avx512's panels use
-      cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data(), k_stored / 2);
+      cpu::avx512::bf16_pairs(x.data(), M, K, k_stored, pairs.data(), stride);
     else
 #endif
       cpu::simd::bf16_pairs(x.data(), M, K, k_stored, pairs.data());
-    for (int64_t m = 0; m < M; ++m)
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t w = k_stored / 2; w < stride; ++w) ASSERT_EQ(pairs[m * stride + w], 0xdeadbeefu) << "row " << m;
       for (int64_t k = 0; k < k_stored; ++k) {
-        const uint32_t word = pairs[m * k_stored / 2 + k / 2];
+        const uint32_t word = pairs[m * stride + k / 2];
         const uint16_t got = static_cast<uint16_t>(k % 2 ? word >> 16 : word & 0xffffu);
         const uint16_t want = k < K ? f32_to_bf16(x[m * K + k]) : 0;
         ASSERT_EQ(got, want) << "K=" << K << " row " << m << " k " << k;
       }
+    }
   }
 }
 

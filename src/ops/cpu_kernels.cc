@@ -76,7 +76,7 @@ void run_panels(const float* x, int64_t M, const PackedLinear& w, const PanelEpi
   thread_local std::vector<float> spread;  // avx512 fp32: x's rows at spread_stride (only for tiles of 2+ rows)
   const bool bf16 = w.storage == WeightStorage::kBF16, avx512 = use_avx512();
   const int64_t words = w.k_stored() / 2;
-  const int64_t pair_stride = avx512 ? spread_stride(words) : words;
+  const int64_t pair_stride = avx512 ? spread_stride(words) : words, x_spread = spread_stride(w.K);
   for (int64_t m0 = 0; m0 < M; m0 += kRowBlock) {
     const int64_t mb = std::min(kRowBlock, M - m0);
     PanelEpilogue em = e;
@@ -98,8 +98,8 @@ void run_panels(const float* x, int64_t M, const PackedLinear& w, const PanelEpi
 #if JITGEN_AVX512_KERNELS
     const float* xm = x + m0 * w.K;
     int64_t x_stride = w.K;
-    if (!bf16 && mb > 1 && spread_stride(w.K) != w.K) {  // a copy of mb rows: small beside the GEMM's mb x K x N
-      x_stride = spread_stride(w.K);
+    if (!bf16 && mb > 1 && x_spread != w.K) {  // a copy of mb rows: small beside the GEMM's mb x K x N
+      x_stride = x_spread;
       if (static_cast<int64_t>(spread.size()) < mb * x_stride) spread.resize(mb * x_stride);
       for (int64_t m = 0; m < mb; ++m) std::memcpy(spread.data() + m * x_stride, xm + m * w.K, w.K * sizeof(float));
       xm = spread.data();
