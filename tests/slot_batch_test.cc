@@ -185,5 +185,47 @@ TEST(KvCache, ReorderGathersRowsEvenWhenOneFeedsSeveral) {
   }
 }
 
+
+// K and V of every layer lie in one buffer in the order a step reads them (layer 0's K, its V, layer 1's K, ...: the
+// huge-page mapping of exec/kv_cache.cc), and grow_to keeps each head's filled slots and zeroes the new ones.
+TEST(KvCache, LayersLieBackToBackInReadOrderAndGrowKeepsTheFilledSlots) {
+  const Model m = Model::builtin_random_gpt2();
+  const ModelSpec& spec = m.impl().spec();
+  const int rows = 2, capacity = 5;
+  KvCache cache(spec, rows, capacity);
+  const size_t layer_bytes = (cache.k[0].nbytes() + 63) / 64 * 64;
+  ASSERT_EQ(static_cast<int>(cache.k.size()), spec.n_layer);
+  for (int l = 0; l < spec.n_layer; ++l) {
+    EXPECT_EQ(static_cast<char*>(cache.v[l].data()), static_cast<char*>(cache.k[l].data()) + layer_bytes) << l;
+    if (l > 0)
+      EXPECT_EQ(static_cast<char*>(cache.k[l].data()), static_cast<char*>(cache.v[l - 1].data()) + layer_bytes) << l;
+  }
+  const int64_t heads = static_cast<int64_t>(rows) * spec.n_kv_head, D = spec.head_dim;
+  auto value = [&](int l, int which, int64_t h, int64_t s, int64_t d) {
+    return static_cast<float>(((l * 2 + which) * heads + h) * 1000 + s * D + d + 1);
+  };
+  for (int l = 0; l < spec.n_layer; ++l)
+    for (int which = 0; which < 2; ++which)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t s = 0; s < capacity; ++s)
+          for (int64_t d = 0; d < D; ++d)
+            (which ? cache.v[l] : cache.k[l]).f32()[(h * capacity + s) * D + d] = value(l, which, h, s, d);
+  cache.key_mask.i32()[1 * capacity + 4] = 1;
+  cache.grow_to(9);
+  ASSERT_EQ(cache.capacity, 9);
+  const size_t grown_bytes = (cache.k[0].nbytes() + 63) / 64 * 64;
+  EXPECT_EQ(static_cast<char*>(cache.v[0].data()), static_cast<char*>(cache.k[0].data()) + grown_bytes);
+  for (int l = 0; l < spec.n_layer; ++l)
+    for (int which = 0; which < 2; ++which)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t s = 0; s < 9; ++s)
+          for (int64_t d = 0; d < D; ++d)
+            ASSERT_EQ((which ? cache.v[l] : cache.k[l]).f32()[(h * 9 + s) * D + d],
+                      s < capacity ? value(l, which, h, s, d) : 0.0f)
+                << l << " " << which << " " << h << " " << s << " " << d;
+  EXPECT_EQ(cache.key_mask.i32()[1 * 9 + 4], 1);
+  EXPECT_EQ(cache.key_mask.i32()[1 * 9 + 5], 0);
+}
+
 }  // namespace
 }  // namespace jitgen

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/memory.h"
 #include "ops/cpu_kernels.h"
 
 namespace jitgen {
@@ -24,12 +25,32 @@ void check_request(const ModelSpec& c, int rows, int capacity) {
                             rows, capacity, bytes / (1 << 30), ram / (1 << 30)));
 }
 
+namespace {
+
+// Every layer's K and V [rows, KV, capacity, D] as views into one zeroed buffer, in the order a step reads them
+// (layer 0's K, its V, layer 1's K, ...). Why one buffer: from 2 MiB up it is a huge-page mapping (core/memory.h),
+// and decode attention reads the cache in short runs (a few KiB per KV head) between the layers' weights, which
+// evict it: on 4 KiB pages every run began with a TLB miss and a prefetcher that stops at each page boundary.
+void allocate_layers(const ModelSpec& c, int rows, int capacity, std::vector<Tensor>& k, std::vector<Tensor>& v) {
+  const Shape shape{rows, c.n_kv_head, capacity, c.head_dim};
+  const size_t one = (static_cast<size_t>(shape_numel(shape)) * sizeof(float) + 63) / 64 * 64;
+  std::shared_ptr<void> buffer = zeroed_buffer(std::max<size_t>(2 * one * c.n_layer, 1));
+  if (!buffer)
+    throw_limit(fmt::format("out of memory allocating the KV cache ({} rows x {} positions)", rows, capacity));
+  char* p = static_cast<char*>(buffer.get());
+  k.clear();
+  v.clear();
+  for (int l = 0; l < c.n_layer; ++l, p += 2 * one) {
+    k.push_back(Tensor::view(p, shape, DType::kF32, buffer));
+    v.push_back(Tensor::view(p + one, shape, DType::kF32, buffer));
+  }
+}
+
+}  // namespace
+
 KvCache::KvCache(const ModelSpec& c, int rows_, int capacity_) : config(c), rows(rows_), capacity(capacity_) {
   check_request(c, rows, capacity);
-  for (int l = 0; l < c.n_layer; ++l) {
-    k.push_back(Tensor::zeros({rows, c.n_kv_head, capacity, c.head_dim}));
-    v.push_back(Tensor::zeros({rows, c.n_kv_head, capacity, c.head_dim}));
-  }
+  allocate_layers(c, rows, capacity, k, v);
   key_mask = Tensor::zeros({rows, capacity}, DType::kI32);
 }
 
@@ -49,21 +70,26 @@ void KvCache::reorder(const std::vector<int>& src) {
 void KvCache::grow_to(int new_capacity) {
   JITGEN_CHECK(new_capacity >= capacity);
   check_request(config, rows, new_capacity);
-  // Copies rows of `old_slots` elements into rows of `new_slots` elements (the slot axis is innermost-but-one).
-  auto regrow = [&](Tensor& t, int64_t outer, int64_t inner) {
-    Shape shape = t.shape();
-    shape[shape.size() == 4 ? 2 : 1] = new_capacity;
-    Tensor bigger = Tensor::zeros(shape, t.dtype());
-    const size_t old_row = static_cast<size_t>(capacity) * inner * dtype_size(t.dtype());
-    const size_t new_row = static_cast<size_t>(new_capacity) * inner * dtype_size(t.dtype());
+  // Copies each [capacity, inner] run of slots into the start of the new [new_capacity, inner] run.
+  auto copy_slots = [&](const Tensor& from, Tensor& to, int64_t outer, int64_t inner) {
+    const size_t old_run = static_cast<size_t>(capacity) * inner * dtype_size(from.dtype());
+    const size_t new_run = static_cast<size_t>(new_capacity) * inner * dtype_size(from.dtype());
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(static_cast<char*>(bigger.data()) + o * new_row, static_cast<const char*>(t.data()) + o * old_row,
-                  old_row);
-    t = std::move(bigger);
+      std::memcpy(static_cast<char*>(to.data()) + o * new_run, static_cast<const char*>(from.data()) + o * old_run,
+                  old_run);
   };
-  for (auto& t : k) regrow(t, static_cast<int64_t>(rows) * config.n_kv_head, config.head_dim);
-  for (auto& t : v) regrow(t, static_cast<int64_t>(rows) * config.n_kv_head, config.head_dim);
-  regrow(key_mask, rows, 1);
+  std::vector<Tensor> new_k, new_v;
+  allocate_layers(config, rows, new_capacity, new_k, new_v);
+  const int64_t heads = static_cast<int64_t>(rows) * config.n_kv_head;
+  for (size_t l = 0; l < k.size(); ++l) {
+    copy_slots(k[l], new_k[l], heads, config.head_dim);
+    copy_slots(v[l], new_v[l], heads, config.head_dim);
+  }
+  Tensor new_mask = Tensor::zeros({rows, new_capacity}, DType::kI32);
+  copy_slots(key_mask, new_mask, rows, 1);
+  k = std::move(new_k);
+  v = std::move(new_v);
+  key_mask = std::move(new_mask);
   capacity = new_capacity;
 }
 

@@ -16,6 +16,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/cpu/simd_attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "ops/cpu/simd-inl.h"
 
@@ -26,6 +27,8 @@ namespace jitgen::cpu::simd::HWY_NAMESPACE {
 // row, once in L1, serves all of them (each head its own score row in p). Bounds the score rows and the per-head
 // scalars below; a larger group (MQA) runs in several passes.
 constexpr int64_t kMaxGroup = 8;
+// Cache rows of K and of V asked for ahead at the start of each (batch row, KV head); 64-byte lines of floats.
+constexpr int64_t kPrefetchRows = 64, kLineFloats = 16;
 // Output accumulators of the weighted-value pass: NV vectors of columns for GB heads, with one value row of NV vectors
 // beside them, fit the register file (32 vector registers on AVX-512 and NEON, 16 on SSE / AVX2).
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_ARCH_ARM
@@ -186,6 +189,19 @@ void AttentionRange(const float* q_in, const float* k_in, const float* v_in, int
     const int64_t b = bk / KV, kv = bk % KV;
     float* kh = k_cache + bk * S * D;
     float* vh = v_cache + bk * S * D;
+    {
+      // In decode the cache rows were evicted since the last step (the layers' weights streamed through every cache
+      // level), and the score and value loops below read them a block at a time: one block's misses, then its math.
+      // Asking for the first rows of K and V at once overlaps those misses; past kPrefetchRows the loops' own
+      // sequential reads keep the hardware prefetcher ahead.
+      const int64_t n_end = cache_pos[b] + T;
+      const int64_t first = window > 0 ? std::max<int64_t>(0, n_end - window) : 0;
+      const int64_t last = std::min(n_end, first + kPrefetchRows);
+      for (int64_t f = first * D; f < last * D; f += kLineFloats) {
+        hwy::Prefetch(kh + f);
+        hwy::Prefetch(vh + f);
+      }
+    }
     append_kv_rows(k_in, v_in, k_stride, v_stride, b, kv, T, D, cache_pos[b], kh, vh);
     const int32_t* mask = key_mask + b * S;
     for (int64_t t = 0; t < T; ++t) {
