@@ -92,7 +92,8 @@ def main():
             prompts[(pr, B)] = path
     info = run([bench, "--roofline"], {})
     result = {"runs": [], "probes": [], "load_avg_start": os.getloadavg(), "simd": info.get("simd"),
-              "quant_path": info.get("quant_path")}
+              "quant_path": info.get("quant_path"), "llama_python": a.python,
+              "llama_info": llama_system_info(a.python)}
     k = 0
     for rnd in range(a.rounds):
         for pr in presets:
@@ -142,6 +143,17 @@ def main():
     report(result, a, presets, points)
 
 
+def llama_system_info(python):
+    """llama.cpp's CPU feature line (e.g. "AVX2 = 1 | FMA = 1 | ..."): what the peer was built for."""
+    try:
+        out = subprocess.run([python, "-c", "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"],
+                             capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    line = next((l for l in out.splitlines() if l.startswith("CPU :")), "")
+    return line.split(":", 1)[1].strip(" |") if line else ""
+
+
 def report(result, a, presets, points):
     runs = result["runs"]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -149,9 +161,11 @@ def report(result, a, presets, points):
     lines = [
         "# Decode speed: jitgen int8 / int4 vs llama.cpp Q8_0 / Q4_0 (same bits, same weights)", "",
         f"Machine: {cpu}, {os.cpu_count()} cores, AVX-512 {'avx512f' in flags}, VNNI {'avx512_vnni' in flags}; "
-        f"jitgen SIMD {result['simd']} (quantized kernels: {result.get('quant_path') or 'vnni'} path), llama.cpp built "
-        "natively (GGML_NATIVE=ON, "
-        f"bench/install_peers.sh). Shared machine: other jobs ran at the same time (load average at start "
+        f"jitgen SIMD {result['simd']} (quantized kernels: {result.get('quant_path') or 'vnni'} path), llama.cpp "
+        + (f"built natively (GGML_NATIVE=ON, bench/install_peers.sh)" if result.get("llama_python", VENV) == VENV
+           else f"from the llama-cpp-python of {result['llama_python']}")
+        + (f" (its CPU features: {result['llama_info']})" if result.get("llama_info") else "")
+        + f". Shared machine: other jobs ran at the same time (load average at start "
         f"{', '.join(f'{x:.1f}' for x in result['load_avg_start'])}; during the runs: below); ratios come from the "
         "same interleaved rounds.",
         f"Models: RANDOM weights (`jitgen make-model --config PRESET`; speed does not depend on the values), "
