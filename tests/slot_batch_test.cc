@@ -185,7 +185,6 @@ TEST(KvCache, ReorderGathersRowsEvenWhenOneFeedsSeveral) {
   }
 }
 
-
 // K and V of every layer lie in one buffer in the order a step reads them (layer 0's K, its V, layer 1's K, ...: the
 // huge-page mapping of exec/kv_cache.cc), and grow_to keeps each head's filled slots and zeroes the new ones.
 TEST(KvCache, LayersLieBackToBackInReadOrderAndGrowKeepsTheFilledSlots) {
@@ -197,8 +196,9 @@ TEST(KvCache, LayersLieBackToBackInReadOrderAndGrowKeepsTheFilledSlots) {
   ASSERT_EQ(static_cast<int>(cache.k.size()), spec.n_layer);
   for (int l = 0; l < spec.n_layer; ++l) {
     EXPECT_EQ(static_cast<char*>(cache.v[l].data()), static_cast<char*>(cache.k[l].data()) + layer_bytes) << l;
-    if (l > 0)
+    if (l > 0) {
       EXPECT_EQ(static_cast<char*>(cache.k[l].data()), static_cast<char*>(cache.v[l - 1].data()) + layer_bytes) << l;
+    }
   }
   const int64_t heads = static_cast<int64_t>(rows) * spec.n_kv_head, D = spec.head_dim;
   auto value = [&](int l, int which, int64_t h, int64_t s, int64_t d) {

@@ -238,7 +238,7 @@ JITGEN_AVX2 inline __m256 load_cols(const float* p, __m256i mask) {
 
 template <bool kPartial>
 JITGEN_AVX2 void store_rows(const TileSink& sink, const float* tile, int64_t m0, int mr, int64_t n0, int64_t nc) {
-  __m256i mask[4];
+  __m256i mask[4] = {};  // read by the masked loads and stores only (kPartial)
   if constexpr (kPartial)
     for (int v = 0; v < 4; ++v)
       mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(nc - 8 * v)),
