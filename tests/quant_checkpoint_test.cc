@@ -289,8 +289,7 @@ TEST_P(PermutedModule, LoaderAndKernelsEqualThePerRowGroupFormula) {
         want[m * p.N + n] = static_cast<float>(acc * a.sx[m]);
         tol[m * p.N + n] = static_cast<float>(1e-6 * mag * a.sx[m]) + 1e-7f;
       }
-    for (const cpu::QuantPath path : {cpu::QuantPath::kPortable, cpu::QuantPath::kAvx2, cpu::QuantPath::kVnni}) {
-      if (path > cpu::quant_path_supported()) continue;
+    for (const cpu::QuantPath path : cpu::quant_paths_runnable()) {
       cpu::set_quant_path(path);
       std::vector<float> y(M * p.N);
       cpu::quant_linear(x.data(), M, packed, nullptr, cpu::LinearEpilogue{}, y.data());

@@ -1,10 +1,11 @@
-// Weight-only quantization (ops/quant.h): every kernel path this CPU can run (vnni, avx2, portable; the lower ones
+// Weight-only quantization (ops/quant.h): every kernel path this CPU can run (vnni, avxvnni, avx2, portable; the lower ones
 // forced) against the scalar oracle ref::quant_linear at odd shapes (K not a multiple of the group, N odd, M 1..33),
 // every format; quantize / dequantize and activation round-trip bounds; the epilogue; format names and errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -31,11 +32,7 @@ using test::randn;
 // Every format the CPU quantizes to (tests/quant_specs.h; tests/cuda_kernels_test.cc runs the same list).
 std::vector<QuantSpec> all_specs() { return test::all_quant_specs(); }
 
-std::vector<QuantPath> runnable_paths() {
-  std::vector<QuantPath> out;
-  for (int p = 0; p <= static_cast<int>(cpu::quant_path_supported()); ++p) out.push_back(static_cast<QuantPath>(p));
-  return out;
-}
+std::vector<QuantPath> runnable_paths() { return cpu::quant_paths_runnable(); }
 
 struct PathScope {
   explicit PathScope(QuantPath p) { cpu::set_quant_path(p); }
@@ -181,6 +178,49 @@ TEST(Quant, RowIsIndependentOfTheRowsBesideIt) {
       }
     }
   }
+}
+
+// The AVX-VNNI tiles (one vpdpbusd per product step) and the AVX2 ones (vpmaddubsw + vpmaddwd) make the same exact
+// integer sums and the same fp32 steps per group, so their outputs agree bit for bit: every format, decode rows (the
+// 2-stream tile) and batches (the 2-row tile and its 1-row tail), K not a multiple of the group, a partial last panel.
+TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
+  const std::vector<QuantPath> paths = runnable_paths();
+  if (std::find(paths.begin(), paths.end(), QuantPath::kAvxVnni) == paths.end())
+    GTEST_SKIP() << "this CPU has no AVX-VNNI (or JITGEN_SIMD / JITGEN_QUANT_PATH caps it)";
+  for (const QuantSpec& spec : all_specs()) {
+    const int64_t K = 300, N = 32 * 5 + 7;
+    const std::vector<float> w = randn(static_cast<size_t>(K * N), 61, 0.05f);
+    const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
+    for (int64_t M : {1, 2, 3, 8, 33}) {
+      const std::vector<float> x = randn(static_cast<size_t>(M * K), 62), bias = randn(static_cast<size_t>(N), 63);
+      std::vector<float> got[2];
+      for (int i = 0; i < 2; ++i) {
+        PathScope scope(i == 0 ? QuantPath::kAvx2 : QuantPath::kAvxVnni);
+        got[i].resize(static_cast<size_t>(M * N));
+        cpu::quant_linear(x.data(), M, packed, bias.data(), {}, got[i].data());
+      }
+      ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float))) << spec.name() << " M=" << M;
+    }
+  }
+}
+
+// JITGEN_QUANT_PATH caps the path at start and in what set_quant_path and the tests may pick; an unknown name caps
+// nothing.
+TEST(Quant, QuantPathVariableCapsThePath) {
+  const QuantPath best = cpu::quant_path_supported();
+  ASSERT_EQ(0, setenv("JITGEN_QUANT_PATH", "avx2", 1));
+  EXPECT_LE(cpu::quant_path_supported(), QuantPath::kAvx2);
+  for (QuantPath p : cpu::quant_paths_runnable()) EXPECT_LE(p, QuantPath::kAvx2) << cpu::quant_path_name(p);
+  cpu::set_quant_path(QuantPath::kVnni);
+  EXPECT_LE(cpu::quant_path(), QuantPath::kAvx2);
+  ASSERT_EQ(0, setenv("JITGEN_QUANT_PATH", "portable", 1));
+  EXPECT_EQ(cpu::quant_path_supported(), QuantPath::kPortable);
+  ASSERT_EQ(0, setenv("JITGEN_QUANT_PATH", "fastest", 1));
+  EXPECT_EQ(cpu::quant_path_supported(), best);
+  ASSERT_EQ(0, unsetenv("JITGEN_QUANT_PATH"));
+  EXPECT_EQ(cpu::quant_path_supported(), best);
+  cpu::set_quant_path(QuantPath::kVnni);
+  EXPECT_EQ(cpu::quant_path(), best);
 }
 
 TEST(Quant, OracleIsCloseToTheFp32Product) {

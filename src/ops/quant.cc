@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -25,29 +26,61 @@ constexpr int64_t kMaxGroup = 65536;
 uint16_t round_scale(float s, bool f16) { return f16 ? f32_to_f16(s) : f32_to_bf16(s); }
 float scale_value(uint16_t bits, bool f16) { return f16 ? f16_to_f32(bits) : bf16_to_f32(bits); }
 
-// The vnni and avx2 kernels exist on x86-64 only (cpu/quant_vnni.cc, cpu/quant_avx2.cc); other CPUs run the portable
-// panels.
+// The vnni, avxvnni and avx2 kernels exist on x86-64 only (cpu/quant_vnni.cc, cpu/quant_avxvnni.cc,
+// cpu/quant_avx2.cc); other CPUs run the portable panels.
 #if defined(__x86_64__)
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
+bool cpu_has_avxvnni() { return cpu_has_avx2() && __builtin_cpu_supports("avxvnni"); }
 bool cpu_has_vnni() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512vnni");
 }
 #else
 bool cpu_has_avx2() { return false; }
+bool cpu_has_avxvnni() { return false; }
 bool cpu_has_vnni() { return false; }
 #endif
 
-// The best path the CPU has, capped by JITGEN_SIMD (cpu_kernels.h): avx512 keeps VNNI, avx2 caps at AVX2, and the
-// older targets (sse4, ssse3, scalar, portable) take the portable panels.
-QuantPath detect_path() {
-  QuantPath best = cpu_has_vnni() ? QuantPath::kVnni : cpu_has_avx2() ? QuantPath::kAvx2 : QuantPath::kPortable;
+bool cpu_runs(QuantPath p) {
+  switch (p) {
+    case QuantPath::kVnni: return cpu_has_vnni();
+    case QuantPath::kAvxVnni: return cpu_has_avxvnni();
+    case QuantPath::kAvx2: return cpu_has_avx2();
+    case QuantPath::kPortable: return true;
+  }
+  return false;
+}
+
+// The best path the CPU runs at or below `cap` (a CPU may have AVX-512 VNNI without AVX-VNNI: Zen 4).
+QuantPath best_at_or_below(QuantPath cap) {
+  int p = static_cast<int>(cap);
+  while (p > 0 && !cpu_runs(static_cast<QuantPath>(p))) --p;
+  return static_cast<QuantPath>(p);
+}
+
+// The cap JITGEN_SIMD (cpu_kernels.h) and JITGEN_QUANT_PATH put on the path: avx512 keeps VNNI, avx2 caps at the
+// 256-bit paths, and the older targets (sse4, ssse3, scalar, portable) take the portable panels.
+QuantPath env_cap() {
+  QuantPath cap = QuantPath::kVnni;
   const char* e = std::getenv("JITGEN_SIMD");
   const std::string t = e ? e : "";
-  if (t == "avx2") return std::min(best, QuantPath::kAvx2);
-  if (t == "sse4" || t == "ssse3" || t == "scalar" || t == "portable") return QuantPath::kPortable;
-  return best;  // unset, avx512, or a name cpu_kernels warns about
+  if (t == "avx2") cap = QuantPath::kAvxVnni;
+  if (t == "sse4" || t == "ssse3" || t == "scalar" || t == "portable") cap = QuantPath::kPortable;
+  if (const char* q = std::getenv("JITGEN_QUANT_PATH"); q && *q) {
+    bool known = false;
+    for (QuantPath p : {QuantPath::kPortable, QuantPath::kAvx2, QuantPath::kAvxVnni, QuantPath::kVnni})
+      if (std::string(q) == quant_path_name(p)) {
+        cap = std::min(cap, p);
+        known = true;
+      }
+    static std::atomic<bool> warned{false};
+    if (!known && !warned.exchange(true))
+      std::fprintf(stderr, "jitgen: JITGEN_QUANT_PATH=%s is not one of vnni, avxvnni, avx2, portable; ignored\n", q);
+  }
+  return cap;
 }
+
+QuantPath detect_path() { return best_at_or_below(env_cap()); }
 
 std::atomic<int> g_path{static_cast<int>(detect_path())};
 
@@ -311,13 +344,26 @@ void quant::panels_portable(const QuantActs& a, const QuantLinear& w, const Tile
 
 QuantPath quant_path() { return static_cast<QuantPath>(g_path.load(std::memory_order_relaxed)); }
 QuantPath quant_path_supported() { return detect_path(); }
-void set_quant_path(QuantPath p) { g_path.store(std::min(static_cast<int>(p), static_cast<int>(detect_path()))); }
+std::vector<QuantPath> quant_paths_runnable() {
+  std::vector<QuantPath> out;
+  const QuantPath cap = env_cap();
+  for (QuantPath p : {QuantPath::kPortable, QuantPath::kAvx2, QuantPath::kAvxVnni, QuantPath::kVnni})
+    if (p <= cap && cpu_runs(p)) out.push_back(p);
+  return out;
+}
+void set_quant_path(QuantPath p) { g_path.store(static_cast<int>(best_at_or_below(std::min(p, detect_path())))); }
 const char* quant_path_name(QuantPath p) {
-  return p == QuantPath::kVnni ? "vnni" : p == QuantPath::kAvx2 ? "avx2" : "portable";
+  switch (p) {
+    case QuantPath::kVnni: return "vnni";
+    case QuantPath::kAvxVnni: return "avxvnni";
+    case QuantPath::kAvx2: return "avx2";
+    case QuantPath::kPortable: break;
+  }
+  return "portable";
 }
 
 // quantize_activations on the pool, rows in parallel, AVX-512 rows where the vnni path runs and AVX2 rows where the
-// avx2 one does (both bit-equal to the scalar rows; tests compare the kernels, which use this, against the oracle,
+// avxvnni or avx2 one does (both bit-equal to the scalar rows; tests compare the kernels, which use this, against the oracle,
 // which uses the scalar code). It was 19% of a batch-32 int8 decode profile when it ran scalar on one thread;
 // the scalar rows call libm's nearbyintf per activation in a baseline x86-64 build.
 void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& a) {
@@ -397,9 +443,11 @@ void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* 
     switch (path) {
 #if defined(__x86_64__)
       case QuantPath::kVnni: quant::panels_vnni(a, w, sink, p0, p1); break;
+      case QuantPath::kAvxVnni: quant::panels_avxvnni(a, w, sink, p0, p1); break;
       case QuantPath::kAvx2: quant::panels_avx2(a, w, sink, p0, p1); break;
 #else
       case QuantPath::kVnni:
+      case QuantPath::kAvxVnni:
       case QuantPath::kAvx2:  // never selected: cpu_has_* are false here
 #endif
       case QuantPath::kPortable: quant::panels_portable(a, w, sink, p0, p1); break;

@@ -1,4 +1,4 @@
-// Quantized panels with AVX2 (CPUs without AVX-512 VNNI). vpmaddubsw multiplies unsigned by signed bytes into
+// Quantized panels with AVX2 (CPUs without AVX-512 VNNI or AVX-VNNI). vpmaddubsw multiplies unsigned by signed bytes into
 // saturating int16 pairs, so the operands must keep each pair below 2^15. vpmaddwd with ones widens the pairs to
 // int32 lanes of 4 products, one lane per column (the VNNI layout read 32 bytes at a time: 8 columns per register).
 // Target attributes per function; the dispatcher checks cpuid.
@@ -19,65 +19,22 @@
 #include <cstring>
 
 #include "ops/cpu/panel_streams.h"
+#include "ops/cpu/quant_avx2_parts.h"
 #include "ops/cpu/quant_kernels.h"
 #include "ops/cpu_kernels.h"
 
-#define JITGEN_AVX2 __attribute__((target("avx2,fma,f16c")))
-
 namespace jitgen::cpu::quant {
 
+namespace avx2 {
 namespace {
 
 constexpr int kRows = 2;          // 16 ymm registers: 2 rows x 4 column blocks x (int sums + fp32 sums)
 constexpr int kInt16Quads = 8;    // int4 quads whose int16 pairs add up exactly (header comment)
-// A one-row tile (decode) streams its codes from memory and waits on them: on Zen 3 (one core of a loaded 2-core
-// VM) the hardware prefetcher alone left it 15-30% slower in thread CPU time than software prefetches this far
-// ahead in the block stream (quant_bench smollm2-135m M = 1, distances 0 / 1 / 2 / 4 KiB alternating; int8 best at
-// 1 KiB, int4 at 2 KiB, about the same time ahead). Blocks lie back to back (ops/quant.h), so the address ahead is
-// the stream's next bytes, or past its end (a prefetch never faults).
-constexpr int64_t kPrefetch8 = 1024, kPrefetch4 = 2048;
-// Panels a one-row tile reads at once (tile_streams): one stream per core does not reach the memory's rate (see
-// cpu/simd.cc StreamTile). quant_bench 1 1 smollm2-135m, S = 1 / 2 alternating, 5 rounds (load ~5): int8 12.7-14.1
-// ms against 14.1-14.4 at S = 1, faster in every round; int4 4.5-6.9 against 5.8-7.5, faster in 4 of 5. S = 3 and 4
-// showed no order beyond the noise in an earlier try.
-constexpr int kStreams = 2;
-// Quads of a long group (one per output channel) a stream reads before the next stream's turn: 1 KiB of int8 codes
-// (a group of 32's worth), 512 B of int4.
-constexpr int64_t kStreamQuads = 8;
-
-JITGEN_AVX2 inline __m256 load_scales(const uint16_t* s, bool f16) {
-  const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
-  if (f16) return _mm256_cvtph_ps(bits);
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
-}
 
 // GCC reassociates a fully unrolled chain of integer adds into a tree, which keeps every product of the group live
 // at once and spills them to the stack (16 ymm registers); this empty asm makes each sum a value the compiler cannot
 // look through, so each accumulator stays one register updated in order.
 JITGEN_AVX2 inline void keep_chain(__m256i& v) { asm("" : "+x"(v)); }
-
-JITGEN_AVX2 inline __m256i broadcast4(const int8_t* x) {
-  int32_t v;
-  std::memcpy(&v, x, 4);
-  return _mm256_set1_epi32(v);
-}
-
-// The 4 column registers (columns 8v .. 8v + 7) of quad q of a group's codes; int8 as signed weights.
-template <int kBits>
-JITGEN_AVX2 inline void load_quad(const uint8_t* block, int64_t q, __m256i wv[4]) {
-  if constexpr (kBits == 8) {
-    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-    for (int v = 0; v < 4; ++v)
-      wv[v] = _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(block + q * 128 + v * 32)), flip);
-  } else {
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    for (int c = 0; c < 2; ++c) {  // low nibbles: columns 0-15, high nibbles: 16-31 (ops/quant.h)
-      const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(block + q * 64 + c * 32));
-      wv[c] = _mm256_and_si256(b, low4);
-      wv[2 + c] = _mm256_and_si256(_mm256_srli_epi16(b, 4), low4);
-    }
-  }
-}
 
 // Adds the exact int32 sums of quads [q_begin, q_end) of one group (block: its codes) for MR rows of activations (xq:
 // the group's first byte of row 0, rows Kp apart) to acc[r][v] (columns 8v .. 8v + 7). kQuads = G / 4 when the group
@@ -95,7 +52,7 @@ JITGEN_AVX2 inline void add_quad_sums(const uint8_t* block, const int8_t* xq, in
         _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch8 + q * 128 + 64), _MM_HINT_T0);
       }
       __m256i wv[4];
-      load_quad<8>(block, q, wv);
+      load_quad<8, true>(block, q, wv);
 #pragma GCC unroll 4
       for (int r = 0; r < MR; ++r) {
         const __m256i xb = broadcast4(xq + r * Kp + 4 * q), ax = _mm256_abs_epi8(xb);
@@ -117,7 +74,7 @@ JITGEN_AVX2 inline void add_quad_sums(const uint8_t* block, const int8_t* xq, in
       for (int64_t q = q0; q < q1; ++q) {
         if constexpr (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetch4 + q * 64), _MM_HINT_T0);
         __m256i wv[4];
-        load_quad<4>(block, q, wv);
+        load_quad<4, false>(block, q, wv);
 #pragma GCC unroll 4
         for (int r = 0; r < MR; ++r) {
           const __m256i xb = broadcast4(xq + r * Kp + 4 * q);
@@ -226,10 +183,9 @@ JITGEN_AVX2 void tile_streams(const QuantActs& a, const QuantLinear& w, const in
     for (int v = 0; v < 4; ++v) _mm256_store_ps(out + s * 32 + 8 * v, _mm256_mul_ps(facc[s][0][v], sx));
 }
 
-// TileSink::store with AVX2 where no activation runs in between: (tile + bias) + residual per column, the same two
-// IEEE additions as the scalar store (a missing operand adds 0.0f there too), so the results are bit-identical.
-// Plain loads and stores for a whole panel; vmaskmovps only for a partial last one, because AMD cores run its store
-// form slowly (Zen 4, SmolLM2 batch 32 int8 end to end: store_tile was 6% of the samples, 9% of the tiles').
+}  // namespace
+
+namespace {
 template <bool kPartial>
 JITGEN_AVX2 inline __m256 load_cols(const float* p, __m256i mask) {
   if constexpr (kPartial) return _mm256_maskload_ps(p, mask);
@@ -260,12 +216,20 @@ JITGEN_AVX2 void store_rows(const TileSink& sink, const float* tile, int64_t m0,
   }
 }
 
+}  // namespace
+
+// TileSink::store with AVX2 where no activation runs in between: (tile + bias) + residual per column, the same two
+// IEEE additions as the scalar store (a missing operand adds 0.0f there too), so the results are bit-identical.
+// Plain loads and stores for a whole panel; vmaskmovps only for a partial last one, because AMD cores run its store
+// form slowly (Zen 4, SmolLM2 batch 32 int8 end to end: store_tile was 6% of the samples, 9% of the tiles').
 JITGEN_AVX2 void store_tile(const TileSink& sink, const float* tile, int64_t m0, int mr, int64_t p) {
   if (sink.epilogue && sink.epilogue->has_act) return sink.store(tile, m0, mr, p);
   const int64_t n0 = p * 32, nc = std::min<int64_t>(32, sink.N - n0);
   if (nc == 32) return store_rows<false>(sink, tile, m0, mr, n0, nc);
   store_rows<true>(sink, tile, m0, mr, n0, nc);
 }
+
+namespace {
 
 template <int kBits, bool kZp, int kQuads>
 void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
@@ -299,6 +263,7 @@ void run_group(const QuantActs& a, const QuantLinear& w, const TileSink& sink, i
 }
 
 }  // namespace
+}  // namespace avx2
 
 // 8 activations at a time: the same max, scale, product and round-to-nearest-even (cvtps2dq in the default MXCSR
 // mode, as std::nearbyint) as the scalar quantize_activations, so q, qsum and sx are bit-equal to it; the last
@@ -353,9 +318,9 @@ JITGEN_AVX2 void quantize_row_avx2(const float* x, int64_t K, int64_t G, int8_t*
 }
 
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
-  if (w.spec.bits == 8) return run_group<8, false>(a, w, sink, p0, p1);
-  if (w.has_zeros()) return run_group<4, true>(a, w, sink, p0, p1);
-  run_group<4, false>(a, w, sink, p0, p1);
+  if (w.spec.bits == 8) return avx2::run_group<8, false>(a, w, sink, p0, p1);
+  if (w.has_zeros()) return avx2::run_group<4, true>(a, w, sink, p0, p1);
+  avx2::run_group<4, false>(a, w, sink, p0, p1);
 }
 
 }  // namespace jitgen::cpu::quant

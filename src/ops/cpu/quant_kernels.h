@@ -1,8 +1,8 @@
 #pragma once
 // The quantized panel kernels behind cpu::quant_linear (ops/quant.h has the math and the layout). Each runs the
 // panels [p0, p1) of `w` for all M rows of `a` and hands every finished MR x 32 tile (already times sx, no bias)
-// to the sink, which applies bias, activation and residual and stores it. vnni and avx2 are compiled in their own
-// files with per-function target attributes, called only after cpuid says the CPU has them.
+// to the sink, which applies bias, activation and residual and stores it. vnni, avxvnni and avx2 are compiled in
+// their own files with per-function target attributes, called only after cpuid says the CPU has them.
 #include <cstdint>
 
 #include "ops/quant.h"
@@ -22,6 +22,7 @@ constexpr int kTileRows = 4;  // MR: rows per tile in every kernel
 
 void panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
+void panels_avxvnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 
 // One row of quantize_activations with AVX-512 (bit-equal to the scalar code: the same max, scale, product and
