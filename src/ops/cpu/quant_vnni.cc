@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/cpu/panel_streams.h"
 #include "ops/cpu/quant_kernels.h"
 #include "ops/cpu_kernels.h"
 
@@ -20,6 +21,17 @@
 namespace jitgen::cpu::quant {
 
 namespace {
+
+// A decode row (M = 1) reads kRowStreams panels of its thread's range side by side and prefetches this far ahead in
+// each block stream (tile_streams), as the AVX2 path does (quant_avx2_parts.h). On a 2-core Intel Xeon VM (480 MiB
+// L3, AVX-512 VNNI + AMX), quant_bench 1 2 tinyllama-1.1b M = 1 (weights well past the L3), thread CPU time, against
+// the read probe: one panel at a time 81.3-81.6 ms int8 (83%), 40.1-41.0 int4 (87-89%); 2 streams + prefetch 1 KiB /
+// 2 KiB 68.4-69.5 (98%) and 36.8 (97-98%); 2 streams without prefetch 13.7-14.2 GB/s int8 (no better than one); 3
+// streams 95-96%; 2 streams at twice the distance no better. Bench: bench/results/quant/xeon-vnni-row-streams/.
+constexpr int kRowStreams = 2;
+constexpr int64_t kPrefetch8 = 1024, kPrefetch4 = 2048;
+// Quads of a long group (one per output channel) a decode stream reads before the next stream's turn (as on avx2).
+constexpr int64_t kStreamQuads = 8;
 
 JITGEN_VNNI inline __m512 load_scales(const uint16_t* s, bool f16) {
   const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
@@ -33,6 +45,56 @@ JITGEN_VNNI inline __m512i broadcast4(const int8_t* x) {
   return _mm512_set1_epi32(v);
 }
 
+// f += scale * (d - zero * qsum) for rows [0, MR) of group g (block: its codes; qsum: row 0's group sums, rows
+// `groups` apart); without zero points d already holds the corrected sums (tile).
+template <int MR, bool kZp>
+JITGEN_VNNI inline void add_group(const QuantLinear& w, const uint8_t* block, const int32_t* qsum, int64_t groups,
+                                  int64_t g, __m512i d0[MR], __m512i d1[MR], __m512 f0[MR], __m512 f1[MR]) {
+  const size_t per_group = w.code_bytes_per_group();
+  const auto* sc = reinterpret_cast<const uint16_t*>(block + per_group);
+  const __m512 s0 = load_scales(sc, w.spec.scale_f16), s1 = load_scales(sc + 16, w.spec.scale_f16);
+  if constexpr (kZp) {
+    const uint8_t* zp = block + per_group + 64;
+    const __m512i z0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp)));
+    const __m512i z1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + 16)));
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512i qv = _mm512_set1_epi32(qsum[r * groups + g]);
+      d0[r] = _mm512_sub_epi32(d0[r], _mm512_mullo_epi32(z0, qv));
+      d1[r] = _mm512_sub_epi32(d1[r], _mm512_mullo_epi32(z1, qv));
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    f0[r] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(d0[r]), f0[r]);
+    f1[r] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(d1[r]), f1[r]);
+  }
+}
+
+// The starting int32 sums of group g: -z * sum(q) of each row for the symmetric formats, 0 with zero points.
+template <int MR, int kBits, bool kZp>
+JITGEN_VNNI inline void start_group(const int32_t* qsum, int64_t groups, int64_t g, __m512i d0[MR], __m512i d1[MR]) {
+  constexpr int32_t zc = kBits == 8 ? 128 : 8;
+  for (int r = 0; r < MR; ++r) {
+    d0[r] = kZp ? _mm512_setzero_si512() : _mm512_set1_epi32(-zc * qsum[r * groups + g]);
+    d1[r] = d0[r];
+  }
+}
+
+// The two column registers (columns 0-15, 16-31) of quad q of a group's codes; int4 unpacked.
+template <int kBits>
+JITGEN_VNNI inline void load_quad(const uint8_t* block, int64_t q, __m512i& w0, __m512i& w1) {
+  if constexpr (kBits == 8) {
+    w0 = _mm512_load_si512(block + q * 128);
+    w1 = _mm512_load_si512(block + q * 128 + 64);
+  } else {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const __m512i v = _mm512_load_si512(block + q * 64);
+    w0 = _mm512_and_si512(v, low4);
+    w1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+  }
+}
+
 // One MR x 32 tile over every group of panel p. kQuads is G / 4 when the group size is known at compile time (32 or
 // 128: the quad loop unrolls fully, so every accumulator array index is a constant and the accumulators stay in
 // registers; a runtime index, or arrays the compiler cannot resolve, put them on the stack or add register copies
@@ -42,10 +104,6 @@ JITGEN_VNNI inline __m512i broadcast4(const int8_t* x) {
 template <int MR, int kBits, bool kZp, int kQuads>
 JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64_t m0, float* out) {
   const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
-  const size_t per_group = w.code_bytes_per_group();
-  const bool f16 = w.spec.scale_f16;
-  constexpr int32_t zc = kBits == 8 ? 128 : 8;
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
   const size_t stride = w.block_bytes();  // codes, then scales (64 bytes), then zero points (64 bytes): ops/quant.h
   const uint8_t* block = w.group_codes(p, 0);
   const int8_t* xq = a.q.data() + m0 * a.Kp;
@@ -54,21 +112,11 @@ JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
   for (int r = 0; r < MR; ++r) f0[r] = f1[r] = _mm512_setzero_ps();
   for (int64_t g = 0; g < w.groups; ++g, block += stride, xq += w.G) {
     __m512i d0[MR], d1[MR];  // exact int32 sums of the group
-    for (int r = 0; r < MR; ++r) {
-      d0[r] = kZp ? _mm512_setzero_si512() : _mm512_set1_epi32(-zc * qsum[r * a.groups + g]);
-      d1[r] = d0[r];
-    }
+    start_group<MR, kBits, kZp>(qsum, a.groups, g, d0, d1);
 #pragma GCC unroll 32
     for (int64_t q = 0; q < quads; ++q) {
       __m512i w0, w1;
-      if constexpr (kBits == 8) {
-        w0 = _mm512_load_si512(block + q * 128);
-        w1 = _mm512_load_si512(block + q * 128 + 64);
-      } else {
-        const __m512i v = _mm512_load_si512(block + q * 64);
-        w0 = _mm512_and_si512(v, low4);
-        w1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
-      }
+      load_quad<kBits>(block, q, w0, w1);
 #pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         const __m512i xb = broadcast4(xq + r * a.Kp + 4 * q);
@@ -76,29 +124,61 @@ JITGEN_VNNI void tile(const QuantActs& a, const QuantLinear& w, int64_t p, int64
         d1[r] = _mm512_dpbusd_epi32(d1[r], w1, xb);
       }
     }
-    const auto* sc = reinterpret_cast<const uint16_t*>(block + per_group);
-    const __m512 s0 = load_scales(sc, f16), s1 = load_scales(sc + 16, f16);
-    if constexpr (kZp) {
-      const uint8_t* zp = block + per_group + 64;
-      const __m512i z0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp)));
-      const __m512i z1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + 16)));
-#pragma GCC unroll 8
-      for (int r = 0; r < MR; ++r) {
-        const __m512i qv = _mm512_set1_epi32(qsum[r * a.groups + g]);
-        d0[r] = _mm512_sub_epi32(d0[r], _mm512_mullo_epi32(z0, qv));
-        d1[r] = _mm512_sub_epi32(d1[r], _mm512_mullo_epi32(z1, qv));
-      }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      f0[r] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(d0[r]), f0[r]);
-      f1[r] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(d1[r]), f1[r]);
-    }
+    add_group<MR, kZp>(w, block, qsum, a.groups, g, d0, d1, f0, f1);
   }
   for (int r = 0; r < MR; ++r) {
     const __m512 sx = _mm512_set1_ps(a.sx[m0 + r]);
     _mm512_storeu_ps(out + r * 32, _mm512_mul_ps(f0[r], sx));
     _mm512_storeu_ps(out + r * 32 + 16, _mm512_mul_ps(f1[r], sx));
+  }
+}
+
+// Quads [q0, q1) of one group of one row (xq: the group's first activation) into d0 / d1, prefetching kAhead bytes
+// ahead in the block stream (0: none).
+template <int kBits, int64_t kAhead>
+JITGEN_VNNI inline void row_quads(const uint8_t* block, const int8_t* xq, int64_t q0, int64_t q1, __m512i& d0,
+                                  __m512i& d1) {
+  constexpr int64_t kQuadBytes = kBits == 8 ? 128 : 64;
+#pragma GCC unroll 32
+  for (int64_t q = q0; q < q1; ++q) {
+    if constexpr (kAhead > 0) {
+      _mm_prefetch(reinterpret_cast<const char*>(block + kAhead + q * kQuadBytes), _MM_HINT_T0);
+      if constexpr (kBits == 8) _mm_prefetch(reinterpret_cast<const char*>(block + kAhead + q * kQuadBytes + 64), _MM_HINT_T0);
+    }
+    __m512i w0, w1;
+    load_quad<kBits>(block, q, w0, w1);
+    const __m512i xb = broadcast4(xq + 4 * q);
+    d0 = _mm512_dpbusd_epi32(d0, w0, xb);
+    d1 = _mm512_dpbusd_epi32(d1, w1, xb);
+  }
+}
+
+// Batch 1 (decode): S panels of the one row, group by group in turn, so S streams of codes are read at once, each
+// prefetched kAhead bytes ahead (cpu/panel_streams.h; quant_avx2.cc has the same for AVX2). Each panel's arithmetic
+// is tile<1>'s, so the outputs are bit-identical to it. out: [S][32].
+template <int S, int kBits, bool kZp, int kQuads, int64_t kAhead>
+JITGEN_VNNI void tile_streams(const QuantActs& a, const QuantLinear& w, const int64_t* ps, float* out) {
+  const int64_t quads = kQuads > 0 ? kQuads : w.G / 4;
+  const int8_t* xq = a.q.data();
+  __m512 f0[S], f1[S];
+  for (int s = 0; s < S; ++s) f0[s] = f1[s] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < w.groups; ++g, xq += w.G) {
+    __m512i d0[S], d1[S];
+    for (int s = 0; s < S; ++s) start_group<1, kBits, kZp>(a.qsum.data(), a.groups, g, &d0[s], &d1[s]);
+    if constexpr (kQuads > 0) {  // groups of 32 / 128: the streams take turns group by group
+      for (int s = 0; s < S; ++s) row_quads<kBits, kAhead>(w.group_codes(ps[s], g), xq, 0, quads, d0[s], d1[s]);
+    } else {  // one group per output channel: turns every kStreamQuads quads, or one stream would read its whole panel first
+      for (int64_t q0 = 0; q0 < quads; q0 += kStreamQuads)
+        for (int s = 0; s < S; ++s)
+          row_quads<kBits, kAhead>(w.group_codes(ps[s], g), xq, q0, std::min(quads, q0 + kStreamQuads), d0[s], d1[s]);
+    }
+    for (int s = 0; s < S; ++s)
+      add_group<1, kZp>(w, w.group_codes(ps[s], g), a.qsum.data(), a.groups, g, &d0[s], &d1[s], &f0[s], &f1[s]);
+  }
+  const __m512 sx = _mm512_set1_ps(a.sx[0]);
+  for (int s = 0; s < S; ++s) {
+    _mm512_storeu_ps(out + s * 32, _mm512_mul_ps(f0[s], sx));
+    _mm512_storeu_ps(out + s * 32 + 16, _mm512_mul_ps(f1[s], sx));
   }
 }
 
@@ -126,8 +206,21 @@ JITGEN_VNNI void store_tile(const TileSink& sink, const float* tile, int64_t m0,
   }
 }
 
+template <int S, int kBits, bool kZp, int kQuads, int64_t kAhead>
+void run_row(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
+  alignas(64) float buf[S * 32];
+  for_each_stream_group<S>(p0, p1, [&](const int64_t* ps, int live) {
+    if (live == S)
+      tile_streams<S, kBits, kZp, kQuads, kAhead>(a, w, ps, buf);
+    else  // the last stream's tail: the same arithmetic one panel at a time
+      for (int s = 0; s < live; ++s) tile<1, kBits, kZp, kQuads>(a, w, ps[s], 0, buf + s * 32);
+    for (int s = 0; s < live; ++s) store_tile(sink, buf + s * 32, 0, 1, ps[s]);
+  });
+}
+
 template <int kBits, bool kZp, int kQuads>
 void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
+  if (a.M == 1) return run_row<kRowStreams, kBits, kZp, kQuads, kBits == 8 ? kPrefetch8 : kPrefetch4>(a, w, sink, p0, p1);
   alignas(64) float buf[kTileRows * 32];
   for (int64_t p = p0; p < p1; ++p)
     for (int64_t m0 = 0; m0 < a.M; m0 += kTileRows) {
