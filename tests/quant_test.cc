@@ -191,7 +191,7 @@ TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
     const int64_t K = 300, N = 32 * 5 + 7;
     const std::vector<float> w = randn(static_cast<size_t>(K * N), 61, 0.05f);
     const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
-    for (int64_t M : {1, 2, 3, 8, 33}) {
+    for (int64_t M : {1, 2, 3, 4, 8, 33}) {
       const std::vector<float> x = randn(static_cast<size_t>(M * K), 62), bias = randn(static_cast<size_t>(N), 63);
       std::vector<float> got[2];
       for (int i = 0; i < 2; ++i) {
@@ -442,7 +442,9 @@ TEST(Quant, PreparedBlocksLieBackToBackInAddOrder) {
       for (int64_t n = 0; n < q.N; ++n)
         for (int64_t g = 0; g < q.groups; ++g) {
           ASSERT_EQ(q.group_scales(n / 32, g)[n % 32], ref.scale[n * ref.groups + g]) << format << " n " << n << " g " << g;
-          if (q.has_zeros()) ASSERT_EQ(q.group_zeros(n / 32, g)[n % 32], ref.zero[n * ref.groups + g]) << format;
+          if (q.has_zeros()) {
+            ASSERT_EQ(q.group_zeros(n / 32, g)[n % 32], ref.zero[n * ref.groups + g]) << format;
+          }
         }
       EXPECT_EQ(q.has_zeros(), f.quant->zero_point);
     }
