@@ -368,6 +368,14 @@ TEST(Quant, EpilogueAppliesBiasActivationAndAliasedResidual) {
     std::vector<float> want(M * N);
     ref::activation(plain.data(), want.data(), M * N, Activation::kGeluTanh);
     for (int64_t i = 0; i < M * N; ++i) EXPECT_NEAR(out[i], want[i] + residual[i], 1e-4f) << cpu::quant_path_name(path);
+    // Each row alone gives the same bits as in the batch (the sink runs the activation over a whole tile at once).
+    for (int64_t m = 0; m < M; ++m) {
+      std::vector<float> row(residual.begin() + m * N, residual.begin() + (m + 1) * N);
+      cpu::LinearEpilogue e1 = e;
+      e1.residual = row.data();
+      cpu::quant_linear(x.data() + m * K, 1, cpu::pack_quant(qm), bias.data(), e1, row.data());
+      EXPECT_EQ(0, std::memcmp(row.data(), out.data() + m * N, N * sizeof(float))) << cpu::quant_path_name(path) << " row " << m;
+    }
   }
 }
 

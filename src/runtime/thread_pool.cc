@@ -141,12 +141,18 @@ int default_threads() {
 
 std::mutex g_mu;
 std::unique_ptr<Pool> g_pool;
+// g_pool once made: every parallel_for reads it, nested ones too (a quantized tile's activation epilogue runs one
+// per row of every tile), so the common path is one atomic load, not the mutex. Locking g_mu on every call was
+// 1.5% of a batch-32 SmolLM2 int4 decode on one thread (perf: TileSink::store -> activation -> parallel_for).
+std::atomic<Pool*> g_current{nullptr};
 
 Pool& pool() {
+  if (Pool* p = g_current.load(std::memory_order_acquire)) return *p;
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_pool) {
     openblas_set_num_threads(1);  // our pool splits BLAS calls itself
     g_pool = std::make_unique<Pool>(default_threads());
+    g_current.store(g_pool.get(), std::memory_order_release);
   }
   return *g_pool;
 }
@@ -158,7 +164,9 @@ int num_threads() { return pool().size(); }
 void set_num_threads(int n) {
   std::lock_guard<std::mutex> lock(g_mu);
   openblas_set_num_threads(1);
-  g_pool = std::make_unique<Pool>(n);
+  auto next = std::make_unique<Pool>(n);
+  g_current.store(next.get(), std::memory_order_release);
+  g_pool = std::move(next);  // as before, not while another thread runs a job on the old pool
 }
 
 void parallel_for(int64_t n, int64_t grain, RangeFn fn) {

@@ -296,19 +296,22 @@ JITGEN_AVX2 void quantize_row_avx2(const float* x, int64_t K, int64_t G, int8_t*
   const float inv = 1.0f / *sx;
   const __m256 vinv = _mm256_set1_ps(inv);
   const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
-  __m256i gsum = _mm256_setzero_si256();  // this group's q so far, per lane
-  for (int64_t k = 0; k < K8; k += 8) {
-    __m256i i = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv));
-    i = _mm256_max_epi32(lo, _mm256_min_epi32(hi, i));
-    gsum = _mm256_add_epi32(gsum, i);
-    const __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + k), _mm_packs_epi16(h, h));
-    if ((k + 8) % G == 0 || k + 8 >= K8) {  // the group (or the vector part of the row) ends here
-      const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(gsum), _mm256_extracti128_si256(gsum, 1));
-      const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
-      qsum[k / G] += _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
-      gsum = _mm256_setzero_si256();
+  // Group by group over the vector part (G % 8 == 0, or one group), one horizontal sum per group. (A `% G` test per 8
+  // lanes cost an integer division each: this function was 3.9% of the samples of a batch-32 SmolLM2 int4 run, 2.4%
+  // without them.)
+  for (int64_t g0 = 0, g = 0; g0 < K8; g0 += G, ++g) {
+    const int64_t g1 = std::min(K8, g0 + G);
+    __m256i gsum = _mm256_setzero_si256();  // this group's q so far, per lane
+    for (int64_t k = g0; k < g1; k += 8) {
+      __m256i i = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv));
+      i = _mm256_max_epi32(lo, _mm256_min_epi32(hi, i));
+      gsum = _mm256_add_epi32(gsum, i);
+      const __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + k), _mm_packs_epi16(h, h));
     }
+    const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(gsum), _mm256_extracti128_si256(gsum, 1));
+    const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    qsum[g] += _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
   }
   for (int64_t k = K8; k < K; ++k) {
     const int32_t i = std::clamp(_mm_cvtss_si32(_mm_set_ss(x[k] * inv)), -127, 127);

@@ -260,18 +260,20 @@ JITGEN_VNNI void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_
   if (*sx == 0.0f) return;
   const __m512 inv = _mm512_set1_ps(1.0f / *sx);
   const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
-  __m512i gsum = _mm512_setzero_si512();  // this group's q so far, per lane: one horizontal sum per group, not per 16
-  for (int64_t k = 0; k < K; k += 16) {
-    const __mmask16 mk = static_cast<__mmask16>(K - k >= 16 ? 0xFFFF : (1u << (K - k)) - 1);
-    // cvtps rounds to nearest even (the default MXCSR mode), as std::nearbyint does in the scalar code.
-    __m512i i = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + k), inv));
-    i = _mm512_max_epi32(lo, _mm512_min_epi32(hi, i));
-    _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, i);
-    gsum = _mm512_add_epi32(gsum, _mm512_maskz_mov_epi32(mk, i));
-    if ((k + 16) % G == 0 || k + 16 >= K) {  // the group (or, with one group, the row) ends here
-      qsum[k / G] += _mm512_reduce_add_epi32(gsum);
-      gsum = _mm512_setzero_si512();
+  // Group by group (G % 16 == 0, or one group), so no 16 lanes straddle two groups; a group's q add up per lane, one
+  // horizontal sum per group (a `% G` test per 16 lanes cost an integer division each).
+  for (int64_t g0 = 0, g = 0; g0 < K; g0 += G, ++g) {
+    const int64_t g1 = std::min(K, g0 + G);
+    __m512i gsum = _mm512_setzero_si512();
+    for (int64_t k = g0; k < g1; k += 16) {
+      const __mmask16 mk = static_cast<__mmask16>(K - k >= 16 ? 0xFFFF : (1u << (K - k)) - 1);
+      // cvtps rounds to nearest even (the default MXCSR mode), as std::nearbyint does in the scalar code.
+      __m512i i = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + k), inv));
+      i = _mm512_max_epi32(lo, _mm512_min_epi32(hi, i));
+      _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, i);
+      gsum = _mm512_add_epi32(gsum, _mm512_maskz_mov_epi32(mk, i));
     }
+    qsum[g] += _mm512_reduce_add_epi32(gsum);
   }
 }
 
