@@ -182,7 +182,8 @@ TEST(Quant, RowIsIndependentOfTheRowsBesideIt) {
 
 // The AVX-VNNI tiles (one vpdpbusd per product step) and the AVX2 ones (vpmaddubsw + vpmaddwd) make the same exact
 // integer sums and the same fp32 steps per group, so their outputs agree bit for bit: every format, decode rows (the
-// 2-stream tile) and batches (the 2-row tile and its 1-row tail), K not a multiple of the group, a partial last panel.
+// 2-stream tile) and batches (AVX-VNNI's 3-row tiles and its 2-row ones: M = 4 splits 2 + 2, 8 as 3 + 3 + 2), K not
+// a multiple of the group, a partial last panel.
 TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
   const std::vector<QuantPath> paths = runnable_paths();
   if (std::find(paths.begin(), paths.end(), QuantPath::kAvxVnni) == paths.end())
@@ -329,7 +330,7 @@ TEST(Quant, ActivationsRoundTripAndGroupSums) {
 }
 
 TEST(Quant, FastActivationQuantizationIsBitEqualToTheScalarOne) {
-  for (auto [K, G] : {std::pair<int64_t, int64_t>{70, 32}, {300, 128}, {772, 772}, {5, 32}}) {
+  for (auto [K, G] : {std::pair<int64_t, int64_t>{70, 32}, {300, 128}, {772, 772}, {770, 772}, {5, 32}}) {
     const int64_t M = 7, groups = (K + G - 1) / G;
     std::vector<float> x = randn(static_cast<size_t>(M * K), 31, 3.0f);
     for (int64_t k = 0; k < K; ++k) x[2 * K + k] = static_cast<float>(k % 255) - 127.0f + 0.5f;  // ties

@@ -140,11 +140,16 @@ int default_threads() {
 }
 
 std::mutex g_mu;
-std::unique_ptr<Pool> g_pool;
-// g_pool once made: every parallel_for reads it, nested ones too (a quantized tile's activation epilogue runs one
-// per row of every tile), so the common path is one atomic load, not the mutex. Locking g_mu on every call was
-// 1.5% of a batch-32 SmolLM2 int4 decode on one thread (perf: TileSink::store -> activation -> parallel_for).
+// g_pool once made: every parallel_for reads it, nested ones too (a quantized tile's fused activation runs one per
+// tile), so the common path is one atomic load, not the mutex. Locking g_mu on every call was 1.6% of the samples
+// of a batch-32 SmolLM2 int4 decode on one thread (perf: TileSink::store -> activation -> parallel_for).
 std::atomic<Pool*> g_current{nullptr};
+std::unique_ptr<Pool> g_pool;
+// Destroyed before g_pool (declared after it): at exit g_current no longer points at the pool being freed, so a late
+// parallel_for goes through the mutex to g_pool (and makes a new pool if it is gone) instead of using freed memory.
+struct ClearCurrentAtExit {
+  ~ClearCurrentAtExit() { g_current.store(nullptr); }
+} g_clear_current_at_exit;
 
 Pool& pool() {
   if (Pool* p = g_current.load(std::memory_order_acquire)) return *p;

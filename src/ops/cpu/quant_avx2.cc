@@ -29,6 +29,7 @@ namespace avx2 {
 namespace {
 
 constexpr int kRows = 2;          // 16 ymm registers: 2 rows x 4 column blocks x (int sums + fp32 sums)
+static_assert(kRows <= kTileRows, "TileSink::store holds kTileRows rows");
 constexpr int kInt16Quads = 8;    // int4 quads whose int16 pairs add up exactly (header comment)
 
 // GCC reassociates a fully unrolled chain of integer adds into a tree, which keeps every product of the group live

@@ -35,6 +35,7 @@ using avx2::load_scales;
 // smollm2-135m (JITGEN_SIMD=avx2) on a Xeon with AVX-VNNI, 2 vs 3 rows alternating, twice: M = 8 int8 16.0 -> 14.2 ms,
 // int4 11.6 -> 10.8; M = 32 int8 38.6 -> 35.2, int4 36.0 -> 34.4; int8-ch (no groups) M = 32 33.9 -> 29.3.
 constexpr int kRows = 3;
+static_assert(kRows <= kTileRows, "TileSink::store holds kTileRows rows");
 
 // Column register v of quad q (load_quad's wv[v] alone).
 template <int kBits>

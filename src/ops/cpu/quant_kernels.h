@@ -18,7 +18,8 @@ struct TileSink {
   void store(const float* tile, int64_t m0, int mr, int64_t p) const;
 };
 
-constexpr int kTileRows = 4;  // MR: rows per tile in every kernel
+// The most rows (MR) a kernel's tile has: vnni and portable 4, avxvnni 3, avx2 2; TileSink::store holds that many.
+constexpr int kTileRows = 4;
 
 void panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
