@@ -600,8 +600,12 @@ const std::vector<LibCase>& core_lib_cases() {
          (void)Model::from_dir(d);
        }},
       // pre-quantized checkpoints (GPTQ, AWQ)
+      {"QCKPT-CONFIG", ErrorCode::kInvalidFile, "config.json: quantization_config is \"gptq\"; jitgen loads an object",
+       [] { read_qc("gptq"); }},
       {"QCKPT-METHOD", ErrorCode::kInvalidFile, "jitgen loads \"gptq\" and \"awq\" checkpoints (4 bits)",
        [] { read_qc({{"quant_method", "bitsandbytes"}}); }},
+      {"QCKPT-METHOD-MISSING", ErrorCode::kInvalidFile,
+       "config.json: quantization_config.quant_method is missing; jitgen loads", [] { read_qc({{"bits", 4}}); }},
       {"QCKPT-VALUE", ErrorCode::kInvalidFile, "quantization_config.bits is 8; jitgen loads 4-bit", [] {
          json q = gptq_qc();
          q["bits"] = 8;

@@ -63,12 +63,22 @@ TEST(QuantModel, ScopedBf16StoresBf16Panels) {  // the scope sets the storage to
 }
 
 TEST(QuantModel, EnvironmentFormatIsParsedStrictly) {
-  setenv("JITGEN_WEIGHTS", "int9", 1);
-  try {
-    (void)cpu::weight_format_for_load();
-    ADD_FAILURE() << "int9 accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("JITGEN_WEIGHTS: \"int9\""), std::string::npos) << e.what();
+  // Misspellings of every kind are refused by name, not run as fp32 (garbage and upper-case ints once were).
+  for (const char* bad : {"int9", "garbage", "INT4", "int4-zp-f16", "fp16"}) {
+    setenv("JITGEN_WEIGHTS", bad, 1);
+    try {
+      (void)cpu::weight_format_for_load();
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << bad;
+      EXPECT_NE(std::string(e.what()).find(std::string("JITGEN_WEIGHTS: \"") + bad + "\" is not a weight format"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  for (const char* ok : {"f32", "F32", "bf16", "BF16", ""}) {
+    setenv("JITGEN_WEIGHTS", ok, 1);
+    EXPECT_FALSE(cpu::weight_format_for_load().quant) << ok;
   }
   setenv("JITGEN_WEIGHTS", "int4-g128", 1);
   EXPECT_EQ(cpu::weight_format_for_load().name(), "int4-g128");

@@ -19,9 +19,12 @@ void ModelFlag::add_to(CLI::App* cmd) {
                   "Bible) or builtin:random-gpt2");
   cmd->add_flag("--check-weights", check_weights, "Scan every weight for NaN/Inf at load");
   cmd->add_option("--quantize", quantize,
-                  "Quantize the linear weights at load (CPU): int8, int8-ch, int4, int4-g128, +-f16, int4 +-zp "
-                  "(default: $JITGEN_WEIGHTS)");
-  cmd->add_flag("--quantize-lm-head", quantize_lm_head, "With --quantize: the lm_head too (default: kept in fp32)");
+                  "Quantize the linear weights at load (CPU): int8 or int4, then in this order -g128 or -ch (int8), "
+                  "-q40 (int4), -f16, -zp (int4), e.g. int4-g128-f16-zp (docs/quantization.md; default: "
+                  "$JITGEN_WEIGHTS)");
+  cmd->add_flag("--quantize-lm-head", quantize_lm_head,
+                "With --quantize: the lm_head too (default: not quantized, bf16 panels for a BF16 checkpoint, "
+                "else fp32)");
 }
 
 cpu::WeightFormat ModelFlag::weight_format() const {

@@ -835,8 +835,11 @@ class AutoModelForCausalLM:
         mode: "compiled" (fused plans cached per shape bucket; prompt lengths round up to a multiple of
         ``prompt_bucket``) or "eager" (op by op). plan_cache_dir keeps compiled plans on disk across runs.
         quantize: "int8" or "int4" (also int8-ch, int4-g128, -f16 scales, int4 -zp) quantizes the linear weights at
-        load (CPU, and CUDA builds' int8 / int4 kernels with device="cuda"; embeddings and lm_head stay fp32 unless
-        quantize_lm_head=True)."""
+        load (CPU, and CUDA builds' int8 / int4 kernels with device="cuda"; embeddings and the lm_head stay as loaded,
+        bf16 panels for a BF16 checkpoint, else fp32, unless quantize_lm_head=True)."""
+        if quantize is not None and not isinstance(quantize, str):
+            raise JitgenError(f"quantize: {quantize!r} is not a weight format name; expected a string such as "
+                              "\"int8\", \"int4\" or \"int4-g128\"")
         device = _check_device(device)
         if device_map == "auto":
             device = "cuda" if _jitgen.has_cuda else "cpu"

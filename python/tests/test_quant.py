@@ -21,6 +21,8 @@ def test_quantized_models_generate_near_fp32(model_dirs):
 def test_bad_quantize_arguments_raise(model_dirs):
     with pytest.raises(jitgen.JitgenError, match='quantize: "int5" is not a weight format'):
         jitgen.AutoModelForCausalLM.from_pretrained(model_dirs["small"], quantize="int5")
+    with pytest.raises(jitgen.JitgenError, match="quantize: 8 is not a weight format name"):
+        jitgen.AutoModelForCausalLM.from_pretrained(model_dirs["small"], quantize=8)
     with pytest.raises(jitgen.JitgenError, match="quantize_lm_head=True: needs"):
         jitgen.AutoModelForCausalLM.from_pretrained(model_dirs["small"], quantize_lm_head=True)
 

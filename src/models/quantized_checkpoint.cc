@@ -111,14 +111,16 @@ std::optional<QuantizedCheckpointConfig> read_quantization_config(const json& co
   if (!config.is_object() || !config.contains("quantization_config") || config["quantization_config"].is_null())
     return std::nullopt;
   const json& q = config["quantization_config"];
-  if (!q.is_object()) bad_value(path, "", q, "an object");
+  if (!q.is_object())
+    throw_invalid_file(fmt::format("{}: quantization_config is {}; jitgen loads an object (HF's quantization_config)",
+                                   path, q.dump()));
   QuantizedCheckpointConfig c;
   c.config_path = path;
   const json method = q.value("quant_method", json(nullptr));
   if (!method.is_string() || (method != "gptq" && method != "awq"))
     throw_invalid_file(fmt::format("{}: quantization_config.quant_method is {}; jitgen loads \"gptq\" and \"awq\" "
                                    "checkpoints (4 bits)",
-                                   path, method.dump()));
+                                   path, q.contains("quant_method") ? method.dump() : "missing"));
   c.method = method.get<std::string>();
   const std::set<std::string> common = {"quant_method", "bits", "group_size", "desc_act", "sym", "zero_point",
                                         "modules_to_not_convert", "modules_in_block_to_quantize"};

@@ -17,6 +17,8 @@
 #include <malloc.h>
 #endif
 
+#include <fmt/format.h>
+
 #include "core/memory.h"
 #include "runtime/thread_pool.h"
 
@@ -89,6 +91,10 @@ WeightFormat parse_weight_format(const std::string& text, const std::string& wha
     f.storage = WeightStorage::kBF16;
     return f;
   }
+  if (text.rfind("int", 0) != 0)
+    throw_invalid_argument(fmt::format("{}: \"{}\" is not a weight format; expected f32, bf16 or a quantized format "
+                                       "(int8, int4, int4-g128, int4-g128-f16-zp, ...: docs/quantization.md)",
+                                       what, text));
   f.quant = parse_quant_spec(text, what);
   return f;
 }
@@ -96,10 +102,8 @@ WeightFormat parse_weight_format(const std::string& text, const std::string& wha
 WeightFormat weight_format_for_load() {
   if (t_format) return *t_format;
   const char* e = std::getenv("JITGEN_WEIGHTS");
-  // An unknown JITGEN_WEIGHTS used to mean fp32; only the quantized spellings are parsed strictly.
-  WeightFormat f;
-  f.storage = weight_storage_from_env();
-  if (e && std::string(e).rfind("int", 0) == 0) f.quant = parse_quant_spec(e, "JITGEN_WEIGHTS");
+  // Parsed strictly, as --quantize is: a misspelt value (INT4, int4-zp-f16, fp16) once ran fp32 without a word.
+  WeightFormat f = parse_weight_format(e ? e : "", "JITGEN_WEIGHTS");
   f.quantize_lm_head = quantize_lm_head_from_env();
   return f;
 }

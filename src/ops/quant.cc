@@ -106,9 +106,10 @@ QuantSpec parse_quant_spec(const std::string& text, const std::string& what) {
             if ((bits == 8 && (zp || q40)) || (bits == 4 && group == 0) || (zp && q40)) continue;
             if (s.name() == text) return s;
           }
-  throw_invalid_argument(fmt::format("{}: \"{}\" is not a weight format; expected int8 or int4, optionally with "
-                                     "-g128 (group size), -ch (int8: per output channel), -q40 (int4: Q4_0's scale "
-                                     "max / 8), -f16 (fp16 scales), -zp (int4: zero points), e.g. int4-g128-zp",
+  throw_invalid_argument(fmt::format("{}: \"{}\" is not a weight format; expected int8 or int4, then in this "
+                                     "order any of -g128 (group size) or -ch (int8: per output channel), -q40 (int4: "
+                                     "Q4_0's scale max / 8), -f16 (fp16 scales), -zp (int4: zero points), e.g. "
+                                     "int4-g128-f16-zp",
                                      what, text));
 }
 
