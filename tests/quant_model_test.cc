@@ -10,7 +10,9 @@
 
 #include "jitgen/model.h"
 #include "models/model_impl.h"
+#include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
+#include "ops/quant.h"
 #include "test_support.h"
 
 namespace jitgen {
@@ -102,6 +104,13 @@ TEST(QuantCli, FormatIsInTheCompileKeyAndThePlanStore) {
   const auto int8 = test::run_cli("generate --quantize int8" + args);  // f32's plans are not int8's
   ASSERT_EQ(int8.exit_code, 0) << int8.err;
   EXPECT_NE(int8.err.find("(0 from --plan-cache)"), std::string::npos) << int8.err;
+  // --verbose names the format and the kernels that ran it (the quantized path only for quantized weights).
+  EXPECT_NE(f32.err.find("jitgen: weights f32; SIMD "), std::string::npos) << f32.err;
+  EXPECT_EQ(f32.err.find("quantized kernels"), std::string::npos) << f32.err;
+  EXPECT_NE(int8.err.find(std::string("jitgen: weights int8; SIMD ") + cpu::simd_name() + ", quantized kernels " +
+                          cpu::quant_path_name(cpu::quant_path())),
+            std::string::npos)
+      << int8.err;
   const auto again = test::run_cli("generate --quantize int8" + args);
   EXPECT_NE(again.err.find("(2 from --plan-cache)"), std::string::npos) << again.err;
   EXPECT_EQ(int8.out, again.out);

@@ -19,6 +19,9 @@
 #include "jitgen/generate.h"
 #include "jitgen/engine.h"
 #include "models/model_impl.h"
+#include "ops/cpu_kernels.h"
+#include "ops/prepared_weights.h"
+#include "ops/quant.h"
 
 namespace jitgen::cli {
 namespace {
@@ -273,6 +276,14 @@ void report_run(const GenerateFlags& g, const Engine& engine, const GenerateOutp
         "decode {:.2f} ms for {} steps ({:.1f} tokens/s)\n",
         g.mode, out.cache_hits, out.cache_misses, cs.loaded_from_disk, out.compile_ms, out.prefill_ms, out.decode_ms,
         out.new_tokens, out.decode_ms > 0 ? tokens * 1000.0 / (out.decode_ms + out.prefill_ms) : 0.0);
+    // What ran on the CPU: the weight format and the kernels JITGEN_SIMD / JITGEN_QUANT_PATH and cpuid left.
+    const cpu::PreparedWeights* prepared = engine.model().impl().model->prepared();
+    if (prepared && g.device != "cuda") {
+      const bool quantized = prepared->format().quant || !prepared->format().checkpoint.empty();
+      std::cerr << fmt::format("jitgen: weights {}; SIMD {}{}\n", prepared->format().name(), cpu::simd_name(),
+                               quantized ? fmt::format(", quantized kernels {}", cpu::quant_path_name(cpu::quant_path()))
+                                         : std::string());
+    }
   }
   if (g.profile) {
     std::cerr << fmt::format("jitgen: profile of the compiled steps ({:.2f} ms in steps, {:.2f} ms in kernels, "
