@@ -69,12 +69,7 @@ bool keep_sources_default() {
 #endif
 }
 
-WeightStorage weight_storage_from_env() {
-  if (t_format) return t_format->storage;
-  const char* e = std::getenv("JITGEN_WEIGHTS");
-  if (e && (std::string(e) == "bf16" || std::string(e) == "BF16")) return WeightStorage::kBF16;
-  return WeightStorage::kF32;
-}
+WeightStorage weight_storage_from_env() { return weight_format_for_load().storage; }
 
 const char* weight_storage_name(WeightStorage s) { return s == WeightStorage::kBF16 ? "bf16" : "f32"; }
 

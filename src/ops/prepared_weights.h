@@ -40,9 +40,10 @@ namespace jitgen::cpu {
 
 enum class WeightStorage { kF32, kBF16 };
 // JITGEN_WEIGHTS=bf16 selects bf16 storage: weights and the activations they multiply are bf16 (rounded to
-// nearest even, as llama.cpp rounds activations for its f16 weights), products accumulate in fp32; anything
-// else, or unset, fp32. Read by prepare steps that are not given a storage explicitly. A ScopedWeightFormat
-// (below) on this thread overrides the variable.
+// nearest even, as llama.cpp rounds activations for its f16 weights), products accumulate in fp32; f32, a
+// quantized format (whose leftover weights stay fp32), or unset, fp32: weight_format_for_load().storage, so a
+// misspelt value throws as it does there. Read by prepare steps that are not given a storage explicitly. A
+// ScopedWeightFormat (below) on this thread overrides the variable.
 WeightStorage weight_storage_from_env();
 const char* weight_storage_name(WeightStorage s);
 

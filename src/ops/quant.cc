@@ -299,24 +299,20 @@ void quantize_activations(const float* x, int64_t M, int64_t K, int64_t G, int64
 void quant::TileSink::store(const float* tile, int64_t m0, int mr, int64_t p) const {
   const int64_t n0 = p * 32, nc = std::min<int64_t>(32, N - n0);
   float v[kTileRows * 32];  // mr <= kTileRows rows, 32 apart
-  const auto add_bias = [&](int64_t cols) {
-    for (int r = 0; r < mr; ++r)
-      for (int64_t j = 0; j < cols; ++j) v[r * 32 + j] = tile[r * 32 + j] + (bias ? bias[n0 + j] : 0.0f);
-  };
-  if (!epilogue || !epilogue->has_act) {
-    add_bias(nc);
-  } else if (nc == 32) {
-    // A whole panel's rows in one call: the activation is elementwise and 32 is a whole number of vectors on every
-    // target, so a value comes out the same wherever it sits. One call per row was most of the activation's cost
-    // at batch 32 (perf, SmolLM2 int4 on avxvnni: ActivationRange 3.3% of the samples).
-    add_bias(32);
+  for (int r = 0; r < mr; ++r)
+    for (int64_t j = 0; j < nc; ++j) v[r * 32 + j] = tile[r * 32 + j] + (bias ? bias[n0 + j] : 0.0f);
+  if (epilogue && epilogue->has_act) {  // nested: runs on this thread
+    if (nc == 32) {
+      // A whole panel's rows in one call: the activation is elementwise and 32 is a whole number of vectors on every
+      // target, so a value comes out the same wherever it sits. One call per row was most of the activation's cost
+      // at batch 32 (perf, SmolLM2 int4 on avxvnni: ActivationRange 3.3% of the samples).
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 cannot see that add_bias(32) wrote all mr * 32
-    cpu::activation(v, v, mr * 32, epilogue->act);  // nested: runs on this thread
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 cannot see that the loop above wrote all mr * 32
+      cpu::activation(v, v, mr * 32, epilogue->act);
 #pragma GCC diagnostic pop
-  } else {
-    add_bias(nc);
-    for (int r = 0; r < mr; ++r) cpu::activation(v + r * 32, v + r * 32, nc, epilogue->act);
+    } else {
+      for (int r = 0; r < mr; ++r) cpu::activation(v + r * 32, v + r * 32, nc, epilogue->act);
+    }
   }
   for (int r = 0; r < mr; ++r) {
     float* out = y + (m0 + r) * N + n0;
