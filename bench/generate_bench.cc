@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
     out["read_gbps_by_streams"] = {{"1", bw.read_gbps_by_streams[0]}, {"2", bw.read_gbps_by_streams[1]},
                                    {"4", bw.read_gbps_by_streams[2]}, {"8", bw.read_gbps_by_streams[3]}};
     out["read_heap_gbps"] = bw.read_heap_gbps;
+    out["read_buffer_bytes"] = bw.read_buffer_bytes;
+    out["llc_bytes"] = jitgen::runtime::last_level_cache_bytes();
   }
   if (model_dir.empty() || prompts_file.empty()) {
     std::printf("%s\n", out.dump().c_str());

@@ -20,8 +20,9 @@ bench/peers/cpu_clock.py (its perf_counter replaced by process_time); at one thr
 The roofline is the read-bandwidth probe (generate_bench --roofline, run before each point of each round) over
 jitgen's bytes per decode step at mid context (weights in the stored format + KV cache); the same bytes serve
 llama.cpp's row (same bits, same tensors). The probe (src/runtime/roofline.h read_gbps / read_cpu_gbps) is the best
-read of a 256 MiB buffer on transparent huge pages, each thread reading its slice as 1, 2, 4 or 8 concurrent
-forward streams with AVX-512 loads: the most this core was seen to read, so a ceiling for the panels' one stream.
+read of a buffer 4x the last-level cache (at least 256 MiB) on transparent huge pages, each thread reading its slice
+as 1, 2, 4 or 8 concurrent forward streams with AVX-512 loads: the most this core was seen to read, so a ceiling for
+the panels' one stream.
 """
 import argparse
 import json
@@ -106,7 +107,8 @@ def main():
                 result["probes"].append(probe)
                 result.setdefault("probe_details", []).append(
                     {k: pr_run.get(k) for k in ("read_gbps", "read_cpu_gbps", "read_streams", "read_gbps_by_streams",
-                                                "read_heap_gbps", "triad_gbps")} | {"round": rnd, "preset": pr,
+                                                "read_heap_gbps", "triad_gbps", "read_buffer_bytes",
+                                                "llc_bytes")} | {"round": rnd, "preset": pr,
                                                                                    "batch": B, "threads": th})
                 for name in order:
                     kind, fmt = SYSTEMS[name]
@@ -230,9 +232,11 @@ def report(result, a, presets, points):
                 probes.setdefault(r["threads"], {})[(r["round"], r["preset"], r["batch"])] = r[key]
         for th, by_point in sorted(probes.items()):
             v = sorted(by_point.values())
+            sizes = {d.get("read_buffer_bytes") for d in result.get("probe_details", [])}
+            mib = "/".join(str(int(b) >> 20) if b else "256" for b in sorted(sizes, key=lambda b: b or 0))
             lines += ["", f"Read probe (`generate_bench --roofline`, {th} thread{'s' if th > 1 else ''}, {clock}: best of 5 "
                           f"x {{1, 2, 4, 8}} concurrent {'AVX-512' if 'avx512f' in flags else 'AVX2'} streams over "
-                          "256 MiB on huge pages, run before each point "
+                          f"{mib} MiB on huge pages, run before each point "
                           f"of each round): {len(v)} probes, min {v[0]:.1f}, median {statistics.median(v):.1f}, "
                           f"max {v[-1]:.1f} GB/s."]
     details = result.get("probe_details", [])

@@ -15,6 +15,8 @@
 #include <tuple>
 #include <vector>
 
+#include <unistd.h>
+
 #include "core/memory.h"
 #include "ops/cpu/avx512.h"
 #include "ops/cpu/simd.h"
@@ -446,7 +448,9 @@ TEST_P(OpsTest, VocabRowKernels) {
     double partial[8] = {}, exact = 0;
     for (int64_t i = 0; i < n; ++i) {
       const float want = std::exp(x[i] - m);
-      if (std::isinf(x[i])) EXPECT_EQ(e[i], 0.0f) << i;
+      if (std::isinf(x[i])) {
+        EXPECT_EQ(e[i], 0.0f) << i;
+      }
       EXPECT_LE(std::abs(e[i] - want), 4e-7f * want + 1e-37f) << n << " at " << i << ": " << x[i] - m;
       partial[i % 8] += e[i];
       exact += want;
@@ -550,7 +554,8 @@ TEST(StreamArena, SettleKeepsWrittenBytesAndLeavesTheRestZeroed) {
 // What the probe reports hangs together (its speeds are benchmarks, not checked here): the read ceiling is the best of
 // its stream counts, every figure was measured, and the winning count is one it tried.
 TEST(Roofline, ReadProbeReportsTheBestOfItsStreamCounts) {
-  const runtime::Bandwidth bw = runtime::measure_bandwidth(1);
+  const runtime::Bandwidth bw = runtime::measure_bandwidth(1, (int64_t{33} << 20) - 1);  // small: a quick run
+  EXPECT_EQ(bw.read_buffer_bytes, int64_t{32} << 20);  // whole 2 MiB blocks
   EXPECT_GT(bw.triad_gbps, 0);
   EXPECT_GT(bw.read_heap_gbps, 0);
   EXPECT_GT(bw.read_cpu_gbps, 0);
@@ -564,6 +569,16 @@ TEST(Roofline, ReadProbeReportsTheBestOfItsStreamCounts) {
   const int* won = std::find(std::begin(counts), std::end(counts), bw.read_streams);
   ASSERT_NE(won, std::end(counts)) << bw.read_streams;
   EXPECT_EQ(bw.read_gbps_by_streams[won - counts], best);
+}
+
+// The default read buffer outgrows the last-level cache (a 256 MiB one read partly from a 480 MiB L3 and overstated
+// the memory's rate by a fifth), within the memory's means.
+TEST(Roofline, DefaultReadBufferIsFourTimesTheLastLevelCache) {
+  const int64_t llc = runtime::last_level_cache_bytes(), bytes = runtime::default_probe_bytes();
+  const int64_t memory = int64_t{sysconf(_SC_PHYS_PAGES)} * sysconf(_SC_PAGESIZE);
+  EXPECT_GE(llc, 0);
+  EXPECT_GE(bytes, int64_t{256} << 20);
+  EXPECT_EQ(bytes, std::max(int64_t{256} << 20, std::min(4 * llc, memory / 8))) << llc << " " << memory;
 }
 
 TEST(Roofline, BytesPerTokenCountsWeightsAndCache) {

@@ -9,6 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include <unistd.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define JITGEN_ROOFLINE_AVX2 1
@@ -181,8 +183,26 @@ double process_cpu_s() {
 
 }  // namespace
 
-Bandwidth measure_bandwidth(int repeats) {
-  const int64_t n = int64_t{1} << 25;  // 32 Mi floats = 128 MiB per array, 4x the LLC
+int64_t last_level_cache_bytes() {
+  long bytes = sysconf(_SC_LEVEL3_CACHE_SIZE);  // glibc reads CPUID / sysfs; 0 or -1 where it cannot tell
+  if (bytes <= 0) bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return std::max<int64_t>(0, bytes);
+}
+
+int64_t default_probe_bytes() {
+  constexpr int64_t kMin = int64_t{256} << 20;
+  int64_t bytes = std::max(kMin, 4 * last_level_cache_bytes());
+  // Never more than an eighth of the memory (three triad arrays of half this size are live with it).
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) bytes = std::min(bytes, std::max(kMin, int64_t{pages} * page / 8));
+  return bytes;
+}
+
+Bandwidth measure_bandwidth(int repeats, int64_t read_bytes) {
+  if (read_bytes <= 0) read_bytes = default_probe_bytes();
+  // Whole 2 MiB blocks (huge pages; also every thread's slice a whole number of 128-byte steps of 8 streams).
+  read_bytes = std::max<int64_t>(int64_t{2} << 20, read_bytes / (int64_t{2} << 20) * (int64_t{2} << 20));
+  const int64_t n = read_bytes / 2 / static_cast<int64_t>(sizeof(float));  // per triad / heap array: half of it
   const int64_t grain = 4096;
   Buffer a = alloc(n), b = alloc(n), c = alloc(n);
   const bool avx2 = cpu_has_avx2();
@@ -190,9 +210,9 @@ Bandwidth measure_bandwidth(int repeats) {
   parallel_for(n, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) a[i] = 0, b[i] = 1, c[i] = 2;
   });
-  // The read ceiling's buffer (roofline.h): 256 MiB on huge pages, written first -- a never-written anonymous page
-  // reads as the kernel's shared zero page, from cache, and would overstate the bandwidth.
-  const int64_t rn = int64_t{1} << 26;
+  // The read ceiling's buffer (roofline.h): on huge pages, written first -- a never-written anonymous page reads as
+  // the kernel's shared zero page, from cache, and would overstate the bandwidth.
+  const int64_t rn = read_bytes / static_cast<int64_t>(sizeof(float));
   const std::shared_ptr<void> rbuf = zeroed_buffer(static_cast<size_t>(rn) * sizeof(float));
   float* r = static_cast<float*>(rbuf.get());
   parallel_for(rn, grain, [&](int64_t lo, int64_t hi) {
@@ -231,6 +251,7 @@ Bandwidth measure_bandwidth(int repeats) {
       if (cpu_per_thread > 0) bw.read_cpu_gbps = std::max(bw.read_cpu_gbps, bytes / cpu_per_thread / 1e9);
     }
   }
+  bw.read_buffer_bytes = read_bytes;
   volatile float keep = sink[0];
   (void)keep;
   return bw;
