@@ -203,9 +203,11 @@ def report(result, a, presets, points):
                     first = x == jit
                     rw = wall[jit] / wall[lc] if first and wall[jit] and wall[lc] else None
                     rc = cpu_t[jit] / cpu_t[lc] if first and cpu_t[jit] and cpu_t[lc] else None
-                    # CPU-time rates against the CPU-time probe; wall rates (or probes without it) against the wall one
-                    basis, roof_tps = ((cpu_t[x], roof("read_cpu_gbps")) if cpu_t[x] and roof("read_cpu_gbps") else
-                                       (cpu_t[x] or wall[x], roof("read_gbps")))
+                    # CPU-time rates against the CPU-time probe at 1 thread; wall rates (or probes without it) against
+                    # the wall one. At T > 1 threads a CPU-time rate counts tokens per CPU second of all T threads
+                    # while the probe's read_cpu_gbps is per thread (T x too high for it), so the wall pair is used.
+                    basis, roof_tps = ((cpu_t[x], roof("read_cpu_gbps")) if th == 1 and cpu_t[x] and roof("read_cpu_gbps")
+                                       else (wall[x] or cpu_t[x], roof("read_gbps")))
                     lines.append(f"| {pr} | {B} | {th} | {x} | {num(wall[x], '.1f')} | {num(rw, '.2f') if first else ''} | "
                                  f"{num(cpu_t[x], '.1f')} | {num(rc, '.2f') if first else ''} | "
                                  f"{100 * basis / roof_tps:.0f}% ({basis * jr['bytes_per_step_mid'] / B / 1e9:.1f} GB/s) | "
@@ -250,8 +252,9 @@ def report(result, a, presets, points):
                   ", ".join(f"{k} streams {v}x" for k, v in sorted(wins.items())) +
                   f". The older probe (one AVX2 stream over a 128 MiB heap array, 4 KiB pages), same runs, 1 thread: "
                   f"min {heap[0]:.1f}, median {statistics.median(heap):.1f}, max {heap[-1]:.1f} GB/s."]
-    lines += ["", "`% of read roofline`: the row's median decode tok/s (CPU time where measured) over the tok/s the "
-                  "same point's read probe (CPU-time probe for CPU-time rates, when the run has it; else the wall one) "
+    lines += ["", "`% of read roofline`: the row's median decode tok/s (CPU time where measured at 1 thread, wall clock "
+                  "at more) over the tok/s the same point's read probe (CPU-time probe for CPU-time rates, when the run "
+                  "has it; else the wall one) "
                   "allows for jitgen's bytes per decode step at mid context (weights in the stored format + fp32 norms "
                   "+ the KV cache at the model's KV width), median over rounds; llama.cpp's row uses the same bytes."]
     loads = result.get("load_avgs")
