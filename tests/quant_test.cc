@@ -13,6 +13,7 @@
 
 #include "core/memory.h"
 #include "jitgen/error.h"
+#include "ops/cpu/quant_kernels.h"
 #include "ops/cpu_kernels.h"
 #include "ops/prepared_weights.h"
 #include "ops/quant.h"
@@ -36,7 +37,7 @@ std::vector<QuantPath> runnable_paths() { return cpu::quant_paths_runnable(); }
 
 struct PathScope {
   explicit PathScope(QuantPath p) { cpu::set_quant_path(p); }
-  ~PathScope() { cpu::set_quant_path(QuantPath::kVnni); }
+  ~PathScope() { cpu::set_quant_path(QuantPath::kAmx); }
 };
 
 // Kernel and oracle do the same integer sums; only the fp32 accumulation over groups rounds differently
@@ -205,6 +206,34 @@ TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
   }
 }
 
+// The AMX tiles give the vnni kernels' bits: the same exact int32 sums per group and the same fp32 steps. Shapes the
+// tiles take whole (per-channel groups of K = 320 and 640: 80 and 160 quads) and batches around the 16-row tile
+// and the 32-row pair, a zero-padded last pair included.
+TEST(Quant, AmxIsBitIdenticalToVnni) {
+  const std::vector<QuantPath> paths = runnable_paths();
+  if (std::find(paths.begin(), paths.end(), QuantPath::kAmx) == paths.end())
+    GTEST_SKIP() << "no AMX-INT8 here, or the OS did not grant the tile state (or JITGEN_SIMD / JITGEN_QUANT_PATH caps it)";
+  for (const QuantSpec& spec : all_specs())
+    for (int64_t K : {320, 640}) {
+      const int64_t N = 32 * 3 + 5;
+      const std::vector<float> w = randn(static_cast<size_t>(K * N), 71, 0.05f);
+      const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
+      EXPECT_FALSE(cpu::quant::amx_runs(15, packed));  // below a tile's 16 rows: the vnni kernels
+      for (int64_t M : {16, 17, 31, 32, 33, 48, 70}) {
+        ASSERT_TRUE(cpu::quant::amx_runs(M, packed)) << spec.name() << " K=" << K << " M=" << M;
+        const std::vector<float> x = randn(static_cast<size_t>(M * K), 72), bias = randn(static_cast<size_t>(N), 73);
+        std::vector<float> got[2];
+        for (int i = 0; i < 2; ++i) {
+          PathScope scope(i == 0 ? QuantPath::kVnni : QuantPath::kAmx);
+          got[i].resize(static_cast<size_t>(M * N));
+          cpu::quant_linear(x.data(), M, packed, bias.data(), {}, got[i].data());
+        }
+        ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float)))
+            << spec.name() << " K=" << K << " M=" << M;
+      }
+    }
+}
+
 // JITGEN_QUANT_PATH caps the path at start and in what set_quant_path and the tests may pick; an unknown name caps
 // nothing.
 TEST(Quant, QuantPathVariableCapsThePath) {
@@ -212,7 +241,7 @@ TEST(Quant, QuantPathVariableCapsThePath) {
   ASSERT_EQ(0, setenv("JITGEN_QUANT_PATH", "avx2", 1));
   EXPECT_LE(cpu::quant_path_supported(), QuantPath::kAvx2);
   for (QuantPath p : cpu::quant_paths_runnable()) EXPECT_LE(p, QuantPath::kAvx2) << cpu::quant_path_name(p);
-  cpu::set_quant_path(QuantPath::kVnni);
+  cpu::set_quant_path(QuantPath::kAmx);
   EXPECT_LE(cpu::quant_path(), QuantPath::kAvx2);
   ASSERT_EQ(0, setenv("JITGEN_QUANT_PATH", "portable", 1));
   EXPECT_EQ(cpu::quant_path_supported(), QuantPath::kPortable);
@@ -220,7 +249,7 @@ TEST(Quant, QuantPathVariableCapsThePath) {
   EXPECT_EQ(cpu::quant_path_supported(), best);
   ASSERT_EQ(0, unsetenv("JITGEN_QUANT_PATH"));
   EXPECT_EQ(cpu::quant_path_supported(), best);
-  cpu::set_quant_path(QuantPath::kVnni);
+  cpu::set_quant_path(QuantPath::kAmx);
   EXPECT_EQ(cpu::quant_path(), best);
 }
 

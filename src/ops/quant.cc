@@ -31,6 +31,7 @@ float scale_value(uint16_t bits, bool f16) { return f16 ? f16_to_f32(bits) : bf1
 #if defined(__x86_64__)
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
 bool cpu_has_avxvnni() { return cpu_has_avx2() && __builtin_cpu_supports("avxvnni"); }
+bool cpu_has_amx() { return quant::amx_usable(); }
 bool cpu_has_vnni() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512vnni");
@@ -39,10 +40,26 @@ bool cpu_has_vnni() {
 bool cpu_has_avx2() { return false; }
 bool cpu_has_avxvnni() { return false; }
 bool cpu_has_vnni() { return false; }
+bool cpu_has_amx() { return false; }
 #endif
+
+}  // namespace
+
+#if !defined(__x86_64__)
+namespace quant {  // cpu/quant_amx.cc is x86-64 only
+bool amx_usable() { return false; }
+bool amx_runs(int64_t, const QuantLinear&) { return false; }
+}  // namespace quant
+#endif
+
+namespace {
+
+constexpr QuantPath kAllPaths[] = {QuantPath::kPortable, QuantPath::kAvx2, QuantPath::kAvxVnni, QuantPath::kVnni,
+                                    QuantPath::kAmx};
 
 bool cpu_runs(QuantPath p) {
   switch (p) {
+    case QuantPath::kAmx: return cpu_has_amx();
     case QuantPath::kVnni: return cpu_has_vnni();
     case QuantPath::kAvxVnni: return cpu_has_avxvnni();
     case QuantPath::kAvx2: return cpu_has_avx2();
@@ -58,24 +75,24 @@ QuantPath best_at_or_below(QuantPath cap) {
   return static_cast<QuantPath>(p);
 }
 
-// The cap JITGEN_SIMD (cpu_kernels.h) and JITGEN_QUANT_PATH put on the path: avx512 keeps VNNI, avx2 caps at the
+// The cap JITGEN_SIMD (cpu_kernels.h) and JITGEN_QUANT_PATH put on the path: avx512 keeps AMX and VNNI, avx2 caps at the
 // 256-bit paths, and the older targets (sse4, ssse3, scalar, portable) take the portable panels.
 QuantPath env_cap() {
-  QuantPath cap = QuantPath::kVnni;
+  QuantPath cap = QuantPath::kAmx;
   const char* e = std::getenv("JITGEN_SIMD");
   const std::string t = e ? e : "";
   if (t == "avx2") cap = QuantPath::kAvxVnni;
   if (t == "sse4" || t == "ssse3" || t == "scalar" || t == "portable") cap = QuantPath::kPortable;
   if (const char* q = std::getenv("JITGEN_QUANT_PATH"); q && *q) {
     bool known = false;
-    for (QuantPath p : {QuantPath::kPortable, QuantPath::kAvx2, QuantPath::kAvxVnni, QuantPath::kVnni})
+    for (QuantPath p : kAllPaths)
       if (std::string(q) == quant_path_name(p)) {
         cap = std::min(cap, p);
         known = true;
       }
     static std::atomic<bool> warned{false};
     if (!known && !warned.exchange(true))
-      std::fprintf(stderr, "jitgen: JITGEN_QUANT_PATH=%s is not one of vnni, avxvnni, avx2, portable; ignored\n", q);
+      std::fprintf(stderr, "jitgen: JITGEN_QUANT_PATH=%s is not one of amx, vnni, avxvnni, avx2, portable; ignored\n", q);
   }
   return cap;
 }
@@ -361,13 +378,14 @@ QuantPath quant_path_supported() { return detect_path(); }
 std::vector<QuantPath> quant_paths_runnable() {
   std::vector<QuantPath> out;
   const QuantPath cap = env_cap();
-  for (QuantPath p : {QuantPath::kPortable, QuantPath::kAvx2, QuantPath::kAvxVnni, QuantPath::kVnni})
+  for (QuantPath p : kAllPaths)
     if (p <= cap && cpu_runs(p)) out.push_back(p);
   return out;
 }
 void set_quant_path(QuantPath p) { g_path.store(static_cast<int>(best_at_or_below(std::min(p, detect_path())))); }
 const char* quant_path_name(QuantPath p) {
   switch (p) {
+    case QuantPath::kAmx: return "amx";
     case QuantPath::kVnni: return "vnni";
     case QuantPath::kAvxVnni: return "avxvnni";
     case QuantPath::kAvx2: return "avx2";
@@ -383,7 +401,7 @@ const char* quant_path_name(QuantPath p) {
 void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, int64_t groups, QuantActs& a) {
 #if defined(__x86_64__)
   const QuantPath path = quant_path();
-  const bool vnni = path == QuantPath::kVnni && (G % 16 == 0 || groups == 1);
+  const bool vnni = path >= QuantPath::kVnni && (G % 16 == 0 || groups == 1);
   const bool avx2 = path >= QuantPath::kAvx2 && (G % 8 == 0 || groups == 1);
   if (!vnni && !avx2) return quantize_activations(x, M, K, G, groups, a);
   a.M = M;
@@ -456,10 +474,12 @@ void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* 
   runtime::parallel_for(w.panels, 1, [&](int64_t p0, int64_t p1) {
     switch (path) {
 #if defined(__x86_64__)
+      case QuantPath::kAmx: quant::panels_amx(a, w, sink, p0, p1); break;
       case QuantPath::kVnni: quant::panels_vnni(a, w, sink, p0, p1); break;
       case QuantPath::kAvxVnni: quant::panels_avxvnni(a, w, sink, p0, p1); break;
       case QuantPath::kAvx2: quant::panels_avx2(a, w, sink, p0, p1); break;
 #else
+      case QuantPath::kAmx:
       case QuantPath::kVnni:
       case QuantPath::kAvxVnni:
       case QuantPath::kAvx2:  // never selected: cpu_has_* are false here

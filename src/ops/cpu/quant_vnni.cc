@@ -20,6 +20,30 @@
 
 namespace jitgen::cpu::quant {
 
+// TileSink::store with AVX-512 where no activation runs in between (an activation goes through the sink):
+// (tile + bias) + residual per column, the same two IEEE additions as the scalar store (a missing bias or residual
+// adds 0.0f there too, so the results are bit-identical), masked for a partial last panel. The scalar store was 3% of
+// an int4 SmolLM2 decode step (branches per column for the optional operands and the tail).
+JITGEN_VNNI void store_tile_avx512(const TileSink& sink, const float* tile, int64_t m0, int mr, int64_t p) {
+  if (sink.epilogue && sink.epilogue->has_act) return sink.store(tile, m0, mr, p);
+  const int64_t n0 = p * 32, nc = std::min<int64_t>(32, sink.N - n0);
+  const auto k0 = static_cast<__mmask16>(nc >= 16 ? 0xFFFF : (1u << nc) - 1);
+  const auto k1 = static_cast<__mmask16>(nc >= 32 ? 0xFFFF : nc <= 16 ? 0 : (1u << (nc - 16)) - 1);
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 b0 = sink.bias ? _mm512_maskz_loadu_ps(k0, sink.bias + n0) : zero;
+  const __m512 b1 = sink.bias ? _mm512_maskz_loadu_ps(k1, sink.bias + n0 + 16) : zero;
+  const float* res = sink.epilogue ? sink.epilogue->residual : nullptr;  // may alias y: read before the store
+  for (int r = 0; r < mr; ++r) {
+    const int64_t row = (m0 + r) * sink.N + n0;
+    __m512 v0 = _mm512_add_ps(_mm512_load_ps(tile + r * 32), b0);
+    __m512 v1 = _mm512_add_ps(_mm512_load_ps(tile + r * 32 + 16), b1);
+    v0 = _mm512_add_ps(v0, res ? _mm512_maskz_loadu_ps(k0, res + row) : zero);
+    v1 = _mm512_add_ps(v1, res ? _mm512_maskz_loadu_ps(k1, res + row + 16) : zero);
+    _mm512_mask_storeu_ps(sink.y + row, k0, v0);
+    _mm512_mask_storeu_ps(sink.y + row + 16, k1, v1);
+  }
+}
+
 namespace {
 
 // A decode row (M = 1) reads kRowStreams panels of its thread's range side by side and prefetches this far ahead in
@@ -182,30 +206,6 @@ JITGEN_VNNI void tile_streams(const QuantActs& a, const QuantLinear& w, const in
   }
 }
 
-// TileSink::store with AVX-512 where no activation runs in between (an activation goes through the sink):
-// (tile + bias) + residual per column, the same two IEEE additions as the scalar store (a missing bias or residual
-// adds 0.0f there too, so the results are bit-identical), masked for a partial last panel. The scalar store was 3% of
-// an int4 SmolLM2 decode step (branches per column for the optional operands and the tail).
-JITGEN_VNNI void store_tile(const TileSink& sink, const float* tile, int64_t m0, int mr, int64_t p) {
-  if (sink.epilogue && sink.epilogue->has_act) return sink.store(tile, m0, mr, p);
-  const int64_t n0 = p * 32, nc = std::min<int64_t>(32, sink.N - n0);
-  const auto k0 = static_cast<__mmask16>(nc >= 16 ? 0xFFFF : (1u << nc) - 1);
-  const auto k1 = static_cast<__mmask16>(nc >= 32 ? 0xFFFF : nc <= 16 ? 0 : (1u << (nc - 16)) - 1);
-  const __m512 zero = _mm512_setzero_ps();
-  const __m512 b0 = sink.bias ? _mm512_maskz_loadu_ps(k0, sink.bias + n0) : zero;
-  const __m512 b1 = sink.bias ? _mm512_maskz_loadu_ps(k1, sink.bias + n0 + 16) : zero;
-  const float* res = sink.epilogue ? sink.epilogue->residual : nullptr;  // may alias y: read before the store
-  for (int r = 0; r < mr; ++r) {
-    const int64_t row = (m0 + r) * sink.N + n0;
-    __m512 v0 = _mm512_add_ps(_mm512_load_ps(tile + r * 32), b0);
-    __m512 v1 = _mm512_add_ps(_mm512_load_ps(tile + r * 32 + 16), b1);
-    v0 = _mm512_add_ps(v0, res ? _mm512_maskz_loadu_ps(k0, res + row) : zero);
-    v1 = _mm512_add_ps(v1, res ? _mm512_maskz_loadu_ps(k1, res + row + 16) : zero);
-    _mm512_mask_storeu_ps(sink.y + row, k0, v0);
-    _mm512_mask_storeu_ps(sink.y + row + 16, k1, v1);
-  }
-}
-
 template <int S, int kBits, bool kZp, int kQuads, int64_t kAhead>
 void run_row(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   alignas(64) float buf[S * 32];
@@ -214,7 +214,7 @@ void run_row(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int
       tile_streams<S, kBits, kZp, kQuads, kAhead>(a, w, ps, buf);
     else  // the last stream's tail: the same arithmetic one panel at a time
       for (int s = 0; s < live; ++s) tile<1, kBits, kZp, kQuads>(a, w, ps[s], 0, buf + s * 32);
-    for (int s = 0; s < live; ++s) store_tile(sink, buf + s * 32, 0, 1, ps[s]);
+    for (int s = 0; s < live; ++s) store_tile_avx512(sink, buf + s * 32, 0, 1, ps[s]);
   });
 }
 
@@ -231,7 +231,7 @@ void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t
         case 3: tile<3, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
         default: tile<4, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
       }
-      store_tile(sink, buf, m0, mr, p);
+      store_tile_avx512(sink, buf, m0, mr, p);
     }
 }
 

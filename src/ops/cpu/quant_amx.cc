@@ -1,0 +1,219 @@
+// Quantized panels with AMX (Intel Xeon since Sapphire Rapids): TDPBSUD multiplies a tile of up to 16 rows of
+// signed activation bytes by a tile of unsigned weight codes, 16 rows x 16 columns x 4 k per instruction, which is
+// what the panel layout already holds: quad q of a block (ops/quant.h) is 64 bytes for columns 0-15 (4 k each) and 64
+// for columns 16-31, i.e. one row of the B tile of each column half, 128 bytes apart. int4 codes are unpacked into the
+// same layout first (a tile load cannot split nibbles).
+//
+// The sums are the vnni tile's exact int32 sums (sum of x * u; the zero-point term -z * sum(q) added after), and each
+// group's fp32 step is the same FMA of scale and converted sum in the same group order, times sx at the end, so the
+// outputs are bit-identical to the vnni path (Quant.AmxIsBitIdenticalToVnni). Batches below kMinRows rows and
+// groups the tiles cannot cut (G not a multiple of 32) take the vnni kernels: a decode row streams its weights and a
+// tile of 16 rows would compute mostly padding.
+//
+// Each group's int32 sums leave the tiles (a tile store) to be scaled in AVX-512 registers, so groups of 32 spend most
+// of their time there; groups of 128 and per-channel ones gain the most.
+//
+// Linux hands out the 8 KiB tile state only to a process that asks (arch_prctl ARCH_REQ_XCOMP_PERM): amx_usable()
+// asks once; where that fails (older kernels, a hypervisor without the state) the path is not offered.
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ops/cpu/quant_kernels.h"
+
+#define JITGEN_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c,amx-tile,amx-int8")))
+
+namespace jitgen::cpu::quant {
+
+namespace {
+
+constexpr int kTileM = 16;     // rows of an A / C tile
+constexpr int kPairRows = 32;  // two A / C row blocks share each loaded pair of B tiles
+// Below this many rows the vnni kernels run (M = 1: the streaming decode row). `QUANT_BENCH_M=8,16,32
+// build/bench/quant_bench 1 1 smollm2-135m int8,int4,int8-ch,int4-g128`, JITGEN_QUANT_PATH=vnni vs amx alternating
+// twice on a 2-core Xeon VM (480 MiB L3: the weights come from it), ms: M = 32 int8 24.2-26.0 -> 17.8-18.6, int4
+// 20.4-22.0 -> 15.5-15.7, int8-ch 20.6-22.4 -> 12.4-14.7, int4-g128 18.1-19.2 -> 8.1-8.5; M = 16 int8 15.2-17.8 ->
+// 12.4-13.7, int4 10.4-12.8 -> 9.6-10.1, int8-ch 12.7-15.6 -> 10.2-10.6, int4-g128 9.3-11.1 -> 5.5-5.6; M = 8 (half
+// of each tile padding) int4 5.9-6.3 -> 7.9-8.0 and int8-ch 8.8-10.0 -> 9.5-9.9 lose, int8 and int4-g128 gain 4-23%.
+constexpr int64_t kMinRows = 16;
+
+// ldtilecfg's 64-byte operand: palette 1, then bytes per row and rows of each of the 8 tiles.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles: 0 / 7 = A (activations of rows 0-15 / 16-31, 16 rows x 4 qc bytes), 1 / 2 = B (columns 0-15 / 16-31: qc
+// quads of 64 bytes), 3 / 4 = C of rows 0-15 (columns 0-15 / 16-31), 5 / 6 = C of rows 16-31.
+JITGEN_AMX void configure(int qc) {
+  TileConfig c;
+  for (int t : {0, 7}) c.colsb[t] = static_cast<uint16_t>(4 * qc), c.rows[t] = kTileM;
+  for (int t = 1; t <= 2; ++t) c.colsb[t] = 64, c.rows[t] = static_cast<uint8_t>(qc);
+  for (int t = 3; t <= 6; ++t) c.colsb[t] = 64, c.rows[t] = kTileM;
+  _tile_loadconfig(&c);
+}
+
+// Quads [0, qc) of an int4 block from quad q0 on, unpacked into the int8 layout (128 bytes a quad).
+JITGEN_AMX inline void unpack_int4(const uint8_t* block, int64_t q0, int qc, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (int q = 0; q < qc; ++q) {
+    const __m512i v = _mm512_load_si512(block + (q0 + q) * 64);
+    _mm512_store_si512(out + q * 128, _mm512_and_si512(v, low4));
+    _mm512_store_si512(out + q * 128 + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
+  }
+}
+
+JITGEN_AMX inline __m512 load_scales(const uint16_t* s, bool f16) {
+  const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+  if (f16) return _mm512_cvtph_ps(bits);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
+
+// f[r] += scale * (sums[r] - z * qsum[r][g]) for `rows` rows of one group: the vnni tile's add_group after its
+// start_group (an exact int32 sum either way), in the same fp32 operations.
+template <int kBits, bool kZp>
+JITGEN_AMX inline void add_group(const QuantLinear& w, const uint8_t* block, const QuantActs& a, int64_t m0, int rows,
+                                 int64_t g, const int32_t* sums, float* f) {
+  const auto* sc = reinterpret_cast<const uint16_t*>(block + w.code_bytes_per_group());
+  const __m512 s0 = load_scales(sc, w.spec.scale_f16), s1 = load_scales(sc + 16, w.spec.scale_f16);
+  __m512i z0 = _mm512_setzero_si512(), z1 = z0;
+  if constexpr (kZp) {
+    const uint8_t* zp = block + w.code_bytes_per_group() + 64;
+    z0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp)));
+    z1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + 16)));
+  }
+  constexpr int32_t zc = kBits == 8 ? 128 : 8;  // the symmetric formats' one zero point
+  for (int r = 0; r < rows; ++r) {
+    const int32_t qs = a.qsum[(m0 + r) * a.groups + g];
+    __m512i d0 = _mm512_load_si512(sums + r * 32), d1 = _mm512_load_si512(sums + r * 32 + 16);
+    if constexpr (kZp) {
+      const __m512i qv = _mm512_set1_epi32(qs);
+      d0 = _mm512_sub_epi32(d0, _mm512_mullo_epi32(z0, qv));
+      d1 = _mm512_sub_epi32(d1, _mm512_mullo_epi32(z1, qv));
+    } else {
+      const __m512i c = _mm512_set1_epi32(zc * qs);
+      d0 = _mm512_sub_epi32(d0, c);
+      d1 = _mm512_sub_epi32(d1, c);
+    }
+    _mm512_store_ps(f + r * 32, _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(d0), _mm512_load_ps(f + r * 32)));
+    _mm512_store_ps(f + r * 32 + 16, _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(d1), _mm512_load_ps(f + r * 32 + 16)));
+  }
+}
+
+// Rows [m0, m0 + rows) (rows <= 32) of panel p over every group, into out [rows][32] (times sx). xq: row m0's codes
+// for rows m0 .. m0 + 31 at stride Kp, every row readable (pad: zero rows past M).
+template <int kBits, bool kZp>
+JITGEN_AMX void pair_tile(const QuantActs& a, const QuantLinear& w, int qc, int64_t p, int64_t m0, int rows,
+                          const int8_t* xq, float* out) {
+  alignas(64) float f[kPairRows * 32] = {};
+  alignas(64) int32_t sums[kPairRows * 32];
+  alignas(64) uint8_t unpacked[16 * 128];
+  const int64_t chunks = w.G / 4 / qc, stride = static_cast<int64_t>(a.Kp);
+  const bool two = rows > kTileM;
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const uint8_t* block = w.group_codes(p, g);
+    _tile_zero(3);
+    _tile_zero(4);
+    if (two) {
+      _tile_zero(5);
+      _tile_zero(6);
+    }
+    for (int64_t c = 0; c < chunks; ++c) {
+      const uint8_t* b = block + c * qc * 128;
+      if constexpr (kBits == 4) {
+        unpack_int4(block, c * qc, qc, unpacked);
+        b = unpacked;
+      }
+      _tile_loadd(1, b, 128);
+      _tile_loadd(2, b + 64, 128);
+      const int8_t* x = xq + g * w.G + c * 4 * qc;
+      _tile_loadd(0, x, stride);
+      _tile_dpbsud(3, 0, 1);
+      _tile_dpbsud(4, 0, 2);
+      if (two) {
+        _tile_loadd(7, x + kTileM * stride, stride);
+        _tile_dpbsud(5, 7, 1);
+        _tile_dpbsud(6, 7, 2);
+      }
+    }
+    // The next group's codes, while this one's sums are scaled (a tile load waits for its whole tile).
+    const uint8_t* next = block + w.block_bytes();
+    for (size_t off = 0; off < w.code_bytes_per_group(); off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T0);
+    _tile_stored(3, sums, 128);
+    _tile_stored(4, sums + 16, 128);
+    if (two) {
+      _tile_stored(5, sums + kTileM * 32, 128);
+      _tile_stored(6, sums + kTileM * 32 + 16, 128);
+    }
+    add_group<kBits, kZp>(w, block, a, m0, rows, g, sums, f);
+  }
+  for (int r = 0; r < rows; ++r) {
+    const __m512 sx = _mm512_set1_ps(a.sx[m0 + r]);
+    _mm512_storeu_ps(out + r * 32, _mm512_mul_ps(_mm512_load_ps(f + r * 32), sx));
+    _mm512_storeu_ps(out + r * 32 + 16, _mm512_mul_ps(_mm512_load_ps(f + r * 32 + 16), sx));
+  }
+}
+
+template <int kBits, bool kZp>
+JITGEN_AMX void run(const QuantActs& a, const QuantLinear& w, int qc, const TileSink& sink, int64_t p0, int64_t p1) {
+  // The last pair of row blocks reads 32 rows: where fewer are left, from a zero-padded copy of them.
+  thread_local std::vector<int8_t> pad;
+  const int64_t tail0 = a.M / kPairRows * kPairRows;
+  if (tail0 < a.M) {
+    pad.assign(static_cast<size_t>(kPairRows * a.Kp), 0);
+    std::memcpy(pad.data(), a.q.data() + tail0 * a.Kp, static_cast<size_t>((a.M - tail0) * a.Kp));
+  }
+  configure(qc);
+  alignas(64) float out[kPairRows * 32];
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t m0 = 0; m0 < a.M; m0 += kPairRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kPairRows, a.M - m0));
+      const int8_t* xq = m0 < tail0 ? a.q.data() + m0 * a.Kp : pad.data();
+      pair_tile<kBits, kZp>(a, w, qc, p, m0, rows, xq, out);
+      for (int r = 0; r < rows; r += kTileRows)
+        store_tile_avx512(sink, out + r * 32, m0 + r, std::min(kTileRows, rows - r), p);
+    }
+  _tile_release();
+}
+
+}  // namespace
+
+bool amx_usable() {
+#if defined(__x86_64__)
+  static const bool usable = [] {
+    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-int8") ||
+        !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512vnni"))
+      return false;  // the epilogue and the rows below kMinRows are the vnni path's
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;  // linux/arch/x86/include/uapi/asm/prctl.h
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return usable;
+#else
+  return false;
+#endif
+}
+
+namespace {
+// Quads per A / B tile for groups of G: 16 (64 bytes of k), or 8 for groups of 32; 0 where neither cuts G.
+int quads_per_tile(int64_t G) { return G % 64 == 0 ? 16 : G % 32 == 0 ? 8 : 0; }
+}  // namespace
+
+bool amx_runs(int64_t M, const QuantLinear& w) { return M >= kMinRows && quads_per_tile(w.G) > 0; }
+
+void panels_amx(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
+  if (!amx_runs(a.M, w)) return panels_vnni(a, w, sink, p0, p1);
+  const int qc = quads_per_tile(w.G);
+  if (w.spec.bits == 8) return run<8, false>(a, w, qc, sink, p0, p1);
+  if (w.has_zeros()) return run<4, true>(a, w, qc, sink, p0, p1);
+  run<4, false>(a, w, qc, sink, p0, p1);
+}
+
+}  // namespace jitgen::cpu::quant
