@@ -1,4 +1,4 @@
-// Weight-only quantization (ops/quant.h): every kernel path this CPU can run (vnni, avxvnni, avx2, portable; the lower ones
+// Weight-only quantization (ops/quant.h): every kernel path this CPU can run (amx, vnni, avxvnni, avx2, portable; the lower ones
 // forced) against the scalar oracle ref::quant_linear at odd shapes (K not a multiple of the group, N odd, M 1..33),
 // every format; quantize / dequantize and activation round-trip bounds; the epilogue; format names and errors.
 #include <gtest/gtest.h>

@@ -26,8 +26,8 @@ constexpr int64_t kMaxGroup = 65536;
 uint16_t round_scale(float s, bool f16) { return f16 ? f32_to_f16(s) : f32_to_bf16(s); }
 float scale_value(uint16_t bits, bool f16) { return f16 ? f16_to_f32(bits) : bf16_to_f32(bits); }
 
-// The vnni, avxvnni and avx2 kernels exist on x86-64 only (cpu/quant_vnni.cc, cpu/quant_avxvnni.cc,
-// cpu/quant_avx2.cc); other CPUs run the portable panels.
+// The amx, vnni, avxvnni and avx2 kernels exist on x86-64 only (cpu/quant_amx.cc, cpu/quant_vnni.cc,
+// cpu/quant_avxvnni.cc, cpu/quant_avx2.cc); other CPUs run the portable panels.
 #if defined(__x86_64__)
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
 bool cpu_has_avxvnni() { return cpu_has_avx2() && __builtin_cpu_supports("avxvnni"); }

@@ -1,8 +1,8 @@
 #pragma once
 // The quantized panel kernels behind cpu::quant_linear (ops/quant.h has the math and the layout). Each runs the
 // panels [p0, p1) of `w` for all M rows of `a` and hands every finished MR x 32 tile (already times sx, no bias)
-// to the sink, which applies bias, activation and residual and stores it. vnni, avxvnni and avx2 are compiled in
-// their own files with per-function target attributes, called only after cpuid says the CPU has them.
+// to the sink, which applies bias, activation and residual and stores it. amx, vnni, avxvnni and avx2 are compiled
+// in their own files with per-function target attributes, called only after cpuid says the CPU has them.
 #include <cstdint>
 
 #include "ops/quant.h"
