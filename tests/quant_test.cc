@@ -206,31 +206,58 @@ TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
   }
 }
 
-// The AMX tiles give the vnni kernels' bits: the same exact int32 sums per group and the same fp32 steps. Shapes the
-// tiles take whole (per-channel groups of K = 320 and 640: 80 and 160 quads) and batches around the 16-row tile
-// and the 32-row pair, a zero-padded last pair included.
+// The AMX tiles give the vnni kernels' bits: the same exact int32 sums per group and the same fp32 steps. Every format
+// (int4 per channel as GPTQ gives it too), groups the tiles take in chunks of 32 k (per-channel K = 96) and of 64
+// (K = 320, 640), N from 1 to 4 panels, batches around the 16-row tile and the 32-row pair (zero-padded last pairs,
+// several pairs), 1 and 2 threads, and a fused activation with an aliased residual.
 TEST(Quant, AmxIsBitIdenticalToVnni) {
   const std::vector<QuantPath> paths = runnable_paths();
   if (std::find(paths.begin(), paths.end(), QuantPath::kAmx) == paths.end())
-    GTEST_SKIP() << "no AMX-INT8 here, or the OS did not grant the tile state (or JITGEN_SIMD / JITGEN_QUANT_PATH caps it)";
-  for (const QuantSpec& spec : all_specs())
-    for (int64_t K : {320, 640}) {
-      const int64_t N = 32 * 3 + 5;
+    GTEST_SKIP() << "no AMX-INT8 here (or JITGEN_SIMD / JITGEN_QUANT_PATH caps it)";
+  if (!cpu::quant::amx_granted()) GTEST_SKIP() << "the OS did not grant this process the AMX tile state";
+  std::vector<std::pair<QuantSpec, bool>> specs;  // (spec, int4 per channel from int4_per_channel)
+  for (const QuantSpec& spec : all_specs()) specs.push_back({spec, false});
+  specs.push_back({QuantSpec{4, 0, false, false}, true});
+  specs.push_back({QuantSpec{4, 0, false, true}, true});
+  const int threads = runtime::num_threads();
+  for (const auto& [spec, per_channel4] : specs)
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{96, 33}, {320, 101}, {640, 1}}) {
       const std::vector<float> w = randn(static_cast<size_t>(K * N), 71, 0.05f);
-      const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
-      EXPECT_FALSE(cpu::quant::amx_runs(15, packed));  // below a tile's 16 rows: the vnni kernels
-      for (int64_t M : {16, 17, 31, 32, 33, 48, 70}) {
-        ASSERT_TRUE(cpu::quant::amx_runs(M, packed)) << spec.name() << " K=" << K << " M=" << M;
-        const std::vector<float> x = randn(static_cast<size_t>(M * K), 72), bias = randn(static_cast<size_t>(N), 73);
-        std::vector<float> got[2];
-        for (int i = 0; i < 2; ++i) {
-          PathScope scope(i == 0 ? QuantPath::kVnni : QuantPath::kAmx);
-          got[i].resize(static_cast<size_t>(M * N));
-          cpu::quant_linear(x.data(), M, packed, bias.data(), {}, got[i].data());
+      const cpu::QuantMatrix qm = per_channel4 ? int4_per_channel(K, N, spec.zero_point, 74)
+                                               : cpu::quantize(w.data(), false, K, N, spec);
+      const cpu::QuantLinear packed = cpu::pack_quant(qm);
+      const std::string name = qm.spec.name() + " K=" + std::to_string(K) + " N=" + std::to_string(N);
+      EXPECT_FALSE(cpu::quant::amx_runs(15, packed)) << name;  // below a tile's 16 rows: the vnni kernels
+      for (int64_t M : {16, 17, 31, 32, 33, 48, 70, 129})
+        for (int t : {1, 2}) {
+          if (t == 2 && K != 320) continue;
+          runtime::set_num_threads(t);
+          ASSERT_TRUE(cpu::quant::amx_runs(M, packed)) << name << " M=" << M;
+          const std::vector<float> x = randn(static_cast<size_t>(M * K), 72), bias = randn(static_cast<size_t>(N), 73);
+          std::vector<float> got[2];
+          for (int i = 0; i < 2; ++i) {
+            PathScope scope(i == 0 ? QuantPath::kVnni : QuantPath::kAmx);
+            got[i].resize(static_cast<size_t>(M * N));
+            cpu::quant_linear(x.data(), M, packed, bias.data(), {}, got[i].data());
+          }
+          ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float)))
+              << name << " M=" << M << " threads " << t;
         }
-        ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float)))
-            << spec.name() << " K=" << K << " M=" << M;
+      runtime::set_num_threads(threads);
+      // The activation runs in the sink (TileSink::store) and the residual aliases the output.
+      const int64_t M = 20;
+      const std::vector<float> x = randn(static_cast<size_t>(M * K), 75), bias = randn(static_cast<size_t>(N), 76);
+      std::vector<float> got[2];
+      for (int i = 0; i < 2; ++i) {
+        PathScope scope(i == 0 ? QuantPath::kVnni : QuantPath::kAmx);
+        got[i] = randn(static_cast<size_t>(M * N), 77);
+        cpu::LinearEpilogue e;
+        e.has_act = true;
+        e.act = Activation::kGeluTanh;
+        e.residual = got[i].data();
+        cpu::quant_linear(x.data(), M, packed, bias.data(), e, got[i].data());
       }
+      ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float))) << name << " epilogue";
     }
 }
 

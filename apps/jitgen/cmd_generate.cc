@@ -281,7 +281,9 @@ void report_run(const GenerateFlags& g, const Engine& engine, const GenerateOutp
     if (prepared && g.device != "cuda") {
       const bool quantized = prepared->format().quant || !prepared->format().checkpoint.empty();
       std::cerr << fmt::format("jitgen: weights {}; SIMD {}{}\n", prepared->format().name(), cpu::simd_name(),
-                               quantized ? fmt::format(", quantized kernels {}", cpu::quant_path_name(cpu::quant_path()))
+                               quantized ? fmt::format(", quantized kernels {}{}", cpu::quant_path_name(cpu::quant_path()),
+                                                       cpu::quant_path() == cpu::QuantPath::kAmx
+                                                           ? " (AMX tiles from 16 rows, vnni below)" : "")
                                          : std::string());
     }
   }

@@ -11,6 +11,10 @@
 
 #include <fmt/format.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include "core/tensor.h"
 #include "ops/cpu/quant_kernels.h"
 #include "ops/cpu_kernels.h"
@@ -30,8 +34,11 @@ float scale_value(uint16_t bits, bool f16) { return f16 ? f16_to_f32(bits) : bf1
 // cpu/quant_avxvnni.cc, cpu/quant_avx2.cc); other CPUs run the portable panels.
 #if defined(__x86_64__)
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
-bool cpu_has_avxvnni() { return cpu_has_avx2() && __builtin_cpu_supports("avxvnni"); }
-bool cpu_has_amx() { return quant::amx_usable(); }
+bool cpu_has_avxvnni() {  // CPUID.(7, 1):EAX bit 4 (clang 14's __builtin_cpu_supports does not know "avxvnni")
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return cpu_has_avx2() && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax >> 4 & 1);
+}
+bool cpu_has_amx() { return quant::amx_cpu(); }  // the tile state is asked for when a batch first needs it
 bool cpu_has_vnni() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512vnni");
@@ -47,7 +54,8 @@ bool cpu_has_amx() { return false; }
 
 #if !defined(__x86_64__)
 namespace quant {  // cpu/quant_amx.cc is x86-64 only
-bool amx_usable() { return false; }
+bool amx_cpu() { return false; }
+bool amx_granted() { return false; }
 bool amx_runs(int64_t, const QuantLinear&) { return false; }
 }  // namespace quant
 #endif

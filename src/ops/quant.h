@@ -138,8 +138,8 @@ void quantize_activations_fast(const float* x, int64_t M, int64_t K, int64_t G, 
 // y[M, N] = epilogue(x[M, K] @ W + bias) on the pool, through the fastest path allowed (quant_simd()).
 void quant_linear(const float* x, int64_t M, const QuantLinear& w, const float* bias, const LinearEpilogue& e, float* y);
 
-// Which quantized kernels run: "amx" (AMX-INT8 tiles for batches of 8 rows and more, vnni below: Intel Xeon since
-// Sapphire Rapids, where the OS grants the tile state), "vnni" (AVX-512 VNNI vpdpbusd), "avxvnni" (the 256-bit VEX vpdpbusd of AVX-VNNI
+// Which quantized kernels run: "amx" (AMX-INT8 tiles for batches of 16 rows and more, the vnni kernels below that
+// and wherever the OS refuses the tile state: Intel Xeon since Sapphire Rapids), "vnni" (AVX-512 VNNI vpdpbusd), "avxvnni" (the 256-bit VEX vpdpbusd of AVX-VNNI
 // CPUs without AVX-512: Intel client cores since Alder Lake), "avx2" (vpmaddubsw) or "portable" (scalar, over the
 // same panels). At start the best this CPU runs, capped by JITGEN_SIMD (avx2: avxvnni or avx2; sse4 / ssse3 / scalar /
 // portable: portable) and by JITGEN_QUANT_PATH=<name> (the best runnable path at or below it; an unknown name warns

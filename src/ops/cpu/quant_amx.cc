@@ -1,6 +1,6 @@
-// Quantized panels with AMX (Intel Xeon since Sapphire Rapids): TDPBSUD multiplies a tile of up to 16 rows of
-// signed activation bytes by a tile of unsigned weight codes, 16 rows x 16 columns x 4 k per instruction, which is
-// what the panel layout already holds: quad q of a block (ops/quant.h) is 64 bytes for columns 0-15 (4 k each) and 64
+// Quantized panels with AMX (Intel Xeon since Sapphire Rapids): TDPBSUD multiplies a tile of 16 rows of signed
+// activation bytes by a tile of unsigned weight codes (16 rows x 16 columns x 4 qc k per instruction: 64 k, or 32 for
+// groups of 32), the weight tile's rows being quads of 4 k x 16 columns, which is what the panel layout already holds: quad q of a block (ops/quant.h) is 64 bytes for columns 0-15 (4 k each) and 64
 // for columns 16-31, i.e. one row of the B tile of each column half, 128 bytes apart. int4 codes are unpacked into the
 // same layout first (a tile load cannot split nibbles).
 //
@@ -13,14 +13,24 @@
 // Each group's int32 sums leave the tiles (a tile store) to be scaled in AVX-512 registers, so groups of 32 spend most
 // of their time there; groups of 128 and per-channel ones gain the most.
 //
-// Linux hands out the 8 KiB tile state only to a process that asks (arch_prctl ARCH_REQ_XCOMP_PERM): amx_usable()
-// asks once; where that fails (older kernels, a hypervisor without the state) the path is not offered.
+// Linux hands out the 8 KiB tile state only to a process that asks (arch_prctl ARCH_REQ_XCOMP_PERM): amx_granted()
+// asks once, when a batch first reaches the tiles (so a process that never runs one never asks: with the state
+// granted the kernel checks alternate signal stacks against the larger frame); where that fails (older kernels, a
+// hypervisor without the state) the vnni kernels run instead.
+//
+// GCC 12's tile intrinsics tell the compiler nothing about the memory they read or write (the asm operands name none
+// or 8 bytes), so compiler_barrier() goes before each load of memory this code wrote and after each tile store.
+// GCC 12 warns about the undefined operands of inlined AVX-512 helpers (GCC bug 105593), as in quant_vnni.cc.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "ops/cpu/quant_kernels.h"
 
@@ -40,6 +50,8 @@ constexpr int kPairRows = 32;  // two A / C row blocks share each loaded pair of
 // of each tile padding) int4 5.9-6.3 -> 7.9-8.0 and int8-ch 8.8-10.0 -> 9.5-9.9 lose, int8 and int4-g128 gain 4-23%.
 constexpr int64_t kMinRows = 16;
 
+inline void compiler_barrier() { asm volatile("" ::: "memory"); }
+
 // ldtilecfg's 64-byte operand: palette 1, then bytes per row and rows of each of the 8 tiles.
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
@@ -56,6 +68,7 @@ JITGEN_AMX void configure(int qc) {
   for (int t : {0, 7}) c.colsb[t] = static_cast<uint16_t>(4 * qc), c.rows[t] = kTileM;
   for (int t = 1; t <= 2; ++t) c.colsb[t] = 64, c.rows[t] = static_cast<uint8_t>(qc);
   for (int t = 3; t <= 6; ++t) c.colsb[t] = 64, c.rows[t] = kTileM;
+  compiler_barrier();
   _tile_loadconfig(&c);
 }
 
@@ -129,6 +142,7 @@ JITGEN_AMX void pair_tile(const QuantActs& a, const QuantLinear& w, int qc, int6
       if constexpr (kBits == 4) {
         unpack_int4(block, c * qc, qc, unpacked);
         b = unpacked;
+        compiler_barrier();
       }
       _tile_loadd(1, b, 128);
       _tile_loadd(2, b + 64, 128);
@@ -142,9 +156,11 @@ JITGEN_AMX void pair_tile(const QuantActs& a, const QuantLinear& w, int qc, int6
         _tile_dpbsud(6, 7, 2);
       }
     }
-    // The next group's codes, while this one's sums are scaled (a tile load waits for its whole tile).
+    // The start of the next block's codes (the next group, or the next panel's first), while this group's sums are
+    // scaled: a tile load waits for its whole tile. At most 4 KiB (a per-channel block can be 100+ KiB); past the
+    // last block the address is never dereferenced (a prefetch does not fault).
     const uint8_t* next = block + w.block_bytes();
-    for (size_t off = 0; off < w.code_bytes_per_group(); off += 64)
+    for (size_t off = 0; off < std::min<size_t>(w.code_bytes_per_group(), 4096); off += 64)
       _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T0);
     _tile_stored(3, sums, 128);
     _tile_stored(4, sums + 16, 128);
@@ -152,6 +168,7 @@ JITGEN_AMX void pair_tile(const QuantActs& a, const QuantLinear& w, int qc, int6
       _tile_stored(5, sums + kTileM * 32, 128);
       _tile_stored(6, sums + kTileM * 32 + 16, 128);
     }
+    compiler_barrier();
     add_group<kBits, kZp>(w, block, a, m0, rows, g, sums, f);
   }
   for (int r = 0; r < rows; ++r) {
@@ -185,20 +202,27 @@ JITGEN_AMX void run(const QuantActs& a, const QuantLinear& w, int qc, const Tile
 
 }  // namespace
 
-bool amx_usable() {
+bool amx_cpu() {
 #if defined(__x86_64__)
-  static const bool usable = [] {
-    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-int8") ||
-        !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512vnni"))
-      return false;  // the epilogue and the rows below kMinRows are the vnni path's
-    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;  // linux/arch/x86/include/uapi/asm/prctl.h
-    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;  // CPUID.(7, 0):EDX bit 24 AMX-TILE, bit 25 AMX-INT8
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(edx >> 24 & 1) || !(edx >> 25 & 1)) return false;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");  // the epilogue is AVX-512
   }();
-  return usable;
+  return has;
 #else
   return false;
 #endif
+}
+
+bool amx_granted() {
+  static const bool granted = [] {
+    if (!amx_cpu()) return false;
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;  // linux/arch/x86/include/uapi/asm/prctl.h
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return granted;
 }
 
 namespace {
@@ -206,7 +230,7 @@ namespace {
 int quads_per_tile(int64_t G) { return G % 64 == 0 ? 16 : G % 32 == 0 ? 8 : 0; }
 }  // namespace
 
-bool amx_runs(int64_t M, const QuantLinear& w) { return M >= kMinRows && quads_per_tile(w.G) > 0; }
+bool amx_runs(int64_t M, const QuantLinear& w) { return M >= kMinRows && quads_per_tile(w.G) > 0 && amx_granted(); }
 
 void panels_amx(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   if (!amx_runs(a.M, w)) return panels_vnni(a, w, sink, p0, p1);

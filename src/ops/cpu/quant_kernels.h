@@ -25,15 +25,18 @@ void panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& o
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_avxvnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
-// AMX tiles where amx_runs(M, w) (quant_amx.cc: M >= 16 rows and G a multiple of 32), the vnni kernels elsewhere.
-// Only where amx_usable().
+// AMX tiles where amx_runs(M, w) (quant_amx.cc: M >= 16 rows, G a multiple of 32 and the tile state granted), the
+// vnni kernels elsewhere. Only where amx_cpu().
 void panels_amx(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 bool amx_runs(int64_t M, const QuantLinear& w);
+// The CPU has AMX-TILE, AMX-INT8 and the AVX-512 VNNI the amx path also runs (cpuid only).
+bool amx_cpu();
+// Linux granted this process the tile state (asked on the first call; false where amx_cpu() is).
+bool amx_granted();
 // TileSink::store with AVX-512 (quant_vnni.cc; the sink's own store where an activation runs in between). Only where
 // the CPU has AVX-512 BW / VL.
 void store_tile_avx512(const TileSink& sink, const float* tile, int64_t m0, int mr, int64_t p);
-// The CPU has AMX-INT8 and AVX-512 VNNI and the OS granted this process the tile state (asked once).
-bool amx_usable();
+
 
 // One row of quantize_activations with AVX-512 (bit-equal to the scalar code: the same max, scale, product and
 // round-to-nearest-even). q: Kp bytes, zeroed; qsum: groups ints, zeroed. Needs G % 16 == 0 or one group.
