@@ -208,8 +208,8 @@ TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
 
 // The AMX tiles give the vnni kernels' bits: the same exact int32 sums per group and the same fp32 steps. Every format
 // (int4 per channel as GPTQ gives it too), groups the tiles take in chunks of 32 k (per-channel K = 96) and of 64
-// (K = 320, 640), N from 1 to 4 panels, batches around the 16-row tile and the 32-row pair (zero-padded last pairs,
-// several pairs), 1 and 2 threads, and a fused activation with an aliased residual.
+// (K = 320, 640), N from 1 to 4 panels, batches around the 16-row tile and the 32-row pair (the rows past the last
+// whole tile on the vnni tiles, several pairs), 1 and 2 threads, and a fused activation with an aliased residual.
 TEST(Quant, AmxIsBitIdenticalToVnni) {
   const std::vector<QuantPath> paths = runnable_paths();
   if (std::find(paths.begin(), paths.end(), QuantPath::kAmx) == paths.end())

@@ -6,9 +6,9 @@
 //
 // The sums are the vnni tile's exact int32 sums (sum of x * u; the zero-point term -z * sum(q) added after), and each
 // group's fp32 step is the same FMA of scale and converted sum in the same group order, times sx at the end, so the
-// outputs are bit-identical to the vnni path (Quant.AmxIsBitIdenticalToVnni). Batches below kMinRows rows and
-// groups the tiles cannot cut (G not a multiple of 32) take the vnni kernels: a decode row streams its weights and a
-// tile of 16 rows would compute mostly padding.
+// outputs are bit-identical to the vnni path (Quant.AmxIsBitIdenticalToVnni). Batches below kMinRows rows, the rows
+// past a batch's last whole 16-row tile, and groups the tiles cannot cut (G not a multiple of 32) take the vnni
+// kernels: a decode row streams its weights, and a tile of 16 rows would compute mostly padding.
 //
 // Each group's int32 sums leave the tiles (a tile store) to be scaled in AVX-512 registers, so groups of 32 spend most
 // of their time there; groups of 128 and per-channel ones gain the most.
@@ -119,11 +119,12 @@ JITGEN_AMX inline void add_group(const QuantLinear& w, const uint8_t* block, con
   }
 }
 
-// Rows [m0, m0 + rows) (rows <= 32) of panel p over every group, into out [rows][32] (times sx). xq: row m0's codes
-// for rows m0 .. m0 + 31 at stride Kp, every row readable (pad: zero rows past M).
+// Rows [m0, m0 + rows) (rows <= 32) of panel p over every group, into out [rows][32] (times sx). x0: the codes of the
+// first tile's 16 rows, Kp apart; x1: the second tile's (rows > 16 only). A tile's rows past `rows` are zero padding:
+// computed, never read.
 template <int kBits, bool kZp>
 JITGEN_AMX void pair_tile(const QuantActs& a, const QuantLinear& w, int qc, int64_t p, int64_t m0, int rows,
-                          const int8_t* xq, float* out) {
+                          const int8_t* x0, const int8_t* x1, float* out) {
   alignas(64) float f[kPairRows * 32] = {};
   alignas(64) int32_t sums[kPairRows * 32];
   alignas(64) uint8_t unpacked[16 * 128];
@@ -146,12 +147,12 @@ JITGEN_AMX void pair_tile(const QuantActs& a, const QuantLinear& w, int qc, int6
       }
       _tile_loadd(1, b, 128);
       _tile_loadd(2, b + 64, 128);
-      const int8_t* x = xq + g * w.G + c * 4 * qc;
-      _tile_loadd(0, x, stride);
+      const int64_t k0 = g * w.G + c * 4 * qc;
+      _tile_loadd(0, x0 + k0, stride);
       _tile_dpbsud(3, 0, 1);
       _tile_dpbsud(4, 0, 2);
       if (two) {
-        _tile_loadd(7, x + kTileM * stride, stride);
+        _tile_loadd(7, x1 + k0, stride);
         _tile_dpbsud(5, 7, 1);
         _tile_dpbsud(6, 7, 2);
       }
@@ -178,25 +179,39 @@ JITGEN_AMX void pair_tile(const QuantActs& a, const QuantLinear& w, int qc, int6
   }
 }
 
+// Per panel: pairs of 16-row tiles over the rows, two tiles sharing each pair of loaded weight tiles. Of the 1-15
+// rows past the last whole tile, kPadFrom or more take one more tile, its rows past M zero (a zero-padded copy of
+// them); fewer take the vnni batch tiles (bit-identical: every row's result is independent of the rows beside it)
+// while the panel's codes are still in the cache. A row costs the vnni tiles ~0.6 ms of a SmolLM2-135M pass, a
+// padded tile ~3.8 (all leftover rows on the vnni tiles, quant_bench smollm2-135m int8 M = 16 / 17 / 24 / 31 / 32:
+// 13.5 / 13.6 / 18.4 / 22.2 / 17.3 ms, the vnni path 15.9 / 16.8 / 19.6 / 24.2 / 25.5). With this split, 3 rounds
+// alternating with the vnni path (ms): M = 20 (4 rows left) int8 14.0-17.4 vs 16.8-18.1, int4 11.7-12.9 vs
+// 12.1-14.0; M = 24 (a padded tile) int8 14.7-16.2 vs 19.2-19.3, int4 13.0 vs 14.4-15.2; int4-g128 7.2-7.5 vs 11.0-11.4
+// at M = 20.
+constexpr int64_t kPadFrom = 6;
+
 template <int kBits, bool kZp>
 JITGEN_AMX void run(const QuantActs& a, const QuantLinear& w, int qc, const TileSink& sink, int64_t p0, int64_t p1) {
-  // The last pair of row blocks reads 32 rows: where fewer are left, from a zero-padded copy of them.
+  const int64_t whole = a.M / kTileM * kTileM, left = a.M - whole;
+  const bool pad_tile = left >= kPadFrom;
   thread_local std::vector<int8_t> pad;
-  const int64_t tail0 = a.M / kPairRows * kPairRows;
-  if (tail0 < a.M) {
-    pad.assign(static_cast<size_t>(kPairRows * a.Kp), 0);
-    std::memcpy(pad.data(), a.q.data() + tail0 * a.Kp, static_cast<size_t>((a.M - tail0) * a.Kp));
+  if (pad_tile) {
+    pad.assign(static_cast<size_t>(kTileM * a.Kp), 0);
+    std::memcpy(pad.data(), a.q.data() + whole * a.Kp, static_cast<size_t>(left * a.Kp));
   }
+  const int64_t tiled = pad_tile ? a.M : whole;  // the rows the tiles compute
+  auto rows_of = [&](int64_t m) { return m < whole ? a.q.data() + m * a.Kp : pad.data(); };
   configure(qc);
   alignas(64) float out[kPairRows * 32];
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t m0 = 0; m0 < a.M; m0 += kPairRows) {
-      const int rows = static_cast<int>(std::min<int64_t>(kPairRows, a.M - m0));
-      const int8_t* xq = m0 < tail0 ? a.q.data() + m0 * a.Kp : pad.data();
-      pair_tile<kBits, kZp>(a, w, qc, p, m0, rows, xq, out);
+  for (int64_t p = p0; p < p1; ++p) {
+    for (int64_t m0 = 0; m0 < tiled; m0 += kPairRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kPairRows, tiled - m0));
+      pair_tile<kBits, kZp>(a, w, qc, p, m0, rows, rows_of(m0), rows > kTileM ? rows_of(m0 + kTileM) : nullptr, out);
       for (int r = 0; r < rows; r += kTileRows)
         store_tile_avx512(sink, out + r * 32, m0 + r, std::min(kTileRows, rows - r), p);
     }
+    if (tiled < a.M) panel_rows_vnni(a, w, sink, p, tiled);
+  }
   _tile_release();
 }
 

@@ -25,6 +25,8 @@ void panels_portable(const QuantActs& a, const QuantLinear& w, const TileSink& o
 void panels_avx2(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_avxvnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
+// Rows [m_begin, M) of panel p with the vnni batch tiles (the rows of a batch beyond the amx path's 16-row tiles).
+void panel_rows_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p, int64_t m_begin);
 // AMX tiles where amx_runs(M, w) (quant_amx.cc: M >= 16 rows, G a multiple of 32 and the tile state granted), the
 // vnni kernels elsewhere. Only where amx_cpu().
 void panels_amx(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);

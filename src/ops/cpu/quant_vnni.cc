@@ -218,21 +218,26 @@ void run_row(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int
   });
 }
 
+// Rows [m_begin, M) of panel p in tiles of up to kTileRows rows.
+template <int kBits, bool kZp, int kQuads>
+void panel_rows(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p, int64_t m_begin) {
+  alignas(64) float buf[kTileRows * 32];
+  for (int64_t m0 = m_begin; m0 < a.M; m0 += kTileRows) {
+    const int mr = static_cast<int>(std::min<int64_t>(kTileRows, a.M - m0));
+    switch (mr) {
+      case 1: tile<1, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
+      case 2: tile<2, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
+      case 3: tile<3, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
+      default: tile<4, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
+    }
+    store_tile_avx512(sink, buf, m0, mr, p);
+  }
+}
+
 template <int kBits, bool kZp, int kQuads>
 void run(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
   if (a.M == 1) return run_row<kRowStreams, kBits, kZp, kQuads, kBits == 8 ? kPrefetch8 : kPrefetch4>(a, w, sink, p0, p1);
-  alignas(64) float buf[kTileRows * 32];
-  for (int64_t p = p0; p < p1; ++p)
-    for (int64_t m0 = 0; m0 < a.M; m0 += kTileRows) {
-      const int mr = static_cast<int>(std::min<int64_t>(kTileRows, a.M - m0));
-      switch (mr) {
-        case 1: tile<1, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
-        case 2: tile<2, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
-        case 3: tile<3, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
-        default: tile<4, kBits, kZp, kQuads>(a, w, p, m0, buf); break;
-      }
-      store_tile_avx512(sink, buf, m0, mr, p);
-    }
+  for (int64_t p = p0; p < p1; ++p) panel_rows<kBits, kZp, kQuads>(a, w, sink, p, 0);
 }
 
 template <int kBits, bool kZp>
@@ -240,6 +245,13 @@ void run_group(const QuantActs& a, const QuantLinear& w, const TileSink& sink, i
   if (w.G == 32) return run<kBits, kZp, 8>(a, w, sink, p0, p1);
   if (w.G == 128) return run<kBits, kZp, 32>(a, w, sink, p0, p1);
   run<kBits, kZp, 0>(a, w, sink, p0, p1);
+}
+
+template <int kBits, bool kZp>
+void panel_rows_group(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p, int64_t m_begin) {
+  if (w.G == 32) return panel_rows<kBits, kZp, 8>(a, w, sink, p, m_begin);
+  if (w.G == 128) return panel_rows<kBits, kZp, 32>(a, w, sink, p, m_begin);
+  panel_rows<kBits, kZp, 0>(a, w, sink, p, m_begin);
 }
 
 }  // namespace
@@ -275,6 +287,12 @@ JITGEN_VNNI void quantize_row_avx512(const float* x, int64_t K, int64_t G, int8_
     }
     qsum[g] += _mm512_reduce_add_epi32(gsum);
   }
+}
+
+void panel_rows_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p, int64_t m_begin) {
+  if (w.spec.bits == 8) return panel_rows_group<8, false>(a, w, sink, p, m_begin);
+  if (w.has_zeros()) return panel_rows_group<4, true>(a, w, sink, p, m_begin);
+  panel_rows_group<4, false>(a, w, sink, p, m_begin);
 }
 
 void panels_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& sink, int64_t p0, int64_t p1) {
