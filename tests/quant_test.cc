@@ -208,8 +208,9 @@ TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
 
 // The AMX tiles give the vnni kernels' bits: the same exact int32 sums per group and the same fp32 steps. Every format
 // (int4 per channel as GPTQ gives it too), groups the tiles take in chunks of 32 k (per-channel K = 96) and of 64
-// (K = 320, 640), N from 1 to 4 panels, batches around the 16-row tile and the 32-row pair (the rows past the last
-// whole tile on the vnni tiles, several pairs), 1 and 2 threads, and a fused activation with an aliased residual.
+// (K = 320, 640), N from 1 to 4 panels, batches around the 16-row tile and the 32-row pair (1-5 rows past the last
+// whole tile on the vnni tiles, 6-15 in a zero-padded tile, several pairs), 1 and 2 threads, and a fused activation
+// with an aliased residual.
 TEST(Quant, AmxIsBitIdenticalToVnni) {
   const std::vector<QuantPath> paths = runnable_paths();
   if (std::find(paths.begin(), paths.end(), QuantPath::kAmx) == paths.end())
@@ -228,7 +229,7 @@ TEST(Quant, AmxIsBitIdenticalToVnni) {
       const cpu::QuantLinear packed = cpu::pack_quant(qm);
       const std::string name = qm.spec.name() + " K=" + std::to_string(K) + " N=" + std::to_string(N);
       EXPECT_FALSE(cpu::quant::amx_runs(15, packed)) << name;  // below a tile's 16 rows: the vnni kernels
-      for (int64_t M : {16, 17, 31, 32, 33, 48, 70, 129})
+      for (int64_t M : {16, 17, 21, 22, 31, 32, 33, 48, 70, 129})
         for (int t : {1, 2}) {
           if (t == 2 && K != 320) continue;
           runtime::set_num_threads(t);
