@@ -32,6 +32,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/cpu/quant_avx512_parts.h"
 #include "ops/cpu/quant_kernels.h"
 
 #define JITGEN_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c,amx-tile,amx-int8")))
@@ -80,12 +81,6 @@ JITGEN_AMX inline void unpack_int4(const uint8_t* block, int64_t q0, int qc, uin
     _mm512_store_si512(out + q * 128, _mm512_and_si512(v, low4));
     _mm512_store_si512(out + q * 128 + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
   }
-}
-
-JITGEN_AMX inline __m512 load_scales(const uint16_t* s, bool f16) {
-  const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
-  if (f16) return _mm512_cvtph_ps(bits);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
 }
 
 // f[r] += scale * (sums[r] - z * qsum[r][g]) for `rows` rows of one group: the vnni tile's add_group after its

@@ -13,10 +13,10 @@
 #include <cstring>
 
 #include "ops/cpu/panel_streams.h"
+#include "ops/cpu/quant_avx512_parts.h"
 #include "ops/cpu/quant_kernels.h"
 #include "ops/cpu_kernels.h"
 
-#define JITGEN_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
 
 namespace jitgen::cpu::quant {
 
@@ -56,12 +56,6 @@ constexpr int kRowStreams = 2;
 constexpr int64_t kPrefetch8 = 1024, kPrefetch4 = 2048;
 // Quads of a long group (one per output channel) a decode stream reads before the next stream's turn (as on avx2).
 constexpr int64_t kStreamQuads = 8;
-
-JITGEN_VNNI inline __m512 load_scales(const uint16_t* s, bool f16) {
-  const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
-  if (f16) return _mm512_cvtph_ps(bits);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
-}
 
 JITGEN_VNNI inline __m512i broadcast4(const int8_t* x) {
   int32_t v;
