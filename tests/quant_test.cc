@@ -40,6 +40,18 @@ struct PathScope {
   ~PathScope() { cpu::set_quant_path(QuantPath::kAmx); }
 };
 
+// quant_linear of x [M, K] on `path` into y, which starts as `y` (zeros if empty); with residual_in_place the epilogue
+// adds y's incoming values (a residual aliasing the output, as the model's steps pass it).
+std::vector<float> linear_on(QuantPath path, const std::vector<float>& x, int64_t M, const cpu::QuantLinear& w,
+                             const std::vector<float>& bias, cpu::LinearEpilogue e = {}, std::vector<float> y = {},
+                             bool residual_in_place = false) {
+  PathScope scope(path);
+  y.resize(static_cast<size_t>(M * w.N));
+  if (residual_in_place) e.residual = y.data();
+  cpu::quant_linear(x.data(), M, w, bias.data(), e, y.data());
+  return y;
+}
+
 // Kernel and oracle do the same integer sums; only the fp32 accumulation over groups rounds differently
 // (FMA or not), so the gap is a few ulps of the largest output.
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
@@ -195,12 +207,8 @@ TEST(Quant, AvxVnniIsBitIdenticalToAvx2) {
     const cpu::QuantLinear packed = cpu::pack_quant(cpu::quantize(w.data(), false, K, N, spec));
     for (int64_t M : {1, 2, 3, 4, 8, 33}) {
       const std::vector<float> x = randn(static_cast<size_t>(M * K), 62), bias = randn(static_cast<size_t>(N), 63);
-      std::vector<float> got[2];
-      for (int i = 0; i < 2; ++i) {
-        PathScope scope(i == 0 ? QuantPath::kAvx2 : QuantPath::kAvxVnni);
-        got[i].resize(static_cast<size_t>(M * N));
-        cpu::quant_linear(x.data(), M, packed, bias.data(), {}, got[i].data());
-      }
+      const std::vector<float> got[2] = {linear_on(QuantPath::kAvx2, x, M, packed, bias),
+                                         linear_on(QuantPath::kAvxVnni, x, M, packed, bias)};
       ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float))) << spec.name() << " M=" << M;
     }
   }
@@ -235,12 +243,8 @@ TEST(Quant, AmxIsBitIdenticalToVnni) {
           runtime::set_num_threads(t);
           ASSERT_TRUE(cpu::quant::amx_runs(M, packed)) << name << " M=" << M;
           const std::vector<float> x = randn(static_cast<size_t>(M * K), 72), bias = randn(static_cast<size_t>(N), 73);
-          std::vector<float> got[2];
-          for (int i = 0; i < 2; ++i) {
-            PathScope scope(i == 0 ? QuantPath::kVnni : QuantPath::kAmx);
-            got[i].resize(static_cast<size_t>(M * N));
-            cpu::quant_linear(x.data(), M, packed, bias.data(), {}, got[i].data());
-          }
+          const std::vector<float> got[2] = {linear_on(QuantPath::kVnni, x, M, packed, bias),
+                                             linear_on(QuantPath::kAmx, x, M, packed, bias)};
           ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float)))
               << name << " M=" << M << " threads " << t;
         }
@@ -248,16 +252,12 @@ TEST(Quant, AmxIsBitIdenticalToVnni) {
       // The activation runs in the sink (TileSink::store) and the residual aliases the output.
       const int64_t M = 20;
       const std::vector<float> x = randn(static_cast<size_t>(M * K), 75), bias = randn(static_cast<size_t>(N), 76);
-      std::vector<float> got[2];
-      for (int i = 0; i < 2; ++i) {
-        PathScope scope(i == 0 ? QuantPath::kVnni : QuantPath::kAmx);
-        got[i] = randn(static_cast<size_t>(M * N), 77);
-        cpu::LinearEpilogue e;
-        e.has_act = true;
-        e.act = Activation::kGeluTanh;
-        e.residual = got[i].data();
-        cpu::quant_linear(x.data(), M, packed, bias.data(), e, got[i].data());
-      }
+      const std::vector<float> residual = randn(static_cast<size_t>(M * N), 77);
+      cpu::LinearEpilogue e;
+      e.has_act = true;
+      e.act = Activation::kGeluTanh;
+      const std::vector<float> got[2] = {linear_on(QuantPath::kVnni, x, M, packed, bias, e, residual, true),
+                                         linear_on(QuantPath::kAmx, x, M, packed, bias, e, residual, true)};
       ASSERT_EQ(0, std::memcmp(got[0].data(), got[1].data(), got[0].size() * sizeof(float))) << name << " epilogue";
     }
 }

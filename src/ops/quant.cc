@@ -38,11 +38,13 @@ bool cpu_has_avxvnni() {  // CPUID.(7, 1):EAX bit 4 (clang 14's __builtin_cpu_su
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   return cpu_has_avx2() && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax >> 4 & 1);
 }
-bool cpu_has_amx() { return quant::amx_cpu(); }  // the tile state is asked for when a batch first needs it
 bool cpu_has_vnni() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512vnni");
 }
+// The amx path's epilogue and its small batches are the vnni path's; the tile state is asked for when a batch first
+// needs it (quant::amx_granted), not here.
+bool cpu_has_amx() { return cpu_has_vnni() && quant::amx_cpu(); }
 #else
 bool cpu_has_avx2() { return false; }
 bool cpu_has_avxvnni() { return false; }

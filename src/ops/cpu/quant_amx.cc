@@ -1,7 +1,8 @@
 // Quantized panels with AMX (Intel Xeon since Sapphire Rapids): TDPBSUD multiplies a tile of 16 rows of signed
 // activation bytes by a tile of unsigned weight codes (16 rows x 16 columns x 4 qc k per instruction: 64 k, or 32 for
-// groups of 32), the weight tile's rows being quads of 4 k x 16 columns, which is what the panel layout already holds: quad q of a block (ops/quant.h) is 64 bytes for columns 0-15 (4 k each) and 64
-// for columns 16-31, i.e. one row of the B tile of each column half, 128 bytes apart. int4 codes are unpacked into the
+// groups of 32), the weight tile's rows being quads of 4 k x 16 columns, which is what the panel layout already
+// holds: quad q of a block (ops/quant.h) is 64 bytes for columns 0-15 (4 k each) and 64 for columns 16-31, i.e. one
+// row of the B tile of each column half, 128 bytes apart. int4 codes are unpacked into the
 // same layout first (a tile load cannot split nibbles).
 //
 // The sums are the vnni tile's exact int32 sums (sum of x * u; the zero-point term -z * sum(q) added after), and each
@@ -50,6 +51,9 @@ constexpr int kPairRows = 32;  // two A / C row blocks share each loaded pair of
 // 12.4-13.7, int4 10.4-12.8 -> 9.6-10.1, int8-ch 12.7-15.6 -> 10.2-10.6, int4-g128 9.3-11.1 -> 5.5-5.6; M = 8 (half
 // of each tile padding) int4 5.9-6.3 -> 7.9-8.0 and int8-ch 8.8-10.0 -> 9.5-9.9 lose, int8 and int4-g128 gain 4-23%.
 constexpr int64_t kMinRows = 16;
+
+// Quads per A / B tile for groups of G: 16 (64 bytes of k), or 8 for groups of 32; 0 where neither cuts G.
+int quads_per_tile(int64_t G) { return G % 64 == 0 ? 16 : G % 32 == 0 ? 8 : 0; }
 
 inline void compiler_barrier() { asm volatile("" ::: "memory"); }
 
@@ -213,17 +217,11 @@ JITGEN_AMX void run(const QuantActs& a, const QuantLinear& w, int qc, const Tile
 }  // namespace
 
 bool amx_cpu() {
-#if defined(__x86_64__)
   static const bool has = [] {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;  // CPUID.(7, 0):EDX bit 24 AMX-TILE, bit 25 AMX-INT8
-    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(edx >> 24 & 1) || !(edx >> 25 & 1)) return false;
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");  // the epilogue is AVX-512
+    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx >> 24 & 1) && (edx >> 25 & 1);
   }();
   return has;
-#else
-  return false;
-#endif
 }
 
 bool amx_granted() {
@@ -234,11 +232,6 @@ bool amx_granted() {
   }();
   return granted;
 }
-
-namespace {
-// Quads per A / B tile for groups of G: 16 (64 bytes of k), or 8 for groups of 32; 0 where neither cuts G.
-int quads_per_tile(int64_t G) { return G % 64 == 0 ? 16 : G % 32 == 0 ? 8 : 0; }
-}  // namespace
 
 bool amx_runs(int64_t M, const QuantLinear& w) { return M >= kMinRows && quads_per_tile(w.G) > 0 && amx_granted(); }
 

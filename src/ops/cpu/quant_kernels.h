@@ -31,9 +31,9 @@ void panel_rows_vnni(const QuantActs& a, const QuantLinear& w, const TileSink& o
 // vnni kernels elsewhere. Only where amx_cpu().
 void panels_amx(const QuantActs& a, const QuantLinear& w, const TileSink& out, int64_t p0, int64_t p1);
 bool amx_runs(int64_t M, const QuantLinear& w);
-// The CPU has AMX-TILE, AMX-INT8 and the AVX-512 VNNI the amx path also runs (cpuid only).
+// The CPU has AMX-TILE and AMX-INT8 (cpuid only; the path also needs the vnni path's AVX-512 VNNI, quant.cc).
 bool amx_cpu();
-// Linux granted this process the tile state (asked on the first call; false where amx_cpu() is).
+// Linux granted this process the tile state (asked on the first call; false without amx_cpu()).
 bool amx_granted();
 // TileSink::store with AVX-512 (quant_vnni.cc; the sink's own store where an activation runs in between). Only where
 // the CPU has AVX-512 BW / VL.
